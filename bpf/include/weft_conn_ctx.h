@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Context handed between injectors, per outgoing connection.
+ *
+ * weft-go, when it cannot write into a Go process (lockdown or --no-write),
+ * publishes the context of each outgoing request in a pinned hash map keyed by
+ * the connection's (tgid, fd). weft-http looks the entry up when the same
+ * process writes a request to that socket (a syscall tracepoint notes the fd
+ * the thread is writing; sk_msg runs in that thread), inserts the header with
+ * this context, and deletes the entry so it serves exactly one request.
+ *
+ * Pin path: WEFT_PIN_DIR "/" WEFT_CONN_CTX_MAP. The creator pins it; the
+ * creator unpins it on exit. A reader that finds no pin runs without it.
+ * Layout version: bump WEFT_CONN_CTX_VERSION on any change.
+ */
+#ifndef WEFT_CONN_CTX_H
+#define WEFT_CONN_CTX_H
+
+#include "weft_tracecontext.h"
+
+#define WEFT_PIN_DIR		"/sys/fs/bpf/weft"
+#define WEFT_CONN_CTX_MAP	"go_conn_ctx"
+#define WEFT_CONN_CTX_VERSION	1
+#define WEFT_CONN_CTX_MAX	16384
+
+struct weft_conn_key {
+	__u32 tgid;
+	__s32 fd;
+};
+
+struct weft_conn_ctx {
+	struct weft_trace_ctx ctx;	/* trace id, CLIENT span id to send, flags */
+	__u64 ts_ns;			/* when published (bpf_ktime_get_ns) */
+	__u32 version;			/* WEFT_CONN_CTX_VERSION */
+	__u32 _pad;
+};
+
+#endif /* WEFT_CONN_CTX_H */

@@ -1,0 +1,1 @@
+# exporter: (to be filled)

@@ -1,0 +1,1 @@
+# injectors/go: (to be filled)

@@ -1,0 +1,1 @@
+# injectors/net: (to be filled)

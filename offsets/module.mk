@@ -1,0 +1,1 @@
+# offsets: (to be filled)

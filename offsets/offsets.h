@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The offsets database: one record per Go binary, keyed by the XXH3-128 of the
+ * file's bytes (DESIGN.md section 2). Used by weft-analyze (writer) and every
+ * injector (reader). The list of fields and functions extracted is in
+ * offsets/wanted.def.
+ */
+#ifndef WEFT_OFFSETS_H
+#define WEFT_OFFSETS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define WEFT_DB_DEFAULT_DIR "/var/lib/weft/offsets"
+
+enum weft_offset_source {
+	WEFT_SRC_DWARF = 1,
+	WEFT_SRC_KNOWN = 2,		/* exact Go/module version match in known/ */
+	WEFT_SRC_KNOWN_NEAREST = 3,	/* nearest lower version: read-only use only */
+};
+
+struct weft_field {
+	char *name;		/* "net/http.Request.Header" */
+	int64_t offset;
+	enum weft_offset_source source;
+};
+
+struct weft_func {
+	char *name;		/* "net/http.serverHandler.ServeHTTP" */
+	uint64_t entry;		/* virtual address */
+	uint64_t size;
+	uint32_t nreturns;
+	uint32_t *returns;	/* offsets from entry of each RET, ascending */
+};
+
+struct weft_module {
+	char *path;
+	char *version;
+};
+
+struct weft_record {
+	char hash[33];		/* XXH3-128, lowercase hex */
+	char *path;		/* path analysed */
+	char *go_version;	/* "go1.22.2" */
+	char *analyzer_version;
+	bool stripped;
+	bool pie;
+	size_t nmodules;
+	struct weft_module *modules;
+	size_t nfields;
+	struct weft_field *fields;
+	size_t nfuncs;
+	struct weft_func *funcs;
+};
+
+struct weft_db;
+
+/* Flags of weft_db_open. */
+#define WEFT_DB_CREATE		0x1	/* create the directory (mode 0755) if missing */
+#define WEFT_DB_STRICT		0x2	/* refuse a dir not owned by root or group/world-writable */
+
+/*
+ * Open dir (NULL: $WEFT_OFFSETS_DB, else WEFT_DB_DEFAULT_DIR). NULL on failure,
+ * with one line in err saying what failed and what to do.
+ */
+struct weft_db *weft_db_open(const char *dir, int flags, char *err, size_t errlen);
+void weft_db_close(struct weft_db *db);
+const char *weft_db_dir(const struct weft_db *db);
+
+/*
+ * Look up the record of a binary, by path or by an open fd (the stat cache
+ * avoids re-hashing). 0 and *out set; -ENOENT on a miss; another -errno on
+ * failure with err filled. A record that fails its checksum, version or sanity
+ * check is reported in err and treated as a miss (-ENOENT).
+ */
+int weft_db_lookup_path(struct weft_db *db, const char *path, struct weft_record **out,
+			char *err, size_t errlen);
+int weft_db_lookup_fd(struct weft_db *db, int fd, const char *path, struct weft_record **out,
+		      char *err, size_t errlen);
+
+/* Store atomically (temporary file + rename). 0 or -errno with err filled. */
+int weft_db_store(struct weft_db *db, const struct weft_record *rec, char *err, size_t errlen);
+
+/* Hash a file's bytes: XXH3-128 as 32 lowercase hex chars + NUL. */
+int weft_hash_fd(int fd, char out[33]);
+
+const struct weft_field *weft_record_field(const struct weft_record *rec, const char *name);
+const struct weft_func *weft_record_func(const struct weft_record *rec, const char *name);
+/* The record as the JSON object weft-analyze --json prints. */
+int weft_record_write_json(const struct weft_record *rec, FILE *out);
+void weft_record_free(struct weft_record *rec);
+
+#endif /* WEFT_OFFSETS_H */

@@ -1,0 +1,58 @@
+# Shared helpers for shell tests. Source it: . "$WEFT_ROOT/tests/lib/common.sh"
+# Every resource a test makes is registered for cleanup on any exit.
+set -uo pipefail
+: "${WEFT_ROOT:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${WEFT_BIN:=$WEFT_ROOT/build/bin}"
+export PATH=$WEFT_BIN:$WEFT_ROOT/tools:$PATH
+PY=/usr/bin/python3	# Debian's python, which sees python3-* packages
+
+_cleanups=()
+cleanup_add() { _cleanups+=("$*"); }
+_run_cleanups() {
+	local i
+	for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do eval "${_cleanups[i]}" >/dev/null 2>&1 || true; done
+}
+trap _run_cleanups EXIT
+trap 'exit 130' INT TERM
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "$*"; exit 77; }
+ok() { echo "ok: $*"; }
+
+# A temporary directory removed at exit.
+mktempdir() { local d; d=$(mktemp -d "${TMPDIR:-/tmp}/weft-test.XXXXXX"); cleanup_add "rm -rf '$d'"; echo "$d"; }
+
+# Wait until a command succeeds (readiness check), up to N tenths of a second.
+wait_for() {
+	local tries=$1; shift
+	while ((tries-- > 0)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+	return 1
+}
+
+# A network namespace with loopback up, deleted at exit. Name: weft-<tag>-<pid>.
+netns_new() {
+	local ns="weft-$1-$$"
+	ip netns add "$ns" || fail "cannot create netns $ns"
+	cleanup_add "ip netns pids '$ns' | xargs -r kill -9; ip netns del '$ns'"
+	ip -n "$ns" link set lo up
+	echo "$ns"
+}
+
+# A cgroup v2 child for the test, removed at exit (processes moved out first).
+cgroup_root() {
+	local r=/sys/fs/cgroup/unified
+	[ -f $r/cgroup.procs ] || r=/sys/fs/cgroup
+	if [ ! -f $r/cgroup.procs ]; then
+		mkdir -p /sys/fs/cgroup/unified && mount -t cgroup2 none /sys/fs/cgroup/unified && r=/sys/fs/cgroup/unified
+	fi
+	echo $r
+}
+cgroup_new() {
+	local root cg; root=$(cgroup_root); cg="$root/weft-test-$1-$$"
+	mkdir -p "$cg" || fail "cannot create cgroup $cg"
+	cleanup_add "for p in \$(cat '$cg/cgroup.procs' 2>/dev/null); do echo \$p > '$root/cgroup.procs'; done; rmdir '$cg'"
+	echo "$cg"
+}
+
+ensure_bpffs() { mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf; }
+ensure_tracefs() { [ -d /sys/kernel/tracing/events ] || mount -t tracefs tracefs /sys/kernel/tracing; }
