@@ -1,1 +1,1 @@
-# tools: (to be filled)
+# tools/: scripts installed beside the programs.
