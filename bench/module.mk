@@ -4,3 +4,5 @@
 bench: deps
 	@$(MAKE) --no-print-directory all test-programs
 	@bench/run-all docs/PERFORMANCE.md $(BENCH_FILTER)
+
+include bench/exporter/module.mk
