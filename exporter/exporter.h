@@ -8,6 +8,10 @@
  * A worker thread batches by size and time and sends OTLP/HTTP (protobuf by
  * default, or http/json) when an endpoint is configured, and writes JSON lines
  * (WEFT_SPANS_FILE / --spans-file, else stdout when no OTLP endpoint is set).
+ *
+ * Link: build/lib/libweftexport.a build/lib/libweftcommon.a $(EXPORT_LIBS)
+ * (EXPORT_LIBS = -lprotobuf-c -lcurl -lz -lpthread, set in exporter/module.mk).
+ * Configuration, JSON-lines schema, retry policy: docs/exporter.md.
  */
 #ifndef WEFT_EXPORTER_H
 #define WEFT_EXPORTER_H
@@ -20,7 +24,7 @@ struct weft_exporter;
 
 struct weft_exporter_opts {
 	const char *injector;	/* program name, for log lines: "weft-http" */
-	const char *spans_file;	/* --spans-file; NULL: WEFT_SPANS_FILE, then the default */
+	const char *spans_file; /* --spans-file; NULL: WEFT_SPANS_FILE, then the default */
 	size_t queue_max;	/* 0: default (WEFT_EXPORTER_QUEUE_MAX or 65536 spans) */
 	size_t batch_max;	/* 0: default (512 spans) */
 	unsigned batch_ms;	/* 0: default (1000 ms) */
@@ -29,10 +33,10 @@ struct weft_exporter_opts {
 struct weft_exporter_stats {
 	uint64_t submitted;	/* accepted into the queue */
 	uint64_t dropped;	/* queue full, or given up after retries */
-	uint64_t exported_otlp;	/* acknowledged by the collector */
-	uint64_t written_jsonl;	/* written as JSON lines */
+	uint64_t exported_otlp; /* acknowledged by the collector */
+	uint64_t written_jsonl; /* written as JSON lines */
 	uint64_t retries;
-	uint64_t rejected;	/* partial success: rejected by the collector */
+	uint64_t rejected; /* partial success: rejected by the collector */
 };
 
 /*
@@ -50,7 +54,12 @@ void weft_exporter_flush(struct weft_exporter *e);
 
 void weft_exporter_stats(struct weft_exporter *e, struct weft_exporter_stats *out);
 
-/* Flush, stop the worker, print one summary line to stderr if anything dropped, free. */
+/*
+ * Flush (OTLP retries bounded by the export timeout), stop the worker, print
+ * one summary line to stderr ("exporter: N spans submitted, N exported over
+ * OTLP, N written as JSON lines, N dropped (queue full N, export failed N),
+ * N rejected by the collector, N retries"), free.
+ */
 void weft_exporter_close(struct weft_exporter *e);
 
 #endif /* WEFT_EXPORTER_H */

@@ -13,6 +13,13 @@
 #include <linux/types.h>
 #endif
 
+/* Full unrolling for the BPF verifier; gcc (user space) does not know the clang pragma. */
+#ifdef __clang__
+#define WEFT_UNROLL _Pragma("unroll")
+#else
+#define WEFT_UNROLL
+#endif
+
 #ifndef __always_inline
 #define __always_inline inline __attribute__((always_inline))
 #endif
@@ -50,10 +57,20 @@ static __always_inline int weft_hex_val(char c)
 	return -1;
 }
 
+/*
+ * Arithmetic rather than a table lookup: a static const table in a BPF object
+ * gets a bogus .rodata BTF entry once `bpftool gen object` links it, and the
+ * kernel then rejects the object's BTF (maps that need BTF fail to load).
+ */
+static __always_inline char weft_hex_nibble(__u8 n)
+{
+	return n < 10 ? '0' + n : 'a' + (n - 10);
+}
+
 static __always_inline void weft_hex_byte(char *out, __u8 b)
 {
-	out[0] = weft_hex_digits[b >> 4];
-	out[1] = weft_hex_digits[b & 0xf];
+	out[0] = weft_hex_nibble(b >> 4);
+	out[1] = weft_hex_nibble(b & 0xf);
 }
 
 /*
@@ -66,11 +83,11 @@ static __always_inline void weft_tp_format(char out[WEFT_TRACEPARENT_LEN],
 	out[0] = '0';
 	out[1] = '0';
 	out[2] = '-';
-#pragma unroll
+	WEFT_UNROLL
 	for (int i = 0; i < WEFT_TRACE_ID_LEN; i++)
 		weft_hex_byte(out + 3 + 2 * i, ctx->trace_id[i]);
 	out[35] = '-';
-#pragma unroll
+	WEFT_UNROLL
 	for (int i = 0; i < WEFT_SPAN_ID_LEN; i++)
 		weft_hex_byte(out + 36 + 2 * i, ctx->span_id[i]);
 	out[52] = '-';
@@ -90,7 +107,7 @@ static __always_inline int weft_tp_parse55(const char *s, struct weft_trace_ctx 
 
 	if (s[0] != '0' || s[1] != '0' || s[2] != '-' || s[35] != '-' || s[52] != '-')
 		return -1;
-#pragma unroll
+	WEFT_UNROLL
 	for (int i = 0; i < WEFT_TRACE_ID_LEN; i++) {
 		hi = weft_hex_val(s[3 + 2 * i]);
 		lo = weft_hex_val(s[4 + 2 * i]);
@@ -99,7 +116,7 @@ static __always_inline int weft_tp_parse55(const char *s, struct weft_trace_ctx 
 		ctx->trace_id[i] = (__u8)(hi << 4 | lo);
 		zt |= ctx->trace_id[i];
 	}
-#pragma unroll
+	WEFT_UNROLL
 	for (int i = 0; i < WEFT_SPAN_ID_LEN; i++) {
 		hi = weft_hex_val(s[36 + 2 * i]);
 		lo = weft_hex_val(s[37 + 2 * i]);
@@ -116,5 +133,35 @@ static __always_inline int weft_tp_parse55(const char *s, struct weft_trace_ctx 
 	ctx->valid = 1;
 	return 0;
 }
+
+#ifdef __BPF_HELPERS__
+/*
+ * Random ids in BPF (include this header after <bpf/bpf_helpers.h>):
+ * bpf_get_prandom_u32, never all zero. User space uses getrandom(2) through
+ * common/tracecontext.h.
+ */
+static __always_inline void weft_bpf_random_span_id(struct weft_trace_ctx *ctx)
+{
+	__u32 a = bpf_get_prandom_u32(), b = bpf_get_prandom_u32() | 1;
+
+	__builtin_memcpy(ctx->span_id, &a, 4);
+	__builtin_memcpy(ctx->span_id + 4, &b, 4);
+}
+
+/* A new trace: random trace id and span id, flags random | sampled. */
+static __always_inline void weft_bpf_new_trace(struct weft_trace_ctx *ctx, __u8 sampled)
+{
+	__u32 r[4];
+
+	r[0] = bpf_get_prandom_u32();
+	r[1] = bpf_get_prandom_u32();
+	r[2] = bpf_get_prandom_u32();
+	r[3] = bpf_get_prandom_u32() | 1;
+	__builtin_memcpy(ctx->trace_id, r, 16);
+	weft_bpf_random_span_id(ctx);
+	ctx->flags = WEFT_TP_FLAG_RANDOM | (sampled ? WEFT_TP_FLAG_SAMPLED : 0);
+	ctx->valid = 1;
+}
+#endif /* __BPF_HELPERS__ */
 
 #endif /* WEFT_TRACECONTEXT_H */

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* One batch of spans, grouped by resource, as every encoder receives it. */
+#ifndef WEFT_EXPORT_BATCH_H
+#define WEFT_EXPORT_BATCH_H
+
+#include <stdint.h>
+#include "buf.h"
+#include "span_view.h"
+
+#define WEFT_SCOPE_NAME "weft"
+
+struct weft_batch {
+	struct weft_span_view *views; /* n views */
+	size_t n;
+	struct weft_resource **groups; /* distinct resources, ngroups */
+	size_t ngroups;
+	uint32_t *order;       /* view indices, grouped: group 0's views first */
+	uint32_t *group_start; /* ngroups + 1 offsets into order */
+};
+
+/* A new batch generation (tags resources already grouped in this batch). */
+uint64_t weft_batch_gen(void);
+/* Group of resource r in batch b (gen), adding r to b->groups if new. */
+uint32_t weft_batch_group(struct weft_batch *b, struct weft_resource *r, uint64_t gen);
+/* Fill b->order and b->group_start from each view's group (group_of[i]). */
+void weft_batch_order(struct weft_batch *b, const uint32_t *group_of);
+
+/* OTLP/HTTP protobuf: ExportTraceServiceRequest. -1 when out of memory. */
+struct weft_pb_enc;
+struct weft_pb_enc *weft_pb_enc_new(void);
+void weft_pb_enc_free(struct weft_pb_enc *e);
+int weft_pb_encode(struct weft_pb_enc *e, const struct weft_batch *b, struct wbuf *out);
+/* ExportTraceServiceResponse: rejected spans (0 if none) and its message. */
+int weft_pb_parse_response(const void *body, size_t len, int64_t *rejected, char *msg,
+			   size_t msgsz);
+
+/* OTLP/HTTP JSON: the same request in the protobuf JSON mapping. */
+void weft_otlp_json_encode(const struct weft_batch *b, struct wbuf *out);
+int weft_otlp_json_parse_response(const char *body, size_t len, int64_t *rejected, char *msg,
+				  size_t msgsz);
+
+/* JSON lines: one object per span, each ending in '\n'. */
+void weft_jsonl_encode(const struct weft_batch *b, struct wbuf *out);
+
+#endif /* WEFT_EXPORT_BATCH_H */

@@ -1,0 +1,655 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The exporter's queue and worker: submit() copies an event into a bounded
+ * ring under a short lock; the worker thread takes batches (by size or
+ * time), converts them to span views grouped by resource, writes JSON lines
+ * and sends OTLP with retries. See docs/exporter.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "batch.h"
+#include "config.h"
+#include "exporter.h"
+#include "log.h"
+#include "otlp_wire.h"
+#include "random.h"
+#include "resource.h"
+#include "transport.h"
+
+#define DEFAULT_QUEUE_MAX 65536
+#define DEFAULT_BATCH_MAX 512
+#define DEFAULT_BATCH_MS 1000
+#define RETRY_MAX 5 /* retries after the first attempt */
+#define BACKOFF_FIRST_MS 100
+#define BACKOFF_MAX_MS 5000
+#define LOG_EVERY_NS 10000000000ull /* repeated failure lines: at most one per 10 s */
+
+struct weft_exporter {
+	struct weft_export_config cfg;
+	char injector[64];
+
+	/* the queue: a ring of cap events, head/tail count up forever */
+	pthread_mutex_t mu;
+	pthread_cond_t work; /* to the worker: a batch is ready, flush, stop */
+	pthread_cond_t done; /* from the worker: a batch finished */
+	struct weft_span_event *ring;
+	size_t cap;
+	uint64_t head, tail;
+	uint64_t flush_target; /* flush until head reaches this */
+	bool stop;
+	size_t batch_max;
+	unsigned batch_ms;
+	pthread_t thread;
+	bool thread_started;
+
+	/* counters */
+	atomic_uint_fast64_t submitted, dropped_queue, dropped_export, exported, written, retries,
+	    rejected;
+
+	/* worker-only state */
+	struct weft_rcache *rc;
+	struct weft_pb_enc *pb;
+	struct weft_wire_enc wire;
+	bool pb_reference; /* WEFT_OTLP_ENCODER=protobuf-c: pack everything with protoc-c */
+	struct weft_http *http;
+	struct wbuf body, jbody;
+	int jfd;
+	struct weft_span_view *views;
+	struct weft_resource **groups;
+	uint32_t *order, *group_start, *group_of;
+	atomic_uint_fast64_t shutdown_deadline; /* CLOCK_MONOTONIC ns, 0 while running */
+	bool otlp_failing;			/* logged that the endpoint fails */
+	uint64_t last_log_ns;
+	uint64_t log_suppressed;
+};
+
+static uint64_t now_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* unix ns - monotonic ns, from a tight pair of readings */
+static int64_t mono_to_wall(void)
+{
+	uint64_t m1 = now_ns(CLOCK_MONOTONIC), r = now_ns(CLOCK_REALTIME);
+	uint64_t m2 = now_ns(CLOCK_MONOTONIC);
+
+	return (int64_t)(r - (m1 + (m2 - m1) / 2));
+}
+
+static size_t env_size(const char *name, size_t dflt)
+{
+	const char *v = getenv(name);
+	char *end;
+	unsigned long long n;
+
+	if (!v || !*v)
+		return dflt;
+	n = strtoull(v, &end, 10);
+	if (*end || n == 0) {
+		weft_warn("ignoring %s=%s: not a positive number", name, v);
+		return dflt;
+	}
+	return (size_t)n;
+}
+
+/* --- worker ------------------------------------------------------------ */
+
+/* Rate-limited error line for repeated export failures. */
+static void export_log(struct weft_exporter *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void export_log(struct weft_exporter *e, const char *fmt, ...)
+{
+	uint64_t t = now_ns(CLOCK_MONOTONIC);
+	char line[768];
+	va_list ap;
+
+	if (e->last_log_ns && t - e->last_log_ns < LOG_EVERY_NS) {
+		e->log_suppressed++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (e->log_suppressed)
+		weft_err("%s (and %llu more like it)", line, (unsigned long long)e->log_suppressed);
+	else
+		weft_err("%s", line);
+	e->last_log_ns = t;
+	e->log_suppressed = 0;
+}
+
+static bool retryable(long status)
+{
+	return status == 429 || status == 502 || status == 503 || status == 504;
+}
+
+/* Sleep ms on the queue's condition (wakes early only to notice stop). */
+static void backoff_wait(struct weft_exporter *e, long ms)
+{
+	uint64_t until = now_ns(CLOCK_MONOTONIC) + (uint64_t)ms * 1000000ull;
+	struct timespec ts;
+
+	pthread_mutex_lock(&e->mu);
+	while (now_ns(CLOCK_MONOTONIC) < until) {
+		uint64_t left = until - now_ns(CLOCK_MONOTONIC);
+		uint64_t abs = now_ns(CLOCK_MONOTONIC) + left;
+
+		if (e->stop && e->shutdown_deadline && until > e->shutdown_deadline)
+			break;
+		ts.tv_sec = (time_t)(abs / 1000000000ull);
+		ts.tv_nsec = (long)(abs % 1000000000ull);
+		pthread_cond_timedwait(&e->work, &e->mu, &ts);
+	}
+	pthread_mutex_unlock(&e->mu);
+}
+
+static void handle_response(struct weft_exporter *e, const struct weft_http_result *res, size_t n)
+{
+	int64_t rejected = 0;
+	char msg[256];
+
+	if (e->cfg.proto == WEFT_OTLP_JSON)
+		weft_otlp_json_parse_response(res->body->p, res->body->len, &rejected, msg,
+					      sizeof(msg));
+	else if (weft_pb_parse_response(res->body->p, res->body->len, &rejected, msg, sizeof(msg)) <
+		 0)
+		rejected = 0;
+	if (rejected < 0 || (uint64_t)rejected > n)
+		rejected = (int64_t)n;
+	if (rejected || msg[0])
+		weft_warn("OTLP collector at %s partially accepted a batch: %lld of %zu spans "
+			  "rejected%s%s: check the collector's limits and log",
+			  e->cfg.url, (long long)rejected, n, msg[0] ? ": " : "", msg);
+	e->rejected += (uint64_t)rejected;
+	e->exported += n - (uint64_t)rejected;
+}
+
+/* Read a protobuf varint; NULL when truncated. */
+static const uint8_t *get_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
+{
+	*v = 0;
+	for (int shift = 0; p < end && shift < 64; shift += 7) {
+		uint8_t b = *p++;
+
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return p;
+	}
+	return NULL;
+}
+
+/* google.rpc.Status.message (field 2) of a protobuf error body, if it is one. */
+static bool rpc_status_message(const struct wbuf *body, const char **msg, size_t *len)
+{
+	const uint8_t *p = (const uint8_t *)body->p, *end = p + body->len;
+	uint64_t key, v;
+
+	while (p && p < end) {
+		p = get_varint(p, end, &key);
+		if (!p)
+			return false;
+		switch (key & 7) {
+		case 0:
+			p = get_varint(p, end, &v);
+			break;
+		case 2:
+			p = get_varint(p, end, &v);
+			if (!p || v > (uint64_t)(end - p))
+				return false;
+			if (key >> 3 == 2) {
+				*msg = (const char *)p;
+				*len = (size_t)v;
+				return true;
+			}
+			p += v;
+			break;
+		default:
+			return false;
+		}
+	}
+	return false;
+}
+
+/* A response body fit for one log line: printable ASCII, at most 200 bytes. */
+static void body_summary(const struct wbuf *body, char *out, size_t size)
+{
+	const char *s = body->p;
+	size_t n = body->len, o = 0;
+
+	if (!n) {
+		out[0] = '\0';
+		return;
+	}
+	rpc_status_message(body, &s, &n);
+	for (size_t i = 0; i < n && o + 1 < size && o < 200; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		out[o++] = c >= 0x20 && c < 0x7f ? (char)c : ' ';
+	}
+	while (o > 0 && out[o - 1] == ' ')
+		o--;
+	out[o] = '\0';
+}
+
+/* Send one encoded request of n spans with the retry policy. */
+static void otlp_send(struct weft_exporter *e, size_t n)
+{
+	struct weft_http_result res;
+	long backoff = BACKOFF_FIRST_MS;
+
+	/* closing, past the deadline, and the collector already failed: do not
+	 * spend one more timeout per remaining batch */
+	if (e->shutdown_deadline && e->otlp_failing &&
+	    now_ns(CLOCK_MONOTONIC) >= e->shutdown_deadline) {
+		e->dropped_export += n;
+		return;
+	}
+	for (int attempt = 0;; attempt++) {
+		bool out_of_time;
+		long wait;
+		int rc = weft_http_post(e->http, e->body.p, e->body.len, &res);
+
+		if (rc == 0 && res.status >= 200 && res.status < 300) {
+			if (e->otlp_failing)
+				weft_info("OTLP export to %s works again", e->cfg.url);
+			e->otlp_failing = false;
+			handle_response(e, &res, n);
+			return;
+		}
+		if (rc == 0 && !retryable(res.status)) {
+			char why[256];
+
+			body_summary(res.body, why, sizeof(why));
+			export_log(e,
+				   "OTLP export to %s failed: HTTP %ld%s%s: dropped %zu spans "
+				   "(not retried); check the endpoint URL, headers and the "
+				   "collector's log",
+				   e->cfg.url, res.status, why[0] ? ": " : "", why, n);
+			e->dropped_export += n;
+			return;
+		}
+		wait = res.retry_after_ms >= 0 ? res.retry_after_ms : 0;
+		if (wait == 0) {
+			/* exponential backoff with +-25% jitter */
+			long j = backoff / 2;
+
+			wait = backoff - backoff / 4 +
+			       (j ? (long)(weft_random_u64() % (uint64_t)j) : 0);
+			backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+		}
+		out_of_time =
+		    e->shutdown_deadline &&
+		    now_ns(CLOCK_MONOTONIC) + (uint64_t)wait * 1000000ull > e->shutdown_deadline;
+		if (attempt >= RETRY_MAX || out_of_time) {
+			if (rc < 0)
+				export_log(e,
+					   "OTLP export to %s failed: %s: dropped %zu spans after "
+					   "%d attempts; start the collector or fix "
+					   "OTEL_EXPORTER_OTLP_ENDPOINT",
+					   e->cfg.url, res.error, n, attempt + 1);
+			else
+				export_log(e,
+					   "OTLP export to %s failed: HTTP %ld: dropped %zu spans "
+					   "after %d attempts; the collector is overloaded or down",
+					   e->cfg.url, res.status, n, attempt + 1);
+			e->otlp_failing = true;
+			e->dropped_export += n;
+			return;
+		}
+		if (!e->otlp_failing && rc < 0)
+			weft_warn("OTLP export to %s: %s: retrying", e->cfg.url, res.error);
+		e->otlp_failing = e->otlp_failing || rc < 0;
+		e->retries++;
+		backoff_wait(e, wait);
+	}
+}
+
+static int jsonl_write(struct weft_exporter *e)
+{
+	const char *p = e->jbody.p;
+	size_t left = e->jbody.len;
+
+	while (left > 0) {
+		ssize_t w = write(e->jfd, p, left);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			export_log(e,
+				   "cannot write spans to %s: %s: check the disk and "
+				   "WEFT_SPANS_FILE",
+				   e->cfg.spans_file ? e->cfg.spans_file : "stdout",
+				   strerror(errno));
+			return -1;
+		}
+		p += w;
+		left -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Export ring[h .. h+n) (mod cap). Runs without the lock. */
+static void export_batch(struct weft_exporter *e, uint64_t h, size_t n)
+{
+	struct weft_batch b = {.views = e->views,
+			       .n = n,
+			       .groups = e->groups,
+			       .order = e->order,
+			       .group_start = e->group_start};
+	int64_t off = mono_to_wall();
+	uint64_t mono = now_ns(CLOCK_MONOTONIC);
+
+	uint64_t gen = weft_batch_gen();
+
+	weft_rcache_trim(e->rc);
+	for (size_t i = 0; i < n; i++) {
+		const struct weft_span_event *ev = &e->ring[(h + i) % e->cap];
+		struct weft_resource *r = weft_rcache_get(e->rc, ev->pid, mono);
+
+		if (!r) {
+			export_log(e, "out of memory building a resource: dropping a batch");
+			e->dropped_export += n;
+			return;
+		}
+		e->group_of[i] = weft_batch_group(&b, r, gen);
+		weft_span_view_build(&e->views[i], ev, r, off);
+	}
+	weft_batch_order(&b, e->group_of);
+
+	if (e->cfg.jsonl) {
+		weft_jsonl_encode(&b, &e->jbody);
+		if (e->jbody.oom) {
+			export_log(e, "out of memory encoding JSON lines: dropping a batch");
+		} else if (jsonl_write(e) == 0) {
+			e->written += n;
+		} else if (!e->cfg.otlp) {
+			e->dropped_export += n;
+		}
+	}
+	if (e->cfg.otlp) {
+		int rc = 0;
+
+		if (e->cfg.proto == WEFT_OTLP_JSON) {
+			weft_otlp_json_encode(&b, &e->body);
+			rc = e->body.oom ? -1 : 0;
+		} else {
+			rc = e->pb_reference ? weft_pb_encode(e->pb, &b, &e->body)
+					     : weft_wire_encode(e->pb, &e->wire, &b, &e->body);
+		}
+		if (rc) {
+			export_log(e, "out of memory encoding an OTLP request: dropping %zu spans",
+				   n);
+			e->dropped_export += n;
+		} else {
+			otlp_send(e, n);
+		}
+	}
+}
+
+static void *worker(void *arg)
+{
+	struct weft_exporter *e = arg;
+	uint64_t last = now_ns(CLOCK_MONOTONIC);
+
+	pthread_mutex_lock(&e->mu);
+	for (;;) {
+		uint64_t queued = e->tail - e->head;
+		uint64_t due = last + (uint64_t)e->batch_ms * 1000000ull;
+		uint64_t t = now_ns(CLOCK_MONOTONIC);
+		size_t n;
+		uint64_t h;
+
+		if (queued == 0 && e->stop)
+			break;
+		if (queued < e->batch_max && !e->stop && e->head >= e->flush_target &&
+		    (queued == 0 || t < due)) {
+			if (queued == 0) {
+				pthread_cond_wait(&e->work, &e->mu);
+			} else {
+				uint64_t abs = now_ns(CLOCK_MONOTONIC) + (due - t);
+				struct timespec ts = {.tv_sec = (time_t)(abs / 1000000000ull),
+						      .tv_nsec = (long)(abs % 1000000000ull)};
+
+				pthread_cond_timedwait(&e->work, &e->mu, &ts);
+			}
+			continue;
+		}
+		n = queued < e->batch_max ? (size_t)queued : e->batch_max;
+		h = e->head;
+		pthread_mutex_unlock(&e->mu);
+
+		export_batch(e, h, n);
+		last = now_ns(CLOCK_MONOTONIC);
+
+		pthread_mutex_lock(&e->mu);
+		e->head += n;
+		pthread_cond_broadcast(&e->done);
+	}
+	pthread_cond_broadcast(&e->done);
+	pthread_mutex_unlock(&e->mu);
+	return NULL;
+}
+
+/* --- API --------------------------------------------------------------- */
+
+static void exporter_free(struct weft_exporter *e)
+{
+	if (!e)
+		return;
+	weft_http_free(e->http);
+	weft_pb_enc_free(e->pb);
+	weft_wire_enc_free(&e->wire);
+	weft_rcache_free(e->rc);
+	wbuf_free(&e->body);
+	wbuf_free(&e->jbody);
+	if (e->jfd > 2)
+		close(e->jfd);
+	free(e->ring);
+	free(e->views);
+	free(e->groups);
+	free(e->order);
+	free(e->group_start);
+	free(e->group_of);
+	pthread_mutex_destroy(&e->mu);
+	pthread_cond_destroy(&e->work);
+	pthread_cond_destroy(&e->done);
+	weft_config_free(&e->cfg);
+	free(e);
+}
+
+struct weft_exporter *weft_exporter_new(const struct weft_exporter_opts *opts, char *err,
+					size_t errlen)
+{
+	struct weft_exporter_opts none = {0};
+	struct weft_exporter *e = calloc(1, sizeof(*e));
+	pthread_condattr_t ca;
+	sigset_t all, old;
+	const char *v;
+	size_t bm;
+	int rc;
+
+	if (!opts)
+		opts = &none;
+	if (!e) {
+		snprintf(err, errlen, "cannot create the span exporter: out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&e->mu, NULL);
+	pthread_condattr_init(&ca);
+	/* timed waits use CLOCK_MONOTONIC: a wall-clock step must not stall the worker */
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&e->work, &ca);
+	pthread_cond_init(&e->done, &ca);
+	pthread_condattr_destroy(&ca);
+	e->jfd = -1;
+	snprintf(e->injector, sizeof(e->injector), "%s", opts->injector ? opts->injector : "weft");
+
+	if (weft_config_load(&e->cfg, opts->spans_file, err, errlen) < 0) {
+		exporter_free(e);
+		return NULL;
+	}
+	/* sizes: opts, then WEFT_EXPORTER_* / the OTel batch span processor variables */
+	e->cap = opts->queue_max ? opts->queue_max
+				 : env_size("WEFT_EXPORTER_QUEUE_MAX",
+					    env_size("OTEL_BSP_MAX_QUEUE_SIZE", DEFAULT_QUEUE_MAX));
+	bm = opts->batch_max
+		 ? opts->batch_max
+		 : env_size("WEFT_EXPORTER_BATCH_MAX",
+			    env_size("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", DEFAULT_BATCH_MAX));
+	e->batch_max = bm < e->cap ? bm : e->cap;
+	e->batch_ms =
+	    opts->batch_ms
+		? opts->batch_ms
+		: (unsigned)env_size("WEFT_EXPORTER_BATCH_MS",
+				     env_size("OTEL_BSP_SCHEDULE_DELAY", DEFAULT_BATCH_MS));
+	e->ring = calloc(e->cap, sizeof(*e->ring));
+	e->views = calloc(e->batch_max, sizeof(*e->views));
+	e->groups = calloc(e->batch_max, sizeof(*e->groups));
+	e->order = calloc(e->batch_max, sizeof(*e->order));
+	e->group_start = calloc(e->batch_max + 1, sizeof(*e->group_start));
+	e->group_of = calloc(e->batch_max, sizeof(*e->group_of));
+	e->rc = weft_rcache_new(&e->cfg);
+	e->pb = weft_pb_enc_new();
+	if (!e->ring || !e->views || !e->groups || !e->order || !e->group_start || !e->group_of ||
+	    !e->rc || !e->pb) {
+		snprintf(err, errlen,
+			 "cannot allocate the span queue (%zu spans): out of memory; lower "
+			 "WEFT_EXPORTER_QUEUE_MAX",
+			 e->cap);
+		exporter_free(e);
+		return NULL;
+	}
+	if (e->cfg.otlp && !(e->http = weft_http_new(&e->cfg, err, errlen))) {
+		exporter_free(e);
+		return NULL;
+	}
+	if (e->cfg.jsonl) {
+		if (e->cfg.spans_file) {
+			e->jfd = open(e->cfg.spans_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+				      0644);
+			if (e->jfd < 0) {
+				snprintf(err, errlen,
+					 "cannot open spans file %s: %s: fix "
+					 "WEFT_SPANS_FILE or --spans-file",
+					 e->cfg.spans_file, strerror(errno));
+				exporter_free(e);
+				return NULL;
+			}
+		} else {
+			e->jfd = STDOUT_FILENO;
+		}
+	}
+	if ((v = getenv("WEFT_OTLP_ENCODER")) && !strcmp(v, "protobuf-c"))
+		e->pb_reference = true;
+	if ((v = getenv("WEFT_EXPORTER_DEBUG")) && *v == '1')
+		weft_info("exporter: otlp=%s%s%s jsonl=%s queue=%zu batch=%zu/%ums",
+			  e->cfg.otlp ? e->cfg.url : "off",
+			  e->cfg.otlp ? (e->cfg.proto == WEFT_OTLP_JSON ? " (http/json)"
+									: " (http/protobuf)")
+				      : "",
+			  e->cfg.gzip ? " gzip" : "",
+			  e->cfg.jsonl ? (e->cfg.spans_file ? e->cfg.spans_file : "stdout") : "off",
+			  e->cap, e->batch_max, e->batch_ms);
+	/* The worker blocks every signal: SIGINT/SIGTERM reach the injector's
+	 * own threads, and a closed stdout pipe gives EPIPE instead of SIGPIPE. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&e->thread, NULL, worker, e);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		snprintf(err, errlen, "cannot start the exporter thread: %s", strerror(rc));
+		exporter_free(e);
+		return NULL;
+	}
+	e->thread_started = true;
+	return e;
+}
+
+int weft_exporter_submit(struct weft_exporter *e, const struct weft_span_event *ev)
+{
+	uint64_t queued;
+
+	pthread_mutex_lock(&e->mu);
+	queued = e->tail - e->head;
+	if (queued >= e->cap || e->stop) {
+		pthread_mutex_unlock(&e->mu);
+		e->dropped_queue++;
+		return -1;
+	}
+	memcpy(&e->ring[e->tail % e->cap], ev, sizeof(*ev));
+	e->tail++;
+	pthread_mutex_unlock(&e->mu);
+	e->submitted++;
+	if (queued + 1 == e->batch_max)
+		pthread_cond_signal(&e->work);
+	return 0;
+}
+
+void weft_exporter_flush(struct weft_exporter *e)
+{
+	/* enough for every queued batch to get one full timeout */
+	uint64_t limit;
+	struct timespec ts;
+	uint64_t target;
+
+	pthread_mutex_lock(&e->mu);
+	target = e->tail;
+	if (e->flush_target < target)
+		e->flush_target = target;
+	limit = now_ns(CLOCK_MONOTONIC) +
+		((target - e->head) / e->batch_max + 1) * (uint64_t)e->cfg.timeout_ms * 1000000ull;
+	pthread_cond_signal(&e->work);
+	ts.tv_sec = (time_t)(limit / 1000000000ull);
+	ts.tv_nsec = (long)(limit % 1000000000ull);
+	while (e->head < target && e->thread_started)
+		if (pthread_cond_timedwait(&e->done, &e->mu, &ts) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&e->mu);
+}
+
+void weft_exporter_stats(struct weft_exporter *e, struct weft_exporter_stats *out)
+{
+	out->submitted = e->submitted;
+	out->dropped = e->dropped_queue + e->dropped_export;
+	out->exported_otlp = e->exported;
+	out->written_jsonl = e->written;
+	out->retries = e->retries;
+	out->rejected = e->rejected;
+}
+
+void weft_exporter_close(struct weft_exporter *e)
+{
+	struct weft_exporter_stats s;
+
+	if (!e)
+		return;
+	pthread_mutex_lock(&e->mu);
+	e->stop = true;
+	e->shutdown_deadline = now_ns(CLOCK_MONOTONIC) + (uint64_t)e->cfg.timeout_ms * 1000000ull;
+	pthread_cond_broadcast(&e->work);
+	pthread_mutex_unlock(&e->mu);
+	if (e->thread_started)
+		pthread_join(e->thread, NULL);
+	weft_exporter_stats(e, &s);
+	weft_info("exporter: %llu spans submitted, %llu exported over OTLP, %llu written as "
+		  "JSON lines, %llu dropped (queue full %llu, export failed %llu), %llu rejected "
+		  "by the collector, %llu retries",
+		  (unsigned long long)s.submitted, (unsigned long long)s.exported_otlp,
+		  (unsigned long long)s.written_jsonl, (unsigned long long)s.dropped,
+		  (unsigned long long)e->dropped_queue, (unsigned long long)e->dropped_export,
+		  (unsigned long long)s.rejected, (unsigned long long)s.retries);
+	exporter_free(e);
+}
