@@ -21,4 +21,13 @@ enum weft_analyze_result {
 enum weft_analyze_result weft_analyze_fd(int fd, const char *path, const char *hash,
 					 struct weft_record **out, char *err, size_t errlen);
 
+/* Additions (engineer A). */
+#include <stdint.h>
+/* Same over bytes in memory (data is not modified). */
+enum weft_analyze_result weft_analyze_mem(const uint8_t *data, size_t size, const char *path,
+					  const char *hash, struct weft_record **out, char *err,
+					  size_t errlen);
+/* "0.1.0+<8 hex>": changes with the wanted and known tables. */
+const char *weft_analyzer_version(void);
+
 #endif /* WEFT_ANALYZE_H */

@@ -92,4 +92,37 @@ const struct weft_func *weft_record_func(const struct weft_record *rec, const ch
 int weft_record_write_json(const struct weft_record *rec, FILE *out);
 void weft_record_free(struct weft_record *rec);
 
+
+/* --- Additions (engineer A): record codec, hashing helpers, DB internals. --- */
+#include <sys/stat.h>
+
+#define WEFT_RECORD_FORMAT	1	/* on-disk record format version */
+#define WEFT_OFFSET_MAX		(1 << 20)	/* sanity bound of a struct offset */
+#define WEFT_FUNC_SIZE_MAX	(1 << 24)	/* sanity bound of a function size */
+
+const char *weft_source_name(enum weft_offset_source src);
+/* XXH3-128 of a memory range, 32 lowercase hex chars + NUL. */
+void weft_hash_mem(const void *buf, size_t len, char out[33]);
+
+/* Encode a record (text, checksummed); *buf is malloc'd. 0 or -errno. */
+int weft_record_encode(const struct weft_record *rec, char **buf, size_t *len);
+/* Decode and verify (checksum, format version, sanity). 0 or -EINVAL with err. */
+int weft_record_decode(const char *buf, size_t len, struct weft_record **out, char *err,
+		       size_t errlen);
+/* Sanity checks shared by decode and store. 0 or -EINVAL with err. */
+int weft_record_check(const struct weft_record *rec, char *err, size_t errlen);
+
+/* Look up a record by its hash (path, if not NULL, replaces the stored one). */
+int weft_db_lookup_hash(struct weft_db *db, const char *hash, const char *path,
+			struct weft_record **out, char *err, size_t errlen);
+/*
+ * Hash of the file open at fd through the stat cache (dev, inode, size,
+ * mtime_ns, ctime_ns -> hash): a hit skips hashing; a miss hashes the file and
+ * (when the DB is writable) stores the entry. *cached tells which. 0 or -errno.
+ */
+int weft_db_hash_fd(struct weft_db *db, int fd, char hash[33], bool *cached);
+/* The stat cache alone: get (0 or -ENOENT) and put (best effort). */
+int weft_db_stat_get(struct weft_db *db, int fd, char hash[33]);
+void weft_db_stat_put(struct weft_db *db, int fd, const char hash[33]);
+
 #endif /* WEFT_OFFSETS_H */

@@ -1,0 +1,403 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* One Go binary -> one offsets record. */
+#include <elfutils/libdw.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+#include "analyze.h"
+#include "internal.h"
+#include "wanted.h"
+
+struct found {
+	uint64_t entry, size;
+	bool have;
+};
+
+struct walk_ctx {
+	const char **names; /* sorted wanted function names */
+	size_t *index;	    /* name -> weft_wanted_funcs index */
+	size_t n;
+	struct found *found; /* by weft_wanted_funcs index */
+	char **pkgs;	     /* sorted packages of wanted fields (stripped only) */
+	bool *pkg_seen;
+	size_t npkgs;
+};
+
+static const char **sorted_funcs;
+static size_t *sorted_index;
+static char analyzer_version[64];
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static int cmp_idx(const void *a, const void *b)
+{
+	return strcmp(weft_wanted_funcs[*(const size_t *)a], weft_wanted_funcs[*(const size_t *)b]);
+}
+
+static void init_tables(void)
+{
+	XXH3_state_t *st = XXH3_createState();
+	size_t n = weft_wanted_nfuncs, klen;
+	const char *ktext;
+
+	sorted_funcs = calloc(n + 1, sizeof(*sorted_funcs));
+	sorted_index = calloc(n + 1, sizeof(*sorted_index));
+	if (sorted_funcs && sorted_index) {
+		for (size_t i = 0; i < n; i++)
+			sorted_index[i] = i;
+		qsort(sorted_index, n, sizeof(*sorted_index), cmp_idx);
+		for (size_t i = 0; i < n; i++)
+			sorted_funcs[i] = weft_wanted_funcs[sorted_index[i]];
+	}
+	/* The version names the wanted and known tables, so that editing either
+	 * makes weft-analyze recompute its records. */
+	if (st) {
+		XXH3_64bits_reset(st);
+		for (size_t i = 0; i < weft_wanted_nfields; i++)
+			XXH3_64bits_update(st, weft_wanted_fields[i],
+					   strlen(weft_wanted_fields[i]) + 1);
+		for (size_t i = 0; i < n; i++)
+			XXH3_64bits_update(st, weft_wanted_funcs[i],
+					   strlen(weft_wanted_funcs[i]) + 1);
+		ktext = known_table_text(&klen);
+		XXH3_64bits_update(st, ktext, klen);
+		snprintf(analyzer_version, sizeof(analyzer_version), "%s+%08llx", WEFT_VERSION,
+			 (unsigned long long)(XXH3_64bits_digest(st) & 0xffffffffull));
+		XXH3_freeState(st);
+	}
+}
+
+const char *weft_analyzer_version(void)
+{
+	pthread_once(&init_once, init_tables);
+	return analyzer_version;
+}
+
+static int cmp_str(const void *key, const void *elem)
+{
+	return strcmp(key, *(const char *const *)elem);
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void on_func(void *vctx, const char *name, size_t namelen, uint64_t entry, uint64_t size)
+{
+	struct walk_ctx *c = vctx;
+	const char **hit;
+
+	if (c->npkgs) {
+		/* Package of a symbol: up to the first '.' after the last '/'. */
+		const char *slash = memrchr(name, '/', namelen);
+		const char *dot = memchr(slash ? slash : name, '.',
+					 namelen - (size_t)((slash ? slash : name) - name));
+
+		if (dot) {
+			char pkg[512];
+			size_t pl = (size_t)(dot - name);
+			char **p;
+
+			if (pl < sizeof(pkg)) {
+				memcpy(pkg, name, pl);
+				pkg[pl] = 0;
+				p = bsearch(pkg, c->pkgs, c->npkgs, sizeof(*c->pkgs), cmp_str);
+				if (p)
+					c->pkg_seen[p - c->pkgs] = true;
+			}
+		}
+	}
+	hit = bsearch(name, c->names, c->n, sizeof(*c->names), cmp_str);
+	if (hit) {
+		struct found *f = &c->found[c->index[hit - c->names]];
+
+		if (!f->have) {
+			f->entry = entry;
+			f->size = size;
+			f->have = true;
+		}
+	}
+}
+
+/* Package path of a wanted field "pkg/path.Type.Field". */
+static char *field_pkg(const char *field)
+{
+	const char *slash = strrchr(field, '/');
+	const char *dot = strchr(slash ? slash : field, '.');
+
+	return dot ? strndup(field, (size_t)(dot - field)) : NULL;
+}
+
+/* The module providing a package, by longest path prefix. */
+static const struct weft_module *module_of(const struct gobuildinfo *bi, const char *pkg)
+{
+	const struct weft_module *best = NULL;
+
+	for (size_t i = 0; i < bi->nmodules; i++) {
+		size_t l = strlen(bi->modules[i].path);
+
+		if (strncmp(pkg, bi->modules[i].path, l) == 0 && (pkg[l] == 0 || pkg[l] == '/') &&
+		    (!best || l > strlen(best->path)))
+			best = &bi->modules[i];
+	}
+	return best;
+}
+
+/* Is the first element of a package path a domain (a module, not std)? */
+static bool is_module_pkg(const char *pkg)
+{
+	const char *slash = strchr(pkg, '/');
+	const char *dot = strchr(pkg, '.');
+
+	return dot && (!slash || dot < slash);
+}
+
+#define FAIL(...)                                                                                  \
+	do {                                                                                       \
+		snprintf(err, errlen, __VA_ARGS__);                                                \
+		res = WEFT_ANALYZE_FAIL;                                                           \
+		goto out;                                                                          \
+	} while (0)
+#define SKIP(...)                                                                                  \
+	do {                                                                                       \
+		snprintf(err, errlen, __VA_ARGS__);                                                \
+		res = WEFT_ANALYZE_SKIP;                                                           \
+		goto out;                                                                          \
+	} while (0)
+
+enum weft_analyze_result weft_analyze_mem(const uint8_t *data, size_t size, const char *path,
+					  const char *hash, struct weft_record **out, char *err,
+					  size_t errlen)
+{
+	enum weft_analyze_result res = WEFT_ANALYZE_OK;
+	struct gobuildinfo bi = {0};
+	struct walk_ctx wc = {0};
+	struct weft_record *rec = NULL;
+	struct disasm *dis = NULL;
+	struct welf w = {0};
+	struct wsect s;
+	int64_t *offs = NULL;
+	char why[256] = "";
+	bool have_pcln, have_bi, have_dwarf;
+	long nsym;
+	int rc;
+
+	pthread_once(&init_once, init_tables);
+	*out = NULL;
+	if (size == 0)
+		SKIP("empty file");
+	if (size < 4 || memcmp(data, ELFMAG, SELFMAG) != 0)
+		SKIP("not an ELF file");
+	if (size < sizeof(Elf64_Ehdr))
+		FAIL("truncated ELF header (%zu bytes)", size);
+	if (data[EI_CLASS] != ELFCLASS64 || data[EI_DATA] != ELFDATA2LSB)
+		SKIP("not a 64-bit little-endian ELF");
+	if (welf_open(&w, data, size, why, sizeof(why)))
+		FAIL("%s", why);
+	if (w.ehdr.e_machine != EM_X86_64)
+		SKIP("not an x86-64 binary (ELF machine %u)", (unsigned)w.ehdr.e_machine);
+	if (w.ehdr.e_type != ET_EXEC && w.ehdr.e_type != ET_DYN)
+		SKIP("not an executable (ELF type %u)", (unsigned)w.ehdr.e_type);
+	have_pcln =
+	    welf_section(&w, ".gopclntab", &s) || welf_section(&w, ".data.rel.ro.gopclntab", &s);
+	rc = gobuildinfo_parse(&w, &bi, why, sizeof(why));
+	if (rc < 0)
+		FAIL("%s", why);
+	have_bi = rc == 0;
+	if (!have_bi && !have_pcln) {
+		if (!w.have_shdrs && w.ehdr.e_shoff)
+			FAIL("corrupt ELF section headers");
+		SKIP("not a Go binary (no .go.buildinfo or .gopclntab)");
+	}
+	have_dwarf = welf_section(&w, ".debug_info", &s) || welf_section(&w, ".zdebug_info", &s);
+
+	rec = calloc(1, sizeof(*rec));
+	offs = calloc(weft_wanted_nfields + 1, sizeof(*offs));
+	wc.found = calloc(weft_wanted_nfuncs + 1, sizeof(*wc.found));
+	if (!rec || !offs || !wc.found)
+		FAIL("out of memory");
+	if (hash)
+		snprintf(rec->hash, sizeof(rec->hash), "%s", hash);
+	else
+		weft_hash_mem(data, size, rec->hash);
+	rec->path = strdup(path ? path : "");
+	rec->go_version = strdup(bi.go_version ? bi.go_version : "");
+	rec->analyzer_version = strdup(analyzer_version);
+	rec->stripped = !have_dwarf;
+	rec->pie = w.ehdr.e_type == ET_DYN;
+	if (!rec->path || !rec->go_version || !rec->analyzer_version)
+		FAIL("out of memory");
+	rec->modules = bi.modules;
+	rec->nmodules = bi.nmodules;
+	bi.modules = NULL;
+	bi.nmodules = 0;
+
+	/* Packages of wanted fields, to give a stripped binary only those it has. */
+	if (!have_dwarf) {
+		wc.pkgs = calloc(weft_wanted_nfields + 1, sizeof(*wc.pkgs));
+		wc.pkg_seen = calloc(weft_wanted_nfields + 1, sizeof(*wc.pkg_seen));
+		if (!wc.pkgs || !wc.pkg_seen)
+			FAIL("out of memory");
+		for (size_t i = 0; i < weft_wanted_nfields; i++) {
+			char *p = field_pkg(weft_wanted_fields[i]);
+
+			if (!p)
+				continue;
+			if (bsearch(p, wc.pkgs, wc.npkgs, sizeof(*wc.pkgs), cmp_str)) {
+				free(p);
+				continue;
+			}
+			wc.pkgs[wc.npkgs++] = p;
+			qsort(wc.pkgs, wc.npkgs, sizeof(*wc.pkgs), cmp_strp);
+		}
+	}
+
+	/* Functions: .symtab when present, else .gopclntab. */
+	wc.names = sorted_funcs;
+	wc.index = sorted_index;
+	wc.n = weft_wanted_nfuncs;
+	nsym = symtab_walk(&w, on_func, &wc);
+	if (nsym <= 0) {
+		if (pclntab_walk(&w, on_func, &wc, why, sizeof(why)) < 0)
+			FAIL("%s", why);
+	}
+
+	/* Struct offsets: DWARF, else known/ tables. */
+	if (have_dwarf) {
+		if (dwarf_fields(&w, offs))
+			FAIL("cannot read DWARF: %s", dwarf_errmsg(-1));
+	} else {
+		for (size_t i = 0; i < weft_wanted_nfields; i++)
+			offs[i] = -1;
+	}
+	rec->fields = calloc(weft_wanted_nfields + 1, sizeof(*rec->fields));
+	rec->funcs = calloc(weft_wanted_nfuncs + 1, sizeof(*rec->funcs));
+	if (!rec->fields || !rec->funcs)
+		FAIL("out of memory");
+	for (size_t i = 0; i < weft_wanted_nfields; i++) {
+		struct weft_field *f = &rec->fields[rec->nfields];
+		enum weft_offset_source src = WEFT_SRC_DWARF;
+		int64_t off = offs[i];
+
+		if (!have_dwarf) {
+			char *pkg = field_pkg(weft_wanted_fields[i]);
+			char **pp =
+			    pkg ? bsearch(pkg, wc.pkgs, wc.npkgs, sizeof(*wc.pkgs), cmp_str) : NULL;
+			bool present =
+			    pp && (wc.pkg_seen[pp - wc.pkgs] || strcmp(pkg, "runtime") == 0);
+
+			if (present && is_module_pkg(pkg)) {
+				const struct weft_module *m =
+				    module_of(&(struct gobuildinfo){.nmodules = rec->nmodules,
+								    .modules = rec->modules},
+					      pkg);
+
+				if (m)
+					known_lookup(weft_wanted_fields[i], m->path, m->version,
+						     &off, &src);
+			} else if (present) {
+				known_lookup(weft_wanted_fields[i], "go", rec->go_version, &off,
+					     &src);
+			}
+			free(pkg);
+		}
+		if (off < 0)
+			continue;
+		f->name = strdup(weft_wanted_fields[i]);
+		if (!f->name)
+			FAIL("out of memory");
+		f->offset = off;
+		f->source = src;
+		rec->nfields++;
+	}
+
+	/* Return sites. */
+	dis = disasm_new();
+	if (!dis)
+		FAIL("cannot start the disassembler (capstone)");
+	for (size_t i = 0; i < weft_wanted_nfuncs; i++) {
+		const struct found *fd = &wc.found[i];
+		struct weft_func *fn = &rec->funcs[rec->nfuncs];
+		const uint8_t *code;
+
+		if (!fd->have || !fd->size || fd->size > WEFT_FUNC_SIZE_MAX)
+			continue;
+		code = welf_vaddr(&w, fd->entry, fd->size);
+		if (!code)
+			continue;
+		if (disasm_returns(dis, code, fd->size, fd->entry, &fn->returns, &fn->nreturns))
+			continue;
+		if (fn->nreturns > 1000) {
+			free(fn->returns);
+			fn->returns = NULL;
+			continue;
+		}
+		fn->name = strdup(weft_wanted_funcs[i]);
+		if (!fn->name)
+			FAIL("out of memory");
+		fn->entry = fd->entry;
+		fn->size = fd->size;
+		rec->nfuncs++;
+	}
+	if (weft_record_check(rec, why, sizeof(why)))
+		FAIL("inconsistent analysis: %s", why);
+	*out = rec;
+	rec = NULL;
+out:
+	if (wc.pkgs)
+		for (size_t i = 0; i < wc.npkgs; i++)
+			free(wc.pkgs[i]);
+	free(wc.pkgs);
+	free(wc.pkg_seen);
+	free(wc.found);
+	free(offs);
+	disasm_free(dis);
+	gobuildinfo_free(&bi);
+	weft_record_free(rec);
+	welf_close(&w);
+	return res;
+}
+
+enum weft_analyze_result weft_analyze_fd(int fd, const char *path, const char *hash,
+					 struct weft_record **out, char *err, size_t errlen)
+{
+	enum weft_analyze_result res;
+	char hbuf[33];
+	struct stat st;
+	void *map;
+
+	*out = NULL;
+	if (fstat(fd, &st)) {
+		snprintf(err, errlen, "cannot stat: %s", strerror(errno));
+		return WEFT_ANALYZE_FAIL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "not a regular file");
+		return WEFT_ANALYZE_SKIP;
+	}
+	if (st.st_size == 0) {
+		snprintf(err, errlen, "empty file");
+		return WEFT_ANALYZE_SKIP;
+	}
+	/*
+	 * Read-only: libelf reads native-endian ELF in place. Not pre-faulted:
+	 * only the pages of the sections used become resident.
+	 */
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED) {
+		snprintf(err, errlen, "cannot map: %s", strerror(errno));
+		return WEFT_ANALYZE_FAIL;
+	}
+	/* Hash by streaming reads, so that the whole mapping never becomes resident. */
+	if (!hash && weft_hash_fd(fd, hbuf) == 0)
+		hash = hbuf;
+	res = weft_analyze_mem(map, (size_t)st.st_size, path, hash, out, err, errlen);
+	munmap(map, (size_t)st.st_size);
+	return res;
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Pieces of the analyzer shared between its files (not a public API). */
+#ifndef WEFT_ANALYZER_INTERNAL_H
+#define WEFT_ANALYZER_INTERNAL_H
+
+#include <gelf.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "offsets.h"
+
+/* A mapped ELF file. All pointers into data are bounds-checked by the helpers. */
+struct welf {
+	const uint8_t *data;
+	size_t size;
+	Elf *elf;
+	GElf_Ehdr ehdr;
+	size_t nphdr;
+	GElf_Phdr *phdrs;
+	size_t shstrndx;
+	bool have_shdrs;
+};
+
+struct wsect {
+	const char *name;
+	uint64_t addr, offset, size;
+	uint32_t type;
+	uint64_t flags;
+	Elf_Scn *scn;
+};
+
+int welf_open(struct welf *w, const uint8_t *data, size_t size, char *err, size_t errlen);
+void welf_close(struct welf *w);
+/* Find a section by name; the file range is checked (except NOBITS). */
+bool welf_section(struct welf *w, const char *name, struct wsect *out);
+/* Pointer to n bytes at virtual address va (file-backed bytes only), or NULL. */
+const uint8_t *welf_vaddr(const struct welf *w, uint64_t va, uint64_t n);
+/* Pointer to n bytes at file offset off, or NULL. */
+const uint8_t *welf_at(const struct welf *w, uint64_t off, uint64_t n);
+
+/* .go.buildinfo */
+struct gobuildinfo {
+	char *go_version;
+	size_t nmodules;
+	struct weft_module *modules;
+};
+int gobuildinfo_parse(struct welf *w, struct gobuildinfo *bi, char *err, size_t errlen);
+void gobuildinfo_free(struct gobuildinfo *bi);
+/* Parse the modinfo text (exported for the fuzzer). */
+int gobuildinfo_parse_modinfo(const char *s, size_t len, struct gobuildinfo *bi);
+
+/* Function symbols: called for every function found (name NUL-terminated). */
+typedef void (*func_cb)(void *ctx, const char *name, size_t namelen, uint64_t entry, uint64_t size);
+/* .gopclntab; returns number of functions or -1 with err. */
+long pclntab_walk(struct welf *w, func_cb cb, void *ctx, char *err, size_t errlen);
+/* Same over a raw pclntab image (fuzzer, tests); text_start used when needed. */
+long pclntab_walk_raw(const uint8_t *tab, size_t len, uint64_t text_start, func_cb cb, void *ctx,
+		      char *err, size_t errlen);
+/* .symtab (STT_FUNC); -1 if there is none. */
+long symtab_walk(struct welf *w, func_cb cb, void *ctx);
+
+/* DWARF struct member offsets for the wanted fields; -1 when there is no DWARF. */
+int dwarf_fields(struct welf *w, int64_t *offsets /* [weft_wanted_nfields], -1 = absent */);
+
+/* RET offsets of a function by linear sweep; 0, or -1 if the bytes do not decode. */
+struct disasm;
+struct disasm *disasm_new(void);
+void disasm_free(struct disasm *d);
+int disasm_returns(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t addr,
+		   uint32_t **rets, uint32_t *nrets);
+
+/* known/ tables. */
+int known_lookup(const char *field, const char *scope_name, const char *version, int64_t *offset,
+		 enum weft_offset_source *src);
+const char *known_table_text(size_t *len);
+
+/* Version comparison for "go1.22.12", "v1.33.3": <0, 0, >0. */
+int version_cmp(const char *a, const char *b);
+
+#endif

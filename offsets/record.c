@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* Offsets records in memory: lookup, sanity checks, JSON output, freeing. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "offsets.h"
+
+const char *weft_source_name(enum weft_offset_source src)
+{
+	switch (src) {
+	case WEFT_SRC_DWARF:
+		return "dwarf";
+	case WEFT_SRC_KNOWN:
+		return "known";
+	case WEFT_SRC_KNOWN_NEAREST:
+		return "known-nearest";
+	}
+	return "unknown";
+}
+
+const struct weft_field *weft_record_field(const struct weft_record *rec, const char *name)
+{
+	for (size_t i = 0; rec && i < rec->nfields; i++)
+		if (strcmp(rec->fields[i].name, name) == 0)
+			return &rec->fields[i];
+	return NULL;
+}
+
+const struct weft_func *weft_record_func(const struct weft_record *rec, const char *name)
+{
+	for (size_t i = 0; rec && i < rec->nfuncs; i++)
+		if (strcmp(rec->funcs[i].name, name) == 0)
+			return &rec->funcs[i];
+	return NULL;
+}
+
+static int bad(char *err, size_t errlen, const char *what, const char *name)
+{
+	if (err && errlen)
+		snprintf(err, errlen, "%s%s%s", what, name ? ": " : "", name ? name : "");
+	return -EINVAL;
+}
+
+int weft_record_check(const struct weft_record *rec, char *err, size_t errlen)
+{
+	size_t i, j;
+
+	if (strlen(rec->hash) != 32 || strspn(rec->hash, "0123456789abcdef") != 32)
+		return bad(err, errlen, "bad hash", NULL);
+	for (i = 0; i < rec->nmodules; i++)
+		if (!rec->modules[i].path || !*rec->modules[i].path || !rec->modules[i].version)
+			return bad(err, errlen, "empty module", NULL);
+	for (i = 0; i < rec->nfields; i++) {
+		const struct weft_field *f = &rec->fields[i];
+
+		if (!f->name || !*f->name)
+			return bad(err, errlen, "empty field name", NULL);
+		if (f->offset < 0 || f->offset > WEFT_OFFSET_MAX)
+			return bad(err, errlen, "field offset out of bounds", f->name);
+		if (f->source < WEFT_SRC_DWARF || f->source > WEFT_SRC_KNOWN_NEAREST)
+			return bad(err, errlen, "bad field source", f->name);
+	}
+	for (i = 0; i < rec->nfuncs; i++) {
+		const struct weft_func *fn = &rec->funcs[i];
+
+		if (!fn->name || !*fn->name)
+			return bad(err, errlen, "empty function name", NULL);
+		if (!fn->entry || !fn->size || fn->size > WEFT_FUNC_SIZE_MAX ||
+		    fn->entry + fn->size < fn->entry)
+			return bad(err, errlen, "function bounds out of range", fn->name);
+		if (fn->nreturns > fn->size || fn->nreturns > 1000)
+			return bad(err, errlen, "too many returns", fn->name);
+		for (j = 0; j < fn->nreturns; j++) {
+			if (fn->returns[j] >= fn->size)
+				return bad(err, errlen, "return outside function", fn->name);
+			if (j && fn->returns[j] <= fn->returns[j - 1])
+				return bad(err, errlen, "returns not ascending", fn->name);
+		}
+	}
+	return 0;
+}
+
+static void json_str(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(out, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(out, "\\u%04x", *p);
+		else
+			fputc(*p, out);
+	}
+	fputc('"', out);
+}
+
+int weft_record_write_json(const struct weft_record *rec, FILE *out)
+{
+	size_t i, j;
+
+	fputs("{\"hash\":", out);
+	json_str(out, rec->hash);
+	fputs(",\"path\":", out);
+	json_str(out, rec->path);
+	fputs(",\"go_version\":", out);
+	json_str(out, rec->go_version);
+	fputs(",\"modules\":{", out);
+	for (i = 0; i < rec->nmodules; i++) {
+		if (i)
+			fputc(',', out);
+		json_str(out, rec->modules[i].path);
+		fputc(':', out);
+		json_str(out, rec->modules[i].version);
+	}
+	fprintf(out, "},\"stripped\":%s,\"fields\":{", rec->stripped ? "true" : "false");
+	for (i = 0; i < rec->nfields; i++) {
+		if (i)
+			fputc(',', out);
+		json_str(out, rec->fields[i].name);
+		fprintf(out, ":{\"offset\":%lld,\"source\":\"%s\"}",
+			(long long)rec->fields[i].offset, weft_source_name(rec->fields[i].source));
+	}
+	fputs("},\"functions\":{", out);
+	for (i = 0; i < rec->nfuncs; i++) {
+		const struct weft_func *fn = &rec->funcs[i];
+
+		if (i)
+			fputc(',', out);
+		json_str(out, fn->name);
+		fprintf(out, ":{\"entry\":\"0x%llx\",\"size\":%llu,\"returns\":[",
+			(unsigned long long)fn->entry, (unsigned long long)fn->size);
+		for (j = 0; j < fn->nreturns; j++)
+			fprintf(out, "%s%u", j ? "," : "", fn->returns[j]);
+		fputs("]}", out);
+	}
+	fputs("}}\n", out);
+	return ferror(out) ? -EIO : 0;
+}
+
+void weft_record_free(struct weft_record *rec)
+{
+	size_t i;
+
+	if (!rec)
+		return;
+	free(rec->path);
+	free(rec->go_version);
+	free(rec->analyzer_version);
+	for (i = 0; i < rec->nmodules; i++) {
+		free(rec->modules[i].path);
+		free(rec->modules[i].version);
+	}
+	free(rec->modules);
+	for (i = 0; i < rec->nfields; i++)
+		free(rec->fields[i].name);
+	free(rec->fields);
+	for (i = 0; i < rec->nfuncs; i++) {
+		free(rec->funcs[i].name);
+		free(rec->funcs[i].returns);
+	}
+	free(rec->funcs);
+	free(rec);
+}

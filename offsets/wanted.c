@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* The wanted table: expands offsets/wanted.def into two name arrays. */
+#include "wanted.h"
+
+#define WEFT_FIELD(name) name,
+#define WEFT_FUNC(name)
+const char *const weft_wanted_fields[] = {
+#include "wanted.def"
+};
+#undef WEFT_FIELD
+#undef WEFT_FUNC
+const size_t weft_wanted_nfields = sizeof(weft_wanted_fields) / sizeof(weft_wanted_fields[0]);
+
+#define WEFT_FIELD(name)
+#define WEFT_FUNC(name) name,
+const char *const weft_wanted_funcs[] = {
+#include "wanted.def"
+};
+#undef WEFT_FIELD
+#undef WEFT_FUNC
+const size_t weft_wanted_nfuncs = sizeof(weft_wanted_funcs) / sizeof(weft_wanted_funcs[0]);
