@@ -6,11 +6,18 @@ set -uo pipefail
 export PATH=$WEFT_BIN:$WEFT_ROOT/tools:$PATH
 PY=/usr/bin/python3	# Debian's python, which sees python3-* packages
 
-_cleanups=()
-cleanup_add() { _cleanups+=("$*"); }
+# Cleanups live in a file, so that helpers called inside $(...) (a subshell)
+# still register theirs; they run in reverse order at exit.
+_WEFT_CLEANUP_FILE=$(mktemp "${TMPDIR:-/tmp}/weft-cleanup.XXXXXX")
+_WEFT_CLEANUP_OWNER=$BASHPID
+cleanup_add() { printf '%s\n' "$*" >>"$_WEFT_CLEANUP_FILE"; }
 _run_cleanups() {
-	local i
-	for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do eval "${_cleanups[i]}" >/dev/null 2>&1 || true; done
+	[ "$BASHPID" = "$_WEFT_CLEANUP_OWNER" ] || return 0
+	local _weft_cmd
+	while IFS= read -r _weft_cmd; do
+		(eval "$_weft_cmd") >/dev/null 2>&1 || true
+	done < <(tac "$_WEFT_CLEANUP_FILE" 2>/dev/null)
+	rm -f "$_WEFT_CLEANUP_FILE"
 }
 trap _run_cleanups EXIT
 trap 'exit 130' INT TERM
