@@ -1,0 +1,539 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * weft-tcpopt: trace context in a TCP header option (sockops on a cgroup v2),
+ * and HTTPS spans from OpenSSL's SSL_read/SSL_write plaintext (uprobes).
+ * See docs/weft-tcpopt.md and bpf/include/weft_tcpopt.h.
+ *
+ * Nothing is pinned: every program is held by a link fd of this process, so
+ * any exit, SIGKILL included, detaches everything. Connections keep working;
+ * their sockops flags stay set but no program runs behind them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "log.h"
+#include "exporter.h"
+#include "tcpopt_util.h"
+#include "weft_conn_ctx.h"
+#include "bpf/net/weft_tcpopt.skel.h"
+
+#define MAX_PIDS_UPROBE 64 /* uprobes are attached per --pid: 6 each */
+#define MAX_LINKS (5 + 6 * MAX_PIDS_UPROBE)
+#define MAX_CIDRS 256
+
+struct opts {
+	const char *cgroup;
+	const char *spans_file;
+	const char *libssl;
+	int pids[MAX_PIDS_UPROBE];
+	int npids;
+	struct weft_tcpopt_cidr cidrs[MAX_CIDRS];
+	int ncidrs;
+	bool verbose;
+	bool bpf_stats;
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: weft-tcpopt [--cgroup PATH] [--pid PID]... [--accept-from CIDR]...\n"
+		"                   [--spans-file FILE] [--libssl PATH] [--bpf-stats] [--verbose]\n"
+		"\n"
+		"Carry W3C trace context between instrumented hosts in a TCP header option\n"
+		"(kind 253, ExID 0xEF1x, 28 bytes), and export HTTPS SERVER/CLIENT spans seen\n"
+		"through OpenSSL (libssl.so.3) uprobes.\n"
+		"\n"
+		"  --cgroup PATH        cgroup v2 whose sockets carry and read the option, and\n"
+		"                       whose processes are traced (default: the root)\n"
+		"  --pid PID            only these processes start requests with a context\n"
+		"                       (repeatable; default: every process in the cgroup)\n"
+		"  --accept-from CIDR   read the option only from peers in these networks\n"
+		"                       (repeatable; default: every peer)\n"
+		"  --spans-file FILE    write spans as JSON lines to FILE\n"
+		"  --libssl PATH        OpenSSL 3 libssl to probe (default: the system one)\n"
+		"  --bpf-stats          measure BPF run time (kernel.bpf_stats) while running;\n"
+		"                       print it per program at exit\n"
+		"  --verbose            debug messages\n"
+		"\n"
+		"Prints \"weft-tcpopt: ready\" on stderr once attached; SIGINT/SIGTERM detach,\n"
+		"flush spans and print counters.\n");
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+	    {"cgroup", required_argument, NULL, 'c'},
+	    {"pid", required_argument, NULL, 'p'},
+	    {"accept-from", required_argument, NULL, 'a'},
+	    {"spans-file", required_argument, NULL, 's'},
+	    {"libssl", required_argument, NULL, 'l'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"bpf-stats", no_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:p:a:s:l:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->cgroup = optarg;
+			break;
+		case 'p': {
+			char *end;
+			long v;
+
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *end || v <= 0 || v > 0x7fffffff) {
+				weft_err("bad --pid %s: pass a process id", optarg);
+				return -1;
+			}
+			if (o->npids >= MAX_PIDS_UPROBE) {
+				weft_err("too many --pid: at most %d", MAX_PIDS_UPROBE);
+				return -1;
+			}
+			o->pids[o->npids++] = (int)v;
+			break;
+		}
+		case 'a':
+			if (o->ncidrs >= MAX_CIDRS) {
+				weft_err("too many --accept-from: at most %d", MAX_CIDRS);
+				return -1;
+			}
+			if (tcpopt_parse_cidr(optarg, &o->cidrs[o->ncidrs])) {
+				weft_err(
+				    "bad --accept-from %s: pass an address or CIDR like 10.0.0.0/8",
+				    optarg);
+				return -1;
+			}
+			o->ncidrs++;
+			break;
+		case 's':
+			o->spans_file = optarg;
+			break;
+		case 'l':
+			o->libssl = optarg;
+			break;
+		case 'S':
+			o->bpf_stats = true;
+			break;
+		case 'v':
+			o->verbose = true;
+			weft_log_init("weft-tcpopt", true);
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		weft_err("unexpected argument %s: see --help", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG && !getenv("WEFT_LIBBPF_DEBUG"))
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct weft_exporter *exp = ctx;
+
+	if (size < sizeof(struct weft_span_event))
+		return 0;
+	weft_exporter_submit(exp, data);
+	return 0;
+}
+
+static void read_counters(struct weft_tcpopt *skel, uint64_t out[WEFT_TCPOPT_CNT_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	int fd = bpf_map__fd(skel->maps.counters);
+	uint64_t *vals;
+
+	memset(out, 0, sizeof(uint64_t) * WEFT_TCPOPT_CNT_MAX);
+	if (ncpu <= 0)
+		return;
+	vals = calloc((size_t)ncpu, sizeof(*vals));
+	if (!vals)
+		return;
+	for (uint32_t i = 0; i < WEFT_TCPOPT_CNT_MAX; i++) {
+		if (bpf_map_lookup_elem(fd, &i, vals))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			out[i] += vals[c];
+	}
+	free(vals);
+}
+
+/* BPF run time of every program of ours (needs --bpf-stats to be non-zero). */
+static void print_bpf_stats(struct weft_tcpopt *skel)
+{
+	unsigned long long total_ns = 0, total_cnt = 0;
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, skel->obj)
+	{
+		struct bpf_prog_info info = {0};
+		__u32 len = sizeof(info);
+
+		if (bpf_program__fd(prog) < 0 ||
+		    bpf_prog_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+			continue;
+		total_ns += info.run_time_ns;
+		total_cnt += info.run_cnt;
+		weft_info("bpf-stats: %s run_cnt=%llu run_time_ns=%llu", bpf_program__name(prog),
+			  (unsigned long long)info.run_cnt, (unsigned long long)info.run_time_ns);
+	}
+	weft_info("bpf-stats: total run_cnt=%llu run_time_ns=%llu", total_cnt, total_ns);
+}
+
+/* Run the enrol iterator once in the current network namespace. */
+static void enrol_in_netns(struct bpf_link *iter)
+{
+	char buf[256];
+	int fd = bpf_iter_create(bpf_link__fd(iter));
+
+	if (fd < 0)
+		return;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	close(fd);
+}
+
+/*
+ * Enrol connections established before start: run the iter/tcp program in
+ * every network namespace that a process of the target cgroup (or --pid) is
+ * in (a TCP iterator walks one namespace), then return to our own.
+ */
+static void enrol_existing(struct weft_tcpopt *skel, const struct opts *o)
+{
+	struct bpf_link *iter = bpf_program__attach_iter(skel->progs.weft_tcpopt_enrol, NULL);
+	ino_t seen[64];
+	int nseen = 0, self;
+	char path[PATH_MAX + 32], line[32];
+	FILE *f;
+
+	if (!iter) {
+		weft_warn("cannot enrol connections opened before start: %s: they carry no "
+			  "option until reopened",
+			  strerror(errno));
+		return;
+	}
+	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "%s/cgroup.procs", o->cgroup);
+	f = self >= 0 ? fopen(path, "r") : NULL;
+	for (int i = 0; f || i < o->npids; i++) {
+		struct stat st;
+		long pid;
+		int nsfd;
+		bool dup = false;
+
+		if (f) {
+			if (!fgets(line, sizeof(line), f)) {
+				fclose(f);
+				f = NULL;
+				i = -1;
+				continue;
+			}
+			pid = strtol(line, NULL, 10);
+		} else {
+			pid = o->pids[i];
+		}
+		snprintf(path, sizeof(path), "/proc/%ld/ns/net", pid);
+		if (stat(path, &st))
+			continue;
+		for (int j = 0; j < nseen; j++)
+			dup |= seen[j] == st.st_ino;
+		if (dup || nseen >= 64)
+			continue;
+		seen[nseen++] = st.st_ino;
+		nsfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (nsfd < 0)
+			continue;
+		if (setns(nsfd, CLONE_NEWNET) == 0)
+			enrol_in_netns(iter);
+		close(nsfd);
+	}
+	if (self >= 0) {
+		if (setns(self, CLONE_NEWNET))
+			weft_warn("cannot return to the original network namespace: %s",
+				  strerror(errno));
+		close(self);
+	}
+	enrol_in_netns(iter); /* our own namespace (the root cgroup's processes) */
+	bpf_link__destroy(iter);
+}
+
+/* Use weft-go's pinned per-connection contexts when the pin exists. */
+static void reuse_go_map(struct weft_tcpopt *skel)
+{
+	const char *dir = getenv("WEFT_PIN_DIR");
+	char path[512];
+	int fd;
+
+	if (!dir || !*dir)
+		dir = WEFT_PIN_DIR;
+	snprintf(path, sizeof(path), "%s/%s", dir, WEFT_CONN_CTX_MAP);
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		weft_debug("no %s: running without weft-go's contexts", path);
+		bpf_map__set_max_entries(skel->maps.go_conn_ctx, 1);
+		bpf_map__set_max_entries(skel->maps.go_sent, 1);
+		return;
+	}
+	if (bpf_map__reuse_fd(skel->maps.go_conn_ctx, fd)) {
+		weft_warn("cannot use %s: check that weft-go and weft-tcpopt are the same version",
+			  path);
+		bpf_map__set_max_entries(skel->maps.go_sent, 1);
+	} else {
+		skel->rodata->use_go_ctx = true;
+		weft_info("using weft-go's connection contexts from %s", path);
+	}
+	close(fd);
+}
+
+static struct bpf_link *attach_ssl(struct bpf_program *prog, int pid, const char *lib,
+				   const char *func, bool ret)
+{
+	struct bpf_uprobe_opts uo = {.sz = sizeof(uo), .func_name = func, .retprobe = ret};
+	struct bpf_link *l = bpf_program__attach_uprobe_opts(prog, pid, lib, 0, &uo);
+
+	if (!l)
+		weft_err("cannot attach %s to %s in %s: %s: check that it is OpenSSL 3 (--libssl)",
+			 ret ? "uretprobe" : "uprobe", func, lib, strerror(errno));
+	return l;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = {0};
+	struct weft_tcpopt *skel = NULL;
+	struct weft_exporter *exp = NULL;
+	struct ring_buffer *rb = NULL;
+	static struct bpf_link *links[MAX_LINKS];
+	int nlinks = 0, cgfd = -1, stats_fd = -1, rc = 1;
+	uint64_t cgid = 0, cnt[WEFT_TCPOPT_CNT_MAX];
+	uint32_t level = 0;
+	const char *lib;
+	char err[512];
+	struct sigaction sa = {.sa_handler = on_signal};
+
+	weft_log_init("weft-tcpopt", false);
+	if (parse_args(argc, argv, &o))
+		return 2;
+	if (!o.cgroup)
+		o.cgroup = tcpopt_cgroup_default();
+	if (tcpopt_cgroup_info(o.cgroup, &cgid, &level, err, sizeof(err))) {
+		weft_err("%s", err);
+		return 1;
+	}
+	for (int i = 0; i < o.npids; i++) {
+		char proc[32];
+
+		snprintf(proc, sizeof(proc), "/proc/%d", o.pids[i]);
+		if (access(proc, F_OK)) {
+			weft_err("no process %d (--pid): pass running processes", o.pids[i]);
+			return 1;
+		}
+	}
+	lib = tcpopt_find_libssl(o.libssl);
+	if (!lib) {
+		weft_err("cannot find libssl.so.3%s%s: install libssl3 or pass --libssl PATH",
+			 o.libssl ? " at " : "", o.libssl ? o.libssl : "");
+		return 1;
+	}
+	libbpf_set_print(libbpf_print);
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct weft_exporter_opts eo = {.injector = "weft-tcpopt", .spans_file = o.spans_file};
+
+	exp = weft_exporter_new(&eo, err, sizeof(err));
+	if (!exp) {
+		weft_err("%s", err);
+		return 1;
+	}
+
+	if (o.bpf_stats) {
+		stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+		if (stats_fd < 0) {
+			weft_err("cannot enable BPF run-time statistics: %s: run as root or drop "
+				 "--bpf-stats",
+				 strerror(errno));
+			goto out;
+		}
+	}
+	skel = weft_tcpopt__open();
+	if (!skel) {
+		weft_err("cannot open the BPF object: %s: run as root on a kernel with BTF",
+			 strerror(errno));
+		goto out;
+	}
+	skel->rodata->weft_have_bpf_loop =
+	    libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_loop, NULL) > 0;
+	/* level 0 is the root: every process qualifies */
+	skel->rodata->target_cgid = level ? cgid : 0;
+	skel->rodata->target_level = level;
+	skel->rodata->filter_pids = o.npids > 0;
+	skel->rodata->accept_filter = o.ncidrs > 0;
+	reuse_go_map(skel);
+	if (weft_tcpopt__load(skel)) {
+		weft_err("cannot load the BPF programs: %s: run as root; needs sockops header "
+			 "options (Linux >= 5.10) and BTF",
+			 strerror(errno));
+		goto out;
+	}
+	for (int i = 0; i < o.npids; i++) {
+		uint32_t pid = (uint32_t)o.pids[i];
+		uint8_t one = 1;
+
+		bpf_map_update_elem(bpf_map__fd(skel->maps.target_pids), &pid, &one, BPF_ANY);
+	}
+	for (int i = 0; i < o.ncidrs; i++) {
+		uint8_t one = 1;
+
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.accept_from), &o.cidrs[i], &one,
+					BPF_ANY)) {
+			weft_err("cannot add --accept-from entry: %s", strerror(errno));
+			goto out;
+		}
+	}
+
+	cgfd = open(o.cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd < 0) {
+		weft_err("cannot open cgroup %s: %s", o.cgroup, strerror(errno));
+		goto out;
+	}
+	links[nlinks] = bpf_program__attach_cgroup(skel->progs.weft_tcpopt_sockops, cgfd);
+	if (!links[nlinks++]) {
+		weft_err("cannot attach sockops to %s: %s: pass a cgroup v2 directory", o.cgroup,
+			 strerror(errno));
+		goto out;
+	}
+	enrol_existing(skel, &o);
+	struct bpf_program *tps[] = {
+	    skel->progs.weft_tcpopt_enter_write,
+	    skel->progs.weft_tcpopt_enter_sendto,
+	    skel->progs.weft_tcpopt_enter_read,
+	    skel->progs.weft_tcpopt_enter_recvfrom,
+	};
+	for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
+		links[nlinks] = bpf_program__attach(tps[i]);
+		if (!links[nlinks++]) {
+			weft_err("cannot attach %s: %s: mount tracefs at /sys/kernel/tracing",
+				 bpf_program__name(tps[i]), strerror(errno));
+			goto out;
+		}
+	}
+	struct {
+		struct bpf_program *prog;
+		const char *func;
+		bool ret;
+	} ups[] = {
+	    {skel->progs.weft_tcpopt_ssl_write, "SSL_write", false},
+	    {skel->progs.weft_tcpopt_ssl_write, "SSL_write_ex", false},
+	    {skel->progs.weft_tcpopt_ssl_read, "SSL_read", false},
+	    {skel->progs.weft_tcpopt_ssl_read_ret, "SSL_read", true},
+	    {skel->progs.weft_tcpopt_ssl_read_ex, "SSL_read_ex", false},
+	    {skel->progs.weft_tcpopt_ssl_read_ret, "SSL_read_ex", true},
+	};
+	/*
+	 * With --pid, uprobes go on those processes only, so other programs using
+	 * OpenSSL do not pay the breakpoint trap; else on every process mapping
+	 * libssl, filtered by cgroup inside the program.
+	 */
+	for (int p = 0; p < (o.npids ? o.npids : 1); p++) {
+		for (size_t i = 0; i < sizeof(ups) / sizeof(ups[0]); i++) {
+			if (nlinks >= MAX_LINKS) {
+				weft_err("too many probes: at most %d --pid", MAX_PIDS_UPROBE);
+				goto out;
+			}
+			links[nlinks] = attach_ssl(ups[i].prog, o.npids ? o.pids[p] : -1, lib,
+						   ups[i].func, ups[i].ret);
+			if (!links[nlinks++])
+				goto out;
+		}
+	}
+
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, exp, NULL);
+	if (!rb) {
+		weft_err("cannot open the span ring buffer: %s", strerror(errno));
+		goto out;
+	}
+	weft_info("ready: cgroup %s, %s, %d pid filter(s), %d accept-from network(s)", o.cgroup,
+		  lib, o.npids, o.ncidrs);
+
+	while (!stop) {
+		/* events are submitted without wakeups: poll by time */
+		struct timespec ts = {.tv_nsec = 50 * 1000 * 1000};
+
+		ring_buffer__consume(rb);
+		nanosleep(&ts, NULL);
+	}
+	rc = 0;
+out:
+	if (rb)
+		ring_buffer__consume(rb);
+	if (skel) {
+		read_counters(skel, cnt);
+		if (o.bpf_stats)
+			print_bpf_stats(skel);
+	}
+	if (stats_fd >= 0)
+		close(stats_fd);
+	for (int i = 0; i < nlinks; i++)
+		bpf_link__destroy(links[i]);
+	ring_buffer__free(rb);
+	if (cgfd >= 0)
+		close(cgfd);
+	if (exp) {
+		weft_exporter_flush(exp);
+		weft_exporter_close(exp);
+	}
+	if (skel) {
+		weft_info("counters: options_written=%llu options_received=%llu no_room=%llu "
+			  "ignored_peer=%llu malformed=%llu requests_with_context=%llu "
+			  "spans_lost=%llu enrolled_at_start=%llu",
+			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_WRITTEN],
+			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_RECEIVED],
+			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_NO_ROOM],
+			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_IGNORED_PEER],
+			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_MALFORMED],
+			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_PENDING],
+			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_SPANS_LOST],
+			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_ENROLLED]);
+		weft_tcpopt__destroy(skel);
+	}
+	return rc;
+}
