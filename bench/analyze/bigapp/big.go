@@ -1,0 +1,7 @@
+//go:build big
+
+package main
+
+import "weft.bench/gen/all"
+
+func init() { extra = func() int { return all.Run(3, "a,b,c") } }
