@@ -1,1 +1,54 @@
-# injectors/net: (to be filled)
+# injectors/net: network-level injectors.
+
+# ---- weft-http (engineer D) -------------------------------------------------
+WEFT_HTTP_SRCS := injectors/net/weft_http.c
+WEFT_HTTP_OBJS := $(WEFT_HTTP_SRCS:%.c=$(B)/obj/%.o)
+
+$(B)/obj/injectors/net/weft_http.o: $(B)/bpf/bpf/net/weft_http.skel.h
+# bpf/include headers carry "#pragma unroll" for clang -target bpf
+$(B)/obj/injectors/net/weft_http.o: CFLAGS += -Wno-unknown-pragmas
+
+$(B)/bin/weft-http: $(WEFT_HTTP_OBJS) $(EXPORT_LIB) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $(WEFT_HTTP_OBJS) $(EXPORT_LIB) $(COMMON_LIB) $(LIBBPF_LIBS) \
+		$(EXPORT_LIBS)
+
+PROGRAMS += $(B)/bin/weft-http
+LINT_SOURCES += $(WEFT_HTTP_SRCS)
+
+# bench/http's forwarding service (A in A -> B).
+$(B)/tests/http-forwarder: bench/http/forwarder.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< -lpthread
+TESTS_BIN += $(B)/tests/http-forwarder
+LINT_SOURCES += bench/http/forwarder.c
+# ---- end weft-http -----------------------------------------------------------
+
+# ---- weft-tcpopt (engineer E) -----------------------------------------------
+WEFT_TCPOPT_SRCS := injectors/net/weft_tcpopt.c injectors/net/tcpopt_util.c \
+	injectors/net/tcpopt_ssl_layout.c
+WEFT_TCPOPT_OBJS := $(WEFT_TCPOPT_SRCS:%.c=$(B)/obj/%.o)
+
+$(B)/obj/injectors/net/weft_tcpopt.o: $(B)/bpf/bpf/net/weft_tcpopt.skel.h
+# bpf/include headers carry "#pragma unroll" for clang -target bpf
+$(B)/obj/injectors/net/weft_tcpopt.o: CFLAGS += -Wno-unknown-pragmas
+
+$(B)/bin/weft-tcpopt: $(WEFT_TCPOPT_OBJS) $(B)/lib/libweftexport.a $(B)/lib/libweftcommon.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $(WEFT_TCPOPT_OBJS) $(B)/lib/libweftexport.a $(B)/lib/libweftcommon.a \
+		$(LIBBPF_LIBS) $(or $(EXPORT_LIBS),-lprotobuf-c -lcurl -lz -lpthread) -lelf -lz
+
+# Test helper: a sockops program that takes the option space (tcpopt_no_room).
+$(B)/tests/tcpopt_filler.bpf.o: $(B)/bpf/tests/apps/tls/tcpopt_filler.bpf.o
+	@mkdir -p $(@D)
+	cp $< $@
+
+# Test helper: drop the first transmission of option segments (tcpopt_retransmit).
+$(B)/tests/tcpopt_dropfirst.bpf.o: $(B)/bpf/tests/apps/tls/tcpopt_dropfirst.bpf.o
+	@mkdir -p $(@D)
+	cp $< $@
+
+PROGRAMS += $(B)/bin/weft-tcpopt
+TESTS_BIN += $(B)/tests/tcpopt_filler.bpf.o $(B)/tests/tcpopt_dropfirst.bpf.o
+LINT_SOURCES += $(WEFT_TCPOPT_SRCS)
+# ---- end weft-tcpopt --------------------------------------------------------

@@ -1,0 +1,954 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * weft-http: traceparent insertion into outgoing HTTP/1.x requests (sk_msg),
+ * incoming request parsing and SERVER/CLIENT spans (syscall tracepoints).
+ *
+ * Outgoing: a sockops program (attached to the target cgroup) puts every
+ * outgoing TCP connection into `sock_map` at ACTIVE_ESTABLISHED. The sk_msg
+ * program then follows each connection's request stream with a per-socket
+ * state (sk_storage `conn`):
+ *   START   the next byte starts a request: cork until the header block is
+ *           complete, insert "traceparent: ...\r\n" after the request line
+ *           unless the block already has one, then bpf_msg_apply_bytes() over
+ *           header block + Content-Length body so the program next runs
+ *           exactly at the following request (or chunk) boundary.
+ *   CHUNK   at a chunk-size line of a chunked body: apply over size line +
+ *           chunk + CRLF; size 0 leads to TRAILER.
+ *   TRAILER at a trailer line: apply over it; the empty line ends the request.
+ *   PASS    not (or no longer) followed: everything passes unchanged.
+ * A stream whose first bytes are not a known method is not HTTP: it passes
+ * unchanged and user space removes it from the sockhash (ring buffer notice).
+ *
+ * Incoming: syscall tracepoints on read/recvfrom/recvmsg/readv exits parse
+ * requests read by target threads (across reads) and the responses to their
+ * own outgoing requests; write/sendto/sendmsg/writev entries note the fd a
+ * thread writes (for sk_msg) and end the SERVER span at the status line.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+
+const volatile bool weft_have_bpf_loop = true;
+const volatile bool filter_cgroup = false;	/* tracepoints: only tasks under target_cg */
+const volatile bool filter_pids = false;	/* only tgids in target_pids */
+
+#include "weft_span.h"
+#include "weft_conn_ctx.h"
+#include "net/http_parse.bpf.h"
+#include "net/server_ctx.bpf.h"
+#include "net/weft_http.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+enum conn_phase {
+	PH_START = 0,
+	PH_CHUNK,
+	PH_TRAILER,
+	PH_PASS,
+};
+
+struct conn_state {
+	__u64 cookie;
+	__u8 phase;		/* enum conn_phase */
+	__u8 pid_checked;
+	__u8 corked;		/* we asked for cork bytes on this socket */
+	__u8 seen_request;	/* at least one HTTP request went out */
+	__u8 _pad[4];
+	struct weft_http_scan scan;	/* the request header block being read */
+};
+
+/* An outgoing request waiting for its response (key: tgid, fd). */
+struct client_pending {
+	struct weft_span_event ev;
+};
+
+struct fd_key {
+	__u32 tgid;
+	__s32 fd;
+};
+
+/* An incoming stream on a target thread's socket (key: tgid, fd). */
+struct in_state {
+	__u64 body_left;	/* request body bytes still to be read */
+	__u8 active;		/* a header block is being read */
+	__u8 _pad[7];
+	struct weft_http_scan scan;
+};
+
+struct rd_args {
+	__u64 buf;
+	__s32 fd;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u64);
+} sock_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct conn_state);
+} conn SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} target_cg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} target_pids SEC(".maps");
+
+/* The fd each thread is writing right now (for sk_msg, which has no fd). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __s32);
+} cur_fd SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct rd_args);
+} rd_args SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct fd_key);
+	__type(value, struct in_state);
+} in_states SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct fd_key);
+	__type(value, struct client_pending);
+} client_pending SEC(".maps");
+
+/* weft-go's published contexts; user space reuses the pinned map when present. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WEFT_CONN_CTX_MAX);
+	__type(key, struct weft_conn_key);
+	__type(value, struct weft_conn_ctx);
+} go_conn_ctx SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} spans SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 14);
+} notices SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, WH_NCOUNTERS);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* Scratch buffers: one for sk_msg, one for tracepoints; templates for big values. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct weft_scratch);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct in_state);
+} in_tmp SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct client_pending);
+} cp_tmp SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		(*v)++;
+}
+
+static __always_inline bool pid_targeted(__u32 tgid)
+{
+	return !filter_pids || bpf_map_lookup_elem(&target_pids, &tgid);
+}
+
+/* Is the current task one we instrument (tracepoints fire for every task)? */
+static __always_inline bool task_targeted(__u64 pid_tgid)
+{
+	if (filter_cgroup && bpf_current_task_under_cgroup(&target_cg, 0) != 1)
+		return false;
+	return pid_targeted(pid_tgid >> 32);
+}
+
+/*
+ * ---------------------------------------------------------------- sockops
+ * Only outgoing connections of the target cgroup (where this program is
+ * attached) are enrolled, at ACTIVE_ESTABLISHED; with --pid, only those whose
+ * connect() was called by a target process (TCP_CONNECT_CB runs in it).
+ */
+
+SEC("sockops")
+int weft_http_sockops(struct bpf_sock_ops *skops)
+{
+	struct conn_state *st;
+	struct bpf_sock *sk;
+	__u64 cookie;
+
+	if (skops->family != AF_INET && skops->family != AF_INET6)
+		return 1;
+	sk = skops->sk;
+	if (!sk)
+		return 1;
+	if (skops->op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
+		/* connect() runs in the calling process: the place to apply --pid */
+		if (!filter_pids)
+			return 1;
+		st = bpf_sk_storage_get(&conn, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (st && pid_targeted(bpf_get_current_pid_tgid() >> 32))
+			st->pid_checked = 1;
+		return 1;
+	}
+	if (skops->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
+		return 1;
+	st = bpf_sk_storage_get(&conn, sk, 0, filter_pids ? 0 : BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st || (filter_pids && !st->pid_checked))
+		return 1;	/* --pid given and not one of them: never enrolled */
+	cookie = bpf_get_socket_cookie(skops);
+	st->cookie = cookie;
+	st->phase = PH_START;
+	if (bpf_sock_hash_update(skops, &sock_map, &cookie, BPF_NOEXIST))
+		count(WH_ERRORS);
+	return 1;
+}
+
+/* ----------------------------------------------------------------- sk_msg */
+
+static __always_inline void unhold(struct sk_msg_md *msg, struct conn_state *st);
+
+static __always_inline int drop_conn(struct sk_msg_md *msg, struct conn_state *st, __u32 why)
+{
+	struct weft_http_notice *n;
+
+	unhold(msg, st);
+	st->phase = PH_PASS;
+	count(why);
+	n = bpf_ringbuf_reserve(&notices, sizeof(*n), 0);
+	if (n) {
+		n->cookie = st->cookie;
+		bpf_ringbuf_submit(n, 0);
+	}
+	return SK_PASS;
+}
+
+/* Copy the first n bytes of the message into the scratch buffer; returns n or -1. */
+static __always_inline int msg_copy(struct sk_msg_md *msg, char *buf, __u32 n)
+{
+	void *data, *data_end;
+	__u32 have;
+
+	if (n > WEFT_SCRATCH_SZ)
+		n = WEFT_SCRATCH_SZ;
+	if (!n)
+		return 0;
+	if (bpf_msg_pull_data(msg, 0, n, 0))
+		return -1;
+	data = (void *)(long)msg->data;
+	data_end = (void *)(long)msg->data_end;
+	have = data_end - data;
+	if (have < n)
+		n = have;
+	weft_barrier_var(n);
+	n &= 2 * WEFT_SCRATCH_SZ - 1;
+	if (n > WEFT_SCRATCH_SZ || n == 0)
+		return -1;
+	if (bpf_probe_read_kernel(buf, n, data))
+		return -1;
+	return n;
+}
+
+static __always_inline void fill_peer(struct weft_sockaddr *a, struct sk_msg_md *msg, bool local)
+{
+	if (msg->family == AF_INET) {
+		__u32 ip = local ? msg->local_ip4 : msg->remote_ip4;
+
+		__builtin_memcpy(a->addr, &ip, 4);
+		a->family = 4;
+	} else if (msg->family == AF_INET6) {
+		if (local) {
+			__u32 w0 = msg->local_ip6[0], w1 = msg->local_ip6[1];
+			__u32 w2 = msg->local_ip6[2], w3 = msg->local_ip6[3];
+
+			__builtin_memcpy(a->addr, &w0, 4);
+			__builtin_memcpy(a->addr + 4, &w1, 4);
+			__builtin_memcpy(a->addr + 8, &w2, 4);
+			__builtin_memcpy(a->addr + 12, &w3, 4);
+		} else {
+			__u32 w0 = msg->remote_ip6[0], w1 = msg->remote_ip6[1];
+			__u32 w2 = msg->remote_ip6[2], w3 = msg->remote_ip6[3];
+
+			__builtin_memcpy(a->addr, &w0, 4);
+			__builtin_memcpy(a->addr + 4, &w1, 4);
+			__builtin_memcpy(a->addr + 8, &w2, 4);
+			__builtin_memcpy(a->addr + 12, &w3, 4);
+		}
+		a->family = 6;
+	}
+	/* remote_port: network byte order in the upper 16 bits; local_port: host order */
+	if (local)
+		a->port = (__u16)msg->local_port;
+	else if (msg->remote_port >> 16)
+		a->port = bpf_ntohs((__u16)(msg->remote_port >> 16));
+	else
+		a->port = bpf_ntohs((__u16)msg->remote_port);
+}
+
+/* Write the 70-byte header line for ctx at offset off of the message. */
+static __always_inline int insert_tp(struct sk_msg_md *msg, __u32 off,
+				     const struct weft_trace_ctx *ctx)
+{
+	char *data, *data_end;
+
+	if (bpf_msg_push_data(msg, off, WEFT_TP_LINE_LEN, 0))
+		return -1;
+	if (bpf_msg_pull_data(msg, off, off + WEFT_TP_LINE_LEN, 0))
+		return -1;
+	data = (void *)(long)msg->data;
+	data_end = (void *)(long)msg->data_end;
+	if (data + WEFT_TP_LINE_LEN > data_end)
+		return -1;
+	__builtin_memcpy(data, WEFT_TP_HEADER, WEFT_TP_HEADER_LEN);
+	weft_tp_format(data + WEFT_TP_HEADER_LEN, ctx);
+	data[WEFT_TP_LINE_LEN - 2] = '\r';
+	data[WEFT_TP_LINE_LEN - 1] = '\n';
+	return 0;
+}
+
+static __always_inline bool same_trace(const __u8 *a, const __u8 *b)
+{
+	__u8 d = 0;
+
+#pragma unroll
+	for (int i = 0; i < WEFT_TRACE_ID_LEN; i++)
+		d |= a[i] ^ b[i];
+	return !d;
+}
+
+/* A complete request header block is in the scanner: decide, insert, arrange the body. */
+static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state *st)
+{
+	struct weft_http_scan *s = &st->scan;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 zero = 0, ins = 0;
+	struct client_pending *cp;
+	struct weft_conn_key gk;
+	struct weft_conn_ctx *gc;
+	struct fd_key fk;
+	__s32 *fdp;
+	__u64 apply;
+	bool emit = true;
+
+	cp = bpf_map_lookup_elem(&cp_tmp, &zero);
+	if (!cp)
+		return SK_PASS;
+	__builtin_memset(cp, 0, sizeof(*cp));
+	fdp = bpf_map_lookup_elem(&cur_fd, &pid_tgid);
+	fk.tgid = pid_tgid >> 32;
+	fk.fd = fdp ? *fdp : -1;
+
+	if (s->tp_count) {
+		/* the app set traceparent: leave the request alone, use its context */
+		count(WH_LEFT_ALONE);
+		if (weft_http_scan_tp(s, &cp->ev.ctx) == 0) {
+			struct weft_server_ctx *sc = weft_sctx_get(pid_tgid);
+
+			if (sc && same_trace(sc->ctx.trace_id, cp->ev.ctx.trace_id))
+				__builtin_memcpy(cp->ev.parent_span_id, sc->ctx.span_id,
+						 WEFT_SPAN_ID_LEN);
+			cp->ev.parent_src = WEFT_PARENT_HEADER;
+		} else {
+			emit = false;
+		}
+	} else {
+		gk.tgid = fk.tgid;
+		gk.fd = fk.fd;
+		gc = fk.fd >= 0 ? bpf_map_lookup_elem(&go_conn_ctx, &gk) : NULL;
+		if (gc && gc->ctx.valid) {
+			/* weft-go emits this CLIENT span; we only write its header */
+			cp->ev.ctx = gc->ctx;
+			bpf_map_delete_elem(&go_conn_ctx, &gk);
+			cp->ev.parent_src = WEFT_PARENT_INJECTOR;
+			emit = false;
+			count(WH_GO_CTX);
+		} else {
+			weft_sctx_client(weft_sctx_get(pid_tgid), &cp->ev.ctx, cp->ev.parent_span_id,
+					 &cp->ev.parent_src);
+		}
+		if (insert_tp(msg, s->reqline_end, &cp->ev.ctx)) {
+			count(WH_ERRORS);
+			return drop_conn(msg, st, WH_GIVE_UP);
+		}
+		ins = WEFT_TP_LINE_LEN;
+		cp->ev.flags |= WEFT_SPAN_WRITTEN;
+		count(WH_INSERTED);
+	}
+
+	if (emit && fk.fd >= 0) {
+		cp->ev.start_ns = bpf_ktime_get_ns();
+		cp->ev.pid = pid_tgid >> 32;
+		cp->ev.tid = (__u32)pid_tgid;
+		cp->ev.kind = WEFT_KIND_CLIENT;
+		cp->ev.proto = WEFT_PROTO_HTTP1;
+		cp->ev.injector = WEFT_INJ_HTTP;
+		cp->ev.truncated = s->truncated;
+		cp->ev.method_len = s->method_len;
+		cp->ev.path_len = s->path_len;
+		__builtin_memcpy(cp->ev.method, s->method, WEFT_METHOD_MAX);
+		__builtin_memcpy(cp->ev.path, s->path, WEFT_PATH_MAX);
+		fill_peer(&cp->ev.peer, msg, false);
+		fill_peer(&cp->ev.local, msg, true);
+		bpf_map_update_elem(&client_pending, &fk, cp, BPF_ANY);
+	}
+
+	apply = (__u64)s->hdr_end + ins;
+	if (s->chunked) {
+		st->phase = PH_CHUNK;
+	} else if (s->cl_seen) {
+		if (s->content_length > (1ULL << 31))
+			return drop_conn(msg, st, WH_GIVE_UP);
+		apply += s->content_length;
+		st->phase = PH_START;
+	} else {
+		st->phase = PH_START;
+	}
+	st->seen_request = 1;
+	bpf_msg_apply_bytes(msg, (__u32)apply);
+	return SK_PASS;
+}
+
+/* At a chunk-size or trailer line: length of the line with its LF, 0 if incomplete. */
+static __always_inline __u32 line_len(const char *buf, __u32 n, __u64 *hex, bool *bad)
+{
+	__u32 ll = 0;
+	__u64 v = 0;
+
+	*bad = false;
+	for (__u32 i = 0; i < 128; i++) {
+		if (i >= n)
+			break;
+		if (buf[i] == '\n') {
+			ll = i + 1;
+			break;
+		}
+	}
+	if (!ll) {
+		*bad = n >= 128;
+		return 0;
+	}
+	for (__u32 i = 0; i < 12; i++) {
+		char c = buf[i];
+		int d;
+
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			d = c - 'A' + 10;
+		else
+			break;
+		v = v * 16 + d;
+	}
+	if (v > (1ULL << 31))
+		*bad = true;
+	*hex = v;
+	return ll;
+}
+
+static __always_inline int hold(struct sk_msg_md *msg, struct conn_state *st, __u32 size)
+{
+	st->corked = 1;
+	bpf_msg_cork_bytes(msg, size + 1);
+	return SK_PASS;
+}
+
+/*
+ * The kernel keeps the corked message (with its cork_bytes) for the next
+ * writes: once the block is complete, clear cork_bytes or later bytes that
+ * bypass this program (apply_bytes) would be held again.
+ */
+static __always_inline void unhold(struct sk_msg_md *msg, struct conn_state *st)
+{
+	if (st->corked) {
+		bpf_msg_cork_bytes(msg, 0);
+		st->corked = 0;
+	}
+}
+
+SEC("sk_msg")
+int weft_http_msg(struct sk_msg_md *msg)
+{
+	struct bpf_sock *sk = msg->sk;
+	struct conn_state *st;
+	__u32 one = 1, size;
+	char *buf;
+	int n, r;
+
+	if (!sk)
+		return SK_PASS;
+	st = bpf_sk_storage_get(&conn, sk, 0, 0);
+	if (!st || st->phase == PH_PASS)
+		return SK_PASS;
+	if (!st->pid_checked) {
+		if (!pid_targeted(bpf_get_current_pid_tgid() >> 32))
+			return drop_conn(msg, st, WH_NOT_OURS);
+		st->pid_checked = 1;
+	}
+	buf = bpf_map_lookup_elem(&scratch, &one);
+	if (!buf)
+		return SK_PASS;
+	size = msg->size;
+
+	if (st->phase == PH_START) {
+		__u32 want = size < WEFT_HDR_MAX ? size : WEFT_HDR_MAX;
+
+		n = msg_copy(msg, buf, want);
+		if (n <= 0) {
+			count(WH_ERRORS);
+			return drop_conn(msg, st, WH_GIVE_UP);
+		}
+		if (!weft_http_method_prefix(buf, n)) {
+			return drop_conn(msg, st, st->seen_request ? WH_GIVE_UP : WH_NOT_HTTP);
+		}
+		/* the whole block is re-parsed on every run: corked bytes start at the request */
+		weft_http_scan_init(&st->scan);
+		r = weft_http_parse_block(&st->scan, buf, n);
+		if (r != WEFT_SCAN_MORE)
+			unhold(msg, st);
+		if (r == WEFT_SCAN_DONE)
+			return request_done(msg, st);
+		if (r == WEFT_SCAN_BAD || size >= WEFT_HDR_MAX)
+			return drop_conn(msg, st, st->scan.reqline_end ? WH_GIVE_UP : WH_NOT_HTTP);
+		/* header block incomplete: hold the bytes until the next write */
+		return hold(msg, st, size);
+	}
+
+	/* PH_CHUNK or PH_TRAILER: a line first */
+	{
+		__u64 hex = 0;
+		bool bad;
+		__u32 ll;
+
+		n = msg_copy(msg, buf, size < 128 ? size : 128);
+		if (n <= 0) {
+			count(WH_ERRORS);
+			return drop_conn(msg, st, WH_GIVE_UP);
+		}
+		ll = line_len(buf, n, &hex, &bad);
+		if (bad)
+			return drop_conn(msg, st, WH_GIVE_UP);
+		if (!ll)
+			return hold(msg, st, size);
+		unhold(msg, st);
+		if (st->phase == PH_CHUNK) {
+			if (hex == 0) {
+				st->phase = PH_TRAILER;
+				bpf_msg_apply_bytes(msg, ll);
+			} else {
+				bpf_msg_apply_bytes(msg, ll + (__u32)hex + 2);
+			}
+		} else {
+			/* trailer section: an empty line ends the request */
+			if (ll == 1 || (ll == 2 && buf[0] == '\r'))
+				st->phase = PH_START;
+			bpf_msg_apply_bytes(msg, ll);
+		}
+	}
+	return SK_PASS;
+}
+
+/* ------------------------------------------------------------- tracepoints */
+
+static __always_inline struct file *fd_file(__s32 fd)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct file **fds;
+	struct file *f = NULL;
+	unsigned int max;
+
+	fds = BPF_CORE_READ(t, files, fdt, fd);
+	max = BPF_CORE_READ(t, files, fdt, max_fds);
+	if (fd < 0 || (unsigned int)fd >= max)
+		return NULL;
+	bpf_core_read(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+static __always_inline struct sock *fd_sock(__s32 fd)
+{
+	struct file *f = fd_file(fd);
+	struct socket *so;
+	umode_t mode;
+
+	if (!f)
+		return NULL;
+	mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	so = BPF_CORE_READ(f, private_data);
+	return so ? BPF_CORE_READ(so, sk) : NULL;
+}
+
+static __always_inline void sock_addrs(struct sock *sk, struct weft_sockaddr *local,
+				       struct weft_sockaddr *peer)
+{
+	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	if (fam == AF_INET) {
+		__u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__u32 p = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+
+		__builtin_memcpy(local->addr, &l, 4);
+		__builtin_memcpy(peer->addr, &p, 4);
+		local->family = peer->family = 4;
+	} else if (fam == AF_INET6) {
+		BPF_CORE_READ_INTO(local->addr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(peer->addr, sk, __sk_common.skc_v6_daddr);
+		local->family = peer->family = 6;
+	}
+	local->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	peer->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+}
+
+static __always_inline void save_rd(__s32 fd, __u64 ubuf)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct rd_args a = { .buf = ubuf, .fd = fd }, *p;
+
+	if (!task_targeted(id))
+		return;
+	p = bpf_map_lookup_elem(&rd_args, &id);
+	if (p)
+		*p = a;	/* in place: cheaper than an LRU update */
+	else
+		bpf_map_update_elem(&rd_args, &id, &a, BPF_ANY);
+}
+
+static __always_inline void server_begin(__u64 id, __s32 fd, struct in_state *is, __u32 avail,
+					 struct sock *sk)
+{
+	struct weft_trace_ctx in = {};
+	struct weft_server_ctx *sc;
+	bool have = weft_http_scan_tp(&is->scan, &in) == 0;
+
+	sc = weft_sctx_begin(id, have ? &in : NULL, WEFT_PARENT_HEADER, fd);
+	if (sc) {
+		sc->method_len = is->scan.method_len;
+		sc->path_len = is->scan.path_len;
+		sc->truncated = is->scan.truncated;
+		__builtin_memcpy(sc->method, is->scan.method, WEFT_METHOD_MAX);
+		__builtin_memcpy(sc->path, is->scan.path, WEFT_PATH_MAX);
+		if (!sk)
+			sk = fd_sock(fd);
+		if (sk)
+			sock_addrs(sk, &sc->local, &sc->peer);
+	}
+	/* skip the request body; avail: body bytes already in this read */
+	is->body_left = 0;
+	if (is->scan.cl_seen && is->scan.content_length != ~0ULL)
+		is->body_left = is->scan.content_length > avail ? is->scan.content_length - avail : 0;
+}
+
+/* A target thread read n bytes at ubuf from fd. */
+static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n)
+{
+	struct fd_key fk = { .tgid = id >> 32, .fd = fd };
+	struct client_pending *cp;
+	struct in_state *is;
+	__u32 zero = 0, off = 0, len, before, hl;
+	struct sock *sk = NULL;
+	char head[16] = {};
+	char *buf;
+	int r;
+
+	if (n <= 0)
+		return;
+	len = n > WEFT_SCRATCH_SZ ? WEFT_SCRATCH_SZ : n;
+	hl = len < 16 ? len : 16;
+	/* fixed size (bytes past hl are ignored); a short buffer at a page end fails */
+	if (bpf_probe_read_user(head, sizeof(head), (void *)ubuf) &&
+	    bpf_probe_read_user(head, 1, (void *)ubuf))
+		return;
+
+	/* the response to one of our outgoing requests */
+	cp = bpf_map_lookup_elem(&client_pending, &fk);
+	if (cp && head[0] == 'H') {
+		__u16 status = weft_http_status(head, hl);
+
+		if (status) {
+			cp->ev.status = status;
+			cp->ev.end_ns = bpf_ktime_get_ns();
+			if (bpf_ringbuf_output(&spans, &cp->ev, sizeof(cp->ev), weft_rb_flags(&spans)))
+				count(WH_ERRORS);
+			else
+				count(WH_CLIENT_SPANS);
+			bpf_map_delete_elem(&client_pending, &fk);
+			return;
+		}
+	}
+
+	is = bpf_map_lookup_elem(&in_states, &fk);
+	if (is && is->body_left) {
+		if (is->body_left >= len) {
+			is->body_left -= len;
+			return;
+		}
+		off = is->body_left;
+		is->body_left = 0;
+	}
+	if ((!is || !is->active) && off == 0 && (head[0] < 'A' || head[0] > 'Z'))
+		return;
+	buf = bpf_map_lookup_elem(&scratch, &zero);
+	if (!buf)
+		return;
+	weft_barrier_var(len);
+	len &= 2 * WEFT_SCRATCH_SZ - 1;
+	if (len > WEFT_SCRATCH_SZ || len == 0)
+		return;
+	if (bpf_probe_read_user(buf, len, (void *)ubuf))
+		return;
+	if (!is || !is->active) {
+		char c = buf[off & WEFT_SCRATCH_MASK];
+
+		if (c < 'A' || c > 'Z')
+			return;
+		sk = fd_sock(fd);
+		if (!sk)
+			return;
+		if (!is) {
+			is = bpf_map_lookup_elem(&in_tmp, &zero);
+			if (!is)
+				return;
+			__builtin_memset(is, 0, sizeof(*is));
+			bpf_map_update_elem(&in_states, &fk, is, BPF_ANY);
+			is = bpf_map_lookup_elem(&in_states, &fk);
+			if (!is)
+				return;
+		}
+		weft_http_scan_init(&is->scan);
+		if (off == 0) {
+			/* common case: the whole header block in this read */
+			r = weft_http_parse_block(&is->scan, buf, len);
+			if (r == WEFT_SCAN_DONE) {
+				server_begin(id, fd, is, len - is->scan.hdr_end, sk);
+				return;
+			}
+			if (r == WEFT_SCAN_BAD || !weft_have_bpf_loop)
+				return;	/* without bpf_loop: whole blocks in one read only */
+			weft_http_scan_init(&is->scan);
+		}
+		is->active = 1;
+	}
+	if (off >= len)
+		return;
+	before = is->scan.pos;
+	r = weft_http_scan_run(&is->scan, buf, off, len - off);
+	if (r == WEFT_SCAN_MORE)
+		return;
+	is->active = 0;
+	if (r == WEFT_SCAN_DONE) {
+		/* body bytes that came in this read after the header block */
+		__u32 used = is->scan.pos - before;
+
+		server_begin(id, fd, is, len - off > used ? len - off - used : 0, NULL);
+	}
+}
+
+static __always_inline void exit_rd(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct rd_args *a = bpf_map_lookup_elem(&rd_args, &id);
+	struct rd_args c;
+
+	if (!a || !a->buf)
+		return;
+	c = *a;
+	a->buf = 0;	/* consumed; the entry stays for the thread's next read */
+	if (ret > 0)
+		on_read(id, c.fd, c.buf, ret);
+}
+
+/* A target thread writes to fd: note it; end its SERVER span at the status line. */
+static __always_inline void on_write(__s32 fd, __u64 ubuf, __u64 count_)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct weft_server_ctx *sc;
+	char head[12];
+	__u16 status;
+	__s32 *fdp;
+
+	if (!task_targeted(id))
+		return;
+	fdp = bpf_map_lookup_elem(&cur_fd, &id);
+	if (fdp)
+		*fdp = fd;
+	else
+		bpf_map_update_elem(&cur_fd, &id, &fd, BPF_ANY);
+	sc = weft_sctx_get(id);
+	if (!sc || sc->fd != fd || count_ < 12)
+		return;
+	if (bpf_probe_read_user(head, sizeof(head), (void *)ubuf))
+		return;
+	status = weft_http_status(head, sizeof(head));
+	if (status && !weft_sctx_end(&spans, id, status, WEFT_INJ_HTTP, WEFT_PROTO_HTTP1))
+		count(WH_SERVER_SPANS);
+}
+
+/* First iovec of an iovec array (readv/writev/recvmsg/sendmsg). */
+static __always_inline void first_iov(__u64 uiov, __u64 *base, __u64 *len)
+{
+	struct iovec iov = {};
+
+	bpf_probe_read_user(&iov, sizeof(iov), (void *)uiov);
+	*base = (__u64)iov.iov_base;
+	*len = iov.iov_len;
+}
+
+static __always_inline __u64 msghdr_iov(__u64 umsg)
+{
+	struct user_msghdr m = {};
+
+	bpf_probe_read_user(&m, sizeof(m), (void *)umsg);
+	return (__u64)m.msg_iov;
+}
+
+SEC("tracepoint/syscalls/sys_enter_read")
+int weft_http_enter_read(struct trace_event_raw_sys_enter *ctx)
+{
+	save_rd(ctx->args[0], ctx->args[1]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int weft_http_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+	save_rd(ctx->args[0], ctx->args[1]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_readv")
+int weft_http_enter_readv(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid(), base, len;
+
+	if (!task_targeted(id))
+		return 0;
+	first_iov(ctx->args[1], &base, &len);
+	save_rd(ctx->args[0], base);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int weft_http_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid(), base, len;
+
+	if (!task_targeted(id))
+		return 0;
+	first_iov(msghdr_iov(ctx->args[1]), &base, &len);
+	save_rd(ctx->args[0], base);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_read")
+int weft_http_exit_read(struct trace_event_raw_sys_exit *ctx)
+{
+	exit_rd(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvfrom")
+int weft_http_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
+{
+	exit_rd(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_readv")
+int weft_http_exit_readv(struct trace_event_raw_sys_exit *ctx)
+{
+	exit_rd(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvmsg")
+int weft_http_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	exit_rd(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_write")
+int weft_http_enter_write(struct trace_event_raw_sys_enter *ctx)
+{
+	on_write(ctx->args[0], ctx->args[1], ctx->args[2]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int weft_http_enter_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	on_write(ctx->args[0], ctx->args[1], ctx->args[2]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_writev")
+int weft_http_enter_writev(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 base, len;
+
+	first_iov(ctx->args[1], &base, &len);
+	on_write(ctx->args[0], base, len);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int weft_http_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 base, len;
+
+	first_iov(msghdr_iov(ctx->args[1]), &base, &len);
+	on_write(ctx->args[0], base, len);
+	return 0;
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* weft-http: definitions shared by bpf/net/weft_http.bpf.c and injectors/net/weft_http.c. */
+#ifndef WEFT_HTTP_H
+#define WEFT_HTTP_H
+
+/* Counters (per-CPU array `counters`, summed by user space at exit). */
+enum weft_http_counter {
+	WH_INSERTED = 0,	/* traceparent inserted into an outgoing request */
+	WH_LEFT_ALONE,		/* request already carried traceparent */
+	WH_GO_CTX,		/* inserted with weft-go's published context */
+	WH_NOT_HTTP,		/* connection proven not HTTP: dropped from the sockhash */
+	WH_GIVE_UP,		/* HTTP stream we stopped following (oversized header, bad length) */
+	WH_ERRORS,		/* helper failures (pull/push data, ring buffer full) */
+	WH_SERVER_SPANS,
+	WH_CLIENT_SPANS,
+	WH_NOT_OURS,		/* connection of a process outside --pid */
+	WH_NCOUNTERS,
+};
+
+/* Notice from BPF to user space: remove this socket cookie from the sockhash. */
+struct weft_http_notice {
+	__u64 cookie;
+};
+
+#endif /* WEFT_HTTP_H */

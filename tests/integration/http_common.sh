@@ -1,0 +1,57 @@
+# Helpers for the weft-http integration tests (sourced after tests/lib/common.sh).
+: "${WEFT_HTTP:=weft-http}"
+HTTP_APPS=$WEFT_ROOT/tests/apps/python
+
+http_need() {
+	[ "$(id -u)" = 0 ] || fail "weft-http tests need root"
+	command -v "$WEFT_HTTP" >/dev/null || fail "weft-http not built: run make build/bin/weft-http"
+	ensure_tracefs
+}
+
+# tests/lib/common.sh's helpers register cleanups in the shell that calls them,
+# so calling them as $(...) loses the cleanup. These set globals instead.
+http_tmp() { T=$(mktemp -d "${TMPDIR:-/tmp}/weft-test.XXXXXX"); cleanup_add "rm -rf '$T'"; }
+http_netns() { # $1: tag -> $NS
+	NS="weft-$1-$$"
+	ip netns add "$NS" || fail "cannot create netns $NS"
+	cleanup_add "ip netns pids '$NS' | xargs -r kill -9; ip netns del '$NS'"
+	ip -n "$NS" link set lo up
+}
+http_cgroup() { # $1: tag -> $CG
+	local root; root=$(cgroup_root)
+	CG="$root/weft-test-$1-$$"
+	mkdir -p "$CG" || fail "cannot create cgroup $CG"
+	cleanup_add "echo \$\$ > '$root/cgroup.procs'; for p in \$(cat '$CG/cgroup.procs' 2>/dev/null); do kill -9 \$p; done; sleep 0.2; rmdir '$CG'"
+}
+
+# Run a command inside cgroup $1 (and netns $2 when not empty), in the background.
+# Usage: in_cg CG NS CMD...   (sets $!)
+in_cg() {
+	local cg=$1 ns=$2; shift 2
+	# join the cgroup first: `ip netns exec` remounts /sys, hiding cgroup2 mounts
+	if [ -n "$ns" ]; then
+		bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" ip netns exec "$ns" "$@" &
+	else
+		bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" "$@" &
+	fi
+}
+
+# Start weft-http on cgroup $1 writing spans to $2 (extra args after); waits for "ready".
+wh_start() {
+	local cg=$1 spans=$2; shift 2
+	WH_LOG=$(mktemp "${TMPDIR:-/tmp}/weft-http-log.XXXXXX")
+	cleanup_add "rm -f '$WH_LOG'"
+	"$WEFT_HTTP" --cgroup "$cg" --spans-file "$spans" "$@" 2>"$WH_LOG" &
+	WH_PID=$!
+	cleanup_add "kill -9 $WH_PID 2>/dev/null"
+	wait_for 300 grep -q "weft-http: ready" "$WH_LOG" || { cat "$WH_LOG" >&2; fail "weft-http did not get ready"; }
+}
+
+# Stop weft-http with SIGINT and wait; prints its log.
+wh_stop() {
+	kill -INT "$WH_PID" 2>/dev/null
+	wait "$WH_PID"
+	local rc=$?
+	cat "$WH_LOG" >&2
+	[ $rc = 0 ] || fail "weft-http exited with $rc"
+}
