@@ -1,6 +1,8 @@
 # Pattern rules: C objects, BPF objects, libbpf skeletons, vmlinux.h.
 # Keep intermediate BPF objects (skeletons embed them; tests load them).
 .SECONDARY:
+# A failed recipe leaves no half-written target behind.
+.DELETE_ON_ERROR:
 
 PROGRAMS :=
 TESTS_BIN :=
@@ -20,7 +22,7 @@ $(B)/gen/vmlinux.h:
 $(B)/bpf/%.bpf.o: %.bpf.c $(B)/gen/vmlinux.h
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -MMD -MP -MF $(@:.o=.d) -MT $@ -c $< -o $@.tmp.o
-	$(BPFTOOL) gen object $@ $@.tmp.o
+	$(BPFTOOL) gen object $@.tmp $@.tmp.o && mv $@.tmp $@
 	@rm -f $@.tmp.o
 
 # Skeleton name: the file's base name with '-' for '_' (weft_http.bpf.c -> weft_http.skel.h).
