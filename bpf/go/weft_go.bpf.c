@@ -1,0 +1,836 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * weft-go: trace context for Go net/http, by uprobes (never uretprobes: each
+ * RET of a function gets an ordinary uprobe) and, where the kernel allows it,
+ * bpf_probe_write_user into the request's bufio.Writer.
+ *
+ * Go >= 1.17 amd64 register ABI: arguments in RAX RBX RCX RDI RSI R8..R11,
+ * results in RAX RBX RCX at RET, the goroutine (runtime.g) in R14.
+ * Each uprobe's attach cookie is the index of the binary's offsets (cfgs).
+ *
+ *   serverHandler.ServeHTTP(sh, rw ResponseWriter, req)  entry: SERVER span starts
+ *                                                        RETs:  span ends, status
+ *   (*Transport).roundTrip(t, req)                       entry: CLIENT span starts
+ *                                                        RETs:  span ends, status
+ *   (*persistConn).roundTrip(pc, treq)                   entry: bind the span to the
+ *        connection: pending write keyed by pc.bw, or published {tgid, fd} context
+ *   Header.writeSubset(h, w io.Writer, ...)              entry: write the header line
+ *   runtime.newproc1(fn, callergp, ...)                 RETs: child goroutine inherits
+ *        context (spawner = g0.m.curg; entry probe only without those offsets)
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "weft_span.h"
+#include "weft_conn_ctx.h"
+#include "go/weft_go.h"
+#include "go/go_map.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+
+struct gkey {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 g; /* runtime.g pointer, or a bufio.Writer pointer for pending */
+};
+
+struct server_state {
+	struct weft_span_event ev;
+	__u64 rw; /* *net/http.response */
+	__u64 in_flags;
+};
+
+struct client_state {
+	struct weft_span_event ev;
+	__u64 bw;	/* bufio.Writer of the connection, once known */
+	__u8 may_write; /* no traceparent set by the app */
+	__u8 app_set;	/* the app set a valid or invalid one */
+	__u8 _pad[6];
+};
+
+/* A request about to be serialised into the bufio.Writer of a connection. */
+enum { PENDING_OPEN = 0, PENDING_DONE = 1, PENDING_WRITTEN = 2 };
+struct pending {
+	struct weft_trace_ctx ctx; /* the client span: its id is the parent-id sent */
+	__u64 g;		   /* goroutine of the roundTrip */
+	__u32 state;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, WEFT_GO_MAX_BINARIES);
+	__type(key, __u32);
+	__type(value, struct weft_go_cfg);
+} cfgs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WEFT_GO_MAX_TARGETS);
+	__type(key, __u32);   /* tgid */
+	__type(value, __u32); /* binary index */
+} targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WEFT_GO_MAX_BINARIES);
+	__type(key, struct weft_go_inode);
+	__type(value, __u32);
+} watched SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct gkey);
+	__type(value, struct server_state);
+} servers SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct gkey);
+	__type(value, struct client_state);
+} clients SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct gkey);
+	__type(value, struct weft_trace_ctx);
+} inherited SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct gkey);
+	__type(value, struct pending);
+} pendings SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);   /* pid_tgid */
+	__type(value, __u64); /* callergp */
+} spawning SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, WEFT_CONN_CTX_MAX);
+	__type(key, struct weft_conn_key);
+	__type(value, struct weft_conn_ctx);
+} go_conn_ctx SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20); /* ~3000 spans; drained every 50 ms */
+} spans SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 << 10);
+} procs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, WEFT_GO_ST_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+/* Scratch space for states too large for the 512-byte stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct server_state);
+} scratch SEC(".maps");
+
+static __always_inline void stat_inc(__u32 i)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &i);
+
+	if (v)
+		*v += 1;
+}
+
+/* The binary's offsets, if this process is a target. */
+static __always_inline const struct weft_go_cfg *go_cfg(void *ctx, __u32 *tgid)
+{
+	__u32 bin = (__u32)bpf_get_attach_cookie(ctx);
+
+	*tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!bpf_map_lookup_elem(&targets, tgid))
+		return NULL;
+	stat_inc(WEFT_GO_ST_HITS);
+	return bpf_map_lookup_elem(&cfgs, &bin);
+}
+
+static __always_inline __u64 read_u64(__u64 addr)
+{
+	__u64 v = 0;
+
+	if (addr)
+		bpf_probe_read_user(&v, sizeof(v), (void *)addr);
+	return v;
+}
+
+/* Copy a Go string (at addr: ptr, len) into dst[max]; returns bytes copied. */
+static __always_inline __u32 read_gostr(__u64 addr, char *dst, __u32 max, bool *trunc)
+{
+	struct go_string s = {};
+	__u32 n;
+
+	if (!addr || bpf_probe_read_user(&s, sizeof(s), (void *)addr) || !s.ptr || s.len <= 0)
+		return 0;
+	n = s.len > max ? max : (__u32)s.len;
+	*trunc = s.len > max;
+	barrier_var(n);
+	if (n > max)
+		return 0;
+	if (bpf_probe_read_user(dst, n, (void *)s.ptr))
+		return 0;
+	return n;
+}
+
+static __always_inline void new_span_id(struct weft_trace_ctx *c)
+{
+	__u32 a, b;
+
+	do {
+		a = bpf_get_prandom_u32();
+		b = bpf_get_prandom_u32();
+	} while (0);
+	if (!a && !b)
+		a = 1;
+	__builtin_memcpy(c->span_id, &a, 4);
+	__builtin_memcpy(c->span_id + 4, &b, 4);
+}
+
+static __always_inline void new_trace(struct weft_trace_ctx *c)
+{
+	__u32 r[4];
+
+	r[0] = bpf_get_prandom_u32();
+	r[1] = bpf_get_prandom_u32();
+	r[2] = bpf_get_prandom_u32();
+	r[3] = bpf_get_prandom_u32() | 1; /* never all zero */
+	__builtin_memcpy(c->trace_id, r, sizeof(r));
+	c->flags = WEFT_TP_FLAG_SAMPLED | WEFT_TP_FLAG_RANDOM;
+	c->valid = 1;
+}
+
+/* The port at the end of "host:port" (s[0..len)), or 0. At most 5 digits. */
+static __always_inline __u16 tail_port(const char *s, __u32 len, __u32 max)
+{
+	__u32 port = 0, mul = 1;
+
+	for (int k = 1; k <= 6; k++) {
+		__u32 i = len - k;
+		char c;
+
+		if (k > (int)len || i >= max)
+			return 0;
+		c = s[i & (max - 1)];
+		if (c == ':')
+			return k > 1 && port < 65536 ? (__u16)port : 0;
+		if (c < '0' || c > '9')
+			return 0;
+		port += (__u32)(c - '0') * mul;
+		mul *= 10;
+	}
+	return 0;
+}
+
+/* "a.b.c.d:port" (net/http.Request.RemoteAddr) into sa; IPv6 is left out. */
+static __always_inline void parse_ipv4_port(__u64 str, struct weft_sockaddr *sa)
+{
+	char s[32] = {};
+	__u32 n, oct = 0, part = 0, digits = 0;
+	__u8 ip[4] = {};
+	bool t = false;
+
+	n = read_gostr(str, s, sizeof(s), &t);
+	if (!n || t)
+		return;
+	for (int i = 0; i < (int)sizeof(s); i++) {
+		char c = s[i];
+
+		if (i >= (int)n || c == ':') {
+			if (part != 3 || !digits || oct > 255)
+				return;
+			ip[3] = (__u8)oct;
+			break;
+		}
+		if (c == '.') {
+			if (part > 2 || !digits || oct > 255)
+				return;
+			ip[part & 3] = (__u8)oct;
+			part++;
+			oct = 0;
+			digits = 0;
+			continue;
+		}
+		if (c < '0' || c > '9' || digits >= 3)
+			return;
+		oct = oct * 10 + (__u32)(c - '0');
+		digits++;
+	}
+	__builtin_memcpy(sa->addr, ip, 4);
+	sa->family = 4;
+	sa->port = tail_port(s, n, sizeof(s));
+}
+
+/* Method, path and host of a *net/http.Request into the event. */
+static __always_inline void read_request(const struct weft_go_cfg *cfg, __u64 req,
+					 struct weft_span_event *ev, bool client)
+{
+	__u64 url = 0;
+	bool t = false;
+
+	if (cfg->req_method >= 0) {
+		ev->method_len = read_gostr(req + cfg->req_method, ev->method, WEFT_METHOD_MAX, &t);
+		if (t)
+			ev->truncated |= WEFT_TRUNC_METHOD;
+	}
+	if (!ev->method_len) {
+		__builtin_memcpy(ev->method, "GET", 3);
+		ev->method_len = 3;
+	}
+	if (cfg->req_url >= 0)
+		url = read_u64(req + cfg->req_url);
+	if (url && cfg->url_path >= 0) {
+		ev->path_len = read_gostr(url + cfg->url_path, ev->path, WEFT_PATH_MAX, &t);
+		if (t)
+			ev->truncated |= WEFT_TRUNC_PATH;
+	}
+	if (client && url && cfg->url_host >= 0)
+		ev->host_len = read_gostr(url + cfg->url_host, ev->host, WEFT_HOST_MAX, &t);
+	else if (cfg->req_host >= 0)
+		ev->host_len = read_gostr(req + cfg->req_host, ev->host, WEFT_HOST_MAX, &t);
+	if (t)
+		ev->truncated |= WEFT_TRUNC_HOST;
+	else if (client)
+		ev->peer.port = tail_port(ev->host, ev->host_len, WEFT_HOST_MAX);
+	else
+		ev->local.port = tail_port(ev->host, ev->host_len, WEFT_HOST_MAX);
+	if (!client && cfg->req_remote_addr >= 0)
+		parse_ipv4_port(req + cfg->req_remote_addr, &ev->peer);
+	if (!client && cfg->req_tls >= 0 && read_u64(req + cfg->req_tls))
+		ev->flags |= WEFT_SPAN_TLS;
+	if (client && url && cfg->url_scheme >= 0) {
+		char sch[5] = {};
+
+		if (read_gostr(url + cfg->url_scheme, sch, sizeof(sch), &t) == 5 && sch[4] == 's')
+			ev->flags |= WEFT_SPAN_TLS;
+	}
+}
+
+static __always_inline void emit(struct weft_span_event *ev, __u32 stat)
+{
+	if (bpf_ringbuf_output(&spans, ev, sizeof(*ev), BPF_RB_NO_WAKEUP))
+		stat_inc(WEFT_GO_ST_RB_DROP);
+	else
+		stat_inc(stat);
+}
+
+/* ---- server side ---- */
+
+SEC("uprobe")
+int go_serve_entry(struct pt_regs *ctx)
+{
+	const struct weft_go_cfg *cfg;
+	struct server_state *st;
+	struct weft_trace_ctx in = {};
+	struct gkey k = {};
+	__u32 tgid, zero = 0;
+	__u64 req = ctx->di, hdr = 0, major = 1;
+	int r;
+
+	cfg = go_cfg(ctx, &tgid);
+	if (!cfg || !req)
+		return 0;
+	st = bpf_map_lookup_elem(&scratch, &zero);
+	if (!st)
+		return 0;
+	__builtin_memset(st, 0, sizeof(*st));
+	st->rw = ctx->cx; /* ResponseWriter interface: data word */
+	st->ev.start_ns = bpf_ktime_get_ns();
+	st->ev.pid = tgid;
+	st->ev.tid = (__u32)bpf_get_current_pid_tgid();
+	st->ev.kind = WEFT_KIND_SERVER;
+	st->ev.injector = WEFT_INJ_GO;
+	if (cfg->req_proto_major >= 0)
+		major = read_u64(req + cfg->req_proto_major);
+	st->ev.proto = major == 2 ? WEFT_PROTO_HTTP2 : WEFT_PROTO_HTTP1;
+	read_request(cfg, req, &st->ev, false);
+
+	if (cfg->req_header >= 0)
+		hdr = read_u64(req + cfg->req_header);
+	r = go_header_traceparent(cfg, hdr, &in);
+	if (r == GO_TP_VALID) {
+		__builtin_memcpy(st->ev.ctx.trace_id, in.trace_id, WEFT_TRACE_ID_LEN);
+		__builtin_memcpy(st->ev.parent_span_id, in.span_id, WEFT_SPAN_ID_LEN);
+		st->ev.ctx.flags = in.flags;
+		st->ev.ctx.valid = 1;
+		st->ev.parent_src = WEFT_PARENT_HEADER;
+		stat_inc(WEFT_GO_ST_IN_VALID);
+	} else {
+		if (r == GO_TP_INVALID)
+			stat_inc(WEFT_GO_ST_IN_INVALID);
+		new_trace(&st->ev.ctx);
+		st->ev.parent_src = WEFT_PARENT_GENERATED;
+	}
+	new_span_id(&st->ev.ctx);
+
+	k.tgid = tgid;
+	k.g = ctx->r14;
+	bpf_map_update_elem(&servers, &k, st, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe")
+int go_serve_ret(struct pt_regs *ctx)
+{
+	const struct weft_go_cfg *cfg;
+	struct server_state *st;
+	struct gkey k = {};
+	__u32 tgid;
+	__s64 status = 0;
+
+	cfg = go_cfg(ctx, &tgid);
+	if (!cfg)
+		return 0;
+	k.tgid = tgid;
+	k.g = ctx->r14;
+	st = bpf_map_lookup_elem(&servers, &k);
+	if (!st)
+		return 0;
+	st->ev.end_ns = bpf_ktime_get_ns();
+	if (st->ev.proto == WEFT_PROTO_HTTP1 && cfg->rw_status >= 0 && st->rw) {
+		status = (__s64)read_u64(st->rw + cfg->rw_status);
+		/* A handler that wrote nothing gets 200 from finishRequest. */
+		if (status == 0)
+			status = 200;
+	}
+	if (status > 0 && status < 1000)
+		st->ev.status = (__u16)status;
+	emit(&st->ev, WEFT_GO_ST_SERVER);
+	bpf_map_delete_elem(&servers, &k);
+	return 0;
+}
+
+/* ---- client side ---- */
+
+static __always_inline bool same_trace(const __u8 *a, const __u8 *b)
+{
+	__u8 d = 0;
+
+#pragma unroll
+	for (int i = 0; i < WEFT_TRACE_ID_LEN; i++)
+		d |= a[i] ^ b[i];
+	return d == 0;
+}
+
+/* The context a client call in goroutine k continues, if any. */
+static __always_inline const struct weft_trace_ctx *parent_ctx(struct gkey *k, __u8 *src)
+{
+	struct server_state *st = bpf_map_lookup_elem(&servers, k);
+
+	*src = WEFT_PARENT_LOCAL;
+	if (st)
+		return &st->ev.ctx;
+	return bpf_map_lookup_elem(&inherited, k);
+}
+
+SEC("uprobe")
+int go_rt_entry(struct pt_regs *ctx)
+{
+	const struct weft_go_cfg *cfg;
+	const struct weft_trace_ctx *p;
+	struct client_state *cl;
+	struct weft_trace_ctx app = {};
+	struct gkey k = {};
+	__u32 tgid, one = 1;
+	__u64 req = ctx->bx, hdr = 0;
+	__u8 src = 0;
+	int r;
+
+	cfg = go_cfg(ctx, &tgid);
+	if (!cfg || !req)
+		return 0;
+	cl = bpf_map_lookup_elem(&scratch, &one);
+	if (!cl)
+		return 0;
+	__builtin_memset(cl, 0, sizeof(struct server_state));
+	cl->ev.start_ns = bpf_ktime_get_ns();
+	cl->ev.pid = tgid;
+	cl->ev.tid = (__u32)bpf_get_current_pid_tgid();
+	cl->ev.kind = WEFT_KIND_CLIENT;
+	cl->ev.proto = WEFT_PROTO_HTTP1;
+	cl->ev.injector = WEFT_INJ_GO;
+	read_request(cfg, req, &cl->ev, true);
+
+	k.tgid = tgid;
+	k.g = ctx->r14;
+	p = parent_ctx(&k, &src);
+	if (p && p->valid) {
+		__builtin_memcpy(cl->ev.ctx.trace_id, p->trace_id, WEFT_TRACE_ID_LEN);
+		__builtin_memcpy(cl->ev.parent_span_id, p->span_id, WEFT_SPAN_ID_LEN);
+		cl->ev.ctx.flags = p->flags;
+		cl->ev.ctx.valid = 1;
+		cl->ev.parent_src = src;
+	} else {
+		new_trace(&cl->ev.ctx);
+		cl->ev.parent_src = WEFT_PARENT_GENERATED;
+	}
+	new_span_id(&cl->ev.ctx);
+
+	/* The app's own headers first: an app-set traceparent wins. */
+	if (cfg->req_header >= 0)
+		hdr = read_u64(req + cfg->req_header);
+	r = go_header_traceparent(cfg, hdr, &app);
+	if (r == GO_TP_NONE) {
+		cl->may_write = 1;
+	} else if (r == GO_TP_VALID) {
+		cl->app_set = 1;
+		/* Its trace and span id become this span's context. */
+		if (!same_trace(cl->ev.ctx.trace_id, app.trace_id)) {
+			__builtin_memset(cl->ev.parent_span_id, 0, WEFT_SPAN_ID_LEN);
+			cl->ev.parent_src = WEFT_PARENT_HEADER;
+		}
+		__builtin_memcpy(cl->ev.ctx.trace_id, app.trace_id, WEFT_TRACE_ID_LEN);
+		__builtin_memcpy(cl->ev.ctx.span_id, app.span_id, WEFT_SPAN_ID_LEN);
+		cl->ev.ctx.flags = app.flags;
+	} else if (r == GO_TP_INVALID) {
+		cl->app_set = 1;
+	}
+	bpf_map_update_elem(&clients, &k, cl, BPF_ANY);
+	return 0;
+}
+
+/* The socket fd of a plain-TCP persistConn, or -1. */
+static __always_inline int conn_fd(const struct weft_go_cfg *cfg, __u64 pc)
+{
+	struct task_struct *task;
+	struct file **fds, *f = NULL;
+	__u64 tcp, nfd, fam, sot;
+	__s64 fd;
+	__u32 max;
+	umode_t mode;
+
+	if (cfg->pc_conn < 0 || cfg->tcpconn_conn < 0 || cfg->conn_fd < 0 || cfg->netfd_pfd < 0 ||
+	    cfg->pfd_sysfd < 0 || cfg->netfd_family < 0 || cfg->netfd_sotype < 0)
+		return -1;
+	if (cfg->pc_tls_state >= 0 && read_u64(pc + cfg->pc_tls_state))
+		return -1;		       /* TLS: the network level cannot insert anyway */
+	tcp = read_u64(pc + cfg->pc_conn + 8); /* interface data word */
+	if (!tcp)
+		return -1;
+	nfd = read_u64(tcp + cfg->tcpconn_conn + cfg->conn_fd);
+	if (!nfd)
+		return -1;
+	fam = read_u64(nfd + cfg->netfd_family);
+	sot = read_u64(nfd + cfg->netfd_sotype);
+	fd = (__s64)read_u64(nfd + cfg->netfd_pfd + cfg->pfd_sysfd);
+	if ((fam != 2 && fam != 10) || sot != 1 || fd < 0 || fd >= (1 << 20))
+		return -1;
+	/* Confirm in the kernel: that fd of this process is a socket. */
+	task = (struct task_struct *)bpf_get_current_task();
+	max = BPF_CORE_READ(task, files, fdt, max_fds);
+	if ((__u32)fd >= max)
+		return -1;
+	fds = BPF_CORE_READ(task, files, fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return -1;
+	mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return -1;
+	return (int)fd;
+}
+
+SEC("uprobe")
+int go_pc_rt_entry(struct pt_regs *ctx)
+{
+	const struct weft_go_cfg *cfg;
+	struct client_state *cl;
+	struct gkey k = {}, pk = {};
+	struct pending p = {};
+	__u32 tgid;
+	__u64 pc = ctx->ax, bw = 0;
+	int fd;
+
+	cfg = go_cfg(ctx, &tgid);
+	if (!cfg || !pc)
+		return 0;
+	k.tgid = tgid;
+	k.g = ctx->r14;
+	pk.tgid = tgid;
+	if (cfg->pc_bw >= 0)
+		bw = read_u64(pc + cfg->pc_bw);
+	cl = bpf_map_lookup_elem(&clients, &k);
+	if (!cl) {
+		/* No span for this request: make sure nothing stale is written. */
+		if (bw) {
+			pk.g = bw;
+			bpf_map_delete_elem(&pendings, &pk);
+		}
+		return 0;
+	}
+	if (cl->bw && cl->bw != bw) { /* a retry on another connection */
+		pk.g = cl->bw;
+		bpf_map_delete_elem(&pendings, &pk);
+	}
+	cl->bw = bw;
+
+	if ((cfg->flags & WEFT_GO_CFG_WRITE) && bw) {
+		pk.g = bw;
+		if (cl->may_write) {
+			p.ctx = cl->ev.ctx;
+			p.g = k.g;
+			p.state = PENDING_OPEN;
+			bpf_map_update_elem(&pendings, &pk, &p, BPF_ANY);
+		} else {
+			bpf_map_delete_elem(&pendings, &pk);
+			stat_inc(cl->app_set ? WEFT_GO_ST_SKIP_APPSET : WEFT_GO_ST_SKIP_UNKNOWN);
+		}
+	}
+	if ((cfg->flags & WEFT_GO_CFG_PUBLISH) && !cl->app_set) {
+		struct weft_conn_key ck = {};
+		struct weft_conn_ctx cc = {};
+
+		fd = conn_fd(cfg, pc);
+		if (fd < 0) {
+			stat_inc(WEFT_GO_ST_PUBLISH_SKIP);
+			return 0;
+		}
+		ck.tgid = tgid;
+		ck.fd = fd;
+		cc.ctx = cl->ev.ctx;
+		cc.ts_ns = bpf_ktime_get_ns();
+		cc.version = WEFT_CONN_CTX_VERSION;
+		bpf_map_update_elem(&go_conn_ctx, &ck, &cc, BPF_ANY);
+		stat_inc(WEFT_GO_ST_PUBLISHED);
+	}
+	return 0;
+}
+
+SEC("uprobe")
+int go_rt_ret(struct pt_regs *ctx)
+{
+	const struct weft_go_cfg *cfg;
+	struct client_state *cl;
+	struct pending *p;
+	struct gkey k = {}, pk = {};
+	__u32 tgid;
+	__u64 resp = ctx->ax;
+	__s64 status = 0;
+
+	cfg = go_cfg(ctx, &tgid);
+	if (!cfg)
+		return 0;
+	k.tgid = tgid;
+	k.g = ctx->r14;
+	cl = bpf_map_lookup_elem(&clients, &k);
+	if (!cl)
+		return 0;
+	cl->ev.end_ns = bpf_ktime_get_ns();
+	if (resp && cfg->resp_status_code >= 0)
+		status = (__s64)read_u64(resp + cfg->resp_status_code);
+	if (status > 0 && status < 1000)
+		cl->ev.status = (__u16)status;
+	if (cl->bw) {
+		pk.tgid = tgid;
+		pk.g = cl->bw;
+		p = bpf_map_lookup_elem(&pendings, &pk);
+		if (p && p->g == k.g) {
+			if (p->state == PENDING_WRITTEN)
+				cl->ev.flags |= WEFT_SPAN_WRITTEN;
+			bpf_map_delete_elem(&pendings, &pk);
+		}
+	}
+	emit(&cl->ev, WEFT_GO_ST_CLIENT);
+	bpf_map_delete_elem(&clients, &k);
+	return 0;
+}
+
+/*
+ * Header.writeSubset(h Header, w io.Writer, exclude, trace): the first call
+ * for a pending request writes "traceparent: <55>\r\n" at buf[n] of the
+ * connection's bufio.Writer and advances n, if everything checks out.
+ */
+SEC("uprobe")
+int go_write_subset(struct pt_regs *ctx)
+{
+	const struct weft_go_cfg *cfg;
+	struct pending *p;
+	struct go_slice buf;
+	struct gkey pk = {};
+	__u64 bw = ctx->cx, err_itab = 1;
+	__s64 n = -1, nn;
+	char line[WEFT_TP_LINE_LEN];
+	char crlf[2] = {};
+	__u32 tgid;
+
+	cfg = go_cfg(ctx, &tgid);
+	if (!cfg || !bw)
+		return 0;
+	pk.tgid = tgid;
+	pk.g = bw;
+	p = bpf_map_lookup_elem(&pendings, &pk);
+	if (!p || p->state != PENDING_OPEN)
+		return 0;
+	p->state = PENDING_DONE; /* decided now, whatever happens: never twice */
+
+	if (!(cfg->flags & WEFT_GO_CFG_WRITE) || cfg->bw_buf < 0 || cfg->bw_n < 0 ||
+	    cfg->bw_err < 0)
+		goto bad_state;
+	if (bpf_probe_read_user(&err_itab, sizeof(err_itab), (void *)(bw + cfg->bw_err)) ||
+	    bpf_probe_read_user(&buf, sizeof(buf), (void *)(bw + cfg->bw_buf)) ||
+	    bpf_probe_read_user(&n, sizeof(n), (void *)(bw + cfg->bw_n)))
+		goto bad_state;
+	/* No pending error, a real buffer, 0 < n <= len <= cap. */
+	if (err_itab || !buf.ptr || buf.len <= 0 || buf.cap < buf.len || n < 2 || n > buf.len)
+		goto bad_state;
+	/* What is already there ends a line: the request line or a header. */
+	if (bpf_probe_read_user(crlf, 2, (void *)(buf.ptr + n - 2)) || crlf[0] != '\r' ||
+	    crlf[1] != '\n')
+		goto bad_state;
+	if (n + WEFT_TP_LINE_LEN > buf.len) {
+		stat_inc(WEFT_GO_ST_SKIP_SPACE);
+		return 0;
+	}
+	__builtin_memcpy(line, WEFT_TP_HEADER, WEFT_TP_HEADER_LEN);
+	weft_tp_format(line + WEFT_TP_HEADER_LEN, &p->ctx);
+	line[WEFT_TP_LINE_LEN - 2] = '\r';
+	line[WEFT_TP_LINE_LEN - 1] = '\n';
+	if (bpf_probe_write_user((void *)(buf.ptr + n), line, WEFT_TP_LINE_LEN))
+		goto fault;
+	nn = n + WEFT_TP_LINE_LEN;
+	if (bpf_probe_write_user((void *)(bw + cfg->bw_n), &nn, sizeof(nn)))
+		goto fault; /* bytes beyond n are not part of the request */
+	p->state = PENDING_WRITTEN;
+	stat_inc(WEFT_GO_ST_WRITES);
+	return 0;
+fault:
+	stat_inc(WEFT_GO_ST_SKIP_FAULT);
+	return 0;
+bad_state:
+	stat_inc(WEFT_GO_ST_SKIP_STATE);
+	return 0;
+}
+
+/* ---- goroutine ancestry ---- */
+
+SEC("uprobe")
+int go_newproc_entry(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid(), gp = ctx->bx;
+	__u32 tgid = id >> 32;
+
+	if (!bpf_map_lookup_elem(&targets, &tgid))
+		return 0;
+	stat_inc(WEFT_GO_ST_HITS);
+	bpf_map_update_elem(&spawning, &id, &gp, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe")
+int go_newproc_ret(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid(), *gp;
+	const struct weft_go_cfg *cfg;
+	const struct weft_trace_ctx *p;
+	struct gkey pk = {}, ck = {};
+	__u32 tgid;
+	__u8 src;
+
+	cfg = go_cfg(ctx, &tgid);
+	if (!cfg)
+		return 0;
+	pk.tgid = tgid;
+	if (cfg->flags & WEFT_GO_CFG_CURG) {
+		/* On the system stack: R14 is g0, its m's curg the spawning goroutine. */
+		pk.g = read_u64(read_u64(ctx->r14 + cfg->g_m) + cfg->m_curg);
+	} else {
+		gp = bpf_map_lookup_elem(&spawning, &id);
+		if (!gp)
+			return 0;
+		pk.g = *gp;
+		bpf_map_delete_elem(&spawning, &id);
+	}
+	ck.tgid = tgid;
+	ck.g = ctx->ax; /* the new g */
+	if (!ck.g)
+		return 0;
+	/* A g is reused after its goroutine ends: forget what it held. */
+	bpf_map_delete_elem(&servers, &ck);
+	bpf_map_delete_elem(&clients, &ck);
+	p = pk.g ? parent_ctx(&pk, &src) : NULL;
+	if (p && p->valid) {
+		struct weft_trace_ctx c = *p;
+
+		bpf_map_update_elem(&inherited, &ck, &c, BPF_ANY);
+	} else {
+		bpf_map_delete_elem(&inherited, &ck);
+	}
+	return 0;
+}
+
+/* ---- processes ---- */
+
+static __always_inline void proc_event(__u32 type, __u32 pid, __u32 bin)
+{
+	struct weft_go_proc_event *e = bpf_ringbuf_reserve(&procs, sizeof(*e), 0);
+
+	if (!e)
+		return;
+	e->type = type;
+	e->pid = pid;
+	e->bin = bin;
+	e->_pad = 0;
+	bpf_ringbuf_submit(e, 0);
+}
+
+SEC("tp/sched/sched_process_exec")
+int go_exec(void *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct weft_go_inode ino = {};
+	struct inode *inode;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, *bin;
+	dev_t dev;
+
+	inode = BPF_CORE_READ(task, mm, exe_file, f_inode);
+	if (!inode)
+		return 0;
+	dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	ino.dev = dev;
+	ino.ino = BPF_CORE_READ(inode, i_ino);
+	bin = bpf_map_lookup_elem(&watched, &ino);
+	if (!bin) {
+		/* Same pid, another program: stop tracing it. */
+		if (bpf_map_delete_elem(&targets, &tgid) == 0)
+			proc_event(WEFT_GO_PROC_EXIT, tgid, 0);
+		return 0;
+	}
+	bpf_map_update_elem(&targets, &tgid, bin, BPF_ANY);
+	proc_event(WEFT_GO_PROC_EXEC, tgid, *bin);
+	return 0;
+}
+
+SEC("tp/sched/sched_process_exit")
+int go_exit(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+
+	if (tgid != (__u32)id)
+		return 0; /* a thread, not the process */
+	if (bpf_map_delete_elem(&targets, &tgid) == 0)
+		proc_event(WEFT_GO_PROC_EXIT, tgid, 0);
+	return 0;
+}

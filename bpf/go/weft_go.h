@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Definitions shared by weft-go's BPF programs (weft_go.bpf.c) and its user
+ * space (injectors/go/): per-binary offsets, counters, process events.
+ */
+#ifndef WEFT_GO_H
+#define WEFT_GO_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define WEFT_GO_MAX_BINARIES 64
+#define WEFT_GO_MAX_TARGETS 4096
+
+/* weft_go_cfg.flags */
+#define WEFT_GO_CFG_WRITE 0x01	 /* write traceparent into outgoing requests */
+#define WEFT_GO_CFG_PUBLISH 0x02 /* publish outgoing context per connection (read-only) */
+#define WEFT_GO_CFG_MAPWALK 0x04 /* Go map layout known (Go 1.17-1.23): read Header maps */
+#define WEFT_GO_CFG_CURG 0x08	 /* g.m and m.curg known: newproc1 needs no entry probe */
+
+/* Field offsets of one binary, from its offsets record; -1 when unknown. */
+struct weft_go_cfg {
+	__u32 flags;
+	__s32 req_method;	/* net/http.Request.Method */
+	__s32 req_url;		/* net/http.Request.URL */
+	__s32 req_proto_major;	/* net/http.Request.ProtoMajor */
+	__s32 req_header;	/* net/http.Request.Header */
+	__s32 req_host;		/* net/http.Request.Host */
+	__s32 req_remote_addr;	/* net/http.Request.RemoteAddr */
+	__s32 req_tls;		/* net/http.Request.TLS */
+	__s32 url_scheme;	/* net/url.URL.Scheme */
+	__s32 url_host;		/* net/url.URL.Host */
+	__s32 url_path;		/* net/url.URL.Path */
+	__s32 resp_status_code; /* net/http.Response.StatusCode */
+	__s32 rw_status;	/* net/http.response.status */
+	__s32 pc_conn;		/* net/http.persistConn.conn (interface) */
+	__s32 pc_tls_state;	/* net/http.persistConn.tlsState */
+	__s32 pc_bw;		/* net/http.persistConn.bw */
+	__s32 bw_err;		/* bufio.Writer.err (interface) */
+	__s32 bw_buf;		/* bufio.Writer.buf (slice) */
+	__s32 bw_n;		/* bufio.Writer.n */
+	__s32 tcpconn_conn;	/* net.TCPConn.conn */
+	__s32 conn_fd;		/* net.conn.fd */
+	__s32 netfd_pfd;	/* net.netFD.pfd */
+	__s32 netfd_family;	/* net.netFD.family */
+	__s32 netfd_sotype;	/* net.netFD.sotype */
+	__s32 pfd_sysfd;	/* internal/poll.FD.Sysfd */
+	__s32 hmap_count;	/* runtime.hmap.count */
+	__s32 hmap_b;		/* runtime.hmap.B */
+	__s32 hmap_buckets;	/* runtime.hmap.buckets */
+	__s32 hmap_oldbuckets;	/* runtime.hmap.oldbuckets */
+	__s32 g_m;		/* runtime.g.m */
+	__s32 m_curg;		/* runtime.m.curg */
+};
+
+/* Counters (per-CPU array "stats"), summed and printed by user space at exit. */
+enum weft_go_stat {
+	WEFT_GO_ST_SERVER,	 /* server spans emitted */
+	WEFT_GO_ST_CLIENT,	 /* client spans emitted */
+	WEFT_GO_ST_WRITES,	 /* traceparent lines written */
+	WEFT_GO_ST_SKIP_STATE,	 /* write skipped: buffer state unexpected */
+	WEFT_GO_ST_SKIP_SPACE,	 /* write skipped: no room in the buffer */
+	WEFT_GO_ST_SKIP_APPSET,	 /* write skipped: the app set its own traceparent */
+	WEFT_GO_ST_SKIP_UNKNOWN, /* write skipped: app headers could not be scanned */
+	WEFT_GO_ST_SKIP_FAULT,	 /* write skipped: bpf_probe_write_user failed */
+	WEFT_GO_ST_PUBLISHED,	 /* contexts published per connection */
+	WEFT_GO_ST_PUBLISH_SKIP, /* publication skipped: TLS or no socket fd */
+	WEFT_GO_ST_RB_DROP,	 /* span lost: ring buffer full */
+	WEFT_GO_ST_IN_VALID,	 /* server requests with a valid incoming traceparent */
+	WEFT_GO_ST_IN_INVALID,	 /* ... with an invalid or duplicated one */
+	WEFT_GO_ST_HITS,	 /* uprobe hits in target processes */
+	WEFT_GO_ST_MAX,
+};
+
+/* Process events (ring buffer "procs"): exec of a watched binary, exit. */
+enum weft_go_proc_ev {
+	WEFT_GO_PROC_EXEC = 1,
+	WEFT_GO_PROC_EXIT = 2,
+};
+
+struct weft_go_proc_event {
+	__u32 type;
+	__u32 pid;
+	__u32 bin;
+	__u32 _pad;
+};
+
+struct weft_go_inode {
+	__u64 dev; /* kernel encoding: major << 20 | minor */
+	__u64 ino;
+};
+
+#endif /* WEFT_GO_H */

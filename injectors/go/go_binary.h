@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * One instrumented Go executable: its offsets record (from the database, or
+ * analysed on the spot), the offsets handed to BPF, and its uprobes.
+ */
+#ifndef WEFT_GO_BINARY_H
+#define WEFT_GO_BINARY_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct weft_db;
+struct weft_go;
+struct bpf_link;
+
+struct go_env {
+	struct weft_db *db;
+	struct weft_go *skel;
+	bool no_analyze; /* a database miss is an error */
+	bool write;	 /* the kernel allows writes and --no-write is not set */
+	bool publish;	 /* read-only: publish per-connection context */
+	bool multi;	 /* the kernel has uprobe_multi links (6.6+) */
+};
+
+struct go_binary {
+	char path[PATH_MAX];
+	dev_t dev;
+	ino_t ino;
+	unsigned index; /* cookie of its uprobes, index in the cfgs map */
+	bool watch;	/* --exe: every process of it, now and later */
+	bool write;	/* writes enabled for this binary */
+	char go_version[32];
+	struct bpf_link **links;
+	size_t nlinks;
+	size_t nhooks; /* uprobe sites attached */
+};
+
+enum go_binary_result {
+	GO_BIN_OK = 0,
+	GO_BIN_UNSUPPORTED = 1, /* err says why; leave the binary alone */
+	GO_BIN_FAIL = -1,	/* err says what failed */
+};
+
+/*
+ * Look up (or analyse and store) the record of the executable open at fd,
+ * write its offsets into the cfgs map and attach its uprobes.
+ */
+enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env *env, int fd,
+				       char *err, size_t errlen);
+void go_binary_detach(struct go_binary *b);
+
+#endif /* WEFT_GO_BINARY_H */

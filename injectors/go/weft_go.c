@@ -1,0 +1,494 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * weft-go: W3C trace context for Go net/http services, by uprobes.
+ *
+ *   weft-go [--db DIR] (--exe PATH | --pid PID)... [--no-write] [--no-analyze]
+ *           [--spans-file F] [--verbose]
+ *
+ * Reads each binary's offsets record (analysing a missing binary on the spot),
+ * attaches uprobes, exports a SERVER span per request served and a CLIENT span
+ * per request sent, and writes traceparent into outgoing requests when the
+ * kernel allows bpf_probe_write_user. Otherwise (lockdown, --no-write) it runs
+ * read-only and publishes each outgoing request's context per connection in a
+ * pinned map for weft-http. See docs/weft-go.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "log.h"
+#include "offsets.h"
+#include "exporter.h"
+#include "weft_span.h"
+#include "go/weft_go.h"
+#include "bpf/go/weft_go.skel.h"
+#include "go_binary.h"
+#include "go_pin.h"
+#include "go_probe.h"
+#include "go_procs.h"
+
+#define MAX_ARGS WEFT_GO_MAX_BINARIES
+
+struct opts {
+	const char *db;
+	const char *spans_file;
+	const char *exes[MAX_ARGS];
+	int nexes;
+	pid_t pids[MAX_ARGS];
+	int npids;
+	bool no_write, no_analyze, verbose;
+};
+
+struct state {
+	struct weft_go *skel;
+	struct weft_exporter *exp;
+	struct go_binary bins[WEFT_GO_MAX_BINARIES];
+	unsigned nbins;
+	char pin[PATH_MAX];
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(
+	    out,
+	    "usage: weft-go [--db DIR] (--exe PATH | --pid PID)... [--no-write] [--no-analyze]\n"
+	    "               [--spans-file F] [--verbose]\n"
+	    "  --db DIR        offsets database (default $WEFT_OFFSETS_DB or %s)\n"
+	    "  --exe PATH      instrument every process of this executable, now and later\n"
+	    "  --pid PID       instrument this process\n"
+	    "  --no-write      never write into processes: spans and published context only\n"
+	    "  --no-analyze    a binary missing from the database is an error\n"
+	    "  --spans-file F  write spans as JSON lines to F\n"
+	    "  --verbose       say what happens to each process\n",
+	    WEFT_DB_DEFAULT_DIR);
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+	    {"db", required_argument, NULL, 'd'},
+	    {"exe", required_argument, NULL, 'e'},
+	    {"pid", required_argument, NULL, 'p'},
+	    {"no-write", no_argument, NULL, 'W'},
+	    {"no-analyze", no_argument, NULL, 'A'},
+	    {"spans-file", required_argument, NULL, 's'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
+	};
+	char *end;
+	long v;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "d:e:p:s:vh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			o->db = optarg;
+			break;
+		case 'e':
+			if (o->nexes == MAX_ARGS)
+				goto too_many;
+			o->exes[o->nexes++] = optarg;
+			break;
+		case 'p':
+			v = strtol(optarg, &end, 10);
+			if (*end || v <= 0 || v > INT_MAX) {
+				weft_err("bad --pid %s: give a process id", optarg);
+				return -1;
+			}
+			if (o->npids == MAX_ARGS)
+				goto too_many;
+			o->pids[o->npids++] = (pid_t)v;
+			break;
+		case 'W':
+			o->no_write = true;
+			break;
+		case 'A':
+			o->no_analyze = true;
+			break;
+		case 's':
+			o->spans_file = optarg;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc || (!o->nexes && !o->npids)) {
+		weft_err("no target: give --exe PATH or --pid PID");
+		return -1;
+	}
+	return 0;
+too_many:
+	weft_err("too many targets: at most %d --exe and %d --pid", MAX_ARGS, MAX_ARGS);
+	return -1;
+}
+
+/* The targets map: tgid -> binary index, read by every BPF program. */
+static int targets_fd = -1;
+
+static void add_target(pid_t pid, void *arg)
+{
+	const struct go_binary *b = arg;
+	__u32 tgid = (__u32)pid, idx = b->index;
+
+	if (bpf_map_update_elem(targets_fd, &tgid, &idx, BPF_ANY) == 0)
+		weft_debug("pid %d (%s): instrumented", pid, b->path);
+	else
+		weft_warn("pid %d: cannot add to the targets map: %s", pid, strerror(errno));
+}
+
+/* The binary for (dev, ino), added if new. NULL when the table is full. */
+static struct go_binary *binary_for(struct state *st, const struct stat *sb, const char *path,
+				    bool *is_new)
+{
+	struct go_binary *b;
+
+	*is_new = false;
+	for (unsigned i = 0; i < st->nbins; i++)
+		if (st->bins[i].dev == sb->st_dev && st->bins[i].ino == sb->st_ino)
+			return &st->bins[i];
+	if (st->nbins == WEFT_GO_MAX_BINARIES)
+		return NULL;
+	b = &st->bins[st->nbins];
+	memset(b, 0, sizeof(*b));
+	snprintf(b->path, sizeof(b->path), "%s", path);
+	b->dev = sb->st_dev;
+	b->ino = sb->st_ino;
+	b->index = st->nbins++;
+	*is_new = true;
+	return b;
+}
+
+/* Attach to one executable; 0 attached, 1 unsupported (said), -1 failure (said). */
+static int setup_binary(struct state *st, const struct go_env *env, const char *path,
+			const char *open_path, pid_t pid)
+{
+	char err[1024] = "";
+	struct go_binary *b;
+	struct stat sb;
+	bool is_new;
+	int fd;
+
+	fd = open(open_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &sb)) {
+		weft_err("cannot open %s: %s: check the path or pid", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	b = binary_for(st, &sb, path, &is_new);
+	if (!b) {
+		weft_err("too many binaries: at most %d", WEFT_GO_MAX_BINARIES);
+		close(fd);
+		return -1;
+	}
+	if (is_new) {
+		struct timespec t0, t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		switch (go_binary_attach(b, env, fd, err, sizeof(err))) {
+		case GO_BIN_OK:
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			weft_info("%s (%s): %zu uprobes, %s", b->path, b->go_version, b->nhooks,
+				  b->write ? "writes on" : "read-only");
+			weft_debug("%s: record and uprobes in %.1f ms", b->path,
+				   (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+				       (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+			break;
+		case GO_BIN_UNSUPPORTED:
+			weft_warn("%s: left alone", err);
+			st->nbins--;
+			close(fd);
+			return 1;
+		default:
+			weft_err("%s", err);
+			st->nbins--;
+			close(fd);
+			return -1;
+		}
+	}
+	close(fd);
+	if (pid > 0) {
+		add_target(pid, b);
+	} else {
+		struct weft_go_inode ino = {.dev = go_kdev(sb.st_dev), .ino = sb.st_ino};
+		__u32 idx = b->index;
+
+		b->watch = true;
+		if (bpf_map_update_elem(bpf_map__fd(st->skel->maps.watched), &ino, &idx, BPF_ANY)) {
+			weft_err("cannot watch %s: %s", path, strerror(errno));
+			return -1;
+		}
+		go_procs_of(sb.st_dev, sb.st_ino, add_target, b);
+	}
+	return 0;
+}
+
+static int on_span(void *ctx, void *data, size_t len)
+{
+	struct state *st = ctx;
+
+	if (len >= sizeof(struct weft_span_event))
+		weft_exporter_submit(st->exp, data);
+	return 0;
+}
+
+static int on_proc(void *ctx, void *data, size_t len)
+{
+	const struct state *st = ctx;
+	const struct weft_go_proc_event *e = data;
+
+	if (len < sizeof(*e))
+		return 0;
+	if (e->type == WEFT_GO_PROC_EXEC && e->bin < st->nbins)
+		weft_debug("pid %u (%s): started, instrumented", e->pid, st->bins[e->bin].path);
+	else if (e->type == WEFT_GO_PROC_EXIT)
+		weft_debug("pid %u: exited, forgotten", e->pid);
+	return 0;
+}
+
+static void print_stats(struct state *st, bool write, bool publish)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 tot[WEFT_GO_ST_MAX] = {};
+	__u64 *vals;
+
+	if (ncpu <= 0 || !(vals = calloc((size_t)ncpu, sizeof(*vals))))
+		return;
+	for (__u32 i = 0; i < WEFT_GO_ST_MAX; i++) {
+		if (bpf_map_lookup_elem(bpf_map__fd(st->skel->maps.stats), &i, vals))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			tot[i] += vals[c];
+	}
+	free(vals);
+	weft_info("spans: %llu server, %llu client, %llu lost; incoming traceparent: %llu valid, "
+		  "%llu invalid",
+		  (unsigned long long)tot[WEFT_GO_ST_SERVER],
+		  (unsigned long long)tot[WEFT_GO_ST_CLIENT],
+		  (unsigned long long)tot[WEFT_GO_ST_RB_DROP],
+		  (unsigned long long)tot[WEFT_GO_ST_IN_VALID],
+		  (unsigned long long)tot[WEFT_GO_ST_IN_INVALID]);
+	weft_info("writes: %llu done, %llu skipped (state %llu, space %llu, app-set %llu, "
+		  "unscanned %llu, fault %llu)%s",
+		  (unsigned long long)tot[WEFT_GO_ST_WRITES],
+		  (unsigned long long)(tot[WEFT_GO_ST_SKIP_STATE] + tot[WEFT_GO_ST_SKIP_SPACE] +
+				       tot[WEFT_GO_ST_SKIP_APPSET] + tot[WEFT_GO_ST_SKIP_UNKNOWN] +
+				       tot[WEFT_GO_ST_SKIP_FAULT]),
+		  (unsigned long long)tot[WEFT_GO_ST_SKIP_STATE],
+		  (unsigned long long)tot[WEFT_GO_ST_SKIP_SPACE],
+		  (unsigned long long)tot[WEFT_GO_ST_SKIP_APPSET],
+		  (unsigned long long)tot[WEFT_GO_ST_SKIP_UNKNOWN],
+		  (unsigned long long)tot[WEFT_GO_ST_SKIP_FAULT], write ? "" : " (read-only)");
+	if (publish)
+		weft_info(
+		    "published: %llu connection contexts, %llu not published (TLS or no socket)",
+		    (unsigned long long)tot[WEFT_GO_ST_PUBLISHED],
+		    (unsigned long long)tot[WEFT_GO_ST_PUBLISH_SKIP]);
+	weft_debug("uprobe hits in targets: %llu", (unsigned long long)tot[WEFT_GO_ST_HITS]);
+}
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	static bool verbose;
+
+	if (!fmt) {
+		verbose = level == LIBBPF_DEBUG;
+		return 0;
+	}
+	if (level == LIBBPF_DEBUG && !verbose)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+int main(int argc, char **argv)
+{
+	static struct state st;
+	struct opts o = {};
+	struct go_env env = {};
+	struct weft_exporter_opts eo = {.injector = "weft-go"};
+	struct ring_buffer *spans_rb = NULL, *procs_rb = NULL;
+	struct bpf_link *exec_l = NULL, *exit_l = NULL;
+	struct sigaction sa = {.sa_handler = on_signal};
+	char err[1024] = "", why[256] = "";
+	int rc = 1, attached = 0;
+
+	weft_log_init("weft-go", false);
+	if (parse_args(argc, argv, &o))
+		return 2;
+	weft_log_init("weft-go", o.verbose);
+	libbpf_set_print(libbpf_log);
+	libbpf_log(LIBBPF_WARN, NULL, (va_list){});
+
+	if (o.no_write) {
+		weft_info("read-only mode (--no-write): spans exported, nothing written, outgoing "
+			  "context published per connection");
+	} else if (!go_probe_write_user(why, sizeof(why))) {
+		weft_info("read-only mode: %s: spans exported, nothing written, outgoing context "
+			  "published per connection",
+			  why);
+		o.no_write = true;
+	}
+	env.write = !o.no_write;
+	env.publish = o.no_write;
+	env.no_analyze = o.no_analyze;
+
+	env.db = weft_db_open(o.db, (o.no_analyze ? 0 : WEFT_DB_CREATE) | WEFT_DB_STRICT, err,
+			      sizeof(err));
+	if (!env.db) {
+		weft_err("%s", err);
+		return 1;
+	}
+	st.skel = weft_go__open();
+	if (!st.skel) {
+		weft_err("cannot open the BPF object: %s: run as root on a kernel with BPF",
+			 strerror(errno));
+		goto out;
+	}
+	if (!env.write)
+		bpf_program__set_autoload(st.skel->progs.go_write_subset, false);
+	env.multi = go_has_uprobe_multi();
+	if (env.multi) {
+		struct bpf_program *p;
+
+		bpf_object__for_each_program(p, st.skel->obj) if (bpf_program__type(p) ==
+								  BPF_PROG_TYPE_KPROBE)
+		    bpf_program__set_expected_attach_type(p, BPF_TRACE_UPROBE_MULTI);
+	}
+	if (weft_go__load(st.skel)) {
+		weft_err("cannot load the BPF programs: %s: run as root (CAP_BPF, CAP_PERFMON); "
+			 "--verbose shows the verifier log",
+			 strerror(errno));
+		goto out;
+	}
+	env.skel = st.skel;
+	targets_fd = bpf_map__fd(st.skel->maps.targets);
+	if (env.publish &&
+	    go_pin_conn_map(st.skel->maps.go_conn_ctx, st.pin, sizeof(st.pin), err, sizeof(err))) {
+		weft_err("%s", err);
+		goto out;
+	}
+	eo.spans_file = o.spans_file;
+	/* A smaller span queue than the default keeps RSS down; the env overrides. */
+	if (!getenv("WEFT_EXPORTER_QUEUE_MAX") && !getenv("OTEL_BSP_MAX_QUEUE_SIZE"))
+		eo.queue_max = 16384;
+	st.exp = weft_exporter_new(&eo, err, sizeof(err));
+	if (!st.exp) {
+		weft_err("%s", err);
+		goto out;
+	}
+	/* Processes started from now on are caught by the exec tracepoint. */
+	exec_l = bpf_program__attach(st.skel->progs.go_exec);
+	exit_l = bpf_program__attach(st.skel->progs.go_exit);
+	if (!exec_l || !exit_l) {
+		weft_err("cannot attach the sched_process_exec/exit tracepoints: %s: mount tracefs "
+			 "or run as root",
+			 strerror(errno));
+		goto out;
+	}
+	for (int i = 0; i < o.nexes; i++) {
+		char real[PATH_MAX];
+
+		if (!realpath(o.exes[i], real)) {
+			weft_err("cannot find %s: %s: give the path of a Go executable", o.exes[i],
+				 strerror(errno));
+			goto out;
+		}
+		rc = setup_binary(&st, &env, real, real, 0);
+		if (rc < 0) {
+			rc = 1;
+			goto out;
+		}
+		attached += rc == 0;
+	}
+	for (int i = 0; i < o.npids; i++) {
+		char exe[64], real[PATH_MAX];
+		ssize_t n;
+
+		snprintf(exe, sizeof(exe), "/proc/%d/exe", o.pids[i]);
+		n = readlink(exe, real, sizeof(real) - 1);
+		if (n < 0) {
+			weft_err("no process %d: %s: check the pid", o.pids[i], strerror(errno));
+			rc = 1;
+			goto out;
+		}
+		real[n] = 0;
+		rc = setup_binary(&st, &env, real, exe, o.pids[i]);
+		if (rc < 0) {
+			rc = 1;
+			goto out;
+		}
+		attached += rc == 0;
+	}
+	rc = 1;
+	if (!attached) {
+		weft_err("no supported Go binary among the targets: nothing to do");
+		goto out;
+	}
+	spans_rb = ring_buffer__new(bpf_map__fd(st.skel->maps.spans), on_span, &st, NULL);
+	procs_rb = ring_buffer__new(bpf_map__fd(st.skel->maps.procs), on_proc, &st, NULL);
+	if (!spans_rb || !procs_rb) {
+		weft_err("cannot open the ring buffers: %s", strerror(errno));
+		goto out;
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	weft_info("running (%s); stop with Ctrl-C", env.write ? "writes on" : "read-only");
+	/* Spans are submitted without wakeups: drain them on a timer. */
+	while (!stop) {
+		int n = ring_buffer__poll(procs_rb, 50);
+
+		if (n < 0 && n != -EINTR) {
+			weft_err("ring buffer poll failed: %s", strerror(-n));
+			goto out;
+		}
+		ring_buffer__consume(spans_rb);
+	}
+	rc = 0;
+out:
+	/*
+	 * Drain and flush first, so spans are out promptly; detaching uprobes
+	 * can take a while on some kernels. Events arriving meanwhile are dropped.
+	 */
+	if (spans_rb)
+		ring_buffer__consume(spans_rb);
+	if (st.skel && rc == 0)
+		print_stats(&st, env.write, env.publish);
+	if (st.exp)
+		weft_exporter_close(st.exp);
+	go_unpin(st.pin);
+	bpf_link__destroy(exec_l);
+	bpf_link__destroy(exit_l);
+	for (unsigned i = 0; i < st.nbins; i++)
+		go_binary_detach(&st.bins[i]);
+	ring_buffer__free(spans_rb);
+	ring_buffer__free(procs_rb);
+	weft_go__destroy(st.skel);
+	weft_db_close(env.db);
+	return rc;
+}

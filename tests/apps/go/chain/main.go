@@ -1,0 +1,180 @@
+// chain: a test service for weft-go. It serves HTTP and, per request, calls the
+// next hop (-next URL) with net/http, then answers with its own name followed
+// by the next hop's answer. It carries no tracing library: every traceparent it
+// sends comes from weft-go. Each request it receives is logged on stdout as
+//
+//	recv name=A path=/x n=1 traceparent=00-...
+//
+// so tests can assert what arrived on the wire (n = number of traceparent
+// values; values joined by ',').
+//
+// Modes (-mode): direct (call from the handler's goroutine), goroutine (call
+// from a goroutine the handler spawns, twice removed), appset (the handler sets
+// its own traceparent, -app-tp, on the outgoing request).
+package main
+
+import (
+	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"flag"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+var (
+	name   = flag.String("name", "A", "service name used in answers and logs")
+	listen = flag.String("listen", "127.0.0.1:0", "address to serve on")
+	next   = flag.String("next", os.Getenv("CHAIN_NEXT"), "next hop base URL (empty: leaf)")
+	mode   = flag.String("mode", "direct", "direct | goroutine | appset")
+	appTP  = flag.String("app-tp", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "traceparent set by the app in appset mode")
+	quiet  = flag.Bool("quiet", false, "do not log requests (benchmarks)")
+	delay  = flag.Duration("delay", 0, "sleep this long in each request (leaf)")
+	pfile  = flag.String("port-file", "", "write the bound port here once listening")
+	useTLS = flag.Bool("tls", false, "serve HTTPS (HTTP/1.1) with a self-signed certificate")
+)
+
+var (
+	logMu  sync.Mutex
+	logOut = bufio.NewWriter(os.Stdout)
+	// A custom TLS config keeps the client on HTTP/1.1 for https:// next hops.
+	client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true,
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+)
+
+func logf(format string, args ...interface{}) {
+	logMu.Lock()
+	fmt.Fprintf(logOut, format, args...)
+	logOut.Flush()
+	logMu.Unlock()
+}
+
+func call(path string) (string, int, error) {
+	req, err := http.NewRequest("GET", *next+path, nil)
+	if err != nil {
+		return "", 0, err
+	}
+	if *mode == "appset" {
+		req.Header.Set("traceparent", *appTP)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), resp.StatusCode, err
+}
+
+// callFromGoroutine calls from a grandchild goroutine of the handler.
+func callFromGoroutine(path string) (string, int, error) {
+	type result struct {
+		body   string
+		status int
+		err    error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, s, e := call(path)
+			ch <- result{b, s, e}
+		}()
+		wg.Wait()
+	}()
+	r := <-ch
+	return r.body, r.status, r.err
+}
+
+func handle(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/healthz" {
+		io.WriteString(w, "ok\n")
+		return
+	}
+	if !*quiet {
+		tp := r.Header.Values("Traceparent")
+		logf("recv name=%s path=%s n=%d traceparent=%s\n", *name, r.URL.Path, len(tp), strings.Join(tp, ","))
+	}
+	if *delay > 0 {
+		time.Sleep(*delay)
+	}
+	if *next == "" {
+		fmt.Fprintf(w, "%s%s\n", *name, r.URL.Path)
+		return
+	}
+	var body string
+	var status int
+	var err error
+	if *mode == "goroutine" {
+		body, status, err = callFromGoroutine(r.URL.Path)
+	} else {
+		body, status, err = call(r.URL.Path)
+	}
+	if err != nil {
+		http.Error(w, *name+": "+err.Error(), http.StatusBadGateway)
+		return
+	}
+	if status != http.StatusOK {
+		w.WriteHeader(status)
+	}
+	fmt.Fprintf(w, "%s>%s", *name, body)
+}
+
+func main() {
+	flag.Parse()
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chain:", err)
+		os.Exit(1)
+	}
+	if *pfile != "" {
+		port := ln.Addr().(*net.TCPAddr).Port
+		tmp := *pfile + ".tmp"
+		os.WriteFile(tmp, []byte(fmt.Sprintf("%d\n", port)), 0o644)
+		os.Rename(tmp, *pfile)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(handle)}
+	if *useTLS {
+		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{selfSigned()}})
+	}
+	if err := srv.Serve(ln); err != nil {
+		fmt.Fprintln(os.Stderr, "chain:", err)
+		os.Exit(1)
+	}
+}
+
+// selfSigned makes a throwaway certificate for 127.0.0.1.
+func selfSigned() tls.Certificate {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "weft-chain"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		panic(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}

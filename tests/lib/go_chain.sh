@@ -1,0 +1,46 @@
+# Helpers for weft-go tests (engineer F): start chain services and weft-go.
+# Source after common.sh. Runs on the host and inside the VM guest alike.
+
+# go_start NAME BIN DIR [ARGS...]: start a chain service, wait until it serves;
+# sets GO_PORT_<NAME> and GO_PID_<NAME>; its stdout goes to DIR/NAME.log.
+go_start() {
+	local name=$1 bin=$2 dir=$3; shift 3
+	rm -f "$dir/$name.port"
+	"$bin" -name "$name" -port-file "$dir/$name.port" "$@" >"$dir/$name.log" 2>&1 &
+	local pid=$!
+	cleanup_add "kill -9 $pid"
+	wait_for 100 test -s "$dir/$name.port" || fail "service $name did not start"
+	local port scheme=http; port=$(cat "$dir/$name.port")
+	case " $* " in *" -tls "*) scheme=https ;; esac
+	wait_for 100 curl -skf "$scheme://127.0.0.1:$port/healthz" || fail "service $name does not answer"
+	printf -v "GO_PORT_$name" %s "$port"
+	printf -v "GO_PID_$name" %s "$pid"
+}
+
+# go_weft_start LOG ARGS...: start weft-go, wait for "running"; sets WEFT_GO_PID.
+go_weft_start() {
+	local log=$1; shift
+	weft-go "$@" >"$log" 2>&1 &
+	WEFT_GO_PID=$!
+	cleanup_add "kill -INT $WEFT_GO_PID; sleep 0.5; kill -9 $WEFT_GO_PID"
+	wait_for 600 grep -q 'running' "$log" || { cat "$log" >&2; fail "weft-go did not start"; }
+}
+
+# go_weft_stop: SIGINT, wait for the exit; fails on a non-zero status.
+go_weft_stop() {
+	kill -INT "$WEFT_GO_PID"
+	wait "$WEFT_GO_PID" || fail "weft-go exited with status $?"
+}
+
+# go_concurrent URLBASE N: N requests /c1../cN, 20 at a time from one curl,
+# request i carrying trace id 0xabc000+i and parent id i; fails unless all 200.
+go_concurrent() {
+	local base=$1 n=$2 i args=(-Z --parallel-max 20)
+	for ((i = 1; i <= n; i++)); do
+		((i > 1)) && args+=(--next)
+		args+=(-sk -o /dev/null -w '%{http_code}\n'
+			-H "traceparent: 00-$(printf %032x $((0xabc000 + i)))-$(printf %016x "$i")-01" "$base/c$i")
+	done
+	local codes; codes=$(curl "${args[@]}" 2>/dev/null)
+	[ "$(grep -c '^200$' <<<"$codes")" -eq "$n" ] || fail "concurrent requests failed: $(sort <<<"$codes" | uniq -c | tr '\n' ' ')"
+}

@@ -1,0 +1,150 @@
+#!/bin/bash
+# Guest side of the weft-go write-path tests (tests/vm/go_write*.test), run in
+# the VM by tests/vm/run, where bpf_probe_write_user is allowed.
+#
+#   go_vm_write.sh main   DB BIN        every scenario with one build of the chain
+#   go_vm_write.sh matrix DB BIN...     one chain through every binary, two requests
+#   go_vm_write.sh load   DB BIN SECS   wrk through the chain, uninstrumented then instrumented
+#
+# DB is an offsets database the host filled with weft-analyze (--no-analyze here).
+cd "$(dirname "$0")/../.." || exit 1
+export WEFT_ROOT=$PWD
+. tests/lib/common.sh
+. tests/lib/go_chain.sh
+
+scenario=$1 db=$2
+shift 2
+T=$(mktempdir)
+export WEFT_PIN_DIR=/sys/fs/bpf/weft-go-vm-$$
+grep -q none /sys/kernel/security/lockdown 2>/dev/null || fail "guest kernel is locked down"
+
+check_writes_clean() {	# LOG: writes done, no skip for a bad state, no room or a fault
+	grep -E 'writes: [1-9][0-9]* done' "$1" || fail "no write done: $(cat "$1")"
+	grep -q 'state 0, space 0, .* fault 0)' "$1" || fail "writes skipped: $(grep writes: "$1")"
+}
+
+main() {
+	local bin=$1
+	go_weft_start "$T/weft.log" --db "$db" --no-analyze --exe "$bin" --spans-file "$T/spans.jsonl"
+	grep -q 'writes on' "$T/weft.log" || fail "writes not enabled: $(cat "$T/weft.log")"
+	go_start C "$bin" "$T"
+	go_start B "$bin" "$T" -next "http://127.0.0.1:$GO_PORT_C"
+	go_start A "$bin" "$T" -next "http://127.0.0.1:$GO_PORT_B"
+	go_start G "$bin" "$T" -next "http://127.0.0.1:$GO_PORT_C" -mode goroutine
+	go_start P "$bin" "$T" -next "http://127.0.0.1:$GO_PORT_C" -mode appset
+	go_start TB "$bin" "$T" -tls -next "http://127.0.0.1:$GO_PORT_C"
+	go_start TA "$bin" "$T" -tls -next "https://127.0.0.1:$GO_PORT_TB"
+	local tp1=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+	local app=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01
+	local checks=("chain:/one:A,B,C:$tp1" "chain:/two:A,B,C:-")
+	out=$(curl -sf -H "traceparent: $tp1" "http://127.0.0.1:$GO_PORT_A/one") || fail "request failed"
+	[ "$out" = "A>B>C/one" ] || fail "answer '$out'"
+	curl -sf "http://127.0.0.1:$GO_PORT_A/two" >/dev/null || fail "request 2 failed"
+	for i in 1 2 3 4 5; do	# keep-alive: the same connections, one header each time
+		tp=00-$(printf %032x $((0x5000 + i)))-$(printf %016x $((0x77 + i)))-01
+		curl -sf -H "traceparent: $tp" "http://127.0.0.1:$GO_PORT_A/k$i" >/dev/null || fail "k$i failed"
+		checks+=("chain:/k$i:A,B,C:$tp")
+	done
+	curl -sf -H "traceparent: 00-11111111111111111111111111111111-2222222222222222-01" \
+		"http://127.0.0.1:$GO_PORT_G/gor" >/dev/null || fail "goroutine request failed"
+	checks+=("chain:/gor:G,C:00-11111111111111111111111111111111-2222222222222222-01")
+	curl -sf "http://127.0.0.1:$GO_PORT_P/app" >/dev/null || fail "app-set request failed"
+	# TLS: the header is written into the buffer before encryption.
+	out=$(curl -skf -H "traceparent: $tp1" "https://127.0.0.1:$GO_PORT_TA/tls") || fail "TLS request failed"
+	[ "$out" = "TA>TB>C/tls" ] || fail "TLS answer '$out'"
+	checks+=("chain:/tls:TA,TB,C:$tp1")
+	checks+=("appset:/app:P,C:$app")
+	go_concurrent "http://127.0.0.1:$GO_PORT_A" 100
+	for i in $(seq 1 100); do
+		checks+=("chain:/c$i:A,B,C:00-$(printf %032x $((0xabc000 + i)))-$(printf %016x "$i")-01")
+	done
+	conns=$(ss -tnH state established "( dport = :$GO_PORT_B )" | wc -l)
+	echo "connections A->B after 107 requests: $conns"
+	[ "$conns" -ge 1 ] && [ "$conns" -le 30 ] || fail "keep-alive not in use: $conns connections from A to B for 107 requests"
+	go_weft_stop
+	cat "$T/weft.log"
+	check_writes_clean "$T/weft.log"
+	grep -q 'app-set 1,' "$T/weft.log" || fail "the app-set request was not counted as skipped"
+	PIDS="A=$GO_PID_A B=$GO_PID_B C=$GO_PID_C G=$GO_PID_G P=$GO_PID_P TA=$GO_PID_TA TB=$GO_PID_TB" \
+		$PY tests/lib/go_write_check.py "$T" "${checks[@]}" || fail "checks failed"
+	ok "write path: chain, new trace, keep-alive, goroutine, app-set, TLS, 100 concurrent"
+}
+
+# One chain through every build: S1 -> S2 -> ... -> SN -> L, so each build
+# serves (reads the incoming header) and calls (writes the outgoing one).
+matrix() {
+	local args=() b i n=$# names=() pidlist=""
+	for b in "$@"; do args+=(--exe "$b"); done
+	go_weft_start "$T/weft.log" --db "$db" --no-analyze "${args[@]}" --spans-file "$T/spans.jsonl"
+	cat "$T/weft.log"
+	local bins=("$@")
+	go_start L "${bins[0]}" "$T"
+	local next=$GO_PORT_L
+	for ((i = n; i >= 1; i--)); do
+		go_start "S$i" "${bins[i-1]}" "$T" -next "http://127.0.0.1:$next"
+		eval "next=\$GO_PORT_S$i; pidlist+=\" S$i=\$GO_PID_S$i\""
+	done
+	for ((i = 1; i <= n; i++)); do names+=("S$i"); done
+	names+=(L)
+	local hops; hops=$(IFS=,; echo "${names[*]}")
+	local tp=00-$(printf %032x 0x9001)-$(printf %016x 0x34)-01
+	out=$(curl -sf -H "traceparent: $tp" "http://127.0.0.1:$GO_PORT_S1/m") || fail "request failed"
+	[[ $out == "S1>S2>"* ]] || fail "answer '$out'"
+	curl -sf "http://127.0.0.1:$GO_PORT_S1/n" >/dev/null || fail "request failed"
+	go_weft_stop
+	tail -4 "$T/weft.log"
+	check_writes_clean "$T/weft.log"
+	for ((i = 1; i <= n; i++)); do echo "S$i: $(basename "${bins[i-1]}")"; done
+	PIDS="$pidlist L=$GO_PID_L" $PY tests/lib/go_write_check.py "$T" "chain:/m:$hops:$tp" "chain:/n:$hops:-" ||
+		fail "checks failed (S<i> is the i-th build above)"
+	ok "one chain through $n builds: every hop got exactly one traceparent, parents right"
+}
+
+# wrk through A->B->C for SECS, once without weft-go and once with it: no
+# error, every answer identical to the uninstrumented one, no crash.
+load() {
+	local bin=$1 secs=$2
+	go_start C "$bin" "$T" -quiet
+	go_start B "$bin" "$T" -quiet -next "http://127.0.0.1:$GO_PORT_C"
+	go_start A "$bin" "$T" -quiet -next "http://127.0.0.1:$GO_PORT_B"
+	want=$(curl -sf "http://127.0.0.1:$GO_PORT_A/load") || fail "request failed"
+	cat >"$T/check.lua" <<LUA
+wrk.path = "/load"
+local bad = 0
+response = function(status, headers, body)
+	if status ~= 200 or body ~= "$want" then bad = bad + 1 end
+end
+done = function(summary, latency, requests)
+	io.write(string.format("requests %d errors %d non2xx %d mismatched %d\n", summary.requests,
+		summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+		summary.errors.status, bad))
+end
+LUA
+	wrk -t1 -c8 --timeout 30s -d"${secs}s" -s "$T/check.lua" "http://127.0.0.1:$GO_PORT_A" >"$T/wrk0.txt" 2>&1 || fail "wrk failed"
+	echo "uninstrumented: $(grep -E '^requests|Requests/sec' "$T/wrk0.txt" | tr '\n' ' ')"
+	go_weft_start "$T/weft.log" --db "$db" --no-analyze --exe "$bin" --spans-file /dev/null
+	wrk -t1 -c8 --timeout 30s -d"${secs}s" -s "$T/check.lua" "http://127.0.0.1:$GO_PORT_A" >"$T/wrk1.txt" 2>&1 || fail "wrk failed"
+	echo "instrumented:   $(grep -E '^requests|Requests/sec' "$T/wrk1.txt" | tr '\n' ' ')"
+	go_weft_stop
+	cat "$T/weft.log"
+	for n in A B C; do
+		eval "pid=\$GO_PID_$n"
+		kill -0 "$pid" 2>/dev/null || fail "service $n crashed"
+	done
+	grep -q '^requests [0-9]* errors 0 non2xx 0 mismatched 0$' "$T/wrk0.txt" || fail "uninstrumented run had failures: $(cat "$T/wrk0.txt")"
+	grep -q '^requests [0-9]* errors 0 non2xx 0 mismatched 0$' "$T/wrk1.txt" || fail "instrumented run had failures: $(cat "$T/wrk1.txt")"
+	check_writes_clean "$T/weft.log"
+	reqs=$(sed -n 's/^requests \([0-9]*\) .*/\1/p' "$T/wrk1.txt")
+	writes=$(sed -n 's/.*writes: \([0-9]*\) done.*/\1/p' "$T/weft.log")
+	# Every request crossed two instrumented client calls (A->B, B->C).
+	[ "$writes" -ge $((2 * reqs)) ] || fail "$writes writes for $reqs requests (expected 2 per request)"
+	out=$(curl -sf "http://127.0.0.1:$GO_PORT_A/load") && [ "$out" = "$want" ] || fail "services broken after the run"
+	ok "load: $reqs requests with writes on, 0 failed, 0 mismatched, 0 crashes, $writes writes"
+}
+
+case $scenario in
+main) main "$@" ;;
+matrix) matrix "$@" ;;
+load) load "$@" ;;
+*) fail "unknown scenario $scenario" ;;
+esac
