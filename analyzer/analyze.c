@@ -171,9 +171,10 @@ static bool is_module_pkg(const char *pkg)
 		goto out;                                                                          \
 	} while (0)
 
-enum weft_analyze_result weft_analyze_mem(const uint8_t *data, size_t size, const char *path,
-					  const char *hash, struct weft_record **out, char *err,
-					  size_t errlen)
+/* mapped: data is a private read-only file mapping (pages may be dropped when done). */
+static enum weft_analyze_result analyze(const uint8_t *data, size_t size, bool mapped,
+					const char *path, const char *hash,
+					struct weft_record **out, char *err, size_t errlen)
 {
 	enum weft_analyze_result res = WEFT_ANALYZE_OK;
 	struct gobuildinfo bi = {0};
@@ -200,6 +201,7 @@ enum weft_analyze_result weft_analyze_mem(const uint8_t *data, size_t size, cons
 		SKIP("not a 64-bit little-endian ELF");
 	if (welf_open(&w, data, size, why, sizeof(why)))
 		FAIL("%s", why);
+	w.mapped = mapped;
 	if (w.ehdr.e_machine != EM_X86_64)
 		SKIP("not an x86-64 binary (ELF machine %u)", (unsigned)w.ehdr.e_machine);
 	if (w.ehdr.e_type != ET_EXEC && w.ehdr.e_type != ET_DYN)
@@ -270,7 +272,11 @@ enum weft_analyze_result weft_analyze_mem(const uint8_t *data, size_t size, cons
 
 	/* Struct offsets: DWARF, else known/ tables. */
 	if (have_dwarf) {
-		if (dwarf_fields(&w, offs))
+		rc = dwarf_fields(&w, offs);
+		if (rc == -2)
+			FAIL("corrupt DWARF: a compressed debug section does not inflate or a unit "
+			     "runs past .debug_info");
+		if (rc)
 			FAIL("cannot read DWARF: %s", dwarf_errmsg(-1));
 	} else {
 		for (size_t i = 0; i < weft_wanted_nfields; i++)
@@ -364,6 +370,13 @@ out:
 	return res;
 }
 
+enum weft_analyze_result weft_analyze_mem(const uint8_t *data, size_t size, const char *path,
+					  const char *hash, struct weft_record **out, char *err,
+					  size_t errlen)
+{
+	return analyze(data, size, false, path, hash, out, err, errlen);
+}
+
 enum weft_analyze_result weft_analyze_fd(int fd, const char *path, const char *hash,
 					 struct weft_record **out, char *err, size_t errlen)
 {
@@ -394,10 +407,10 @@ enum weft_analyze_result weft_analyze_fd(int fd, const char *path, const char *h
 		snprintf(err, errlen, "cannot map: %s", strerror(errno));
 		return WEFT_ANALYZE_FAIL;
 	}
-	/* Hash by streaming reads, so that the whole mapping never becomes resident. */
+	/* Hashed through windows of its own, so that the whole mapping never becomes resident. */
 	if (!hash && weft_hash_fd(fd, hbuf) == 0)
 		hash = hbuf;
-	res = weft_analyze_mem(map, (size_t)st.st_size, path, hash, out, err, errlen);
+	res = analyze(map, (size_t)st.st_size, true, path, hash, out, err, errlen);
 	munmap(map, (size_t)st.st_size);
 	return res;
 }

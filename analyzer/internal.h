@@ -19,6 +19,7 @@ struct welf {
 	GElf_Phdr *phdrs;
 	size_t shstrndx;
 	bool have_shdrs;
+	bool mapped; /* data is a private read-only file mapping (welf_drop may release) */
 };
 
 struct wsect {
@@ -37,6 +38,12 @@ bool welf_section(struct welf *w, const char *name, struct wsect *out);
 const uint8_t *welf_vaddr(const struct welf *w, uint64_t va, uint64_t n);
 /* Pointer to n bytes at file offset off, or NULL. */
 const uint8_t *welf_at(const struct welf *w, uint64_t off, uint64_t n);
+/*
+ * Done with a file range for now: when data is a file mapping, its whole
+ * pages leave the resident set (they fault in again from the page cache if
+ * read later). Keeps peak RSS to what one step of the analysis uses.
+ */
+void welf_drop(const struct welf *w, uint64_t off, uint64_t n);
 
 /* .go.buildinfo */
 struct gobuildinfo {
@@ -59,7 +66,8 @@ long pclntab_walk_raw(const uint8_t *tab, size_t len, uint64_t text_start, func_
 /* .symtab (STT_FUNC); -1 if there is none. */
 long symtab_walk(struct welf *w, func_cb cb, void *ctx);
 
-/* DWARF struct member offsets for the wanted fields; -1 when there is no DWARF. */
+/* DWARF struct member offsets for the wanted fields; -1 when libdw cannot read it, -2 when
+ * its compressed sections are corrupt. */
 int dwarf_fields(struct welf *w, int64_t *offsets /* [weft_wanted_nfields], -1 = absent */);
 
 /* RET offsets of a function by linear sweep; 0, or -1 if the bytes do not decode. */

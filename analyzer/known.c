@@ -26,7 +26,7 @@ static struct kentry *entries;
 static size_t nentries;
 static char *table_text;
 static size_t table_len;
-static pthread_once_t once = PTHREAD_ONCE_INIT;
+static pthread_once_t once = PTHREAD_ONCE_INIT, parse_once = PTHREAD_ONCE_INIT;
 
 static const char *skip_prefix(const char *v)
 {
@@ -69,11 +69,10 @@ int version_cmp(const char *a, const char *b)
 	return 0;
 }
 
+/* The table's text: the embedded one, or $WEFT_KNOWN_TSV's. */
 static void load(void)
 {
 	const char *path = getenv("WEFT_KNOWN_TSV");
-	char *save = NULL, *line;
-	size_t cap = 0;
 
 	if (path && *path) {
 		FILE *f = fopen(path, "re");
@@ -91,9 +90,19 @@ static void load(void)
 	}
 	if (!table_text)
 		table_text = strndup(weft_known_tsv, weft_known_tsv_len);
+	if (table_text)
+		table_len = strlen(table_text);
+}
+
+/* Its entries: parsed only when a stripped binary needs them (not on database hits). */
+static void parse(void)
+{
+	char *save = NULL, *line;
+	size_t cap = 0;
+
+	pthread_once(&once, load);
 	if (!table_text)
 		return;
-	table_len = strlen(table_text);
 	{
 		char *copy = strdup(table_text);
 
@@ -156,7 +165,7 @@ int known_lookup(const char *field, const char *scope_name, const char *version,
 {
 	const struct kentry *best = NULL;
 
-	pthread_once(&once, load);
+	pthread_once(&parse_once, parse);
 	if (!version || !*version)
 		return -1;
 	for (size_t i = 0; i < nentries; i++) {

@@ -333,6 +333,17 @@ skip:
 	return OUT_SKIPPED;
 }
 
+/* Make the records stored by this run durable (they are checksummed meanwhile). */
+static void db_sync(void)
+{
+	int rc = g.db ? weft_db_sync(g.db) : 0;
+
+	if (rc)
+		weft_warn("cannot sync offsets database %s: %s: records may be lost on a crash "
+			  "(they are recomputed then)",
+			  weft_db_dir(g.db), strerror(-rc));
+}
+
 static void *worker(void *arg)
 {
 	size_t i;
@@ -427,7 +438,8 @@ int main(int argc, char **argv)
 	}
 	if (nthreads < 1)
 		nthreads = 1;
-	g.db = weft_db_open(dbdir, WEFT_DB_CREATE, err, sizeof(err));
+	/* Batch: records are not fsync'ed one by one; one syncfs at the end (db_sync). */
+	g.db = weft_db_open(dbdir, WEFT_DB_CREATE | WEFT_DB_BATCH, err, sizeof(err));
 	if (!g.db) {
 		if (!json) {
 			weft_err("%s", err);
@@ -440,6 +452,7 @@ int main(int argc, char **argv)
 
 		g.json = true;
 		rc = run_json(argv[optind]);
+		db_sync();
 		weft_db_close(g.db);
 		return rc;
 	}
@@ -472,6 +485,7 @@ int main(int argc, char **argv)
 	if (g.progress)
 		fputs("\r\033[K", stderr);
 	free(th);
+	db_sync();
 	printf("analysed %lu, already cached %lu, skipped %lu, failed %lu\n", g.count[OUT_ANALYSED],
 	       g.count[OUT_CACHED], g.count[OUT_SKIPPED], g.count[OUT_FAILED]);
 	for (size_t i = 0; i < g.njobs; i++)

@@ -20,9 +20,15 @@ $(B)/obj/gen/weft_known_tsv.o: $(B)/gen/weft_known_tsv.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# The CLI links capstone and xxhash statically and is not PIE: a database hit
+# (the common case) then starts without the dynamic loader relocating
+# libcapstone's ~77k pointers, which was most of its CPU time. (Debian's
+# libdw.a/libelf.a lack their libeu helpers, so those stay shared.)
+ANALYZE_CLI_LIBS := $(B)/lib/libweftanalyze.a $(B)/lib/libweftoffsets.a $(B)/lib/libweftcommon.a \
+                    -Wl,-Bstatic -lcapstone -lxxhash -Wl,-Bdynamic -ldw -lelf -lz -lpthread
 $(B)/bin/weft-analyze: $(B)/obj/analyzer/main.o $(ANALYZE_LIB) $(OFFSETS_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(B)/obj/analyzer/main.o $(ANALYZE_LIBS)
+	$(CC) $(CFLAGS) -no-pie $(LDFLAGS) -o $@ $(B)/obj/analyzer/main.o $(ANALYZE_CLI_LIBS)
 
 PROGRAMS     += $(B)/bin/weft-analyze
 LINT_SOURCES += $(ANALYZE_SRCS) analyzer/main.c

@@ -244,5 +244,10 @@ long pclntab_walk(struct welf *w, func_cb cb, void *ctx, char *err, size_t errle
 				text_start = w->phdrs[i].p_vaddr;
 				break;
 			}
-	return pclntab_walk_raw(tab, len, text_start, cb, ctx, err, errlen);
+	{
+		long n = pclntab_walk_raw(tab, len, text_start, cb, ctx, err, errlen);
+
+		welf_drop(w, (uint64_t)(tab - w->data), len);
+		return n;
+	}
 }

@@ -30,5 +30,14 @@ long symtab_walk(struct welf *w, func_cb cb, void *ctx)
 		cb(ctx, name, strlen(name), sym.st_value, sym.st_size);
 		count++;
 	}
+	/* Names and symbols are not needed again. */
+	welf_drop(w, s.offset, s.size);
+	{
+		Elf_Scn *str = elf_getscn(w->elf, sh.sh_link);
+		GElf_Shdr ssh;
+
+		if (str && gelf_getshdr(str, &ssh) && ssh.sh_type != SHT_NOBITS)
+			welf_drop(w, ssh.sh_offset, ssh.sh_size);
+	}
 	return count;
 }

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include "internal.h"
 
 int welf_open(struct welf *w, const uint8_t *data, size_t size, char *err, size_t errlen)
@@ -141,4 +143,16 @@ const uint8_t *welf_vaddr(const struct welf *w, uint64_t va, uint64_t n)
 		return welf_at(w, p->p_offset + (va - p->p_vaddr), n);
 	}
 	return NULL;
+}
+
+void welf_drop(const struct welf *w, uint64_t off, uint64_t n)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), start, end;
+
+	if (!w->mapped || off > w->size || n > w->size - off)
+		return;
+	start = ((uintptr_t)w->data + off + page - 1) & ~(page - 1);
+	end = ((uintptr_t)w->data + off + n) & ~(page - 1);
+	if (end > start)
+		madvise((void *)start, end - start, MADV_DONTNEED);
 }

@@ -20,6 +20,7 @@ struct weft_db {
 	int dirfd;
 	int flags;
 	bool writable;
+	bool stored; /* a record was stored (batch mode: weft_db_sync has work) */
 };
 
 #define ERR(...)                                                                                   \
@@ -415,11 +416,25 @@ int weft_db_store(struct weft_db *db, const struct weft_record *rec, char *err, 
 		ERR("cannot encode the record of %s: %s", rec->path, strerror(-rc));
 		return rc;
 	}
-	rc = write_at(db, rec->hash, buf, len, true);
+	/*
+	 * fsync before rename: a name that survives a crash holds the whole
+	 * record. In batch mode the checksum covers that case instead (a torn
+	 * record is reported and recomputed) and one syncfs ends the batch.
+	 */
+	rc = write_at(db, rec->hash, buf, len, !(db->flags & WEFT_DB_BATCH));
+	if (!rc)
+		__atomic_store_n(&db->stored, true, __ATOMIC_RELAXED);
 	free(buf);
 	if (rc)
 		ERR("cannot write offsets record %s/%s: %s: check the directory's permissions or "
 		    "use --db DIR",
 		    db->dir, rec->hash, strerror(-rc));
 	return rc;
+}
+
+int weft_db_sync(struct weft_db *db)
+{
+	if (!db || !__atomic_load_n(&db->stored, __ATOMIC_RELAXED))
+		return 0;
+	return syncfs(db->dirfd) ? -errno : 0;
 }

@@ -60,6 +60,7 @@ struct weft_db;
 /* Flags of weft_db_open. */
 #define WEFT_DB_CREATE		0x1	/* create the directory (mode 0755) if missing */
 #define WEFT_DB_STRICT		0x2	/* refuse a dir not owned by root or group/world-writable */
+#define WEFT_DB_BATCH		0x4	/* stores skip fsync; call weft_db_sync when done */
 
 /*
  * Open dir (NULL: $WEFT_OFFSETS_DB, else WEFT_DB_DEFAULT_DIR). NULL on failure,
@@ -82,6 +83,8 @@ int weft_db_lookup_fd(struct weft_db *db, int fd, const char *path, struct weft_
 
 /* Store atomically (temporary file + rename). 0 or -errno with err filled. */
 int weft_db_store(struct weft_db *db, const struct weft_record *rec, char *err, size_t errlen);
+/* With WEFT_DB_BATCH: make the records stored so far durable (one syncfs). 0 or -errno. */
+int weft_db_sync(struct weft_db *db);
 
 /* Hash a file's bytes: XXH3-128 as 32 lowercase hex chars + NUL. */
 int weft_hash_fd(int fd, char out[33]);
