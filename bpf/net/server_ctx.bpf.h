@@ -18,6 +18,8 @@
  *   weft_sctx_get(pid_tgid)              the thread's current server request
  *   weft_sctx_client(sctx, out, parent, src)  derive a CLIENT context
  *   weft_sctx_end(rb, pid_tgid, status, injector, proto)
+ *   weft_sctx_end_at(rb, sctx, pid_tgid, status, injector, proto)  the same
+ *                                        with the entry weft_sctx_get returned
  *                         end the SERVER span: emit it into ring buffer rb
  *                         (struct weft_span_event) and forget the context
  *                         (the entry stays, marked invalid, for reuse: always
@@ -173,15 +175,15 @@ static __always_inline __u64 weft_rb_flags(void *rb)
 	return avail > size / 4 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
-/* End the thread's SERVER span with status; emit it into rb. 0, or -1 if none. */
-static __always_inline int weft_sctx_end(void *rb, __u64 pid_tgid, __u16 status, __u8 injector,
-					 __u8 proto)
+/*
+ * End the SERVER span s (from weft_sctx_get(pid_tgid)) with status; emit it
+ * into rb. For callers that hold s already (saves a second map lookup).
+ */
+static __always_inline void weft_sctx_end_at(void *rb, struct weft_server_ctx *s, __u64 pid_tgid,
+					     __u16 status, __u8 injector, __u8 proto)
 {
-	struct weft_server_ctx *s = weft_sctx_get(pid_tgid);
 	struct weft_span_event *ev;
 
-	if (!s)
-		return -1;
 	ev = bpf_ringbuf_reserve(rb, sizeof(*ev), 0);
 	if (ev) {
 		__builtin_memset(ev, 0, sizeof(*ev));
@@ -208,6 +210,17 @@ static __always_inline int weft_sctx_end(void *rb, __u64 pid_tgid, __u16 status,
 	}
 	/* keep the entry for the thread's next request; the LRU evicts dead threads */
 	s->ctx.valid = 0;
+}
+
+/* End the thread's SERVER span with status; emit it into rb. 0, or -1 if none. */
+static __always_inline int weft_sctx_end(void *rb, __u64 pid_tgid, __u16 status, __u8 injector,
+					 __u8 proto)
+{
+	struct weft_server_ctx *s = weft_sctx_get(pid_tgid);
+
+	if (!s)
+		return -1;
+	weft_sctx_end_at(rb, s, pid_tgid, status, injector, proto);
 	return 0;
 }
 

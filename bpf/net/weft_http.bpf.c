@@ -32,6 +32,7 @@
 const volatile bool weft_have_bpf_loop = true;
 const volatile bool filter_cgroup = false;	/* tracepoints: only tasks under target_cg */
 const volatile bool filter_pids = false;	/* only tgids in target_pids */
+const volatile bool have_go_ctx = false;	/* weft-go's pinned go_conn_ctx is in use */
 
 #include "weft_span.h"
 #include "weft_conn_ctx.h"
@@ -63,7 +64,7 @@ struct conn_state {
 	struct weft_http_scan scan;	/* the request header block being read */
 };
 
-/* An outgoing request waiting for its response (key: tgid, fd). */
+/* An outgoing request waiting for its response (key: tgid, fd); ev.start_ns 0: none. */
 struct client_pending {
 	struct weft_span_event ev;
 };
@@ -81,9 +82,16 @@ struct in_state {
 	struct weft_http_scan scan;
 };
 
-struct rd_args {
-	__u64 buf;
-	__s32 fd;
+/*
+ * Per-thread state (task storage: no hash, freed with the thread). Only
+ * target threads get one, so the exit tracepoints of every other thread on the
+ * host stop at a NULL lookup.
+ */
+struct thr_state {
+	__u64 rd_buf;		/* user buffer of the read in progress, 0: none */
+	__s32 rd_fd;		/* its fd */
+	__s32 cur_fd1;		/* 1 + the fd the thread wrote last (sk_msg has no fd); 0: none */
+	__s32 serving_fd1;	/* 1 + the fd of the SERVER span it began; 0: none */
 	__u32 _pad;
 };
 
@@ -115,20 +123,12 @@ struct {
 	__type(value, __u8);
 } target_pids SEC(".maps");
 
-/* The fd each thread is writing right now (for sk_msg, which has no fd). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, __s32);
-} cur_fd SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct rd_args);
-} rd_args SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct thr_state);
+} thr SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -197,6 +197,13 @@ static __always_inline void count(__u32 idx)
 
 	if (v)
 		(*v)++;
+}
+
+/* The current thread's state; create: make it (target threads only). */
+static __always_inline struct thr_state *thr_get(bool create)
+{
+	return bpf_task_storage_get(&thr, bpf_get_current_task_btf(), 0,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 }
 
 static __always_inline bool pid_targeted(__u32 tgid)
@@ -371,11 +378,11 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 	struct weft_http_scan *s = &st->scan;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 zero = 0, ins = 0;
-	struct client_pending *cp;
+	struct client_pending *cp, *old;
 	struct weft_conn_key gk;
 	struct weft_conn_ctx *gc;
+	struct thr_state *t;
 	struct fd_key fk;
-	__s32 *fdp;
 	__u64 apply;
 	bool emit = true;
 
@@ -383,9 +390,9 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 	if (!cp)
 		return SK_PASS;
 	__builtin_memset(cp, 0, sizeof(*cp));
-	fdp = bpf_map_lookup_elem(&cur_fd, &pid_tgid);
+	t = thr_get(false);
 	fk.tgid = pid_tgid >> 32;
-	fk.fd = fdp ? *fdp : -1;
+	fk.fd = t ? t->cur_fd1 - 1 : -1;
 
 	if (s->tp_count) {
 		/* the app set traceparent: leave the request alone, use its context */
@@ -403,7 +410,7 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 	} else {
 		gk.tgid = fk.tgid;
 		gk.fd = fk.fd;
-		gc = fk.fd >= 0 ? bpf_map_lookup_elem(&go_conn_ctx, &gk) : NULL;
+		gc = have_go_ctx && fk.fd >= 0 ? bpf_map_lookup_elem(&go_conn_ctx, &gk) : NULL;
 		if (gc && gc->ctx.valid) {
 			/* weft-go emits this CLIENT span; we only write its header */
 			cp->ev.ctx = gc->ctx;
@@ -438,7 +445,12 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 		__builtin_memcpy(cp->ev.path, s->path, WEFT_PATH_MAX);
 		fill_peer(&cp->ev.peer, msg, false);
 		fill_peer(&cp->ev.local, msg, true);
-		bpf_map_update_elem(&client_pending, &fk, cp, BPF_ANY);
+		/* reuse the connection's entry in place: no LRU update per request */
+		old = bpf_map_lookup_elem(&client_pending, &fk);
+		if (old)
+			__builtin_memcpy(old, cp, sizeof(*cp));
+		else
+			bpf_map_update_elem(&client_pending, &fk, cp, BPF_ANY);
 	}
 
 	apply = (__u64)s->hdr_end + ins;
@@ -603,13 +615,19 @@ int weft_http_msg(struct sk_msg_md *msg)
 static __always_inline struct file *fd_file(__s32 fd)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
+	struct fdtable *fdt;
 	struct file **fds;
 	struct file *f = NULL;
 	unsigned int max;
 
-	fds = BPF_CORE_READ(t, files, fdt, fd);
-	max = BPF_CORE_READ(t, files, fdt, max_fds);
-	if (fd < 0 || (unsigned int)fd >= max)
+	if (fd < 0)
+		return NULL;
+	fdt = BPF_CORE_READ(t, files, fdt);	/* once: files and fdt are read one time */
+	if (!fdt)
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	max = BPF_CORE_READ(fdt, max_fds);
+	if ((unsigned int)fd >= max)
 		return NULL;
 	bpf_core_read(&f, sizeof(f), &fds[fd]);
 	return f;
@@ -630,15 +648,40 @@ static __always_inline struct sock *fd_sock(__s32 fd)
 	return so ? BPF_CORE_READ(so, sk) : NULL;
 }
 
+/*
+ * Addresses of sk. The IPv4 addresses, ports and family sit in the first bytes
+ * of sock_common (skc_addrpair, skc_hash, skc_portpair, skc_family): one
+ * kernel read of that window instead of five, at the CO-RE offsets of this
+ * kernel; field by field when a kernel lays them out otherwise.
+ */
+#define SKC_WIN 24
 static __always_inline void sock_addrs(struct sock *sk, struct weft_sockaddr *local,
 				       struct weft_sockaddr *peer)
 {
-	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u32 od = bpf_core_field_offset(struct sock_common, skc_daddr);
+	__u32 os = bpf_core_field_offset(struct sock_common, skc_rcv_saddr);
+	__u32 op = bpf_core_field_offset(struct sock_common, skc_dport);
+	__u32 on = bpf_core_field_offset(struct sock_common, skc_num);
+	__u32 of = bpf_core_field_offset(struct sock_common, skc_family);
+	__u8 w[SKC_WIN];
+	__u16 fam, lport, dport;
+	__u32 l, p;
 
+	if (od <= SKC_WIN - 4 && os <= SKC_WIN - 4 && op <= SKC_WIN - 2 && on <= SKC_WIN - 2 &&
+	    of <= SKC_WIN - 2 && !bpf_probe_read_kernel(w, sizeof(w), &sk->__sk_common)) {
+		__builtin_memcpy(&fam, w + of, 2);
+		__builtin_memcpy(&l, w + os, 4);
+		__builtin_memcpy(&p, w + od, 4);
+		__builtin_memcpy(&lport, w + on, 2);
+		__builtin_memcpy(&dport, w + op, 2);
+	} else {
+		fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+		l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		p = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+		dport = BPF_CORE_READ(sk, __sk_common.skc_dport);
+	}
 	if (fam == AF_INET) {
-		__u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-		__u32 p = BPF_CORE_READ(sk, __sk_common.skc_daddr);
-
 		__builtin_memcpy(local->addr, &l, 4);
 		__builtin_memcpy(peer->addr, &p, 4);
 		local->family = peer->family = 4;
@@ -647,26 +690,23 @@ static __always_inline void sock_addrs(struct sock *sk, struct weft_sockaddr *lo
 		BPF_CORE_READ_INTO(peer->addr, sk, __sk_common.skc_v6_daddr);
 		local->family = peer->family = 6;
 	}
-	local->port = BPF_CORE_READ(sk, __sk_common.skc_num);
-	peer->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	local->port = lport;
+	peer->port = bpf_ntohs(dport);
 }
 
+/* Caller checked task_targeted(). */
 static __always_inline void save_rd(__s32 fd, __u64 ubuf)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct rd_args a = { .buf = ubuf, .fd = fd }, *p;
+	struct thr_state *t = thr_get(true);
 
-	if (!task_targeted(id))
-		return;
-	p = bpf_map_lookup_elem(&rd_args, &id);
-	if (p)
-		*p = a;	/* in place: cheaper than an LRU update */
-	else
-		bpf_map_update_elem(&rd_args, &id, &a, BPF_ANY);
+	if (t) {
+		t->rd_buf = ubuf;
+		t->rd_fd = fd;
+	}
 }
 
 static __always_inline void server_begin(__u64 id, __s32 fd, struct in_state *is, __u32 avail,
-					 struct sock *sk)
+					 struct sock *sk, struct thr_state *t)
 {
 	struct weft_trace_ctx in = {};
 	struct weft_server_ctx *sc;
@@ -674,6 +714,7 @@ static __always_inline void server_begin(__u64 id, __s32 fd, struct in_state *is
 
 	sc = weft_sctx_begin(id, have ? &in : NULL, WEFT_PARENT_HEADER, fd);
 	if (sc) {
+		t->serving_fd1 = fd + 1;	/* its writes to fd now look for the status line */
 		sc->method_len = is->scan.method_len;
 		sc->path_len = is->scan.path_len;
 		sc->truncated = is->scan.truncated;
@@ -691,10 +732,10 @@ static __always_inline void server_begin(__u64 id, __s32 fd, struct in_state *is
 }
 
 /* A target thread read n bytes at ubuf from fd. */
-static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n)
+static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n, struct thr_state *t)
 {
 	struct fd_key fk = { .tgid = id >> 32, .fd = fd };
-	struct client_pending *cp;
+	struct client_pending *cp = NULL;
 	struct in_state *is;
 	__u32 zero = 0, off = 0, len, before, hl;
 	struct sock *sk = NULL;
@@ -711,9 +752,10 @@ static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n)
 	    bpf_probe_read_user(head, 1, (void *)ubuf))
 		return;
 
-	/* the response to one of our outgoing requests */
-	cp = bpf_map_lookup_elem(&client_pending, &fk);
-	if (cp && head[0] == 'H') {
+	/* the response to one of our outgoing requests (requests: no lookup) */
+	if (head[0] == 'H')
+		cp = bpf_map_lookup_elem(&client_pending, &fk);
+	if (cp && cp->ev.start_ns) {
 		__u16 status = weft_http_status(head, hl);
 
 		if (status) {
@@ -723,7 +765,7 @@ static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n)
 				count(WH_ERRORS);
 			else
 				count(WH_CLIENT_SPANS);
-			bpf_map_delete_elem(&client_pending, &fk);
+			cp->ev.start_ns = 0;	/* answered; the entry stays for the next request */
 			return;
 		}
 	}
@@ -771,7 +813,7 @@ static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n)
 			/* common case: the whole header block in this read */
 			r = weft_http_parse_block(&is->scan, buf, len);
 			if (r == WEFT_SCAN_DONE) {
-				server_begin(id, fd, is, len - is->scan.hdr_end, sk);
+				server_begin(id, fd, is, len - is->scan.hdr_end, sk, t);
 				return;
 			}
 			if (r == WEFT_SCAN_BAD || !weft_have_bpf_loop)
@@ -791,22 +833,22 @@ static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n)
 		/* body bytes that came in this read after the header block */
 		__u32 used = is->scan.pos - before;
 
-		server_begin(id, fd, is, len - off > used ? len - off - used : 0, NULL);
+		server_begin(id, fd, is, len - off > used ? len - off - used : 0, NULL, t);
 	}
 }
 
+/* Exit side: nothing unless this thread's enter side recorded a read. */
 static __always_inline void exit_rd(long ret)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct rd_args *a = bpf_map_lookup_elem(&rd_args, &id);
-	struct rd_args c;
+	struct thr_state *t = thr_get(false);
+	__u64 buf;
 
-	if (!a || !a->buf)
+	if (!t || !t->rd_buf)
 		return;
-	c = *a;
-	a->buf = 0;	/* consumed; the entry stays for the thread's next read */
+	buf = t->rd_buf;
+	t->rd_buf = 0;	/* consumed */
 	if (ret > 0)
-		on_read(id, c.fd, c.buf, ret);
+		on_read(bpf_get_current_pid_tgid(), t->rd_fd, buf, ret, t);
 }
 
 /* A target thread writes to fd: note it; end its SERVER span at the status line. */
@@ -814,25 +856,28 @@ static __always_inline void on_write(__s32 fd, __u64 ubuf, __u64 count_)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct weft_server_ctx *sc;
+	struct thr_state *t;
 	char head[12];
 	__u16 status;
-	__s32 *fdp;
 
-	if (!task_targeted(id))
+	t = thr_get(true);
+	if (!t)
 		return;
-	fdp = bpf_map_lookup_elem(&cur_fd, &id);
-	if (fdp)
-		*fdp = fd;
-	else
-		bpf_map_update_elem(&cur_fd, &id, &fd, BPF_ANY);
+	t->cur_fd1 = fd + 1;
+	/* only writes to the fd a SERVER span was read from can end it */
+	if (t->serving_fd1 != fd + 1 || count_ < 12)
+		return;
 	sc = weft_sctx_get(id);
-	if (!sc || sc->fd != fd || count_ < 12)
+	if (!sc || sc->fd != fd)
 		return;
 	if (bpf_probe_read_user(head, sizeof(head), (void *)ubuf))
 		return;
 	status = weft_http_status(head, sizeof(head));
-	if (status && !weft_sctx_end(&spans, id, status, WEFT_INJ_HTTP, WEFT_PROTO_HTTP1))
-		count(WH_SERVER_SPANS);
+	if (!status)
+		return;
+	weft_sctx_end_at(&spans, sc, id, status, WEFT_INJ_HTTP, WEFT_PROTO_HTTP1);
+	t->serving_fd1 = 0;
+	count(WH_SERVER_SPANS);
 }
 
 /* First iovec of an iovec array (readv/writev/recvmsg/sendmsg). */
@@ -856,6 +901,8 @@ static __always_inline __u64 msghdr_iov(__u64 umsg)
 SEC("tracepoint/syscalls/sys_enter_read")
 int weft_http_enter_read(struct trace_event_raw_sys_enter *ctx)
 {
+	if (!task_targeted(bpf_get_current_pid_tgid()))
+		return 0;
 	save_rd(ctx->args[0], ctx->args[1]);
 	return 0;
 }
@@ -863,6 +910,8 @@ int weft_http_enter_read(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_enter_recvfrom")
 int weft_http_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
 {
+	if (!task_targeted(bpf_get_current_pid_tgid()))
+		return 0;
 	save_rd(ctx->args[0], ctx->args[1]);
 	return 0;
 }
@@ -922,6 +971,8 @@ int weft_http_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_enter_write")
 int weft_http_enter_write(struct trace_event_raw_sys_enter *ctx)
 {
+	if (!task_targeted(bpf_get_current_pid_tgid()))
+		return 0;
 	on_write(ctx->args[0], ctx->args[1], ctx->args[2]);
 	return 0;
 }
@@ -929,6 +980,8 @@ int weft_http_enter_write(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_enter_sendto")
 int weft_http_enter_sendto(struct trace_event_raw_sys_enter *ctx)
 {
+	if (!task_targeted(bpf_get_current_pid_tgid()))
+		return 0;
 	on_write(ctx->args[0], ctx->args[1], ctx->args[2]);
 	return 0;
 }
@@ -938,6 +991,8 @@ int weft_http_enter_writev(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 base, len;
 
+	if (!task_targeted(bpf_get_current_pid_tgid()))
+		return 0;
 	first_iov(ctx->args[1], &base, &len);
 	on_write(ctx->args[0], base, len);
 	return 0;
@@ -948,6 +1003,8 @@ int weft_http_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 base, len;
 
+	if (!task_targeted(bpf_get_current_pid_tgid()))
+		return 0;
 	first_iov(msghdr_iov(ctx->args[1]), &base, &len);
 	on_write(ctx->args[0], base, len);
 	return 0;

@@ -182,8 +182,10 @@ static void reuse_go_map(struct weft_http *skel)
 	if (bpf_map__reuse_fd(skel->maps.go_conn_ctx, fd))
 		weft_warn("cannot use %s: check that weft-go and weft-http are the same version",
 			  path);
-	else
+	else {
+		skel->rodata->have_go_ctx = true;
 		weft_info("using weft-go's connection contexts from %s", path);
+	}
 	close(fd);
 }
 
