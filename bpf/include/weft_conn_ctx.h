@@ -35,4 +35,14 @@ struct weft_conn_ctx {
 	__u32 _pad;
 };
 
+/*
+ * The processes weft-go instruments: key tgid (__u32), value the binary's index
+ * in weft-go (__u32). weft-go pins it beside the context map. Another injector
+ * that sees it leaves the spans of these processes to weft-go (one span per
+ * request and side) and inserts a header into their requests only with a
+ * context weft-go published.
+ */
+#define WEFT_GO_PIDS_MAP	"go_pids"
+#define WEFT_GO_PIDS_MAX	4096
+
 #endif /* WEFT_CONN_CTX_H */

@@ -33,6 +33,7 @@ const volatile bool weft_have_bpf_loop = true;
 const volatile bool filter_cgroup = false;	/* tracepoints: only tasks under target_cg */
 const volatile bool filter_pids = false;	/* only tgids in target_pids */
 const volatile bool have_go_ctx = false;	/* weft-go's pinned go_conn_ctx is in use */
+const volatile bool have_go_pids = false;	/* weft-go's pinned go_pids is in use */
 
 #include "weft_span.h"
 #include "weft_conn_ctx.h"
@@ -151,6 +152,20 @@ struct {
 	__type(key, struct weft_conn_key);
 	__type(value, struct weft_conn_ctx);
 } go_conn_ctx SEC(".maps");
+
+/* The processes weft-go instruments (weft_conn_ctx.h); reused from its pin. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WEFT_GO_PIDS_MAX);
+	__type(key, __u32);
+	__type(value, __u32);
+} go_pids SEC(".maps");
+
+/* weft-go emits this process's spans: we only carry its contexts to the wire. */
+static __always_inline bool go_owned(__u32 tgid)
+{
+	return have_go_pids && bpf_map_lookup_elem(&go_pids, &tgid);
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -393,6 +408,8 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 	t = thr_get(false);
 	fk.tgid = pid_tgid >> 32;
 	fk.fd = t ? t->cur_fd1 - 1 : -1;
+	if (go_owned(fk.tgid))
+		emit = false;
 
 	if (s->tp_count) {
 		/* the app set traceparent: leave the request alone, use its context */
@@ -418,6 +435,10 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 			cp->ev.parent_src = WEFT_PARENT_INJECTOR;
 			emit = false;
 			count(WH_GO_CTX);
+		} else if (!emit) {
+			/* a weft-go process without a published context: fail closed */
+			count(WH_LEFT_ALONE);
+			goto body;
 		} else {
 			weft_sctx_client(weft_sctx_get(pid_tgid), &cp->ev.ctx, cp->ev.parent_span_id,
 					 &cp->ev.parent_src);
@@ -453,6 +474,7 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 			bpf_map_update_elem(&client_pending, &fk, cp, BPF_ANY);
 	}
 
+body:
 	apply = (__u64)s->hdr_end + ins;
 	if (s->chunked) {
 		st->phase = PH_CHUNK;
@@ -712,7 +734,8 @@ static __always_inline void server_begin(__u64 id, __s32 fd, struct in_state *is
 	struct weft_server_ctx *sc;
 	bool have = weft_http_scan_tp(&is->scan, &in) == 0;
 
-	sc = weft_sctx_begin(id, have ? &in : NULL, WEFT_PARENT_HEADER, fd);
+	/* weft-go makes the SERVER spans of its processes */
+	sc = go_owned(id >> 32) ? NULL : weft_sctx_begin(id, have ? &in : NULL, WEFT_PARENT_HEADER, fd);
 	if (sc) {
 		t->serving_fd1 = fd + 1;	/* its writes to fd now look for the status line */
 		sc->method_len = is->scan.method_len;

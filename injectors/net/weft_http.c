@@ -164,29 +164,43 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 
 bool weft_http_verbose;
 
-/* Use weft-go's pinned connection-context map when it exists. */
-static void reuse_go_map(struct weft_http *skel)
+/* Reuse the map weft-go pinned as name, if any; true when in use. */
+static bool reuse_pinned(struct bpf_map *map, const char *name)
 {
 	const char *dir = getenv("WEFT_PIN_DIR");
 	char path[512];
+	bool ok = false;
 	int fd;
 
 	if (!dir || !*dir)
 		dir = WEFT_PIN_DIR;
-	snprintf(path, sizeof(path), "%s/%s", dir, WEFT_CONN_CTX_MAP);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	fd = bpf_obj_get(path);
 	if (fd < 0) {
-		weft_debug("no %s: running without weft-go's contexts", path);
-		return;
+		weft_debug("no %s: running without weft-go", path);
+		return false;
 	}
-	if (bpf_map__reuse_fd(skel->maps.go_conn_ctx, fd))
+	if (bpf_map__reuse_fd(map, fd))
 		weft_warn("cannot use %s: check that weft-go and weft-http are the same version",
 			  path);
-	else {
-		skel->rodata->have_go_ctx = true;
-		weft_info("using weft-go's connection contexts from %s", path);
-	}
+	else
+		ok = true;
 	close(fd);
+	return ok;
+}
+
+/*
+ * Use weft-go's pinned maps when it runs: its per-connection contexts, and the
+ * set of processes whose spans it makes (so that no span is made twice).
+ */
+static void reuse_go_map(struct weft_http *skel)
+{
+	skel->rodata->have_go_ctx = reuse_pinned(skel->maps.go_conn_ctx, WEFT_CONN_CTX_MAP);
+	skel->rodata->have_go_pids = reuse_pinned(skel->maps.go_pids, WEFT_GO_PIDS_MAP);
+	if (skel->rodata->have_go_ctx)
+		weft_info("using weft-go's connection contexts%s",
+			  skel->rodata->have_go_pids ? "; weft-go makes the spans of its processes"
+						     : "");
 }
 
 static void print_counters(struct weft_http *skel)
