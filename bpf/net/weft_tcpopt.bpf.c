@@ -5,12 +5,17 @@
  *
  * Sender. SSL_write/SSL_write_ex entry (uprobe) sees the plaintext. When it
  * starts an HTTP request, the CLIENT context is derived from the thread's
- * server request (server_ctx.bpf.h, shared with weft-http) and parked in the
- * thread's task storage (tid_op). The next write()/send() syscall of that thread inside the
- * SSL call names the socket: fd -> struct file -> struct socket -> sock, read
- * with CO-RE from the task's fd table (no kprobes needed). Its write_seq is
- * the TCP sequence number where this TLS record, and so the request, starts:
- * tx_pending[socket cookie] = { seq, context }. The sockops program reserves
+ * server request (server_ctx.bpf.h, shared with weft-http). The socket comes
+ * from the SSL object: SSL->rbio is a socket BIO whose num is the fd (offsets
+ * measured by user space on the probed library), fd -> struct file -> struct
+ * socket -> sock, read with CO-RE from the task's fd table (no kprobes
+ * needed). Its write_seq is the TCP sequence number where the TLS record
+ * about to be written, and so the request, starts:
+ * tx_pending[socket cookie] = { seq, context }. SSL objects with another BIO
+ * park the context in the thread's task storage (tid_op) instead, and the
+ * next write()/send() syscall of that thread inside the SSL call names the
+ * fd; user space attaches those tracepoints only once such an object shows
+ * up (need_syscalls). The sockops program reserves
  * room (HDR_OPT_LEN) while a pending option is unacknowledged and writes the
  * option (WRITE_HDR_OPT) into every segment whose data covers seq, the
  * first transmission and any retransmission. Once snd_una passes seq the
@@ -25,7 +30,9 @@
  * The socket cookie is the connection's key: sockops sets it at
  * ESTABLISHED (bpf_get_socket_cookie), syscall tracepoints read it back from
  * sk->__sk_common.skc_cookie, so only sockets this program enrolled match.
- * Later SSL calls on the same SSL object use a cached socket (ssl_conn).
+ * Nothing maps SSL objects to sockets across calls (addresses, fds and
+ * socks are reused): the BIO, or the syscalls, name the socket every time.
+ * Reads resolve the socket at return, and only for HTTP data.
  * Connections established before start are enrolled by an iter/tcp program.
  * Go programs: contexts weft-go publishes per connection (go_conn_ctx) are
  * sent on the connection's next write.
@@ -46,6 +53,22 @@ const volatile __u32 target_level = 0;	   /* level of target_cgid in the hierarc
 const volatile bool filter_pids = false;   /* only tgids in target_pids */
 const volatile bool accept_filter = false; /* only peers in accept_from */
 const volatile bool use_go_ctx = false;	   /* weft-go's go_conn_ctx pin was found */
+/*
+ * OpenSSL object layout, measured by user space at start with the library's
+ * own accessors (injectors/net/tcpopt_ssl_layout.c): SSL -> rbio, BIO ->
+ * method, BIO -> num (the fd of a socket BIO). -1: unknown, so the socket is
+ * learnt from the syscalls inside SSL calls instead.
+ */
+const volatile __s32 ssl_rbio_off = -1;
+const volatile __s32 bio_method_off = -1;
+const volatile __s32 bio_num_off = -1;
+
+/*
+ * Set when a traced SSL call's socket cannot be found from the SSL object
+ * (another BIO type, e.g. curl's, or unknown layout): user space then attaches
+ * the syscall tracepoints, which are otherwise left detached.
+ */
+volatile __u32 need_syscalls = 0;
 
 #include "server_ctx.bpf.h"
 #include "http_parse.bpf.h"
@@ -59,6 +82,7 @@ const volatile bool use_go_ctx = false;	   /* weft-go's go_conn_ctx pin was foun
 #define ENOMSG_ 42	 /* errno ENOMSG */
 #define TCPOPT_PEEK 2048 /* plaintext bytes scanned for a request head */
 #define TCPOPT_MAP_MAX 16384
+#define BIO_TYPE_SOCKET_ 0x0505 /* OpenSSL: 5 | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR */
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -138,23 +162,11 @@ struct ssl_key {
 	__u32 _pad;
 };
 
-/*
- * SSL object -> its socket, learnt from the first syscall inside an SSL call.
- * Later calls on the same SSL object skip the fd-table walk: the cached sock
- * is trusted only while its cookie still matches (a freed and reused sock
- * gets a new cookie).
- */
+/* An SSL object's socket, as found from its BIO. */
 struct ssl_sock {
 	__u64 cookie;
 	__u64 sk; /* struct sock *, read with probe reads only */
 };
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, TCPOPT_MAP_MAX);
-	__type(key, struct ssl_key);
-	__type(value, struct ssl_sock);
-} ssl_conn SEC(".maps");
 
 enum { TCPOPT_OP_READ = 1, TCPOPT_OP_WRITE = 2 };
 
@@ -185,10 +197,26 @@ static __always_inline struct tid_op *tid_op_get(bool create)
 				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 }
 
+/* No SSL call of interest parked for this thread (cheap: no creation). */
+static __always_inline void tid_op_clear(void)
+{
+	struct tid_op *t = tid_op_get(false);
+
+	if (t)
+		t->op = 0;
+}
+
 static __noinline int tid_op_set(const struct tid_op *v)
 {
-	struct tid_op *t = tid_op_get(true);
+	struct tid_op *t;
 
+	/* a write whose socket is known needs nothing from the syscalls: just
+	 * make sure no older call stays parked */
+	if (v->op == TCPOPT_OP_WRITE && v->cookie) {
+		tid_op_clear();
+		return 0;
+	}
+	t = tid_op_get(true);
 	if (t)
 		__builtin_memcpy(t, v, sizeof(*t));
 	return 0;
@@ -622,28 +650,65 @@ static __always_inline void queue_option(__u64 cookie, struct sock *sk,
 	count(WEFT_TCPOPT_CNT_PENDING);
 }
 
-/* The cached socket of an SSL object, or NULL (then: learn it from a syscall). */
-static __always_inline struct sock *ssl_cached_sk(__u64 ssl, __u32 tgid, __u64 *cookie)
+enum { SSL_SK_FOUND = 0, SSL_SK_NONE = 1, SSL_SK_OTHER_BIO = 2 };
+
+/*
+ * The socket of an SSL object from the object itself: SSL->rbio is a socket
+ * BIO (method type checked) whose num is the fd; fd -> sock through the
+ * current task's fd table. SSL_SK_FOUND (sk, cookie set); SSL_SK_NONE: a
+ * socket BIO whose fd is not a TCP socket our sockops enrolled;
+ * SSL_SK_OTHER_BIO: another BIO type, or the layout is unknown.
+ */
+static __noinline int ssl_bio_sk(__u64 ssl, struct ssl_sock *out)
 {
-	struct ssl_key k = {.ssl = ssl, .tgid = tgid};
-	struct ssl_sock *c = bpf_map_lookup_elem(&ssl_conn, &k);
+	__u64 bio = 0, meth = 0;
+	int type = 0, fd = -1;
 	struct sock *sk;
 
-	if (!c)
-		return NULL;
-	sk = (struct sock *)c->sk;
-	if (BPF_CORE_READ(sk, __sk_common.skc_cookie.counter) != c->cookie)
-		return NULL;
-	*cookie = c->cookie;
-	return sk;
+	if (ssl_rbio_off < 0 || bio_method_off < 0 || bio_num_off < 0 || !ssl)
+		return SSL_SK_OTHER_BIO;
+	if (bpf_probe_read_user(&bio, sizeof(bio), (void *)(ssl + ssl_rbio_off)) || !bio)
+		return SSL_SK_OTHER_BIO;
+	if (bpf_probe_read_user(&meth, sizeof(meth), (void *)(bio + bio_method_off)) || !meth)
+		return SSL_SK_OTHER_BIO;
+	if (bpf_probe_read_user(&type, sizeof(type), (void *)meth) || type != BIO_TYPE_SOCKET_)
+		return SSL_SK_OTHER_BIO;
+	if (bpf_probe_read_user(&fd, sizeof(fd), (void *)(bio + bio_num_off)))
+		return SSL_SK_OTHER_BIO;
+	sk = fd_to_sk(fd);
+	if (!sk)
+		return SSL_SK_NONE;
+	out->cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	out->sk = (__u64)sk;
+	return out->cookie ? SSL_SK_FOUND : SSL_SK_NONE; /* 0: not enrolled by our sockops */
+}
+
+/*
+ * The socket of an SSL object, or NULL. The socket BIO is followed on every
+ * call (a few reads), nothing is cached: an SSL object's address, its fd
+ * number and even the old struct sock (with its cookie, until freed) can all
+ * outlive a connection and come back for the next one, so a cache keyed by
+ * the SSL object could name the previous connection. Other BIOs: NULL, and
+ * user space is asked to attach the syscall tracepoints, which name the
+ * socket from inside each call.
+ */
+static __always_inline struct sock *ssl_cached_sk(__u64 ssl, __u32 tgid, __u64 *cookie)
+{
+	struct ssl_sock ss = {};
+	int r = ssl_bio_sk(ssl, &ss);
+
+	if (r == SSL_SK_FOUND) {
+		*cookie = ss.cookie;
+		return (struct sock *)ss.sk;
+	}
+	if (r == SSL_SK_OTHER_BIO && !need_syscalls)
+		need_syscalls = 1;
+	return NULL;
 }
 
 static __always_inline int on_sys_io(long fd, bool is_write)
 {
-	__u64 id = bpf_get_current_pid_tgid();
 	struct tid_op *op = tid_op_get(false);
-	struct ssl_key k = {};
-	struct ssl_sock ss;
 	struct sock *sk;
 	__u64 cookie;
 
@@ -656,11 +721,6 @@ static __always_inline int on_sys_io(long fd, bool is_write)
 	if (!cookie)
 		return 0; /* not a connection our sockops enrolled */
 	op->cookie = cookie;
-	k.ssl = op->ssl;
-	k.tgid = id >> 32;
-	ss.cookie = cookie;
-	ss.sk = (__u64)sk;
-	bpf_map_update_elem(&ssl_conn, &k, &ss, BPF_ANY);
 	if (is_write && op->op == TCPOPT_OP_WRITE && op->has_ctx)
 		queue_option(cookie, sk, &op->ctx);
 	return 0;
@@ -728,38 +788,32 @@ static __always_inline struct weft_http_scan *scan_head(struct weft_scratch *sc,
 	__u32 zero = 0;
 	struct weft_http_scan *s = bpf_map_lookup_elem(&scan_tmp, &zero);
 	__u32 len = n > TCPOPT_PEEK ? TCPOPT_PEEK : (__u32)n;
+	int r;
 
 	if (!s)
 		return NULL;
 	if (bpf_probe_read_user(sc->buf, len & (TCPOPT_PEEK * 2 - 1), (void *)buf))
 		return NULL;
 	weft_http_scan_init(s);
-	if (weft_http_scan_run(s, sc->buf, 0, len) == WEFT_SCAN_BAD || !s->reqline_end)
+	/* a line at a time where bpf_loop exists, else byte by byte */
+	if (weft_have_bpf_loop)
+		r = weft_http_parse_block(s, sc->buf, len);
+	else
+		r = weft_http_scan_run(s, sc->buf, 0, len);
+	if (r == WEFT_SCAN_BAD || !s->reqline_end)
 		return NULL;
 	return s;
 }
 
-static __always_inline __u64 ssl_cookie(__u64 ssl, __u32 tgid, __u64 known)
-{
-	struct ssl_key k = {.ssl = ssl, .tgid = tgid};
-	struct ssl_sock *c;
-
-	if (known)
-		return known;
-	c = bpf_map_lookup_elem(&ssl_conn, &k);
-	return c ? c->cookie : 0;
-}
-
 /* A request written into TLS: start a CLIENT span, queue the option. */
-static __always_inline void client_request(__u64 id, __u64 ssl, struct weft_http_scan *s)
+static __always_inline void client_request(__u64 id, __u64 ssl, struct sock *sk, __u64 cookie,
+					   struct weft_http_scan *s)
 {
 	__u32 zero = 0;
-	struct tid_op op = {.op = TCPOPT_OP_WRITE, .ssl = ssl, .has_ctx = 1};
+	struct tid_op op = {.op = TCPOPT_OP_WRITE, .ssl = ssl, .has_ctx = 1, .cookie = cookie};
 	struct ssl_key k = {.ssl = ssl, .tgid = id >> 32};
 	struct weft_span_event *ev;
 	__u8 src = 0;
-
-	struct sock *sk = ssl_cached_sk(ssl, id >> 32, &op.cookie);
 
 	if (weft_http_scan_tp(s, &op.ctx) == 0) {
 		/* the application set traceparent: it owns this span; send its context */
@@ -858,29 +912,36 @@ static __always_inline int ssl_write_entry(struct pt_regs *ctx)
 	struct weft_scratch *sc;
 	struct weft_http_scan *s;
 	struct tid_op op = {.op = TCPOPT_OP_WRITE, .ssl = ssl};
+	struct sock *sk;
 	__u16 status;
 
 	if (num <= 0 || !is_target(id))
 		return 0;
-	ssl_cached_sk(ssl, id >> 32, &op.cookie);
 	sc = bpf_map_lookup_elem(&scratch, &zero);
 	if (!sc || bpf_probe_read_user(sc->buf, 16, (void *)buf))
-		return 0;
+		goto other;
 	status = weft_http_status(sc->buf, num < 16 ? num : 16);
 	if (status) {
-		tid_op_set(&op);
+		tid_op_clear();
 		weft_sctx_end(&events, id, status, WEFT_INJ_TCPOPT, WEFT_PROTO_HTTP1);
 		return 0;
 	}
-	if (!weft_http_method_prefix(sc->buf, num < 16 ? num : 16) || num < 16) {
-		tid_op_set(&op);
-		return 0;
-	}
+	if (!weft_http_method_prefix(sc->buf, num < 16 ? num : 16) || num < 16)
+		goto other;
 	s = scan_head(sc, buf, num);
-	if (s)
-		client_request(id, ssl, s);
-	else
+	if (!s)
+		goto other;
+	/* a request: its socket is needed for the option */
+	sk = ssl_cached_sk(ssl, id >> 32, &op.cookie);
+	client_request(id, ssl, sk, op.cookie, s);
+	return 0;
+other:
+	/* no request: only the syscall fallback (when attached) learns the
+	 * socket from it for later calls */
+	if (need_syscalls)
 		tid_op_set(&op);
+	else
+		tid_op_clear();
 	return 0;
 }
 
@@ -897,7 +958,7 @@ static __always_inline int ssl_read_entry(__u64 ssl, __u64 buf, __u64 readbytes)
 
 	if (!is_target(id))
 		return 0;
-	ssl_cached_sk(ssl, id >> 32, &op.cookie);
+	/* the socket is looked up at return, and only for HTTP data */
 	tid_op_set(&op);
 	return 0;
 }
@@ -934,7 +995,7 @@ static __always_inline int ssl_read_ret(long ret)
 	} else if (ret > 0) {
 		n = ret;
 	}
-	cookie = ssl_cookie(ssl, id >> 32, op->cookie);
+	cookie = op->cookie; /* set by the syscall fallback, else 0 */
 	op->op = 0; /* done: later syscalls of this thread are not ours */
 	if (n < 16)
 		return 0;
@@ -943,14 +1004,19 @@ static __always_inline int ssl_read_ret(long ret)
 		return 0;
 	status = weft_http_status(sc->buf, 16);
 	if (status) {
+		if (!cookie)
+			ssl_cached_sk(ssl, id >> 32, &cookie);
 		client_response(id, ssl, cookie, status);
 		return 0;
 	}
 	if (!weft_http_method_prefix(sc->buf, 16))
 		return 0;
 	s = scan_head(sc, buf, n);
-	if (s)
-		server_request(id, cookie, s);
+	if (!s)
+		return 0;
+	if (!cookie)
+		ssl_cached_sk(ssl, id >> 32, &cookie);
+	server_request(id, cookie, s);
 	return 0;
 }
 
@@ -958,4 +1024,16 @@ SEC("uretprobe")
 int BPF_URETPROBE(weft_tcpopt_ssl_read_ret, int ret)
 {
 	return ssl_read_ret(ret);
+}
+
+/*
+ * Empty program, loaded and attached only with --bpf-stats, beside
+ * weft_tcpopt_ssl_write on the same uprobes (same trap, no extra one): its
+ * run_time_ns / run_cnt is the fixed per-run cost of running a BPF program
+ * under the statistics on this machine, subtracted for the net figures.
+ */
+SEC("uprobe")
+int weft_tcpopt_stats_floor(void *ctx)
+{
+	return 0;
 }

@@ -25,12 +25,14 @@
 #include "log.h"
 #include "exporter.h"
 #include "tcpopt_util.h"
+#include "tcpopt_ssl_layout.h"
 #include "weft_conn_ctx.h"
 #include "bpf/net/weft_tcpopt.skel.h"
 
-#define MAX_PIDS_UPROBE 64 /* uprobes are attached per --pid: 6 each */
-#define MAX_LINKS (5 + 6 * MAX_PIDS_UPROBE)
+#define MAX_PIDS_UPROBE 64 /* uprobes are attached per --pid: 6 each (8 with --bpf-stats) */
+#define MAX_LINKS (8 + 8 * MAX_PIDS_UPROBE)
 #define MAX_CIDRS 256
+#define TCPOPT_SPAN_QUEUE 8192 /* spans the exporter may hold (see main) */
 
 struct opts {
 	const char *cgroup;
@@ -194,11 +196,16 @@ static void read_counters(struct weft_tcpopt *skel, uint64_t out[WEFT_TCPOPT_CNT
 	free(vals);
 }
 
-/* BPF run time of every program of ours (needs --bpf-stats to be non-zero). */
+/*
+ * BPF run time of every program of ours (needs --bpf-stats to be non-zero).
+ * The empty program weft_tcpopt_stats_floor measures what the statistics
+ * cost per run by themselves; "net" subtracts that floor from every run.
+ */
 static void print_bpf_stats(struct weft_tcpopt *skel)
 {
-	unsigned long long total_ns = 0, total_cnt = 0;
+	unsigned long long total_ns = 0, total_cnt = 0, floor_ns = 0, floor_cnt = 0;
 	struct bpf_program *prog;
+	double per_run, net;
 
 	bpf_object__for_each_program(prog, skel->obj)
 	{
@@ -208,12 +215,45 @@ static void print_bpf_stats(struct weft_tcpopt *skel)
 		if (bpf_program__fd(prog) < 0 ||
 		    bpf_prog_get_info_by_fd(bpf_program__fd(prog), &info, &len))
 			continue;
+		if (prog == skel->progs.weft_tcpopt_stats_floor) {
+			floor_ns = info.run_time_ns;
+			floor_cnt = info.run_cnt;
+			continue;
+		}
 		total_ns += info.run_time_ns;
 		total_cnt += info.run_cnt;
-		weft_info("bpf-stats: %s run_cnt=%llu run_time_ns=%llu", bpf_program__name(prog),
-			  (unsigned long long)info.run_cnt, (unsigned long long)info.run_time_ns);
+		weft_info("bpf-stats: %s run_cnt=%llu run_time_ns=%llu recursion_misses=%llu",
+			  bpf_program__name(prog), (unsigned long long)info.run_cnt,
+			  (unsigned long long)info.run_time_ns,
+			  (unsigned long long)info.recursion_misses);
 	}
-	weft_info("bpf-stats: total run_cnt=%llu run_time_ns=%llu", total_cnt, total_ns);
+	per_run = floor_cnt ? (double)floor_ns / (double)floor_cnt : 0;
+	net = (double)total_ns - per_run * (double)total_cnt;
+	weft_info("bpf-stats: floor (empty program) run_cnt=%llu run_time_ns=%llu per_run_ns=%.0f",
+		  floor_cnt, floor_ns, per_run);
+	weft_info("bpf-stats: total run_cnt=%llu run_time_ns=%llu net_ns=%.0f", total_cnt, total_ns,
+		  net > 0 ? net : 0);
+}
+
+/* The syscall tracepoints: only for SSL objects without a socket BIO, or Go. */
+static int attach_syscalls(struct weft_tcpopt *skel, struct bpf_link **links, int *nlinks)
+{
+	struct bpf_program *tps[] = {
+	    skel->progs.weft_tcpopt_enter_write,
+	    skel->progs.weft_tcpopt_enter_sendto,
+	    skel->progs.weft_tcpopt_enter_read,
+	    skel->progs.weft_tcpopt_enter_recvfrom,
+	};
+
+	for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
+		links[*nlinks] = bpf_program__attach(tps[i]);
+		if (!links[(*nlinks)++]) {
+			weft_err("cannot attach %s: %s: mount tracefs at /sys/kernel/tracing",
+				 bpf_program__name(tps[i]), strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* Run the enrol iterator once in the current network namespace. */
@@ -346,6 +386,8 @@ int main(int argc, char **argv)
 	const char *lib;
 	char err[512];
 	struct sigaction sa = {.sa_handler = on_signal};
+	struct tcpopt_ssl_layout lay;
+	bool syscalls = false;
 
 	weft_log_init("weft-tcpopt", false);
 	if (parse_args(argc, argv, &o))
@@ -379,6 +421,16 @@ int main(int argc, char **argv)
 
 	struct weft_exporter_opts eo = {.injector = "weft-tcpopt", .spans_file = o.spans_file};
 
+	/*
+	 * The exporter's queue is a ring whose slots are all touched as it wraps,
+	 * so its size is resident memory sooner or later (65536 spans: ~20 MB).
+	 * 8192 is seconds of spans at thousands per second, far above what one
+	 * export batch (512 spans or 1 s) leaves queued. The environment still
+	 * overrides it.
+	 */
+	if (!getenv("WEFT_EXPORTER_QUEUE_MAX") && !getenv("OTEL_BSP_MAX_QUEUE_SIZE"))
+		eo.queue_max = TCPOPT_SPAN_QUEUE;
+
 	exp = weft_exporter_new(&eo, err, sizeof(err));
 	if (!exp) {
 		weft_err("%s", err);
@@ -408,6 +460,17 @@ int main(int argc, char **argv)
 	skel->rodata->filter_pids = o.npids > 0;
 	skel->rodata->accept_filter = o.ncidrs > 0;
 	reuse_go_map(skel);
+	if (tcpopt_ssl_layout(lib, &lay))
+		weft_warn("cannot measure OpenSSL's SSL/BIO layout in %s: finding sockets through "
+			  "the read/write syscalls instead (costlier)",
+			  lib);
+	else
+		weft_debug("OpenSSL layout: SSL rbio at %d, BIO method at %d, fd at %d",
+			   lay.rbio_off, lay.method_off, lay.num_off);
+	skel->rodata->ssl_rbio_off = lay.rbio_off;
+	skel->rodata->bio_method_off = lay.method_off;
+	skel->rodata->bio_num_off = lay.num_off;
+	bpf_program__set_autoload(skel->progs.weft_tcpopt_stats_floor, o.bpf_stats);
 	if (weft_tcpopt__load(skel)) {
 		weft_err("cannot load the BPF programs: %s: run as root; needs sockops header "
 			 "options (Linux >= 5.10) and BTF",
@@ -442,20 +505,18 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	enrol_existing(skel, &o);
-	struct bpf_program *tps[] = {
-	    skel->progs.weft_tcpopt_enter_write,
-	    skel->progs.weft_tcpopt_enter_sendto,
-	    skel->progs.weft_tcpopt_enter_read,
-	    skel->progs.weft_tcpopt_enter_recvfrom,
-	};
-	for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
-		links[nlinks] = bpf_program__attach(tps[i]);
-		if (!links[nlinks++]) {
-			weft_err("cannot attach %s: %s: mount tracefs at /sys/kernel/tracing",
-				 bpf_program__name(tps[i]), strerror(errno));
+	/*
+	 * The read/write/sendto/recvfrom tracepoints run for every such call on
+	 * the machine: attach them only when needed (weft-go's contexts, an
+	 * unknown OpenSSL layout, or later when an SSL object without a socket
+	 * BIO shows up).
+	 */
+	if (skel->rodata->use_go_ctx || lay.rbio_off < 0) {
+		if (attach_syscalls(skel, links, &nlinks))
 			goto out;
-		}
+		syscalls = true;
 	}
+
 	struct {
 		struct bpf_program *prog;
 		const char *func;
@@ -467,6 +528,9 @@ int main(int argc, char **argv)
 	    {skel->progs.weft_tcpopt_ssl_read_ret, "SSL_read", true},
 	    {skel->progs.weft_tcpopt_ssl_read_ex, "SSL_read_ex", false},
 	    {skel->progs.weft_tcpopt_ssl_read_ret, "SSL_read_ex", true},
+	    /* --bpf-stats: an empty program on the same probe, for the floor */
+	    {skel->progs.weft_tcpopt_stats_floor, "SSL_write", false},
+	    {skel->progs.weft_tcpopt_stats_floor, "SSL_write_ex", false},
 	};
 	/*
 	 * With --pid, uprobes go on those processes only, so other programs using
@@ -475,6 +539,8 @@ int main(int argc, char **argv)
 	 */
 	for (int p = 0; p < (o.npids ? o.npids : 1); p++) {
 		for (size_t i = 0; i < sizeof(ups) / sizeof(ups[0]); i++) {
+			if (ups[i].prog == skel->progs.weft_tcpopt_stats_floor && !o.bpf_stats)
+				continue;
 			if (nlinks >= MAX_LINKS) {
 				weft_err("too many probes: at most %d --pid", MAX_PIDS_UPROBE);
 				goto out;
@@ -499,6 +565,13 @@ int main(int argc, char **argv)
 		struct timespec ts = {.tv_nsec = 50 * 1000 * 1000};
 
 		ring_buffer__consume(rb);
+		if (!syscalls && skel->bss->need_syscalls) {
+			weft_info("an SSL object without a socket BIO: attaching the syscall "
+				  "tracepoints to find its socket");
+			if (attach_syscalls(skel, links, &nlinks))
+				goto out;
+			syscalls = true;
+		}
 		nanosleep(&ts, NULL);
 	}
 	rc = 0;

@@ -65,6 +65,7 @@ stop_weft() {
 # start_service NS NAME PORT [ARGS...]: HTTPS service in NS, in the cgroup; waits for ready
 start_service() {
 	local ns=$1 name=$2 port=$3; shift 3
+	rm -f "$TMP/$name.out"	# a restart must not see the last instance's "ready"
 	in_cg "$ns" "$PY" "$TLS_APPS/https_service.py" --port "$port" --cert "$TMP/server.pem" \
 		--key "$TMP/server.key" --ca "$TMP/ca.pem" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
 	cleanup_add "kill $!"
