@@ -14,6 +14,7 @@
  */
 #ifndef WEFT_GO_MAP_BPF_H
 #define WEFT_GO_MAP_BPF_H
+/* Included by one BPF object only (weft_go.bpf.c): it defines global functions. */
 
 #include "go/weft_go.h"
 #include "weft_tracecontext.h"
@@ -87,13 +88,13 @@ static __always_inline __u8 go_hex2(const char *s, int *bad)
  * version 00 is exactly 55 chars; a higher version (not ff) is read at the
  * version-00 positions if what follows them starts with '-'.
  */
-static __noinline int go_parse_traceparent(const struct go_string *v, struct weft_trace_ctx *out)
+__noinline int go_parse_traceparent(const struct go_string *v, struct weft_trace_ctx *out)
 {
 	char s[WEFT_TRACEPARENT_LEN + 1];
 	__u8 ver, zt = 0, zs = 0;
 	int bad = 0;
 
-	if (v->len < WEFT_TRACEPARENT_LEN || !v->ptr)
+	if (!v || !out || v->len < WEFT_TRACEPARENT_LEN || !v->ptr)
 		return -1;
 	if (v->len == WEFT_TRACEPARENT_LEN) {
 		if (bpf_probe_read_user(s, WEFT_TRACEPARENT_LEN, (void *)v->ptr))
@@ -173,15 +174,21 @@ unknown:
 	return 1;
 }
 
-/* Look for traceparent in the Go map at hmap; fill out when GO_TP_VALID. */
-static __noinline int go_header_traceparent(const struct weft_go_cfg *cfg, __u64 hmap,
-					    struct weft_trace_ctx *out)
+/*
+ * Look for traceparent in the Go map at hmap; fill out when GO_TP_VALID.
+ * Global functions (this one and go_parse_traceparent) are verified once per
+ * program, whatever the caller's state: start-up stays short.
+ */
+__noinline int go_header_traceparent(const struct weft_go_cfg *cfg, __u64 hmap,
+				     struct weft_trace_ctx *out)
 {
 	struct go_walk w = {};
 	__u64 old = 0;
 	__s64 count = 0;
 	__u8 b = 0;
 
+	if (!cfg || !out)
+		return GO_TP_UNKNOWN;
 	if (!(cfg->flags & WEFT_GO_CFG_MAPWALK) || cfg->hmap_count < 0 || cfg->hmap_b < 0 ||
 	    cfg->hmap_buckets < 0 || cfg->hmap_oldbuckets < 0)
 		return GO_TP_UNKNOWN;

@@ -12,9 +12,12 @@
  *                                                        RETs:  span ends, status
  *   (*Transport).roundTrip(t, req)                       entry: CLIENT span starts
  *                                                        RETs:  span ends, status
- *   (*persistConn).roundTrip(pc, treq)                   entry: bind the span to the
- *        connection: pending write keyed by pc.bw, or published {tgid, fd} context
- *   Header.writeSubset(h, w io.Writer, ...)              entry: write the header line
+ *   (*persistConn).roundTrip(pc, treq)                   entry (read-only mode only):
+ *        publish the client context keyed by {tgid, fd} of the connection
+ *   CALL Header.writeSubset in (*Request).write          (writes only) the call for
+ *        r.Header: write the header line into the *bufio.Writer; the request is
+ *        found by its Header map, registered at (*Transport).roundTrip entry.
+ *        One hit per request (the extra-headers call is not probed).
  *   runtime.newproc1(fn, callergp, ...)                 RETs: child goroutine inherits
  *        context (spawner = g0.m.curg; entry probe only without those offsets)
  */
@@ -35,7 +38,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 struct gkey {
 	__u32 tgid;
 	__u32 _pad;
-	__u64 g; /* runtime.g pointer, or a bufio.Writer pointer for pending */
+	__u64 g; /* runtime.g pointer, or a Header map pointer for pendings */
 };
 
 struct server_state {
@@ -46,19 +49,24 @@ struct server_state {
 
 struct client_state {
 	struct weft_span_event ev;
-	__u64 bw;	/* bufio.Writer of the connection, once known */
+	__u64 hdr;	/* Header map of the request, when a pending write holds it */
 	__u8 may_write; /* no traceparent set by the app */
 	__u8 app_set;	/* the app set a valid or invalid one */
 	__u8 _pad[6];
 };
 
-/* A request about to be serialised into the bufio.Writer of a connection. */
-enum { PENDING_OPEN = 0, PENDING_DONE = 1, PENDING_WRITTEN = 2 };
+/*
+ * A request on its way out, keyed by {tgid, its Header map}. Requests sharing
+ * one Header map while in flight make it SHARED: nobody writes (no guessing
+ * whose context goes where); refs counts them, the last one deletes it.
+ */
+enum { PENDING_OPEN = 0, PENDING_DONE = 1, PENDING_WRITTEN = 2, PENDING_SHARED = 3 };
 struct pending {
 	struct weft_trace_ctx ctx; /* the client span: its id is the parent-id sent */
 	__u64 g;		   /* goroutine of the roundTrip */
+	__u64 bw;		   /* bufio.Writer decided on (a retry uses another one) */
 	__u32 state;
-	__u32 _pad;
+	__s32 refs;
 };
 
 struct {
@@ -126,7 +134,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20); /* ~3000 spans; drained every 50 ms */
+	__uint(max_entries, 512 << 10); /* ~1600 spans; drained every 10-50 ms */
 } spans SEC(".maps");
 
 struct {
@@ -157,16 +165,24 @@ static __always_inline void stat_inc(__u32 i)
 		*v += 1;
 }
 
-/* The binary's offsets, if this process is a target. */
+/*
+ * The binary's offsets, if this process is a target: every process of a
+ * binary given by --exe (the uprobes are on that file only), else the pids
+ * in the targets map (one hash lookup less per hit in the common case).
+ */
 static __always_inline const struct weft_go_cfg *go_cfg(void *ctx, __u32 *tgid)
 {
 	__u32 bin = (__u32)bpf_get_attach_cookie(ctx);
+	const struct weft_go_cfg *cfg;
 
 	*tgid = bpf_get_current_pid_tgid() >> 32;
-	if (!bpf_map_lookup_elem(&targets, tgid))
+	cfg = bpf_map_lookup_elem(&cfgs, &bin);
+	if (!cfg)
+		return NULL;
+	if (!(cfg->flags & WEFT_GO_CFG_ALLPROCS) && !bpf_map_lookup_elem(&targets, tgid))
 		return NULL;
 	stat_inc(WEFT_GO_ST_HITS);
-	return bpf_map_lookup_elem(&cfgs, &bin);
+	return cfg;
 }
 
 static __always_inline __u64 read_u64(__u64 addr)
@@ -446,6 +462,38 @@ static __always_inline const struct weft_trace_ctx *parent_ctx(struct gkey *k, _
 	return bpf_map_lookup_elem(&inherited, k);
 }
 
+/* Register the request's pending write under its Header map. */
+static __always_inline void pending_open(__u32 tgid, __u64 hdr, __u64 g,
+					 const struct weft_trace_ctx *c)
+{
+	struct gkey pk = {.tgid = tgid, .g = hdr};
+	struct pending np = {}, *p;
+
+	np.ctx = *c;
+	np.g = g;
+	np.state = PENDING_OPEN;
+	np.refs = 1;
+	if (bpf_map_update_elem(&pendings, &pk, &np, BPF_NOEXIST) == 0)
+		return;
+	p = bpf_map_lookup_elem(&pendings, &pk);
+	if (!p)
+		return;
+	/*
+	 * The same goroutine again: the entry probe fires twice when the call
+	 * restarts after growing the stack (morestack), or a previous call's
+	 * RET was missed. Its span was replaced: so is the pending write,
+	 * unless another request shares the map meanwhile (it stays shared,
+	 * and this goroutine keeps its one reference).
+	 */
+	if (p->g == g) {
+		if (p->state != PENDING_SHARED)
+			bpf_map_update_elem(&pendings, &pk, &np, BPF_ANY);
+		return;
+	}
+	__sync_fetch_and_add(&p->refs, 1);
+	p->state = PENDING_SHARED;
+}
+
 SEC("uprobe")
 int go_rt_entry(struct pt_regs *ctx)
 {
@@ -508,6 +556,11 @@ int go_rt_entry(struct pt_regs *ctx)
 	} else if (r == GO_TP_INVALID) {
 		cl->app_set = 1;
 	}
+	/* Skips are counted at the RET: this entry may run twice (morestack). */
+	if ((cfg->flags & WEFT_GO_CFG_WRITE) && hdr && cl->may_write) {
+		pending_open(tgid, hdr, k.g, &cl->ev.ctx);
+		cl->hdr = hdr;
+	}
 	bpf_map_update_elem(&clients, &k, cl, BPF_ANY);
 	return 0;
 }
@@ -552,69 +605,39 @@ static __always_inline int conn_fd(const struct weft_go_cfg *cfg, __u64 pc)
 	return (int)fd;
 }
 
+/* Read-only mode: publish the client context under the connection's {tgid, fd}. */
 SEC("uprobe")
 int go_pc_rt_entry(struct pt_regs *ctx)
 {
 	const struct weft_go_cfg *cfg;
 	struct client_state *cl;
-	struct gkey k = {}, pk = {};
-	struct pending p = {};
+	struct weft_conn_key ck = {};
+	struct weft_conn_ctx cc = {};
+	struct gkey k = {};
 	__u32 tgid;
-	__u64 pc = ctx->ax, bw = 0;
+	__u64 pc = ctx->ax;
 	int fd;
 
 	cfg = go_cfg(ctx, &tgid);
-	if (!cfg || !pc)
+	if (!cfg || !pc || !(cfg->flags & WEFT_GO_CFG_PUBLISH))
 		return 0;
 	k.tgid = tgid;
 	k.g = ctx->r14;
-	pk.tgid = tgid;
-	if (cfg->pc_bw >= 0)
-		bw = read_u64(pc + cfg->pc_bw);
 	cl = bpf_map_lookup_elem(&clients, &k);
-	if (!cl) {
-		/* No span for this request: make sure nothing stale is written. */
-		if (bw) {
-			pk.g = bw;
-			bpf_map_delete_elem(&pendings, &pk);
-		}
+	if (!cl || cl->app_set)
+		return 0;
+	fd = conn_fd(cfg, pc);
+	if (fd < 0) {
+		stat_inc(WEFT_GO_ST_PUBLISH_SKIP);
 		return 0;
 	}
-	if (cl->bw && cl->bw != bw) { /* a retry on another connection */
-		pk.g = cl->bw;
-		bpf_map_delete_elem(&pendings, &pk);
-	}
-	cl->bw = bw;
-
-	if ((cfg->flags & WEFT_GO_CFG_WRITE) && bw) {
-		pk.g = bw;
-		if (cl->may_write) {
-			p.ctx = cl->ev.ctx;
-			p.g = k.g;
-			p.state = PENDING_OPEN;
-			bpf_map_update_elem(&pendings, &pk, &p, BPF_ANY);
-		} else {
-			bpf_map_delete_elem(&pendings, &pk);
-			stat_inc(cl->app_set ? WEFT_GO_ST_SKIP_APPSET : WEFT_GO_ST_SKIP_UNKNOWN);
-		}
-	}
-	if ((cfg->flags & WEFT_GO_CFG_PUBLISH) && !cl->app_set) {
-		struct weft_conn_key ck = {};
-		struct weft_conn_ctx cc = {};
-
-		fd = conn_fd(cfg, pc);
-		if (fd < 0) {
-			stat_inc(WEFT_GO_ST_PUBLISH_SKIP);
-			return 0;
-		}
-		ck.tgid = tgid;
-		ck.fd = fd;
-		cc.ctx = cl->ev.ctx;
-		cc.ts_ns = bpf_ktime_get_ns();
-		cc.version = WEFT_CONN_CTX_VERSION;
-		bpf_map_update_elem(&go_conn_ctx, &ck, &cc, BPF_ANY);
-		stat_inc(WEFT_GO_ST_PUBLISHED);
-	}
+	ck.tgid = tgid;
+	ck.fd = fd;
+	cc.ctx = cl->ev.ctx;
+	cc.ts_ns = bpf_ktime_get_ns();
+	cc.version = WEFT_CONN_CTX_VERSION;
+	bpf_map_update_elem(&go_conn_ctx, &ck, &cc, BPF_ANY);
+	stat_inc(WEFT_GO_ST_PUBLISHED);
 	return 0;
 }
 
@@ -642,14 +665,18 @@ int go_rt_ret(struct pt_regs *ctx)
 		status = (__s64)read_u64(resp + cfg->resp_status_code);
 	if (status > 0 && status < 1000)
 		cl->ev.status = (__u16)status;
-	if (cl->bw) {
+	if ((cfg->flags & WEFT_GO_CFG_WRITE) && !cl->may_write)
+		stat_inc(cl->app_set ? WEFT_GO_ST_SKIP_APPSET : WEFT_GO_ST_SKIP_UNKNOWN);
+	if (cl->hdr) {
 		pk.tgid = tgid;
-		pk.g = cl->bw;
+		pk.g = cl->hdr;
 		p = bpf_map_lookup_elem(&pendings, &pk);
-		if (p && p->g == k.g) {
-			if (p->state == PENDING_WRITTEN)
+		if (p) {
+			if (p->g == k.g && p->state == PENDING_WRITTEN)
 				cl->ev.flags |= WEFT_SPAN_WRITTEN;
-			bpf_map_delete_elem(&pendings, &pk);
+			__sync_fetch_and_add(&p->refs, -1);
+			if (*(volatile __s32 *)&p->refs <= 0)
+				bpf_map_delete_elem(&pendings, &pk);
 		}
 	}
 	emit(&cl->ev, WEFT_GO_ST_CLIENT);
@@ -658,12 +685,14 @@ int go_rt_ret(struct pt_regs *ctx)
 }
 
 /*
- * Header.writeSubset(h Header, w io.Writer, exclude, trace): the first call
- * for a pending request writes "traceparent: <55>\r\n" at buf[n] of the
- * connection's bufio.Writer and advances n, if everything checks out.
+ * At the CALL of r.Header.writeSubset(w, reqWriteExcludeHeader, trace) inside
+ * (*Request).write: RAX = h (the request's Header map), RBX:RCX = w, RDI =
+ * exclude (non-nil for this call). The request line and the first headers are
+ * in w's buffer; write "traceparent: <55>\r\n" at buf[n] and advance n if
+ * everything checks out. Decided once per request and connection.
  */
 SEC("uprobe")
-int go_write_subset(struct pt_regs *ctx)
+int go_write_site(struct pt_regs *ctx)
 {
 	const struct weft_go_cfg *cfg;
 	struct pending *p;
@@ -676,18 +705,31 @@ int go_write_subset(struct pt_regs *ctx)
 	__u32 tgid;
 
 	cfg = go_cfg(ctx, &tgid);
-	if (!cfg || !bw)
+	if (!cfg || !ctx->ax || !bw || !ctx->di)
 		return 0;
 	pk.tgid = tgid;
-	pk.g = bw;
+	pk.g = ctx->ax;
 	p = bpf_map_lookup_elem(&pendings, &pk);
-	if (!p || p->state != PENDING_OPEN)
+	if (!p)
+		return 0;
+	if (p->state == PENDING_SHARED) {
+		stat_inc(WEFT_GO_ST_SKIP_SHARED);
+		return 0;
+	}
+	/* Decided for this connection already (a retry goes out on another one). */
+	if (p->state != PENDING_OPEN && p->bw == bw)
 		return 0;
 	p->state = PENDING_DONE; /* decided now, whatever happens: never twice */
+	p->bw = bw;
 
-	if (!(cfg->flags & WEFT_GO_CFG_WRITE) || cfg->bw_buf < 0 || cfg->bw_n < 0 ||
-	    cfg->bw_err < 0)
+	if (!(cfg->flags & WEFT_GO_CFG_WRITE) || !cfg->bw_itab_delta || cfg->bw_buf < 0 ||
+	    cfg->bw_n < 0 || cfg->bw_err < 0)
 		goto bad_state;
+	/* w must be a *bufio.Writer: its itab is the one writeLoop passes. */
+	if (ctx->bx != ctx->ip + (__u64)cfg->bw_itab_delta) {
+		stat_inc(WEFT_GO_ST_SKIP_WRITER);
+		return 0;
+	}
 	if (bpf_probe_read_user(&err_itab, sizeof(err_itab), (void *)(bw + cfg->bw_err)) ||
 	    bpf_probe_read_user(&buf, sizeof(buf), (void *)(bw + cfg->bw_buf)) ||
 	    bpf_probe_read_user(&n, sizeof(n), (void *)(bw + cfg->bw_n)))

@@ -18,6 +18,7 @@
 #define WEFT_GO_CFG_PUBLISH 0x02 /* publish outgoing context per connection (read-only) */
 #define WEFT_GO_CFG_MAPWALK 0x04 /* Go map layout known (Go 1.17-1.23): read Header maps */
 #define WEFT_GO_CFG_CURG 0x08	 /* g.m and m.curg known: newproc1 needs no entry probe */
+#define WEFT_GO_CFG_ALLPROCS 0x10 /* --exe: every process of the binary is a target */
 
 /* Field offsets of one binary, from its offsets record; -1 when unknown. */
 struct weft_go_cfg {
@@ -52,6 +53,14 @@ struct weft_go_cfg {
 	__s32 hmap_oldbuckets;	/* runtime.hmap.oldbuckets */
 	__s32 g_m;		/* runtime.g.m */
 	__s32 m_curg;		/* runtime.m.curg */
+	__s32 _pad;
+	/*
+	 * Writes: the uprobe sits on the CALL of r.Header.writeSubset inside
+	 * (*Request).write (one hit per request); the io.Writer there must carry
+	 * the itab of (*bufio.Writer, io.Writer), found in writeLoop's call of
+	 * Request.write: expected RBX = probe address + bw_itab_delta.
+	 */
+	__s64 bw_itab_delta;
 };
 
 /* Counters (per-CPU array "stats"), summed and printed by user space at exit. */
@@ -70,6 +79,8 @@ enum weft_go_stat {
 	WEFT_GO_ST_IN_VALID,	 /* server requests with a valid incoming traceparent */
 	WEFT_GO_ST_IN_INVALID,	 /* ... with an invalid or duplicated one */
 	WEFT_GO_ST_HITS,	 /* uprobe hits in target processes */
+	WEFT_GO_ST_SKIP_SHARED,	 /* write skipped: concurrent requests share one Header map */
+	WEFT_GO_ST_SKIP_WRITER,	 /* write skipped: the io.Writer is not a *bufio.Writer */
 	WEFT_GO_ST_MAX,
 };
 

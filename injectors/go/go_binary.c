@@ -8,9 +8,9 @@
 #include <bpf/libbpf.h>
 #include "log.h"
 #include "offsets.h"
-#include "analyze.h"
 #include "go/weft_go.h"
 #include "bpf/go/weft_go.skel.h"
+#include "go_analyze.h"
 #include "go_elf.h"
 #include "go_binary.h"
 
@@ -50,7 +50,7 @@ static const struct {
     {"runtime.m.curg", offsetof(struct weft_go_cfg, m_curg), false},
 };
 
-enum hook_need { NEED_ALWAYS, NEED_ANCESTRY, NEED_WRITE };
+enum hook_need { NEED_ALWAYS, NEED_ANCESTRY, NEED_PUBLISH };
 
 struct hook {
 	const char *func;
@@ -71,7 +71,7 @@ static int go_minor(const char *v)
 static enum go_binary_result get_record(struct go_binary *b, const struct go_env *env, int fd,
 					struct weft_record **rec, char *err, size_t errlen)
 {
-	char e[512] = "";
+	char e[512] = "", e2[512] = "";
 	int rc;
 
 	rc = weft_db_lookup_fd(env->db, fd, b->path, rec, e, sizeof(e));
@@ -91,18 +91,19 @@ static enum go_binary_result get_record(struct go_binary *b, const struct go_env
 		return GO_BIN_FAIL;
 	}
 	weft_info("%s: not in the offsets database, analysing it now", b->path);
-	switch (weft_analyze_fd(fd, b->path, NULL, rec, e, sizeof(e))) {
-	case WEFT_ANALYZE_OK:
-		break;
-	case WEFT_ANALYZE_SKIP:
-		snprintf(err, errlen, "%s: %s", b->path, e);
-		return GO_BIN_UNSUPPORTED;
-	default:
+	if (go_analyze_child(weft_db_dir(env->db), fd, b->path, e, sizeof(e))) {
 		snprintf(err, errlen, "analysis of %s failed: %s", b->path, e);
 		return GO_BIN_FAIL;
 	}
-	if (weft_db_store(env->db, *rec, e, sizeof(e)))
-		weft_warn("%s: record not stored: %s", b->path, e);
+	rc = weft_db_lookup_fd(env->db, fd, b->path, rec, e2, sizeof(e2));
+	if (rc == -ENOENT) {
+		snprintf(err, errlen, "%s: %s", b->path, *e ? e : "not a supported Go binary");
+		return GO_BIN_UNSUPPORTED;
+	}
+	if (rc) {
+		snprintf(err, errlen, "offsets lookup of %s failed: %s", b->path, e2);
+		return GO_BIN_FAIL;
+	}
 	return GO_BIN_OK;
 }
 
@@ -151,6 +152,95 @@ static int add_site(struct sites *st, const char *path, const char *fn, int64_t 
 	}
 	st->offs[st->n++] = (size_t)off;
 	return 0;
+}
+
+/* The code of fn (malloc'd), or NULL. */
+static uint8_t *func_code(const struct go_elf *elf, const struct weft_func *fn)
+{
+	int64_t off = go_elf_offset(elf, fn->entry);
+	uint8_t *code;
+
+	if (off < 0 || !fn->size || fn->size > (1 << 16) ||
+	    go_elf_offset(elf, fn->entry + fn->size - 1) != off + (int64_t)fn->size - 1)
+		return NULL;
+	code = malloc(fn->size);
+	if (code && go_elf_read(elf, off, code, fn->size)) {
+		free(code);
+		return NULL;
+	}
+	return code;
+}
+
+/* Offset in code[size] (at vaddr base) of the first CALL rel32 to target, from i; or -1. */
+static int64_t find_call(const uint8_t *code, uint64_t size, uint64_t base, uint64_t target,
+			 uint64_t from)
+{
+	for (uint64_t i = from; i + 5 <= size; i++) {
+		int32_t rel;
+
+		if (code[i] != 0xe8)
+			continue;
+		memcpy(&rel, code + i + 1, 4);
+		if (base + i + 5 + (int64_t)rel == target)
+			return (int64_t)i;
+	}
+	return -1;
+}
+
+/*
+ * Where writes happen: the CALL of r.Header.writeSubset(w, reqWriteExcludeHeader,
+ * trace) in (*Request).write -- the first CALL of writeSubset there, preceded
+ * by a RIP-relative load of DI (the exclude map; the extra-headers call that
+ * follows passes nil) -- hit once per request. And the itab that writeLoop
+ * passes with pc.bw to Request.write (LEAQ itab(SB), BX before the CALL), which
+ * the BPF program requires in RBX there. A CALL rel32 whose target is exactly
+ * writeSubset is an instruction boundary barring a 1-in-2^32 coincidence per
+ * byte. Fills *site (vaddr) and *delta (itab - site); false when not found.
+ */
+static bool find_write_site(const struct weft_record *rec, uint64_t *site, __s64 *delta,
+			    const struct go_elf *elf)
+{
+	const struct weft_func *fw = weft_record_func(rec, "net/http.(*Request).write");
+	const struct weft_func *fs = weft_record_func(rec, "net/http.Header.writeSubset");
+	const struct weft_func *fl = weft_record_func(rec, "net/http.(*persistConn).writeLoop");
+	uint8_t *cw = NULL, *cl = NULL;
+	uint64_t itab = 0;
+	int64_t i, j, call;
+	bool ok = false;
+
+	if (!fw || !fs || !fl || !(cw = func_code(elf, fw)) || !(cl = func_code(elf, fl)))
+		goto out;
+	i = call = find_call(cw, fw->size, fw->entry, fs->entry, 0);
+	if (i < 0)
+		goto out;
+	/* MOVQ sym(SB), DI (48 8b 3d rel32) among the argument loads before it. */
+	for (j = i - 7; j >= 0 && j >= i - 48; j--)
+		if (cw[j] == 0x48 && cw[j + 1] == 0x8b && cw[j + 2] == 0x3d)
+			break;
+	if (j < 0 || j < i - 48)
+		goto out;
+	/* writeLoop: LEAQ itab(SB), BX (48 8d 1d rel32) shortly before CALL (*Request).write. */
+	i = find_call(cl, fl->size, fl->entry, fw->entry, 0);
+	if (i < 0)
+		goto out;
+	for (j = i - 7; j >= 0 && j >= i - 64; j--) {
+		int32_t rel;
+
+		if (cl[j] != 0x48 || cl[j + 1] != 0x8d || cl[j + 2] != 0x1d)
+			continue;
+		memcpy(&rel, cl + j + 3, 4);
+		itab = fl->entry + (uint64_t)j + 7 + (int64_t)rel;
+		break;
+	}
+	if (!itab)
+		goto out;
+	*site = fw->entry + (uint64_t)call;
+	*delta = (__s64)(itab - *site);
+	ok = true;
+out:
+	free(cw);
+	free(cl);
+	return ok;
 }
 
 /* Entry site, and one on each RET (checked to be a RET opcode). */
@@ -245,11 +335,12 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 	     s->progs.go_serve_ret},
 	    {"net/http.(*Transport).roundTrip", NEED_ALWAYS, s->progs.go_rt_entry,
 	     s->progs.go_rt_ret},
-	    {"net/http.(*persistConn).roundTrip", NEED_ALWAYS, s->progs.go_pc_rt_entry, NULL},
+	    {"net/http.(*persistConn).roundTrip", NEED_PUBLISH, s->progs.go_pc_rt_entry, NULL},
 	    {"runtime.newproc1", NEED_ANCESTRY, s->progs.go_newproc_entry, s->progs.go_newproc_ret},
-	    {"net/http.Header.writeSubset", NEED_WRITE, s->progs.go_write_subset, NULL},
 	};
-	struct sites sites[2 * sizeof(hooks) / sizeof(hooks[0])];
+	/* One more for the write site. */
+	struct sites sites[2 * sizeof(hooks) / sizeof(hooks[0]) + 1];
+	uint64_t wsite = 0;
 	struct weft_record *rec = NULL;
 	struct weft_go_cfg cfg = {};
 	struct go_elf *elf = NULL;
@@ -273,7 +364,7 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 		goto out;
 	}
 	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
-		if (hooks[i].need == NEED_ALWAYS && !weft_record_func(rec, hooks[i].func)) {
+		if (hooks[i].need != NEED_ANCESTRY && !weft_record_func(rec, hooks[i].func)) {
 			snprintf(err, errlen,
 				 "%s: function %s not found (no net/http server and client in this "
 				 "binary?)",
@@ -288,12 +379,21 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 		cfg.flags |= WEFT_GO_CFG_CURG;
 		hooks[3].entry = NULL; /* newproc1: RETs only */
 	}
-	b->write = env->write && exact && (cfg.flags & WEFT_GO_CFG_MAPWALK) &&
-		   weft_record_func(rec, "net/http.Header.writeSubset");
-	if (env->write && !b->write)
+	elf = go_elf_open(fd, b->path, err, errlen);
+	if (!elf)
+		goto out;
+	b->write = env->write && exact && (cfg.flags & WEFT_GO_CFG_MAPWALK);
+	if (b->write && !find_write_site(rec, &wsite, &cfg.bw_itab_delta, elf)) {
+		weft_warn("%s: writes disabled for this binary (the call of Header.writeSubset in "
+			  "Request.write or writeLoop's *bufio.Writer itab not recognised): spans "
+			  "only",
+			  b->path);
+		b->write = false;
+	} else if (env->write && !b->write) {
 		weft_warn("%s: writes disabled for this binary (offsets not exact, or Go %s map "
 			  "layout unknown): spans only",
 			  b->path, b->go_version);
+	}
 	if (b->write)
 		cfg.flags |= WEFT_GO_CFG_WRITE;
 	if (env->publish)
@@ -303,10 +403,19 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 		res = GO_BIN_FAIL;
 		goto out;
 	}
-	elf = go_elf_open(fd, b->path, err, errlen);
-	if (!elf)
-		goto out;
 	res = GO_BIN_FAIL;
+	if (b->write) {
+		struct sites *w = &sites[2 * sizeof(hooks) / sizeof(hooks[0])];
+		int64_t off = go_elf_offset(elf, wsite);
+
+		w->prog = s->progs.go_write_site;
+		if (off < 0 || go_elf_byte(elf, off) != 0xe8) {
+			snprintf(err, errlen, "%s: write site 0x%llx is not a CALL", b->path,
+				 (unsigned long long)wsite);
+			goto out;
+		}
+		w->offs[w->n++] = (size_t)off;
+	}
 	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
 		const struct weft_func *fn = weft_record_func(rec, hooks[i].func);
 		struct sites *en = hooks[i].entry ? &sites[2 * i] : NULL;
@@ -316,7 +425,7 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 			en->prog = hooks[i].entry;
 		if (rt)
 			rt->prog = hooks[i].ret;
-		if (hooks[i].need == NEED_WRITE && !b->write)
+		if (hooks[i].need == NEED_PUBLISH && !env->publish)
 			continue;
 		if (!fn) {
 			weft_warn("%s: %s not found: client calls from spawned goroutines start "

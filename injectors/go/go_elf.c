@@ -91,3 +91,10 @@ int go_elf_byte(const struct go_elf *e, int64_t off)
 		return -1;
 	return b;
 }
+
+int go_elf_read(const struct go_elf *e, int64_t off, void *buf, size_t len)
+{
+	if (off < 0 || pread(e->fd, buf, len, off) != (ssize_t)len)
+		return -1;
+	return 0;
+}

@@ -18,4 +18,7 @@ int64_t go_elf_offset(const struct go_elf *e, uint64_t vaddr);
 /* The byte at file offset off, or -1 (used to confirm RET opcodes). */
 int go_elf_byte(const struct go_elf *e, int64_t off);
 
+/* len bytes at file offset off into buf: 0, or -1. */
+int go_elf_read(const struct go_elf *e, int64_t off, void *buf, size_t len);
+
 #endif /* WEFT_GO_ELF_H */

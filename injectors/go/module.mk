@@ -1,19 +1,22 @@
 # injectors/go: weft-go, Go net/http trace context by uprobes (engineer F).
 WEFT_GO_SRCS := injectors/go/weft_go.c injectors/go/go_binary.c injectors/go/go_elf.c \
-                injectors/go/go_probe.c injectors/go/go_pin.c injectors/go/go_procs.c
+                injectors/go/go_probe.c injectors/go/go_pin.c injectors/go/go_procs.c \
+                injectors/go/go_analyze.c
 WEFT_GO_OBJS := $(WEFT_GO_SRCS:%.c=$(B)/obj/%.o)
 
 $(B)/obj/injectors/go/weft_go.o $(B)/obj/injectors/go/go_binary.o: $(B)/bpf/bpf/go/weft_go.skel.h
 # bpf/include headers carry "#pragma unroll" for clang -target bpf
 $(WEFT_GO_OBJS): CFLAGS += -Wno-unknown-pragmas -Ibpf
 
-$(B)/bin/weft-go: $(WEFT_GO_OBJS) $(B)/lib/libweftanalyze.a $(B)/lib/libweftoffsets.a \
-                  $(B)/lib/libweftexport.a $(B)/lib/libweftcommon.a
+# The analyzer runs as a child process (weft-analyze, go_analyze.c): capstone
+# and libdw never load into weft-go, which keeps its RSS down.
+$(B)/bin/weft-go: $(WEFT_GO_OBJS) $(B)/lib/libweftoffsets.a \
+                  $(B)/lib/libweftexport.a $(B)/lib/libweftcommon.a | $(B)/bin/weft-analyze
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $(WEFT_GO_OBJS) $(B)/lib/libweftexport.a $(B)/lib/libweftanalyze.a \
+	$(CC) $(LDFLAGS) -o $@ $(WEFT_GO_OBJS) $(B)/lib/libweftexport.a \
 		$(B)/lib/libweftoffsets.a $(B)/lib/libweftcommon.a $(LIBBPF_LIBS) \
 		$(or $(EXPORT_LIBS),-lprotobuf-c -lcurl -lz -lpthread) \
-		-ldw -lelf -lcapstone -lxxhash -lz -lpthread
+		-lelf -lxxhash -lz -lpthread
 
 PROGRAMS += $(B)/bin/weft-go
 LINT_SOURCES += $(WEFT_GO_SRCS)

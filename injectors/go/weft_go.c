@@ -239,10 +239,18 @@ static int setup_binary(struct state *st, const struct go_env *env, const char *
 		struct weft_go_inode ino = {.dev = go_kdev(sb.st_dev), .ino = sb.st_ino};
 		__u32 idx = b->index;
 
+		struct weft_go_cfg cfg;
+		int cfd = bpf_map__fd(st->skel->maps.cfgs);
+
 		b->watch = true;
 		if (bpf_map_update_elem(bpf_map__fd(st->skel->maps.watched), &ino, &idx, BPF_ANY)) {
 			weft_err("cannot watch %s: %s", path, strerror(errno));
 			return -1;
+		}
+		/* Every process of it is a target: the BPF programs skip the pid check. */
+		if (bpf_map_lookup_elem(cfd, &idx, &cfg) == 0) {
+			cfg.flags |= WEFT_GO_CFG_ALLPROCS;
+			bpf_map_update_elem(cfd, &idx, &cfg, BPF_ANY);
 		}
 		go_procs_of(sb.st_dev, sb.st_ino, add_target, b);
 	}
@@ -295,16 +303,19 @@ static void print_stats(struct state *st, bool write, bool publish)
 		  (unsigned long long)tot[WEFT_GO_ST_IN_VALID],
 		  (unsigned long long)tot[WEFT_GO_ST_IN_INVALID]);
 	weft_info("writes: %llu done, %llu skipped (state %llu, space %llu, app-set %llu, "
-		  "unscanned %llu, fault %llu)%s",
+		  "unscanned %llu, fault %llu, shared header map %llu, not a bufio.Writer %llu)%s",
 		  (unsigned long long)tot[WEFT_GO_ST_WRITES],
 		  (unsigned long long)(tot[WEFT_GO_ST_SKIP_STATE] + tot[WEFT_GO_ST_SKIP_SPACE] +
 				       tot[WEFT_GO_ST_SKIP_APPSET] + tot[WEFT_GO_ST_SKIP_UNKNOWN] +
-				       tot[WEFT_GO_ST_SKIP_FAULT]),
+				       tot[WEFT_GO_ST_SKIP_FAULT] + tot[WEFT_GO_ST_SKIP_SHARED] +
+				       tot[WEFT_GO_ST_SKIP_WRITER]),
 		  (unsigned long long)tot[WEFT_GO_ST_SKIP_STATE],
 		  (unsigned long long)tot[WEFT_GO_ST_SKIP_SPACE],
 		  (unsigned long long)tot[WEFT_GO_ST_SKIP_APPSET],
 		  (unsigned long long)tot[WEFT_GO_ST_SKIP_UNKNOWN],
-		  (unsigned long long)tot[WEFT_GO_ST_SKIP_FAULT], write ? "" : " (read-only)");
+		  (unsigned long long)tot[WEFT_GO_ST_SKIP_FAULT],
+		  (unsigned long long)tot[WEFT_GO_ST_SKIP_SHARED],
+		  (unsigned long long)tot[WEFT_GO_ST_SKIP_WRITER], write ? "" : " (read-only)");
 	if (publish)
 		weft_info(
 		    "published: %llu connection contexts, %llu not published (TLS or no socket)",
@@ -337,6 +348,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = {.sa_handler = on_signal};
 	char err[1024] = "", why[256] = "";
 	int rc = 1, attached = 0;
+	bool busy = false;
 
 	weft_log_init("weft-go", false);
 	if (parse_args(argc, argv, &o))
@@ -370,8 +382,9 @@ int main(int argc, char **argv)
 			 strerror(errno));
 		goto out;
 	}
-	if (!env.write)
-		bpf_program__set_autoload(st.skel->progs.go_write_subset, false);
+	/* Writes and publication exclude each other: load only what is used. */
+	bpf_program__set_autoload(st.skel->progs.go_write_site, env.write);
+	bpf_program__set_autoload(st.skel->progs.go_pc_rt_entry, env.publish);
 	env.multi = go_has_uprobe_multi();
 	if (env.multi) {
 		struct bpf_program *p;
@@ -394,9 +407,13 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	eo.spans_file = o.spans_file;
-	/* A smaller span queue than the default keeps RSS down; the env overrides. */
+	/*
+	 * A smaller span queue than the default keeps RSS down (the ring is
+	 * touched whole as it wraps); still twice OTel's default of 2048. The
+	 * env overrides.
+	 */
 	if (!getenv("WEFT_EXPORTER_QUEUE_MAX") && !getenv("OTEL_BSP_MAX_QUEUE_SIZE"))
-		eo.queue_max = 16384;
+		eo.queue_max = 4096;
 	st.exp = weft_exporter_new(&eo, err, sizeof(err));
 	if (!st.exp) {
 		weft_err("%s", err);
@@ -459,15 +476,19 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	weft_info("running (%s); stop with Ctrl-C", env.write ? "writes on" : "read-only");
-	/* Spans are submitted without wakeups: drain them on a timer. */
+	/*
+	 * Spans are submitted without wakeups: drain them on a timer, every 50 ms,
+	 * or every 10 ms while a drain finds many (the ring buffer stays small).
+	 */
 	while (!stop) {
-		int n = ring_buffer__poll(procs_rb, 50);
+		int n = ring_buffer__poll(procs_rb, busy ? 10 : 50);
 
 		if (n < 0 && n != -EINTR) {
 			weft_err("ring buffer poll failed: %s", strerror(-n));
 			goto out;
 		}
-		ring_buffer__consume(spans_rb);
+		n = ring_buffer__consume(spans_rb);
+		busy = n > 200;
 	}
 	rc = 0;
 out:

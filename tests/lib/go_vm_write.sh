@@ -20,7 +20,7 @@ grep -q none /sys/kernel/security/lockdown 2>/dev/null || fail "guest kernel is 
 
 check_writes_clean() {	# LOG: writes done, no skip for a bad state, no room or a fault
 	grep -E 'writes: [1-9][0-9]* done' "$1" || fail "no write done: $(cat "$1")"
-	grep -q 'state 0, space 0, .* fault 0)' "$1" || fail "writes skipped: $(grep writes: "$1")"
+	grep -q 'state 0, space 0, .* fault 0, shared header map 0, not a bufio.Writer 0)' "$1" || fail "writes skipped: $(grep writes: "$1")"
 }
 
 main() {
@@ -122,7 +122,7 @@ end
 LUA
 	wrk -t1 -c8 --timeout 30s -d"${secs}s" -s "$T/check.lua" "http://127.0.0.1:$GO_PORT_A" >"$T/wrk0.txt" 2>&1 || fail "wrk failed"
 	echo "uninstrumented: $(grep -E '^requests|Requests/sec' "$T/wrk0.txt" | tr '\n' ' ')"
-	go_weft_start "$T/weft.log" --db "$db" --no-analyze --exe "$bin" --spans-file /dev/null
+	go_weft_start "$T/weft.log" --db "$db" --no-analyze --exe "$bin" --spans-file /dev/null --verbose
 	wrk -t1 -c8 --timeout 30s -d"${secs}s" -s "$T/check.lua" "http://127.0.0.1:$GO_PORT_A" >"$T/wrk1.txt" 2>&1 || fail "wrk failed"
 	echo "instrumented:   $(grep -E '^requests|Requests/sec' "$T/wrk1.txt" | tr '\n' ' ')"
 	go_weft_stop
@@ -138,6 +138,16 @@ LUA
 	writes=$(sed -n 's/.*writes: \([0-9]*\) done.*/\1/p' "$T/weft.log")
 	# Every request crossed two instrumented client calls (A->B, B->C).
 	[ "$writes" -ge $((2 * reqs)) ] || fail "$writes writes for $reqs requests (expected 2 per request)"
+	# Uprobe hits: at most 6 per service per request with one client call (A, B), 3 for
+	# the leaf C. Requests = server spans / 3 (wrk does not count the last ones);
+	# 2% + 100 more for connection set-up (goroutines) and entries run twice
+	# after a stack growth.
+	hits=$(sed -n 's/.*uprobe hits in targets: \([0-9]*\).*/\1/p' "$T/weft.log")
+	served=$(sed -n 's/.*spans: \([0-9]*\) server.*/\1/p' "$T/weft.log" | head -1)
+	n=$((served / 3))
+	[ -n "$hits" ] && [ "$n" -gt 0 ] && [ "$hits" -le $((15 * n * 102 / 100 + 100)) ] ||
+		fail "$hits uprobe hits for $n requests (expected <= 15 per request through A, B, C)"
+	echo "uprobe hits per request through A, B, C: $(awk -v h="$hits" -v n="$n" 'BEGIN {printf "%.2f", h / n}')"
 	out=$(curl -sf "http://127.0.0.1:$GO_PORT_A/load") && [ "$out" = "$want" ] || fail "services broken after the run"
 	ok "load: $reqs requests with writes on, 0 failed, 0 mismatched, 0 crashes, $writes writes"
 }
