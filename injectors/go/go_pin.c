@@ -30,7 +30,8 @@ static int mkdirs(char *p)
 	return 0;
 }
 
-int go_pin_conn_map(struct bpf_map *map, char *path, size_t len, char *err, size_t errlen)
+int go_pin_map(struct bpf_map *map, const char *name, char *path, size_t len, char *err,
+	       size_t errlen)
 {
 	const char *dir = getenv("WEFT_PIN_DIR");
 	char d[4096];
@@ -59,12 +60,12 @@ int go_pin_conn_map(struct bpf_map *map, char *path, size_t len, char *err, size
 			 d);
 		return -ENOTSUP;
 	}
-	snprintf(path, len, "%s/%s", d, WEFT_CONN_CTX_MAP);
+	snprintf(path, len, "%s/%s", d, name);
 	if (unlink(path) == 0)
 		weft_info("replaced a stale pin at %s", path);
 	rc = bpf_map__pin(map, path);
 	if (rc) {
-		snprintf(err, errlen, "cannot pin the connection map at %s: %s: check WEFT_PIN_DIR",
+		snprintf(err, errlen, "cannot pin the %s map at %s: %s: check WEFT_PIN_DIR", name,
 			 path, strerror(-rc));
 		path[0] = 0;
 		return rc;

@@ -34,6 +34,7 @@
 #include "bpf/go/weft_go.skel.h"
 #include "go_binary.h"
 #include "go_pin.h"
+#include "weft_conn_ctx.h"
 #include "go_probe.h"
 #include "go_procs.h"
 
@@ -54,7 +55,8 @@ struct state {
 	struct weft_exporter *exp;
 	struct go_binary bins[WEFT_GO_MAX_BINARIES];
 	unsigned nbins;
-	char pin[PATH_MAX];
+	char pin[PATH_MAX];	 /* go_conn_ctx, in read-only mode */
+	char pids_pin[PATH_MAX]; /* go_pids: the processes whose spans weft-go makes */
 };
 
 static volatile sig_atomic_t stop;
@@ -401,8 +403,14 @@ int main(int argc, char **argv)
 	}
 	env.skel = st.skel;
 	targets_fd = bpf_map__fd(st.skel->maps.targets);
-	if (env.publish &&
-	    go_pin_conn_map(st.skel->maps.go_conn_ctx, st.pin, sizeof(st.pin), err, sizeof(err))) {
+	if (env.publish && go_pin_map(st.skel->maps.go_conn_ctx, WEFT_CONN_CTX_MAP, st.pin,
+				      sizeof(st.pin), err, sizeof(err))) {
+		weft_err("%s", err);
+		goto out;
+	}
+	/* so that weft-http leaves the spans of these processes to us */
+	if (go_pin_map(st.skel->maps.targets, WEFT_GO_PIDS_MAP, st.pids_pin, sizeof(st.pids_pin),
+		       err, sizeof(err))) {
 		weft_err("%s", err);
 		goto out;
 	}
@@ -503,6 +511,7 @@ out:
 	if (st.exp)
 		weft_exporter_close(st.exp);
 	go_unpin(st.pin);
+	go_unpin(st.pids_pin);
 	bpf_link__destroy(exec_l);
 	bpf_link__destroy(exit_l);
 	for (unsigned i = 0; i < st.nbins; i++)
