@@ -32,7 +32,6 @@
 const volatile bool weft_have_bpf_loop = true;
 const volatile bool filter_cgroup = false;	/* tracepoints: only tasks under target_cg */
 const volatile bool filter_pids = false;	/* only tgids in target_pids */
-const volatile bool have_go_ctx = false;	/* weft-go's pinned go_conn_ctx is in use */
 const volatile bool have_go_pids = false;	/* weft-go's pinned go_pids is in use */
 
 #include "weft_span.h"
@@ -65,7 +64,7 @@ struct conn_state {
 	struct weft_http_scan scan;	/* the request header block being read */
 };
 
-/* An outgoing request waiting for its response (key: tgid, fd); ev.start_ns 0: none. */
+/* An outgoing request waiting for its response (key: tgid, fd). */
 struct client_pending {
 	struct weft_span_event ev;
 };
@@ -83,16 +82,9 @@ struct in_state {
 	struct weft_http_scan scan;
 };
 
-/*
- * Per-thread state (task storage: no hash, freed with the thread). Only
- * target threads get one, so the exit tracepoints of every other thread on the
- * host stop at a NULL lookup.
- */
-struct thr_state {
-	__u64 rd_buf;		/* user buffer of the read in progress, 0: none */
-	__s32 rd_fd;		/* its fd */
-	__s32 cur_fd1;		/* 1 + the fd the thread wrote last (sk_msg has no fd); 0: none */
-	__s32 serving_fd1;	/* 1 + the fd of the SERVER span it began; 0: none */
+struct rd_args {
+	__u64 buf;
+	__s32 fd;
 	__u32 _pad;
 };
 
@@ -124,12 +116,20 @@ struct {
 	__type(value, __u8);
 } target_pids SEC(".maps");
 
+/* The fd each thread is writing right now (for sk_msg, which has no fd). */
 struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct thr_state);
-} thr SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __s32);
+} cur_fd SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct rd_args);
+} rd_args SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -212,13 +212,6 @@ static __always_inline void count(__u32 idx)
 
 	if (v)
 		(*v)++;
-}
-
-/* The current thread's state; create: make it (target threads only). */
-static __always_inline struct thr_state *thr_get(bool create)
-{
-	return bpf_task_storage_get(&thr, bpf_get_current_task_btf(), 0,
-				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 }
 
 static __always_inline bool pid_targeted(__u32 tgid)
@@ -393,11 +386,11 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 	struct weft_http_scan *s = &st->scan;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 zero = 0, ins = 0;
-	struct client_pending *cp, *old;
+	struct client_pending *cp;
 	struct weft_conn_key gk;
 	struct weft_conn_ctx *gc;
-	struct thr_state *t;
 	struct fd_key fk;
+	__s32 *fdp;
 	__u64 apply;
 	bool emit = true;
 
@@ -405,9 +398,9 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 	if (!cp)
 		return SK_PASS;
 	__builtin_memset(cp, 0, sizeof(*cp));
-	t = thr_get(false);
+	fdp = bpf_map_lookup_elem(&cur_fd, &pid_tgid);
 	fk.tgid = pid_tgid >> 32;
-	fk.fd = t ? t->cur_fd1 - 1 : -1;
+	fk.fd = fdp ? *fdp : -1;
 	if (go_owned(fk.tgid))
 		emit = false;
 
@@ -427,7 +420,7 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 	} else {
 		gk.tgid = fk.tgid;
 		gk.fd = fk.fd;
-		gc = have_go_ctx && fk.fd >= 0 ? bpf_map_lookup_elem(&go_conn_ctx, &gk) : NULL;
+		gc = fk.fd >= 0 ? bpf_map_lookup_elem(&go_conn_ctx, &gk) : NULL;
 		if (gc && gc->ctx.valid) {
 			/* weft-go emits this CLIENT span; we only write its header */
 			cp->ev.ctx = gc->ctx;
@@ -466,12 +459,7 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 		__builtin_memcpy(cp->ev.path, s->path, WEFT_PATH_MAX);
 		fill_peer(&cp->ev.peer, msg, false);
 		fill_peer(&cp->ev.local, msg, true);
-		/* reuse the connection's entry in place: no LRU update per request */
-		old = bpf_map_lookup_elem(&client_pending, &fk);
-		if (old)
-			__builtin_memcpy(old, cp, sizeof(*cp));
-		else
-			bpf_map_update_elem(&client_pending, &fk, cp, BPF_ANY);
+		bpf_map_update_elem(&client_pending, &fk, cp, BPF_ANY);
 	}
 
 body:
@@ -637,19 +625,13 @@ int weft_http_msg(struct sk_msg_md *msg)
 static __always_inline struct file *fd_file(__s32 fd)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
-	struct fdtable *fdt;
 	struct file **fds;
 	struct file *f = NULL;
 	unsigned int max;
 
-	if (fd < 0)
-		return NULL;
-	fdt = BPF_CORE_READ(t, files, fdt);	/* once: files and fdt are read one time */
-	if (!fdt)
-		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	max = BPF_CORE_READ(fdt, max_fds);
-	if ((unsigned int)fd >= max)
+	fds = BPF_CORE_READ(t, files, fdt, fd);
+	max = BPF_CORE_READ(t, files, fdt, max_fds);
+	if (fd < 0 || (unsigned int)fd >= max)
 		return NULL;
 	bpf_core_read(&f, sizeof(f), &fds[fd]);
 	return f;
@@ -670,40 +652,15 @@ static __always_inline struct sock *fd_sock(__s32 fd)
 	return so ? BPF_CORE_READ(so, sk) : NULL;
 }
 
-/*
- * Addresses of sk. The IPv4 addresses, ports and family sit in the first bytes
- * of sock_common (skc_addrpair, skc_hash, skc_portpair, skc_family): one
- * kernel read of that window instead of five, at the CO-RE offsets of this
- * kernel; field by field when a kernel lays them out otherwise.
- */
-#define SKC_WIN 24
 static __always_inline void sock_addrs(struct sock *sk, struct weft_sockaddr *local,
 				       struct weft_sockaddr *peer)
 {
-	__u32 od = bpf_core_field_offset(struct sock_common, skc_daddr);
-	__u32 os = bpf_core_field_offset(struct sock_common, skc_rcv_saddr);
-	__u32 op = bpf_core_field_offset(struct sock_common, skc_dport);
-	__u32 on = bpf_core_field_offset(struct sock_common, skc_num);
-	__u32 of = bpf_core_field_offset(struct sock_common, skc_family);
-	__u8 w[SKC_WIN];
-	__u16 fam, lport, dport;
-	__u32 l, p;
+	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
 
-	if (od <= SKC_WIN - 4 && os <= SKC_WIN - 4 && op <= SKC_WIN - 2 && on <= SKC_WIN - 2 &&
-	    of <= SKC_WIN - 2 && !bpf_probe_read_kernel(w, sizeof(w), &sk->__sk_common)) {
-		__builtin_memcpy(&fam, w + of, 2);
-		__builtin_memcpy(&l, w + os, 4);
-		__builtin_memcpy(&p, w + od, 4);
-		__builtin_memcpy(&lport, w + on, 2);
-		__builtin_memcpy(&dport, w + op, 2);
-	} else {
-		fam = BPF_CORE_READ(sk, __sk_common.skc_family);
-		l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-		p = BPF_CORE_READ(sk, __sk_common.skc_daddr);
-		lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-		dport = BPF_CORE_READ(sk, __sk_common.skc_dport);
-	}
 	if (fam == AF_INET) {
+		__u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__u32 p = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+
 		__builtin_memcpy(local->addr, &l, 4);
 		__builtin_memcpy(peer->addr, &p, 4);
 		local->family = peer->family = 4;
@@ -712,23 +669,26 @@ static __always_inline void sock_addrs(struct sock *sk, struct weft_sockaddr *lo
 		BPF_CORE_READ_INTO(peer->addr, sk, __sk_common.skc_v6_daddr);
 		local->family = peer->family = 6;
 	}
-	local->port = lport;
-	peer->port = bpf_ntohs(dport);
+	local->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	peer->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 }
 
-/* Caller checked task_targeted(). */
 static __always_inline void save_rd(__s32 fd, __u64 ubuf)
 {
-	struct thr_state *t = thr_get(true);
+	__u64 id = bpf_get_current_pid_tgid();
+	struct rd_args a = { .buf = ubuf, .fd = fd }, *p;
 
-	if (t) {
-		t->rd_buf = ubuf;
-		t->rd_fd = fd;
-	}
+	if (!task_targeted(id))
+		return;
+	p = bpf_map_lookup_elem(&rd_args, &id);
+	if (p)
+		*p = a;	/* in place: cheaper than an LRU update */
+	else
+		bpf_map_update_elem(&rd_args, &id, &a, BPF_ANY);
 }
 
 static __always_inline void server_begin(__u64 id, __s32 fd, struct in_state *is, __u32 avail,
-					 struct sock *sk, struct thr_state *t)
+					 struct sock *sk)
 {
 	struct weft_trace_ctx in = {};
 	struct weft_server_ctx *sc;
@@ -737,7 +697,6 @@ static __always_inline void server_begin(__u64 id, __s32 fd, struct in_state *is
 	/* weft-go makes the SERVER spans of its processes */
 	sc = go_owned(id >> 32) ? NULL : weft_sctx_begin(id, have ? &in : NULL, WEFT_PARENT_HEADER, fd);
 	if (sc) {
-		t->serving_fd1 = fd + 1;	/* its writes to fd now look for the status line */
 		sc->method_len = is->scan.method_len;
 		sc->path_len = is->scan.path_len;
 		sc->truncated = is->scan.truncated;
@@ -755,10 +714,10 @@ static __always_inline void server_begin(__u64 id, __s32 fd, struct in_state *is
 }
 
 /* A target thread read n bytes at ubuf from fd. */
-static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n, struct thr_state *t)
+static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n)
 {
 	struct fd_key fk = { .tgid = id >> 32, .fd = fd };
-	struct client_pending *cp = NULL;
+	struct client_pending *cp;
 	struct in_state *is;
 	__u32 zero = 0, off = 0, len, before, hl;
 	struct sock *sk = NULL;
@@ -775,10 +734,9 @@ static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n, stru
 	    bpf_probe_read_user(head, 1, (void *)ubuf))
 		return;
 
-	/* the response to one of our outgoing requests (requests: no lookup) */
-	if (head[0] == 'H')
-		cp = bpf_map_lookup_elem(&client_pending, &fk);
-	if (cp && cp->ev.start_ns) {
+	/* the response to one of our outgoing requests */
+	cp = bpf_map_lookup_elem(&client_pending, &fk);
+	if (cp && head[0] == 'H') {
 		__u16 status = weft_http_status(head, hl);
 
 		if (status) {
@@ -788,7 +746,7 @@ static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n, stru
 				count(WH_ERRORS);
 			else
 				count(WH_CLIENT_SPANS);
-			cp->ev.start_ns = 0;	/* answered; the entry stays for the next request */
+			bpf_map_delete_elem(&client_pending, &fk);
 			return;
 		}
 	}
@@ -836,7 +794,7 @@ static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n, stru
 			/* common case: the whole header block in this read */
 			r = weft_http_parse_block(&is->scan, buf, len);
 			if (r == WEFT_SCAN_DONE) {
-				server_begin(id, fd, is, len - is->scan.hdr_end, sk, t);
+				server_begin(id, fd, is, len - is->scan.hdr_end, sk);
 				return;
 			}
 			if (r == WEFT_SCAN_BAD || !weft_have_bpf_loop)
@@ -856,22 +814,22 @@ static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n, stru
 		/* body bytes that came in this read after the header block */
 		__u32 used = is->scan.pos - before;
 
-		server_begin(id, fd, is, len - off > used ? len - off - used : 0, NULL, t);
+		server_begin(id, fd, is, len - off > used ? len - off - used : 0, NULL);
 	}
 }
 
-/* Exit side: nothing unless this thread's enter side recorded a read. */
 static __always_inline void exit_rd(long ret)
 {
-	struct thr_state *t = thr_get(false);
-	__u64 buf;
+	__u64 id = bpf_get_current_pid_tgid();
+	struct rd_args *a = bpf_map_lookup_elem(&rd_args, &id);
+	struct rd_args c;
 
-	if (!t || !t->rd_buf)
+	if (!a || !a->buf)
 		return;
-	buf = t->rd_buf;
-	t->rd_buf = 0;	/* consumed */
+	c = *a;
+	a->buf = 0;	/* consumed; the entry stays for the thread's next read */
 	if (ret > 0)
-		on_read(bpf_get_current_pid_tgid(), t->rd_fd, buf, ret, t);
+		on_read(id, c.fd, c.buf, ret);
 }
 
 /* A target thread writes to fd: note it; end its SERVER span at the status line. */
@@ -879,28 +837,25 @@ static __always_inline void on_write(__s32 fd, __u64 ubuf, __u64 count_)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct weft_server_ctx *sc;
-	struct thr_state *t;
 	char head[12];
 	__u16 status;
+	__s32 *fdp;
 
-	t = thr_get(true);
-	if (!t)
+	if (!task_targeted(id))
 		return;
-	t->cur_fd1 = fd + 1;
-	/* only writes to the fd a SERVER span was read from can end it */
-	if (t->serving_fd1 != fd + 1 || count_ < 12)
-		return;
+	fdp = bpf_map_lookup_elem(&cur_fd, &id);
+	if (fdp)
+		*fdp = fd;
+	else
+		bpf_map_update_elem(&cur_fd, &id, &fd, BPF_ANY);
 	sc = weft_sctx_get(id);
-	if (!sc || sc->fd != fd)
+	if (!sc || sc->fd != fd || count_ < 12)
 		return;
 	if (bpf_probe_read_user(head, sizeof(head), (void *)ubuf))
 		return;
 	status = weft_http_status(head, sizeof(head));
-	if (!status)
-		return;
-	weft_sctx_end_at(&spans, sc, id, status, WEFT_INJ_HTTP, WEFT_PROTO_HTTP1);
-	t->serving_fd1 = 0;
-	count(WH_SERVER_SPANS);
+	if (status && !weft_sctx_end(&spans, id, status, WEFT_INJ_HTTP, WEFT_PROTO_HTTP1))
+		count(WH_SERVER_SPANS);
 }
 
 /* First iovec of an iovec array (readv/writev/recvmsg/sendmsg). */
@@ -924,8 +879,6 @@ static __always_inline __u64 msghdr_iov(__u64 umsg)
 SEC("tracepoint/syscalls/sys_enter_read")
 int weft_http_enter_read(struct trace_event_raw_sys_enter *ctx)
 {
-	if (!task_targeted(bpf_get_current_pid_tgid()))
-		return 0;
 	save_rd(ctx->args[0], ctx->args[1]);
 	return 0;
 }
@@ -933,8 +886,6 @@ int weft_http_enter_read(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_enter_recvfrom")
 int weft_http_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
 {
-	if (!task_targeted(bpf_get_current_pid_tgid()))
-		return 0;
 	save_rd(ctx->args[0], ctx->args[1]);
 	return 0;
 }
@@ -994,8 +945,6 @@ int weft_http_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_enter_write")
 int weft_http_enter_write(struct trace_event_raw_sys_enter *ctx)
 {
-	if (!task_targeted(bpf_get_current_pid_tgid()))
-		return 0;
 	on_write(ctx->args[0], ctx->args[1], ctx->args[2]);
 	return 0;
 }
@@ -1003,8 +952,6 @@ int weft_http_enter_write(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_enter_sendto")
 int weft_http_enter_sendto(struct trace_event_raw_sys_enter *ctx)
 {
-	if (!task_targeted(bpf_get_current_pid_tgid()))
-		return 0;
 	on_write(ctx->args[0], ctx->args[1], ctx->args[2]);
 	return 0;
 }
@@ -1014,8 +961,6 @@ int weft_http_enter_writev(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 base, len;
 
-	if (!task_targeted(bpf_get_current_pid_tgid()))
-		return 0;
 	first_iov(ctx->args[1], &base, &len);
 	on_write(ctx->args[0], base, len);
 	return 0;
@@ -1026,8 +971,6 @@ int weft_http_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 base, len;
 
-	if (!task_targeted(bpf_get_current_pid_tgid()))
-		return 0;
 	first_iov(msghdr_iov(ctx->args[1]), &base, &len);
 	on_write(ctx->args[0], base, len);
 	return 0;

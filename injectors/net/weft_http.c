@@ -195,9 +195,10 @@ static bool reuse_pinned(struct bpf_map *map, const char *name)
  */
 static void reuse_go_map(struct weft_http *skel)
 {
-	skel->rodata->have_go_ctx = reuse_pinned(skel->maps.go_conn_ctx, WEFT_CONN_CTX_MAP);
+	bool ctx = reuse_pinned(skel->maps.go_conn_ctx, WEFT_CONN_CTX_MAP);
+
 	skel->rodata->have_go_pids = reuse_pinned(skel->maps.go_pids, WEFT_GO_PIDS_MAP);
-	if (skel->rodata->have_go_ctx)
+	if (ctx)
 		weft_info("using weft-go's connection contexts%s",
 			  skel->rodata->have_go_pids ? "; weft-go makes the spans of its processes"
 						     : "");
