@@ -136,8 +136,12 @@ int weft_otlp_json_parse_response(const char *body, size_t len, int64_t *rejecte
 	if (p) {
 		while (p < end && (*p == ' ' || *p == '"'))
 			p++;
-		while (p < end && *p >= '0' && *p <= '9')
-			*rejected = *rejected * 10 + (*p++ - '0');
+		/* saturate: a collector's count beyond int64 is still "many" */
+		while (p < end && *p >= '0' && *p <= '9') {
+			int d = *p++ - '0';
+
+			*rejected = *rejected > (INT64_MAX - d) / 10 ? INT64_MAX : *rejected * 10 + d;
+		}
 	}
 	p = json_find(body, len, "errorMessage");
 	if (p) {
