@@ -6,3 +6,11 @@ bench: deps
 	@bench/run-all docs/PERFORMANCE.md $(BENCH_FILTER)
 
 include bench/exporter/module.mk
+
+# bench/bpfcost: what one BPF program run and each helper cost here.
+$(B)/obj/bench/bpfcost/bpfcost.o: $(B)/bpf/bench/bpfcost/bpfcost.skel.h
+$(B)/bench-bpfcost/bpfcost: $(B)/obj/bench/bpfcost/bpfcost.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBBPF_LIBS)
+TESTS_BIN += $(B)/bench-bpfcost/bpfcost
+LINT_SOURCES += bench/bpfcost/bpfcost.c

@@ -1,3 +1,11 @@
 # tests/: the runner is tests/run; test programs built here are listed in TESTS_BIN.
 .PHONY: test-programs
 test-programs: $(TESTS_BIN)
+
+# make soak-vm: weft-go's write path under 200k requests through the Go chain
+# in the VM (tests/vm/go_write_load.test with a request count instead of a
+# time; about 1-2 hours under software emulation, so not part of make check).
+.PHONY: soak-vm
+soak-vm: deps
+	@$(MAKE) --no-print-directory all test-programs
+	@WEFT_GO_LOAD_REQS=$${WEFT_GO_LOAD_REQS:-200000} WEFT_GO_LOAD_SECS=$${WEFT_GO_LOAD_SECS:-14400} tests/vm/go_write_load.test

@@ -46,6 +46,17 @@ struct go_slice {
 	__s64 cap;
 };
 
+/* runtime.hmap's first 32 bytes, as the offsets record gives them for Go 1.17-1.23. */
+struct go_hmap_head {
+	__s64 count;
+	__u8 flags;
+	__u8 b;
+	__u16 noverflow;
+	__u32 hash0;
+	__u64 buckets;
+	__u64 oldbuckets;
+};
+
 struct go_bucket_head {
 	__u8 tophash[GO_BUCKET_SLOTS];
 	struct go_string keys[GO_BUCKET_SLOTS];
@@ -125,8 +136,14 @@ __noinline int go_parse_traceparent(const struct go_string *v, struct weft_trace
 
 struct go_walk {
 	__u64 buckets;
-	__u64 bkt;	      /* bucket being walked (a primary or its overflow) */
-	struct go_string val; /* the traceparent value found */
+	__u64 bkt; /* bucket being walked (a primary or its overflow) */
+	/* One after the other: the map's header, then the traceparent value found (the
+	 * union keeps go_header_traceparent's frame within the 512-byte stack of a
+	 * three-deep call chain on 6.1 kernels). */
+	union {
+		struct go_hmap_head h;
+		struct go_string val;
+	};
 	int found;
 	int result; /* GO_TP_UNKNOWN or GO_TP_INVALID once decided */
 };
@@ -183,9 +200,7 @@ __noinline int go_header_traceparent(const struct weft_go_cfg *cfg, __u64 hmap,
 				     struct weft_trace_ctx *out)
 {
 	struct go_walk w = {};
-	__u64 old = 0;
-	__s64 count = 0;
-	__u8 b = 0;
+	__u8 b;
 
 	if (!cfg || !out)
 		return GO_TP_UNKNOWN;
@@ -194,16 +209,27 @@ __noinline int go_header_traceparent(const struct weft_go_cfg *cfg, __u64 hmap,
 		return GO_TP_UNKNOWN;
 	if (!hmap)
 		return GO_TP_NONE;
-	if (bpf_probe_read_user(&count, sizeof(count), (void *)(hmap + cfg->hmap_count)) ||
-	    bpf_probe_read_user(&b, sizeof(b), (void *)(hmap + cfg->hmap_b)) ||
-	    bpf_probe_read_user(&w.buckets, sizeof(w.buckets),
-				(void *)(hmap + cfg->hmap_buckets)) ||
-	    bpf_probe_read_user(&old, sizeof(old), (void *)(hmap + cfg->hmap_oldbuckets)))
+	if (cfg->hmap_count == 0 && cfg->hmap_b == 9 && cfg->hmap_buckets == 16 &&
+	    cfg->hmap_oldbuckets == 24) {
+		/* The layout of every Go from 1.17 to 1.23: one read for the header. */
+		if (bpf_probe_read_user(&w.h, sizeof(w.h), (void *)hmap))
+			return GO_TP_UNKNOWN;
+	} else if (bpf_probe_read_user(&w.h.count, sizeof(w.h.count),
+				       (void *)(hmap + cfg->hmap_count)) ||
+		   bpf_probe_read_user(&w.h.b, sizeof(w.h.b), (void *)(hmap + cfg->hmap_b)) ||
+		   bpf_probe_read_user(&w.h.buckets, sizeof(w.h.buckets),
+				       (void *)(hmap + cfg->hmap_buckets)) ||
+		   bpf_probe_read_user(&w.h.oldbuckets, sizeof(w.h.oldbuckets),
+				       (void *)(hmap + cfg->hmap_oldbuckets))) {
 		return GO_TP_UNKNOWN;
-	if (count == 0)
+	}
+	if (w.h.count == 0)
 		return GO_TP_NONE;
-	if (count < 0 || old || !w.buckets || b > GO_MAP_MAX_B)
+	if (w.h.count < 0 || w.h.oldbuckets || !w.h.buckets || w.h.b > GO_MAP_MAX_B)
 		return GO_TP_UNKNOWN;
+	w.buckets = w.h.buckets;
+	b = w.h.b;
+	__builtin_memset(&w.h, 0, sizeof(w.h)); /* now the value found */
 	bpf_loop((1U << b) * GO_MAP_MAX_CHAIN, go_walk_step, &w, 0);
 	if (w.result)
 		return w.result;

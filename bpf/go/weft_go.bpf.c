@@ -157,6 +157,30 @@ struct {
 	__type(value, struct server_state);
 } scratch SEC(".maps");
 
+/*
+ * Snapshots of a request's first bytes and of its URL: one user-memory read
+ * each instead of one per field (a read is the costliest step of a hit).
+ * Index 0 for server entries, 1 for client entries.
+ */
+#define GO_REQ_SNAP 256 /* net/http.Request up to TLS is 216 bytes in Go 1.17-1.23 */
+#define GO_URL_SNAP 128 /* net/url.URL up to Path is 72 bytes */
+struct go_snaps {
+	__u8 req[GO_REQ_SNAP];
+	__u8 url[GO_URL_SNAP];
+	__u8 req_ok; /* the snapshots hold the objects' bytes */
+	__u8 url_ok;
+	__u8 _pad[6];
+	__u64 req_addr;
+	__u64 url_addr;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct go_snaps);
+} snaps SEC(".maps");
+
 static __always_inline void stat_inc(__u32 i)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &i);
@@ -194,20 +218,49 @@ static __always_inline __u64 read_u64(__u64 addr)
 	return v;
 }
 
-/* Copy a Go string (at addr: ptr, len) into dst[max]; returns bytes copied. */
-static __always_inline __u32 read_gostr(__u64 addr, char *dst, __u32 max, bool *trunc)
+/*
+ * The word at off of the request (or URL) a snapshot holds: from the copy when
+ * the field lies in it, else read from the target; 0 when off is unknown.
+ */
+static __always_inline __u64 req_u64(const struct go_snaps *sn, __s32 off)
 {
-	struct go_string s = {};
+	__u64 v;
+
+	if (off < 0 || !sn->req_addr)
+		return 0;
+	if (sn->req_ok && off <= GO_REQ_SNAP - 8) {
+		__builtin_memcpy(&v, sn->req + off, sizeof(v));
+		return v;
+	}
+	return read_u64(sn->req_addr + off);
+}
+
+static __always_inline __u64 url_u64(const struct go_snaps *sn, __s32 off)
+{
+	__u64 v;
+
+	if (off < 0 || !sn->url_addr)
+		return 0;
+	if (sn->url_ok && off <= GO_URL_SNAP - 8) {
+		__builtin_memcpy(&v, sn->url + off, sizeof(v));
+		return v;
+	}
+	return read_u64(sn->url_addr + off);
+}
+
+/* Copy the Go string s (ptr, len) into dst[max]; returns bytes copied. */
+static __always_inline __u32 copy_gostr(__u64 ptr, __s64 len, char *dst, __u32 max, bool *trunc)
+{
 	__u32 n;
 
-	if (!addr || bpf_probe_read_user(&s, sizeof(s), (void *)addr) || !s.ptr || s.len <= 0)
+	if (!ptr || len <= 0)
 		return 0;
-	n = s.len > max ? max : (__u32)s.len;
-	*trunc = s.len > max;
+	n = len > max ? max : (__u32)len;
+	*trunc = len > max;
 	barrier_var(n);
 	if (n > max)
 		return 0;
-	if (bpf_probe_read_user(dst, n, (void *)s.ptr))
+	if (bpf_probe_read_user(dst, n, (void *)ptr))
 		return 0;
 	return n;
 }
@@ -261,15 +314,15 @@ static __always_inline __u16 tail_port(const char *s, __u32 len, __u32 max)
 	return 0;
 }
 
-/* "a.b.c.d:port" (net/http.Request.RemoteAddr) into sa; IPv6 is left out. */
-static __always_inline void parse_ipv4_port(__u64 str, struct weft_sockaddr *sa)
+/* "a.b.c.d:port" (net/http.Request.RemoteAddr: ptr, len) into sa; IPv6 is left out. */
+static __always_inline void parse_ipv4_port(__u64 ptr, __s64 len, struct weft_sockaddr *sa)
 {
 	char s[32] = {};
 	__u32 n, oct = 0, part = 0, digits = 0;
 	__u8 ip[4] = {};
 	bool t = false;
 
-	n = read_gostr(str, s, sizeof(s), &t);
+	n = copy_gostr(ptr, len, s, sizeof(s), &t);
 	if (!n || t)
 		return;
 	for (int i = 0; i < (int)sizeof(s); i++) {
@@ -300,33 +353,57 @@ static __always_inline void parse_ipv4_port(__u64 str, struct weft_sockaddr *sa)
 	sa->port = tail_port(s, n, sizeof(s));
 }
 
-/* Method, path and host of a *net/http.Request into the event. */
-static __always_inline void read_request(const struct weft_go_cfg *cfg, __u64 req,
+/* Snapshot the *net/http.Request at req and its URL into sn: two reads. */
+static __always_inline void snap_request(const struct weft_go_cfg *cfg, __u64 req,
+					 struct go_snaps *sn)
+{
+	sn->req_addr = req;
+	sn->req_ok = !bpf_probe_read_user(sn->req, GO_REQ_SNAP, (void *)req);
+	sn->url_ok = 0;
+	sn->url_addr = req_u64(sn, cfg->req_url);
+	if (sn->url_addr)
+		sn->url_ok = !bpf_probe_read_user(sn->url, GO_URL_SNAP, (void *)sn->url_addr);
+}
+
+/* The Go string field at off of the request (or URL) into dst[max]. */
+static __always_inline __u32 req_str(const struct go_snaps *sn, __s32 off, char *dst, __u32 max,
+				     bool *trunc)
+{
+	*trunc = false;
+	if (off < 0)
+		return 0;
+	return copy_gostr(req_u64(sn, off), (__s64)req_u64(sn, off + 8), dst, max, trunc);
+}
+
+static __always_inline __u32 url_str(const struct go_snaps *sn, __s32 off, char *dst, __u32 max,
+				     bool *trunc)
+{
+	*trunc = false;
+	if (off < 0 || !sn->url_addr)
+		return 0;
+	return copy_gostr(url_u64(sn, off), (__s64)url_u64(sn, off + 8), dst, max, trunc);
+}
+
+/* Method, path and host of the snapshotted request into the event. */
+static __always_inline void read_request(const struct weft_go_cfg *cfg, const struct go_snaps *sn,
 					 struct weft_span_event *ev, bool client)
 {
-	__u64 url = 0;
 	bool t = false;
 
-	if (cfg->req_method >= 0) {
-		ev->method_len = read_gostr(req + cfg->req_method, ev->method, WEFT_METHOD_MAX, &t);
-		if (t)
-			ev->truncated |= WEFT_TRUNC_METHOD;
-	}
+	ev->method_len = req_str(sn, cfg->req_method, ev->method, WEFT_METHOD_MAX, &t);
+	if (t)
+		ev->truncated |= WEFT_TRUNC_METHOD;
 	if (!ev->method_len) {
 		__builtin_memcpy(ev->method, "GET", 3);
 		ev->method_len = 3;
 	}
-	if (cfg->req_url >= 0)
-		url = read_u64(req + cfg->req_url);
-	if (url && cfg->url_path >= 0) {
-		ev->path_len = read_gostr(url + cfg->url_path, ev->path, WEFT_PATH_MAX, &t);
-		if (t)
-			ev->truncated |= WEFT_TRUNC_PATH;
-	}
-	if (client && url && cfg->url_host >= 0)
-		ev->host_len = read_gostr(url + cfg->url_host, ev->host, WEFT_HOST_MAX, &t);
-	else if (cfg->req_host >= 0)
-		ev->host_len = read_gostr(req + cfg->req_host, ev->host, WEFT_HOST_MAX, &t);
+	ev->path_len = url_str(sn, cfg->url_path, ev->path, WEFT_PATH_MAX, &t);
+	if (t)
+		ev->truncated |= WEFT_TRUNC_PATH;
+	if (client && sn->url_addr && cfg->url_host >= 0)
+		ev->host_len = url_str(sn, cfg->url_host, ev->host, WEFT_HOST_MAX, &t);
+	else
+		ev->host_len = req_str(sn, cfg->req_host, ev->host, WEFT_HOST_MAX, &t);
 	if (t)
 		ev->truncated |= WEFT_TRUNC_HOST;
 	else if (client)
@@ -334,13 +411,14 @@ static __always_inline void read_request(const struct weft_go_cfg *cfg, __u64 re
 	else
 		ev->local.port = tail_port(ev->host, ev->host_len, WEFT_HOST_MAX);
 	if (!client && cfg->req_remote_addr >= 0)
-		parse_ipv4_port(req + cfg->req_remote_addr, &ev->peer);
-	if (!client && cfg->req_tls >= 0 && read_u64(req + cfg->req_tls))
+		parse_ipv4_port(req_u64(sn, cfg->req_remote_addr),
+				(__s64)req_u64(sn, cfg->req_remote_addr + 8), &ev->peer);
+	if (!client && req_u64(sn, cfg->req_tls))
 		ev->flags |= WEFT_SPAN_TLS;
-	if (client && url && cfg->url_scheme >= 0) {
+	if (client) {
 		char sch[5] = {};
 
-		if (read_gostr(url + cfg->url_scheme, sch, sizeof(sch), &t) == 5 && sch[4] == 's')
+		if (url_str(sn, cfg->url_scheme, sch, sizeof(sch), &t) == 5 && sch[4] == 's')
 			ev->flags |= WEFT_SPAN_TLS;
 	}
 }
@@ -360,17 +438,19 @@ int go_serve_entry(struct pt_regs *ctx)
 {
 	const struct weft_go_cfg *cfg;
 	struct server_state *st;
+	struct go_snaps *sn;
 	struct weft_trace_ctx in = {};
 	struct gkey k = {};
 	__u32 tgid, zero = 0;
-	__u64 req = ctx->di, hdr = 0, major = 1;
+	__u64 req = ctx->di, hdr, major = 1;
 	int r;
 
 	cfg = go_cfg(ctx, &tgid);
 	if (!cfg || !req)
 		return 0;
 	st = bpf_map_lookup_elem(&scratch, &zero);
-	if (!st)
+	sn = bpf_map_lookup_elem(&snaps, &zero);
+	if (!st || !sn)
 		return 0;
 	__builtin_memset(st, 0, sizeof(*st));
 	st->rw = ctx->cx; /* ResponseWriter interface: data word */
@@ -379,13 +459,13 @@ int go_serve_entry(struct pt_regs *ctx)
 	st->ev.tid = (__u32)bpf_get_current_pid_tgid();
 	st->ev.kind = WEFT_KIND_SERVER;
 	st->ev.injector = WEFT_INJ_GO;
+	snap_request(cfg, req, sn);
 	if (cfg->req_proto_major >= 0)
-		major = read_u64(req + cfg->req_proto_major);
+		major = req_u64(sn, cfg->req_proto_major);
 	st->ev.proto = major == 2 ? WEFT_PROTO_HTTP2 : WEFT_PROTO_HTTP1;
-	read_request(cfg, req, &st->ev, false);
+	read_request(cfg, sn, &st->ev, false);
 
-	if (cfg->req_header >= 0)
-		hdr = read_u64(req + cfg->req_header);
+	hdr = req_u64(sn, cfg->req_header);
 	r = go_header_traceparent(cfg, hdr, &in);
 	if (r == GO_TP_VALID) {
 		__builtin_memcpy(st->ev.ctx.trace_id, in.trace_id, WEFT_TRACE_ID_LEN);
@@ -500,10 +580,11 @@ int go_rt_entry(struct pt_regs *ctx)
 	const struct weft_go_cfg *cfg;
 	const struct weft_trace_ctx *p;
 	struct client_state *cl;
+	struct go_snaps *sn;
 	struct weft_trace_ctx app = {};
 	struct gkey k = {};
 	__u32 tgid, one = 1;
-	__u64 req = ctx->bx, hdr = 0;
+	__u64 req = ctx->bx, hdr;
 	__u8 src = 0;
 	int r;
 
@@ -511,7 +592,8 @@ int go_rt_entry(struct pt_regs *ctx)
 	if (!cfg || !req)
 		return 0;
 	cl = bpf_map_lookup_elem(&scratch, &one);
-	if (!cl)
+	sn = bpf_map_lookup_elem(&snaps, &one);
+	if (!cl || !sn)
 		return 0;
 	__builtin_memset(cl, 0, sizeof(struct server_state));
 	cl->ev.start_ns = bpf_ktime_get_ns();
@@ -520,7 +602,8 @@ int go_rt_entry(struct pt_regs *ctx)
 	cl->ev.kind = WEFT_KIND_CLIENT;
 	cl->ev.proto = WEFT_PROTO_HTTP1;
 	cl->ev.injector = WEFT_INJ_GO;
-	read_request(cfg, req, &cl->ev, true);
+	snap_request(cfg, req, sn);
+	read_request(cfg, sn, &cl->ev, true);
 
 	k.tgid = tgid;
 	k.g = ctx->r14;
@@ -538,8 +621,7 @@ int go_rt_entry(struct pt_regs *ctx)
 	new_span_id(&cl->ev.ctx);
 
 	/* The app's own headers first: an app-set traceparent wins. */
-	if (cfg->req_header >= 0)
-		hdr = read_u64(req + cfg->req_header);
+	hdr = req_u64(sn, cfg->req_header);
 	r = go_header_traceparent(cfg, hdr, &app);
 	if (r == GO_TP_NONE) {
 		cl->may_write = 1;

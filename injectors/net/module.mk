@@ -48,7 +48,14 @@ $(B)/tests/tcpopt_dropfirst.bpf.o: $(B)/bpf/tests/apps/tls/tcpopt_dropfirst.bpf.
 	@mkdir -p $(@D)
 	cp $< $@
 
+# bench/tcpopt's mechanism floor: empty programs on weft-tcpopt's OpenSSL probes.
+$(B)/obj/bench/tcpopt/ssl_traps.o: $(B)/bpf/bench/tcpopt/ssl_traps.skel.h
+$(B)/bench-tcpopt/ssl-traps: $(B)/obj/bench/tcpopt/ssl_traps.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBBPF_LIBS)
+
 PROGRAMS += $(B)/bin/weft-tcpopt
-TESTS_BIN += $(B)/tests/tcpopt_filler.bpf.o $(B)/tests/tcpopt_dropfirst.bpf.o
-LINT_SOURCES += $(WEFT_TCPOPT_SRCS)
+TESTS_BIN += $(B)/tests/tcpopt_filler.bpf.o $(B)/tests/tcpopt_dropfirst.bpf.o \
+	$(B)/bench-tcpopt/ssl-traps
+LINT_SOURCES += $(WEFT_TCPOPT_SRCS) bench/tcpopt/ssl_traps.c
 # ---- end weft-tcpopt --------------------------------------------------------

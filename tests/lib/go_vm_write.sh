@@ -4,7 +4,12 @@
 #
 #   go_vm_write.sh main   DB BIN        every scenario with one build of the chain
 #   go_vm_write.sh matrix DB BIN...     one chain through every binary, two requests
-#   go_vm_write.sh load   DB BIN SECS   wrk through the chain, uninstrumented then instrumented
+#   go_vm_write.sh load   DB BIN SECS [REQS]
+#                                       wrk through the chain, uninstrumented then
+#                                       instrumented, SECS each; with REQS > 0 the
+#                                       instrumented run ends after REQS responses
+#                                       (SECS is then only its upper bound) and the
+#                                       uninstrumented one lasts at most 60 s
 #
 # DB is an offsets database the host filled with weft-analyze (--no-analyze here).
 cd "$(dirname "$0")/../.." || exit 1
@@ -103,16 +108,19 @@ matrix() {
 # wrk through A->B->C for SECS, once without weft-go and once with it: no
 # error, every answer identical to the uninstrumented one, no crash.
 load() {
-	local bin=$1 secs=$2
+	local bin=$1 secs=$2 reqs=${3:-0} secs0=$2
+	((reqs > 0 && secs0 > 60)) && secs0=60
 	go_start C "$bin" "$T" -quiet
 	go_start B "$bin" "$T" -quiet -next "http://127.0.0.1:$GO_PORT_C"
 	go_start A "$bin" "$T" -quiet -next "http://127.0.0.1:$GO_PORT_B"
 	want=$(curl -sf "http://127.0.0.1:$GO_PORT_A/load") || fail "request failed"
 	cat >"$T/check.lua" <<LUA
 wrk.path = "/load"
-local bad = 0
+local bad, seen, limit = 0, 0, tonumber(os.getenv("WEFT_LOAD_LIMIT") or "0")
 response = function(status, headers, body)
 	if status ~= 200 or body ~= "$want" then bad = bad + 1 end
+	seen = seen + 1
+	if limit > 0 and seen >= limit then wrk.thread:stop() end
 end
 done = function(summary, latency, requests)
 	io.write(string.format("requests %d errors %d non2xx %d mismatched %d\n", summary.requests,
@@ -120,10 +128,10 @@ done = function(summary, latency, requests)
 		summary.errors.status, bad))
 end
 LUA
-	wrk -t1 -c8 --timeout 30s -d"${secs}s" -s "$T/check.lua" "http://127.0.0.1:$GO_PORT_A" >"$T/wrk0.txt" 2>&1 || fail "wrk failed"
+	WEFT_LOAD_LIMIT=0 wrk -t1 -c8 --timeout 30s -d"${secs0}s" -s "$T/check.lua" "http://127.0.0.1:$GO_PORT_A" >"$T/wrk0.txt" 2>&1 || fail "wrk failed"
 	echo "uninstrumented: $(grep -E '^requests|Requests/sec' "$T/wrk0.txt" | tr '\n' ' ')"
 	go_weft_start "$T/weft.log" --db "$db" --no-analyze --exe "$bin" --spans-file /dev/null --verbose
-	wrk -t1 -c8 --timeout 30s -d"${secs}s" -s "$T/check.lua" "http://127.0.0.1:$GO_PORT_A" >"$T/wrk1.txt" 2>&1 || fail "wrk failed"
+	WEFT_LOAD_LIMIT=$reqs wrk -t1 -c8 --timeout 30s -d"${secs}s" -s "$T/check.lua" "http://127.0.0.1:$GO_PORT_A" >"$T/wrk1.txt" 2>&1 || fail "wrk failed"
 	echo "instrumented:   $(grep -E '^requests|Requests/sec' "$T/wrk1.txt" | tr '\n' ' ')"
 	go_weft_stop
 	cat "$T/weft.log"
@@ -134,7 +142,9 @@ LUA
 	grep -q '^requests [0-9]* errors 0 non2xx 0 mismatched 0$' "$T/wrk0.txt" || fail "uninstrumented run had failures: $(cat "$T/wrk0.txt")"
 	grep -q '^requests [0-9]* errors 0 non2xx 0 mismatched 0$' "$T/wrk1.txt" || fail "instrumented run had failures: $(cat "$T/wrk1.txt")"
 	check_writes_clean "$T/weft.log"
+	local want_reqs=$reqs
 	reqs=$(sed -n 's/^requests \([0-9]*\) .*/\1/p' "$T/wrk1.txt")
+	[ "$reqs" -ge "$want_reqs" ] || fail "only $reqs of $want_reqs requests within ${secs}s"
 	writes=$(sed -n 's/.*writes: \([0-9]*\) done.*/\1/p' "$T/weft.log")
 	# Every request crossed two instrumented client calls (A->B, B->C).
 	[ "$writes" -ge $((2 * reqs)) ] || fail "$writes writes for $reqs requests (expected 2 per request)"
