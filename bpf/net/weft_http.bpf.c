@@ -734,9 +734,13 @@ static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n)
 	    bpf_probe_read_user(head, 1, (void *)ubuf))
 		return;
 
-	/* the response to one of our outgoing requests */
-	cp = bpf_map_lookup_elem(&client_pending, &fk);
-	if (cp && head[0] == 'H') {
+	/*
+	 * The response to one of our outgoing requests ("HTTP/1.x NNN"): looked
+	 * up only then, so a request read costs no lookup here (HEAD requests
+	 * also start with 'H'; weft_http_status rejects them).
+	 */
+	cp = head[0] == 'H' ? bpf_map_lookup_elem(&client_pending, &fk) : NULL;
+	if (cp) {
 		__u16 status = weft_http_status(head, hl);
 
 		if (status) {
