@@ -120,6 +120,10 @@ local bad, seen, limit = 0, 0, tonumber(os.getenv("WEFT_LOAD_LIMIT") or "0")
 response = function(status, headers, body)
 	if status ~= 200 or body ~= "$want" then bad = bad + 1 end
 	seen = seen + 1
+	if seen % 10000 == 0 then
+		io.write(string.format("progress %d answers, %d bad, at %s\n", seen, bad, os.date("%H:%M:%S")))
+		io.flush()
+	end
 	if limit > 0 and seen >= limit then wrk.thread:stop() end
 end
 done = function(summary, latency, requests)
@@ -131,7 +135,10 @@ LUA
 	WEFT_LOAD_LIMIT=0 wrk -t1 -c8 --timeout 30s -d"${secs0}s" -s "$T/check.lua" "http://127.0.0.1:$GO_PORT_A" >"$T/wrk0.txt" 2>&1 || fail "wrk failed"
 	echo "uninstrumented: $(grep -E '^requests|Requests/sec' "$T/wrk0.txt" | tr '\n' ' ')"
 	go_weft_start "$T/weft.log" --db "$db" --no-analyze --exe "$bin" --spans-file /dev/null --verbose
-	WEFT_LOAD_LIMIT=$reqs wrk -t1 -c8 --timeout 30s -d"${secs}s" -s "$T/check.lua" "http://127.0.0.1:$GO_PORT_A" >"$T/wrk1.txt" 2>&1 || fail "wrk failed"
+	# Progress lines (every 10k answers) go to the console as they come: a soak takes an hour.
+	WEFT_LOAD_LIMIT=$reqs wrk -t1 -c8 --timeout 30s -d"${secs}s" -s "$T/check.lua" "http://127.0.0.1:$GO_PORT_A" 2>&1 |
+		tee "$T/wrk1.txt" | grep --line-buffered '^progress'
+	[ "${PIPESTATUS[0]}" = 0 ] || fail "wrk failed: $(cat "$T/wrk1.txt")"
 	echo "instrumented:   $(grep -E '^requests|Requests/sec' "$T/wrk1.txt" | tr '\n' ' ')"
 	go_weft_stop
 	cat "$T/weft.log"
