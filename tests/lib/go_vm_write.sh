@@ -113,23 +113,41 @@ load() {
 	go_start C "$bin" "$T" -quiet
 	go_start B "$bin" "$T" -quiet -next "http://127.0.0.1:$GO_PORT_C"
 	go_start A "$bin" "$T" -quiet -next "http://127.0.0.1:$GO_PORT_B"
-	want=$(curl -sf "http://127.0.0.1:$GO_PORT_A/load") || fail "request failed"
+	curl -sf -o "$T/want" "http://127.0.0.1:$GO_PORT_A/load" || fail "request failed"
+	want=$(cat "$T/want")
+	# wrk runs response() in each thread's Lua state and done() in the main one:
+	# the counts are globals of the threads, summed in done() through setup()'s list.
 	cat >"$T/check.lua" <<LUA
 wrk.path = "/load"
-local bad, seen, limit = 0, 0, tonumber(os.getenv("WEFT_LOAD_LIMIT") or "0")
+local f = assert(io.open("$T/want", "rb"))
+local want = f:read("*a")
+f:close()
+local limit = tonumber(os.getenv("WEFT_LOAD_LIMIT") or "0")
+bad, seen, first_bad = 0, 0, ""
+local threads = {}
+setup = function(thread) table.insert(threads, thread) end
 response = function(status, headers, body)
-	if status ~= 200 or body ~= "$want" then bad = bad + 1 end
+	if status ~= 200 or body ~= want then
+		if bad == 0 then first_bad = string.format("status %d body '%s' (control characters shown as ?)", status, (body:sub(1, 200):gsub("%c", "?"))) end
+		bad = bad + 1
+	end
 	seen = seen + 1
 	if seen % 10000 == 0 then
-		io.write(string.format("progress %d answers, %d bad, at %s\n", seen, bad, os.date("%H:%M:%S")))
+		io.write(string.format("progress %d answers, %d not identical, at %s\n", seen, bad, os.date("%H:%M:%S")))
 		io.flush()
 	end
 	if limit > 0 and seen >= limit then wrk.thread:stop() end
 end
 done = function(summary, latency, requests)
+	local nbad, first = 0, ""
+	for _, t in ipairs(threads) do
+		nbad = nbad + t:get("bad")
+		if first == "" then first = t:get("first_bad") end
+	end
 	io.write(string.format("requests %d errors %d non2xx %d mismatched %d\n", summary.requests,
 		summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-		summary.errors.status, bad))
+		summary.errors.status, nbad))
+	if first ~= "" then io.write("first answer not identical: " .. first .. "\n") end
 end
 LUA
 	WEFT_LOAD_LIMIT=0 wrk -t1 -c8 --timeout 30s -d"${secs0}s" -s "$T/check.lua" "http://127.0.0.1:$GO_PORT_A" >"$T/wrk0.txt" 2>&1 || fail "wrk failed"
