@@ -149,18 +149,15 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
-/* Scratch space for states too large for the 512-byte stack. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__type(value, struct server_state);
-} scratch SEC(".maps");
-
 /*
- * Snapshots of a request's first bytes and of its URL: one user-memory read
- * each instead of one per field (a read is the costliest step of a hit).
- * Index 0 for server entries, 1 for client entries.
+ * A span's state while an entry builds it, and snapshots of a request's first
+ * bytes and of its URL: one user-memory read each instead of one per field (a
+ * read is the costliest step of a hit). Too large for the 512-byte stack, so
+ * kept per thread in task storage, not per CPU: since Linux 6.0 uprobe
+ * programs run with migration but not preemption disabled, so on a
+ * preemptible kernel (preempt=full, PREEMPT_RT) a run suspended half-way and
+ * another run on the same CPU would share a per-CPU slot and mix two requests'
+ * contexts. A thread runs one uprobe program at a time.
  */
 #define GO_REQ_SNAP 256 /* net/http.Request up to TLS is 216 bytes in Go 1.17-1.23 */
 #define GO_URL_SNAP 128 /* net/url.URL up to Path is 72 bytes */
@@ -174,19 +171,39 @@ struct go_snaps {
 	__u64 url_addr;
 };
 
+struct go_run {
+	union {
+		struct server_state st;
+		struct client_state cl;
+	};
+	struct go_snaps sn;
+};
+
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__type(value, struct go_snaps);
-} snaps SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct go_run);
+} runs SEC(".maps");
 
 static __always_inline void stat_inc(__u32 i)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &i);
 
-	if (v)
-		*v += 1;
+	if (v) /* atomic: a preempted run may be half-way through the same add */
+		__sync_fetch_and_add(v, 1);
+}
+
+/* This thread's state for one entry's run (see struct go_run), or NULL. */
+static __always_inline struct go_run *go_run_state(void)
+{
+	struct go_run *r;
+
+	r = bpf_task_storage_get(&runs, bpf_get_current_task_btf(), NULL,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!r)
+		stat_inc(WEFT_GO_ST_NO_STATE);
+	return r;
 }
 
 /*
@@ -439,19 +456,21 @@ int go_serve_entry(struct pt_regs *ctx)
 	const struct weft_go_cfg *cfg;
 	struct server_state *st;
 	struct go_snaps *sn;
+	struct go_run *run;
 	struct weft_trace_ctx in = {};
 	struct gkey k = {};
-	__u32 tgid, zero = 0;
+	__u32 tgid;
 	__u64 req = ctx->di, hdr, major = 1;
 	int r;
 
 	cfg = go_cfg(ctx, &tgid);
 	if (!cfg || !req)
 		return 0;
-	st = bpf_map_lookup_elem(&scratch, &zero);
-	sn = bpf_map_lookup_elem(&snaps, &zero);
-	if (!st || !sn)
+	run = go_run_state();
+	if (!run)
 		return 0;
+	st = &run->st;
+	sn = &run->sn;
 	__builtin_memset(st, 0, sizeof(*st));
 	st->rw = ctx->cx; /* ResponseWriter interface: data word */
 	st->ev.start_ns = bpf_ktime_get_ns();
@@ -581,9 +600,10 @@ int go_rt_entry(struct pt_regs *ctx)
 	const struct weft_trace_ctx *p;
 	struct client_state *cl;
 	struct go_snaps *sn;
+	struct go_run *run;
 	struct weft_trace_ctx app = {};
 	struct gkey k = {};
-	__u32 tgid, one = 1;
+	__u32 tgid;
 	__u64 req = ctx->bx, hdr;
 	__u8 src = 0;
 	int r;
@@ -591,11 +611,12 @@ int go_rt_entry(struct pt_regs *ctx)
 	cfg = go_cfg(ctx, &tgid);
 	if (!cfg || !req)
 		return 0;
-	cl = bpf_map_lookup_elem(&scratch, &one);
-	sn = bpf_map_lookup_elem(&snaps, &one);
-	if (!cl || !sn)
+	run = go_run_state();
+	if (!run)
 		return 0;
-	__builtin_memset(cl, 0, sizeof(struct server_state));
+	cl = &run->cl;
+	sn = &run->sn;
+	__builtin_memset(cl, 0, sizeof(*cl));
 	cl->ev.start_ns = bpf_ktime_get_ns();
 	cl->ev.pid = tgid;
 	cl->ev.tid = (__u32)bpf_get_current_pid_tgid();

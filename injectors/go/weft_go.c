@@ -297,11 +297,12 @@ static void print_stats(struct state *st, bool write, bool publish)
 			tot[i] += vals[c];
 	}
 	free(vals);
-	weft_info("spans: %llu server, %llu client, %llu lost; incoming traceparent: %llu valid, "
-		  "%llu invalid",
+	weft_info("spans: %llu server, %llu client, %llu lost, %llu not started (no per-thread "
+		  "state); incoming traceparent: %llu valid, %llu invalid",
 		  (unsigned long long)tot[WEFT_GO_ST_SERVER],
 		  (unsigned long long)tot[WEFT_GO_ST_CLIENT],
 		  (unsigned long long)tot[WEFT_GO_ST_RB_DROP],
+		  (unsigned long long)tot[WEFT_GO_ST_NO_STATE],
 		  (unsigned long long)tot[WEFT_GO_ST_IN_VALID],
 		  (unsigned long long)tot[WEFT_GO_ST_IN_INVALID]);
 	weft_info("writes: %llu done, %llu skipped (state %llu, space %llu, app-set %llu, "

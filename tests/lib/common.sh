@@ -36,6 +36,15 @@ wait_for() {
 	return 1
 }
 
+# CG_PROGS := the BPF programs attached to cgroup CG, a line each (bpftool's
+# header dropped). Fails the test when bpftool cannot tell, so that "nothing
+# attached" is never concluded from an error. Not for use inside $(...).
+cgroup_progs() {
+	local out
+	out=$(bpftool cgroup show "$1" 2>&1) || fail "bpftool cgroup show $1 failed: $out"
+	CG_PROGS=$(grep -v '^ID' <<<"$out")
+}
+
 # A network namespace with loopback up, deleted at exit. Name: weft-<tag>-<pid>.
 netns_new() {
 	local ns="weft-$1-$$"

@@ -170,6 +170,14 @@ LUA
 	local want_reqs=$reqs
 	reqs=$(sed -n 's/^requests \([0-9]*\) .*/\1/p' "$T/wrk1.txt")
 	[ "$reqs" -ge "$want_reqs" ] || fail "only $reqs of $want_reqs requests within ${secs}s"
+	if [ "$want_reqs" = 0 ]; then	# a time-bound run: not stalled, not crawling
+		local rps0 rps1
+		rps0=$(sed -n 's/^Requests\/sec: *\([0-9]*\).*/\1/p' "$T/wrk0.txt")
+		rps1=$(sed -n 's/^Requests\/sec: *\([0-9]*\).*/\1/p' "$T/wrk1.txt")
+		[ -n "$rps0" ] && [ -n "$rps1" ] || fail "no request rate in wrk's output"
+		[ "$reqs" -ge 100 ] && [ $((rps1 * 4)) -ge "$rps0" ] ||
+			fail "instrumented: $reqs requests, $rps1/s against $rps0/s uninstrumented (less than a quarter)"
+	fi
 	writes=$(sed -n 's/.*writes: \([0-9]*\) done.*/\1/p' "$T/weft.log")
 	# Every request crossed two instrumented client calls (A->B, B->C).
 	[ "$writes" -ge $((2 * reqs)) ] || fail "$writes writes for $reqs requests (expected 2 per request)"

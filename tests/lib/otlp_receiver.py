@@ -13,7 +13,7 @@ Content-Encoding is gzip. Writes what it decoded as JSON lines:
                    start_time_unix_nano, end_time_unix_nano, attributes {k: v},
                    status_code, status_message, resource {k: v}, scope,
                    request (index of the request that carried it)
-  --requests FILE  one line per request: index, path, content_type,
+  --requests FILE  one line per request: index, at (monotonic s), path, content_type,
                    content_encoding, bytes, spans, answered (status),
                    client_port (same port = connection kept alive), error,
                    resource_spans (how many ResourceSpans the request held),
@@ -34,6 +34,7 @@ import argparse
 import base64
 import gzip
 import json
+import time
 import signal
 import sys
 import zlib
@@ -120,7 +121,7 @@ class Handler(BaseHTTPRequestHandler):
         st.index += 1
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
         cenc = (self.headers.get("Content-Encoding") or "").strip()
-        rec = {"index": idx, "path": self.path, "content_type": ctype,
+        rec = {"index": idx, "at": time.monotonic(), "path": self.path, "content_type": ctype,
                "content_encoding": cenc, "bytes": len(raw), "spans": 0,
                "client_port": self.client_address[1], "error": None,
                "headers": {k.lower(): v for k, v in self.headers.items()}}
