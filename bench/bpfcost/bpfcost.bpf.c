@@ -40,6 +40,13 @@ struct {
 } scratch SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, char[512]);
+} per_task SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
 } rb SEC(".maps");
@@ -90,6 +97,12 @@ COST(percpu_lookup)
 	__u32 z = 0;
 
 	return mine() && bpf_map_lookup_elem(&scratch, &z);
+}
+
+COST(task_storage_get)
+{
+	return mine() && bpf_task_storage_get(&per_task, bpf_get_current_task_btf(), NULL,
+					      BPF_LOCAL_STORAGE_GET_F_CREATE);
 }
 
 COST(read_user_8)

@@ -63,10 +63,9 @@ enum weft_tcpopt_counter {
 	WEFT_TCPOPT_CNT_IGNORED_PEER, /* option from a peer outside --accept-from */
 	WEFT_TCPOPT_CNT_MALFORMED,    /* kind 253 with our magic but bad length/version/ids */
 	WEFT_TCPOPT_CNT_PENDING,      /* requests that queued an option to send */
-	WEFT_TCPOPT_CNT_SPANS_LOST,
-	WEFT_TCPOPT_CNT_ENROLLED,
-	/* connections established before start, enrolled */ /* span events dropped: ring buffer
-								full */
+	WEFT_TCPOPT_CNT_SPANS_LOST,   /* span events dropped: ring buffer full */
+	WEFT_TCPOPT_CNT_ENROLLED,     /* connections established before start, enrolled */
+	WEFT_TCPOPT_CNT_NO_STATE,     /* TLS calls not looked at: no per-thread room (memory) */
 	WEFT_TCPOPT_CNT_MAX,
 };
 

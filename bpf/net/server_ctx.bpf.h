@@ -11,10 +11,12 @@
  * server request a client call starts a new trace (random trace id, flags
  * sampled|random, WEFT_PARENT_GENERATED).
  *
- *   weft_sctx_begin(pid_tgid, parent, parent_src, fd) start the SERVER span;
- *                         parent: the incoming context (NULL or !valid: a new
- *                         trace). Returns the map value (or NULL on failure).
- *                         Fill method/path/addresses in the returned value.
+ *   weft_sctx_begin(pid_tgid, parent, parent_src, fd, tmp) start the SERVER
+ *                         span; parent: the incoming context (NULL or !valid:
+ *                         a new trace); tmp: room to build a new entry in (the
+ *                         caller's, not shared with a run that can be
+ *                         preempted). Returns the map value (or NULL on
+ *                         failure). Fill method/path/addresses in it.
  *   weft_sctx_get(pid_tgid)              the thread's current server request
  *   weft_sctx_client(sctx, out, parent, src)  derive a CLIENT context
  *   weft_sctx_end(rb, pid_tgid, status, injector, proto)
@@ -61,14 +63,6 @@ struct {
 	__type(value, struct weft_server_ctx);
 } weft_server_ctx SEC(".maps");
 
-/* Zeroed template for new entries (a value too large for the BPF stack). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct weft_server_ctx);
-} weft_sctx_tmp SEC(".maps");
-
 static __always_inline void weft_rand_bytes(__u8 *out, int n)
 {
 #pragma unroll
@@ -108,15 +102,15 @@ static __always_inline struct weft_server_ctx *weft_sctx_get(__u64 pid_tgid)
 }
 
 static __always_inline struct weft_server_ctx *
-weft_sctx_begin(__u64 pid_tgid, const struct weft_trace_ctx *parent, __u8 parent_src, __s32 fd)
+weft_sctx_begin(__u64 pid_tgid, const struct weft_trace_ctx *parent, __u8 parent_src, __s32 fd,
+		struct weft_server_ctx *tmp)
 {
-	__u32 zero = 0;
 	/* reuse the thread's entry in place when it has one (no map update) */
 	struct weft_server_ctx *t = bpf_map_lookup_elem(&weft_server_ctx, &pid_tgid);
 	bool fresh = !t;
 
 	if (fresh)
-		t = bpf_map_lookup_elem(&weft_sctx_tmp, &zero);
+		t = tmp;
 	if (!t)
 		return NULL;
 	__builtin_memset(t, 0, sizeof(*t));

@@ -206,12 +206,20 @@ struct {
 	__type(value, struct client_pending);
 } cp_tmp SEC(".maps");
 
+/* Room for a new server entry (weft_sctx_begin), used from tracepoints only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct weft_server_ctx);
+} sctx_tmp SEC(".maps");
+
 static __always_inline void count(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
 
 	if (v)
-		(*v)++;
+		__sync_fetch_and_add(v, 1); /* sk_msg and sockops runs can be preempted */
 }
 
 static __always_inline bool pid_targeted(__u32 tgid)
@@ -693,9 +701,12 @@ static __always_inline void server_begin(__u64 id, __s32 fd, struct in_state *is
 	struct weft_trace_ctx in = {};
 	struct weft_server_ctx *sc;
 	bool have = weft_http_scan_tp(&is->scan, &in) == 0;
+	__u32 zero = 0;
 
 	/* weft-go makes the SERVER spans of its processes */
-	sc = go_owned(id >> 32) ? NULL : weft_sctx_begin(id, have ? &in : NULL, WEFT_PARENT_HEADER, fd);
+	sc = go_owned(id >> 32) ? NULL
+				: weft_sctx_begin(id, have ? &in : NULL, WEFT_PARENT_HEADER, fd,
+						  bpf_map_lookup_elem(&sctx_tmp, &zero));
 	if (sc) {
 		sc->method_len = is->scan.method_len;
 		sc->path_len = is->scan.path_len;

@@ -230,33 +230,45 @@ struct {
 	__type(value, struct weft_span_event);
 } client_span SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct weft_scratch);
-} scratch SEC(".maps");
+/*
+ * Room for one OpenSSL probe's work: plaintext bytes, their scan, a new span.
+ * Too large for the stack, so kept per thread in task storage, not per CPU:
+ * since Linux 6.0 uprobe programs run with migration but not preemption
+ * disabled, so on a preemptible kernel a run suspended half-way and another
+ * run on the same CPU would share a per-CPU slot and could mix two requests.
+ * A thread runs one uprobe program at a time.
+ */
+struct ssl_run {
+	struct weft_scratch sc;
+	struct weft_http_scan scan;
+	struct weft_span_event ev;
+	struct weft_server_ctx sctx;
+};
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct weft_http_scan);
-} scan_tmp SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct weft_span_event);
-} ev_tmp SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct ssl_run);
+} ssl_runs SEC(".maps");
 
 static __always_inline void count(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
 
-	if (v)
-		(*v)++;
+	if (v) /* atomic: a preempted run may be half-way through the same add */
+		__sync_fetch_and_add(v, 1);
+}
+
+/* This thread's room for an OpenSSL probe's work (struct ssl_run), or NULL. */
+static __always_inline struct ssl_run *ssl_run_get(void)
+{
+	struct ssl_run *r = bpf_task_storage_get(&ssl_runs, bpf_get_current_task_btf(), NULL,
+						 BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	if (!r)
+		count(WEFT_TCPOPT_CNT_NO_STATE);
+	return r;
 }
 
 static __always_inline bool is_target(__u64 pid_tgid)
@@ -783,15 +795,13 @@ int weft_tcpopt_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
 
 /* ------------------------------------------------------- OpenSSL plaintext */
 
-static __always_inline struct weft_http_scan *scan_head(struct weft_scratch *sc, __u64 buf, __u64 n)
+static __always_inline struct weft_http_scan *scan_head(struct ssl_run *run, __u64 buf, __u64 n)
 {
-	__u32 zero = 0;
-	struct weft_http_scan *s = bpf_map_lookup_elem(&scan_tmp, &zero);
+	struct weft_scratch *sc = &run->sc;
+	struct weft_http_scan *s = &run->scan;
 	__u32 len = n > TCPOPT_PEEK ? TCPOPT_PEEK : (__u32)n;
 	int r;
 
-	if (!s)
-		return NULL;
 	if (bpf_probe_read_user(sc->buf, len & (TCPOPT_PEEK * 2 - 1), (void *)buf))
 		return NULL;
 	weft_http_scan_init(s);
@@ -807,12 +817,12 @@ static __always_inline struct weft_http_scan *scan_head(struct weft_scratch *sc,
 
 /* A request written into TLS: start a CLIENT span, queue the option. */
 static __always_inline void client_request(__u64 id, __u64 ssl, struct sock *sk, __u64 cookie,
-					   struct weft_http_scan *s)
+					   struct ssl_run *run)
 {
-	__u32 zero = 0;
+	struct weft_http_scan *s = &run->scan;
+	struct weft_span_event *ev = &run->ev;
 	struct tid_op op = {.op = TCPOPT_OP_WRITE, .ssl = ssl, .has_ctx = 1, .cookie = cookie};
 	struct ssl_key k = {.ssl = ssl, .tgid = id >> 32};
-	struct weft_span_event *ev;
 	__u8 src = 0;
 
 	if (weft_http_scan_tp(s, &op.ctx) == 0) {
@@ -822,9 +832,6 @@ static __always_inline void client_request(__u64 id, __u64 ssl, struct sock *sk,
 		tid_op_set(&op);
 		return;
 	}
-	ev = bpf_map_lookup_elem(&ev_tmp, &zero);
-	if (!ev)
-		return;
 	__builtin_memset(ev, 0, sizeof(*ev));
 	weft_sctx_client(weft_sctx_get(id), &ev->ctx, ev->parent_span_id, &src);
 	op.ctx = ev->ctx;
@@ -869,8 +876,9 @@ static __always_inline void client_response(__u64 id, __u64 ssl, __u64 cookie, _
 }
 
 /* A request read from TLS: start the thread's SERVER span. */
-static __always_inline void server_request(__u64 id, __u64 cookie, struct weft_http_scan *s)
+static __always_inline void server_request(__u64 id, __u64 cookie, struct ssl_run *run)
 {
+	struct weft_http_scan *s = &run->scan;
 	struct weft_trace_ctx parent = {};
 	struct weft_server_ctx *sc;
 	struct rx_ctx *rx = cookie ? bpf_map_lookup_elem(&rx_ctx, &cookie) : NULL;
@@ -887,7 +895,7 @@ static __always_inline void server_request(__u64 id, __u64 cookie, struct weft_h
 	}
 	if (rx)
 		rx->consumed = 1;
-	sc = weft_sctx_begin(id, src ? &parent : NULL, src, -1);
+	sc = weft_sctx_begin(id, src ? &parent : NULL, src, -1, &run->sctx);
 	if (!sc)
 		return;
 	sc->flags = WEFT_SPAN_TLS;
@@ -908,17 +916,19 @@ static __always_inline int ssl_write_entry(struct pt_regs *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u64 ssl = PT_REGS_PARM1(ctx), buf = PT_REGS_PARM2(ctx);
 	__s64 num = (int)PT_REGS_PARM3(ctx);
-	__u32 zero = 0;
+	struct ssl_run *run;
 	struct weft_scratch *sc;
-	struct weft_http_scan *s;
 	struct tid_op op = {.op = TCPOPT_OP_WRITE, .ssl = ssl};
 	struct sock *sk;
 	__u16 status;
 
 	if (num <= 0 || !is_target(id))
 		return 0;
-	sc = bpf_map_lookup_elem(&scratch, &zero);
-	if (!sc || bpf_probe_read_user(sc->buf, 16, (void *)buf))
+	run = ssl_run_get();
+	if (!run)
+		goto other;
+	sc = &run->sc;
+	if (bpf_probe_read_user(sc->buf, 16, (void *)buf))
 		goto other;
 	status = weft_http_status(sc->buf, num < 16 ? num : 16);
 	if (status) {
@@ -928,12 +938,11 @@ static __always_inline int ssl_write_entry(struct pt_regs *ctx)
 	}
 	if (!weft_http_method_prefix(sc->buf, num < 16 ? num : 16) || num < 16)
 		goto other;
-	s = scan_head(sc, buf, num);
-	if (!s)
+	if (!scan_head(run, buf, num))
 		goto other;
 	/* a request: its socket is needed for the option */
 	sk = ssl_cached_sk(ssl, id >> 32, &op.cookie);
-	client_request(id, ssl, sk, op.cookie, s);
+	client_request(id, ssl, sk, op.cookie, run);
 	return 0;
 other:
 	/* no request: only the syscall fallback (when attached) learns the
@@ -979,9 +988,8 @@ static __always_inline int ssl_read_ret(long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct tid_op *op = tid_op_get(false);
+	struct ssl_run *run;
 	struct weft_scratch *sc;
-	struct weft_http_scan *s;
-	__u32 zero = 0;
 	__u64 n = 0, cookie, ssl, buf;
 	__u16 status;
 
@@ -999,8 +1007,11 @@ static __always_inline int ssl_read_ret(long ret)
 	op->op = 0; /* done: later syscalls of this thread are not ours */
 	if (n < 16)
 		return 0;
-	sc = bpf_map_lookup_elem(&scratch, &zero);
-	if (!sc || bpf_probe_read_user(sc->buf, 16, (void *)buf))
+	run = ssl_run_get();
+	if (!run)
+		return 0;
+	sc = &run->sc;
+	if (bpf_probe_read_user(sc->buf, 16, (void *)buf))
 		return 0;
 	status = weft_http_status(sc->buf, 16);
 	if (status) {
@@ -1011,12 +1022,11 @@ static __always_inline int ssl_read_ret(long ret)
 	}
 	if (!weft_http_method_prefix(sc->buf, 16))
 		return 0;
-	s = scan_head(sc, buf, n);
-	if (!s)
+	if (!scan_head(run, buf, n))
 		return 0;
 	if (!cookie)
 		ssl_cached_sk(ssl, id >> 32, &cookie);
-	server_request(id, cookie, s);
+	server_request(id, cookie, run);
 	return 0;
 }
 

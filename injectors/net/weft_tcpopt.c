@@ -597,7 +597,7 @@ out:
 	if (skel) {
 		weft_info("counters: options_written=%llu options_received=%llu no_room=%llu "
 			  "ignored_peer=%llu malformed=%llu requests_with_context=%llu "
-			  "spans_lost=%llu enrolled_at_start=%llu",
+			  "spans_lost=%llu enrolled_at_start=%llu no_thread_state=%llu",
 			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_WRITTEN],
 			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_RECEIVED],
 			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_NO_ROOM],
@@ -605,7 +605,8 @@ out:
 			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_MALFORMED],
 			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_PENDING],
 			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_SPANS_LOST],
-			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_ENROLLED]);
+			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_ENROLLED],
+			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_NO_STATE]);
 		weft_tcpopt__destroy(skel);
 	}
 	return rc;
