@@ -206,6 +206,14 @@ struct {
 	__type(value, struct client_pending);
 } cp_tmp SEC(".maps");
 
+/* The sk_msg scratch of this CPU is in use by a run (see weft_http_msg). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} msg_busy SEC(".maps");
+
 /* Room for a new server entry (weft_sctx_begin), used from tracepoints only. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -546,29 +554,11 @@ static __always_inline void unhold(struct sk_msg_md *msg, struct conn_state *st)
 	}
 }
 
-SEC("sk_msg")
-int weft_http_msg(struct sk_msg_md *msg)
+/* One message of an enrolled connection, with the CPU's sk_msg scratch buf held. */
+static __always_inline int msg_work(struct sk_msg_md *msg, struct conn_state *st, char *buf)
 {
-	struct bpf_sock *sk = msg->sk;
-	struct conn_state *st;
-	__u32 one = 1, size;
-	char *buf;
+	__u32 size = msg->size;
 	int n, r;
-
-	if (!sk)
-		return SK_PASS;
-	st = bpf_sk_storage_get(&conn, sk, 0, 0);
-	if (!st || st->phase == PH_PASS)
-		return SK_PASS;
-	if (!st->pid_checked) {
-		if (!pid_targeted(bpf_get_current_pid_tgid() >> 32))
-			return drop_conn(msg, st, WH_NOT_OURS);
-		st->pid_checked = 1;
-	}
-	buf = bpf_map_lookup_elem(&scratch, &one);
-	if (!buf)
-		return SK_PASS;
-	size = msg->size;
 
 	if (st->phase == PH_START) {
 		__u32 want = size < WEFT_HDR_MAX ? size : WEFT_HDR_MAX;
@@ -626,6 +616,44 @@ int weft_http_msg(struct sk_msg_md *msg)
 		}
 	}
 	return SK_PASS;
+}
+
+SEC("sk_msg")
+int weft_http_msg(struct sk_msg_md *msg)
+{
+	struct bpf_sock *sk = msg->sk;
+	struct conn_state *st;
+	__u32 zero = 0, one = 1;
+	__u64 *busy;
+	char *buf;
+	int r;
+
+	if (!sk)
+		return SK_PASS;
+	st = bpf_sk_storage_get(&conn, sk, 0, 0);
+	if (!st || st->phase == PH_PASS)
+		return SK_PASS;
+	if (!st->pid_checked) {
+		if (!pid_targeted(bpf_get_current_pid_tgid() >> 32))
+			return drop_conn(msg, st, WH_NOT_OURS);
+		st->pid_checked = 1;
+	}
+	buf = bpf_map_lookup_elem(&scratch, &one);
+	busy = bpf_map_lookup_elem(&msg_busy, &zero);
+	if (!buf || !busy)
+		return SK_PASS;
+	/*
+	 * sk_msg runs with migration, not preemption, disabled: on a preemptible
+	 * kernel another connection's run can start on this CPU while one is
+	 * suspended half-way. It must not parse in the same buffer: it gives up
+	 * following its connection (fail closed: the request leaves untouched).
+	 */
+	if (__sync_val_compare_and_swap(busy, 0, 1))
+		return drop_conn(msg, st, WH_PREEMPTED);
+	r = msg_work(msg, st, buf);
+	asm volatile("" ::: "memory");
+	*(volatile __u64 *)busy = 0;
+	return r;
 }
 
 /* ------------------------------------------------------------- tracepoints */

@@ -14,6 +14,7 @@ enum weft_http_counter {
 	WH_SERVER_SPANS,
 	WH_CLIENT_SPANS,
 	WH_NOT_OURS,		/* connection of a process outside --pid */
+	WH_PREEMPTED,		/* connection given up: its sk_msg run met a preempted one on its CPU */
 	WH_NCOUNTERS,
 };
 
