@@ -4,7 +4,8 @@ test-programs: $(TESTS_BIN)
 
 # make soak-vm: weft-go's write path under 200k requests through the Go chain
 # in the VM (tests/vm/go_write_load.test with a request count instead of a
-# time; about 1-2 hours under software emulation, so not part of make check).
+# time; about 30-40 minutes under software emulation on an idle machine, so
+# not part of make check).
 .PHONY: soak-vm
 soak-vm: deps
 	@$(MAKE) --no-print-directory all test-programs
