@@ -156,10 +156,41 @@ static void backoff_wait(struct weft_exporter *e, long ms)
 	pthread_mutex_unlock(&e->mu);
 }
 
+/*
+ * Text from the network or libcurl, fit for one log line: printable ASCII
+ * kept, a backslash doubled, every other byte (control characters, bytes of
+ * UTF-8 sequences, invalid UTF-8) as \xNN; cut with "..." to fit size.
+ */
+static void escape_text(const char *s, size_t n, char *out, size_t size)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char e[5];
+		size_t el;
+
+		if (c == '\\')
+			el = (size_t)snprintf(e, sizeof(e), "\\\\");
+		else if (c >= 0x20 && c < 0x7f)
+			el = (size_t)snprintf(e, sizeof(e), "%c", c);
+		else
+			el = (size_t)snprintf(e, sizeof(e), "\\x%02x", c);
+		if (o + el + 4 > size) { /* room for "..." and the NUL */
+			if (o + 4 <= size)
+				memcpy(out + o, "...", 3), o += 3;
+			break;
+		}
+		memcpy(out + o, e, el);
+		o += el;
+	}
+	out[o] = '\0';
+}
+
 static void handle_response(struct weft_exporter *e, const struct weft_http_result *res, size_t n)
 {
 	int64_t rejected = 0;
-	char msg[256];
+	char msg[256], shown[400];
 
 	if (e->cfg.proto == WEFT_OTLP_JSON)
 		weft_otlp_json_parse_response(res->body->p, res->body->len, &rejected, msg,
@@ -169,10 +200,11 @@ static void handle_response(struct weft_exporter *e, const struct weft_http_resu
 		rejected = 0;
 	if (rejected < 0 || (uint64_t)rejected > n)
 		rejected = (int64_t)n;
+	escape_text(msg, strlen(msg), shown, sizeof(shown));
 	if (rejected || msg[0])
 		weft_warn("OTLP collector at %s partially accepted a batch: %lld of %zu spans "
 			  "rejected%s%s: check the collector's limits and log",
-			  e->cfg.url, (long long)rejected, n, msg[0] ? ": " : "", msg);
+			  e->cfg.url, (long long)rejected, n, msg[0] ? ": " : "", shown);
 	e->rejected += (uint64_t)rejected;
 	e->exported += n - (uint64_t)rejected;
 }
@@ -223,25 +255,16 @@ static bool rpc_status_message(const struct wbuf *body, const char **msg, size_t
 	return false;
 }
 
-/* A response body fit for one log line: printable ASCII, at most 200 bytes. */
+/* A response body (its google.rpc.Status message if it is one) for one log line. */
 static void body_summary(const struct wbuf *body, char *out, size_t size)
 {
 	const char *s = body->p;
-	size_t n = body->len, o = 0;
+	size_t n = body->len;
 
-	if (!n) {
-		out[0] = '\0';
-		return;
-	}
 	rpc_status_message(body, &s, &n);
-	for (size_t i = 0; i < n && o + 1 < size && o < 200; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		out[o++] = c >= 0x20 && c < 0x7f ? (char)c : ' ';
-	}
-	while (o > 0 && out[o - 1] == ' ')
-		o--;
-	out[o] = '\0';
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\n' || s[n - 1] == '\r'))
+		n--;
+	escape_text(s, n, out, size);
 }
 
 /* Send one encoded request of n spans with the retry policy. */
@@ -249,11 +272,10 @@ static void otlp_send(struct weft_exporter *e, size_t n)
 {
 	struct weft_http_result res;
 	long backoff = BACKOFF_FIRST_MS;
+	char why[300];
 
-	/* closing, past the deadline, and the collector already failed: do not
-	 * spend one more timeout per remaining batch */
-	if (e->shutdown_deadline && e->otlp_failing &&
-	    now_ns(CLOCK_MONOTONIC) >= e->shutdown_deadline) {
+	/* closing and past the deadline: close takes one export timeout at most */
+	if (e->shutdown_deadline && now_ns(CLOCK_MONOTONIC) >= e->shutdown_deadline) {
 		e->dropped_export += n;
 		return;
 	}
@@ -270,8 +292,6 @@ static void otlp_send(struct weft_exporter *e, size_t n)
 			return;
 		}
 		if (rc == 0 && !retryable(res.status)) {
-			char why[256];
-
 			body_summary(res.body, why, sizeof(why));
 			export_log(e,
 				   "OTLP export to %s failed: HTTP %ld%s%s: dropped %zu spans "
@@ -293,13 +313,15 @@ static void otlp_send(struct weft_exporter *e, size_t n)
 		out_of_time =
 		    e->shutdown_deadline &&
 		    now_ns(CLOCK_MONOTONIC) + (uint64_t)wait * 1000000ull > e->shutdown_deadline;
+		if (rc < 0)
+			escape_text(res.error, strlen(res.error), why, sizeof(why));
 		if (attempt >= RETRY_MAX || out_of_time) {
 			if (rc < 0)
 				export_log(e,
 					   "OTLP export to %s failed: %s: dropped %zu spans after "
 					   "%d attempts; start the collector or fix "
 					   "OTEL_EXPORTER_OTLP_ENDPOINT",
-					   e->cfg.url, res.error, n, attempt + 1);
+					   e->cfg.url, why, n, attempt + 1);
 			else
 				export_log(e,
 					   "OTLP export to %s failed: HTTP %ld: dropped %zu spans "
@@ -310,7 +332,7 @@ static void otlp_send(struct weft_exporter *e, size_t n)
 			return;
 		}
 		if (!e->otlp_failing && rc < 0)
-			weft_warn("OTLP export to %s: %s: retrying", e->cfg.url, res.error);
+			weft_warn("OTLP export to %s: %s: retrying", e->cfg.url, why);
 		e->otlp_failing = e->otlp_failing || rc < 0;
 		e->retries++;
 		backoff_wait(e, wait);
@@ -641,6 +663,9 @@ void weft_exporter_close(struct weft_exporter *e)
 	e->shutdown_deadline = now_ns(CLOCK_MONOTONIC) + (uint64_t)e->cfg.timeout_ms * 1000000ull;
 	pthread_cond_broadcast(&e->work);
 	pthread_mutex_unlock(&e->mu);
+	/* a post in flight ends at the deadline too: close takes one timeout at most */
+	if (e->http)
+		weft_http_set_deadline(e->http, e->shutdown_deadline);
 	if (e->thread_started)
 		pthread_join(e->thread, NULL);
 	weft_exporter_stats(e, &s);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <ctype.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,8 @@
 
 struct weft_http {
 	CURL *curl;
+	CURLM *multi; /* runs the one transfer, so that a deadline can cut it short */
+	atomic_uint_fast64_t deadline; /* CLOCK_MONOTONIC ns; 0: none */
 	struct curl_slist *headers;
 	bool gzip;
 	z_stream zs;
@@ -22,6 +25,14 @@ struct weft_http {
 	long retry_after_ms;
 	char errbuf[CURL_ERROR_SIZE];
 };
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
@@ -100,9 +111,9 @@ struct weft_http *weft_http_new(const struct weft_export_config *cfg, char *err,
 		return NULL;
 	}
 	h = calloc(1, sizeof(*h));
-	if (!h || !(h->curl = curl_easy_init())) {
+	if (!h || !(h->curl = curl_easy_init()) || !(h->multi = curl_multi_init())) {
 		snprintf(err, errlen, "cannot create a libcurl handle: out of memory?");
-		free(h);
+		weft_http_free(h);
 		return NULL;
 	}
 	h->gzip = cfg->gzip;
@@ -154,6 +165,8 @@ void weft_http_free(struct weft_http *h)
 {
 	if (!h)
 		return;
+	if (h->multi)
+		curl_multi_cleanup(h->multi);
 	if (h->curl)
 		curl_easy_cleanup(h->curl);
 	curl_slist_free_all(h->headers);
@@ -182,6 +195,59 @@ static int gzip_body(struct weft_http *h, const void *body, size_t len)
 	return 0;
 }
 
+void weft_http_set_deadline(struct weft_http *h, uint64_t mono_ns)
+{
+	atomic_store(&h->deadline, mono_ns);
+	curl_multi_wakeup(h->multi);
+}
+
+/*
+ * curl_easy_perform, but on the multi handle: the wait wakes up when
+ * weft_http_set_deadline() is called and ends the transfer at the deadline
+ * (CURLE_ABORTED_BY_CALLBACK). The connection cache lives in the multi
+ * handle, so keep-alive works as with the easy interface.
+ */
+static CURLcode perform(struct weft_http *h)
+{
+	CURLcode rc = CURLE_OK;
+	CURLMsg *msg;
+	int running = 1, left;
+
+	if (curl_multi_add_handle(h->multi, h->curl) != CURLM_OK)
+		return CURLE_OUT_OF_MEMORY;
+	for (;;) {
+		uint64_t dl, now;
+		int wait_ms = 1000;
+
+		if (curl_multi_perform(h->multi, &running) != CURLM_OK) {
+			rc = CURLE_OUT_OF_MEMORY;
+			break;
+		}
+		if (!running)
+			break;
+		dl = atomic_load(&h->deadline);
+		if (dl) {
+			now = mono_ns();
+			if (now >= dl) {
+				rc = CURLE_ABORTED_BY_CALLBACK;
+				break;
+			}
+			if (dl - now < 1000000000ull)
+				wait_ms = (int)((dl - now) / 1000000ull) + 1;
+		}
+		if (curl_multi_poll(h->multi, NULL, 0, wait_ms, NULL) != CURLM_OK) {
+			rc = CURLE_OUT_OF_MEMORY;
+			break;
+		}
+	}
+	if (!running)
+		while ((msg = curl_multi_info_read(h->multi, &left)))
+			if (msg->msg == CURLMSG_DONE && msg->easy_handle == h->curl)
+				rc = msg->data.result;
+	curl_multi_remove_handle(h->multi, h->curl);
+	return rc;
+}
+
 int weft_http_post(struct weft_http *h, const void *body, size_t len, struct weft_http_result *res)
 {
 	CURLcode rc;
@@ -203,7 +269,12 @@ int weft_http_post(struct weft_http *h, const void *body, size_t len, struct wef
 	}
 	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	rc = curl_easy_perform(h->curl);
+	rc = perform(h);
+	if (rc == CURLE_ABORTED_BY_CALLBACK) {
+		snprintf(res->error, sizeof(res->error),
+			 "no answer before the shutdown deadline (OTEL_EXPORTER_OTLP_TIMEOUT)");
+		return -1;
+	}
 	if (rc != CURLE_OK) {
 		snprintf(res->error, sizeof(res->error), "%s",
 			 h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));

@@ -4,6 +4,7 @@
 #define WEFT_EXPORT_TRANSPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "buf.h"
 #include "config.h"
 
@@ -24,5 +25,11 @@ void weft_http_free(struct weft_http *h);
  * response arrived (res->status), -1 on a transport failure (res->error).
  */
 int weft_http_post(struct weft_http *h, const void *body, size_t len, struct weft_http_result *res);
+
+/*
+ * From any thread: a post still waiting at CLOCK_MONOTONIC time mono_ns (or
+ * started after it) ends at once with a transport failure. Used at close.
+ */
+void weft_http_set_deadline(struct weft_http *h, uint64_t mono_ns);
 
 #endif /* WEFT_EXPORT_TRANSPORT_H */

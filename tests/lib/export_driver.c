@@ -8,6 +8,8 @@
  *   parent_id = zero for even i (root), else c0 00 00 00 | (i+1) (4 bytes BE)
  *   start     = now(mono) - 5 ms, end = start + 1000000 + i ns
  * The configuration comes from the environment, as for every injector.
+ * --close-when FILE: close only once FILE exists (a test's readiness signal,
+ * e.g. "the collector holds a request"); the time close took is printed.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -53,7 +55,7 @@ static void usage(void)
 		"usage: export_driver [--count N] [--kind server|client|mixed] [--pid P[,P...]]\n"
 		"       [--status S[,S...]] [--method M] [--path P] [--host H] [--seed X]\n"
 		"       [--queue-max N] [--batch-max N] [--batch-ms MS] [--spans-file F]\n"
-		"       [--tls] [--flush] [--rate SPANS_PER_S]\n");
+		"       [--tls] [--flush] [--rate SPANS_PER_S] [--close-when FILE]\n");
 	exit(2);
 }
 
@@ -78,17 +80,19 @@ int main(int argc, char **argv)
 	    {"queue-max", 1, 0, 'q'}, {"batch-max", 1, 0, 'b'},
 	    {"batch-ms", 1, 0, 't'},  {"spans-file", 1, 0, 'f'},
 	    {"tls", 0, 0, 'T'},	      {"flush", 0, 0, 'F'},
-	    {"rate", 1, 0, 'r'},      {0, 0, 0, 0},
+	    {"rate", 1, 0, 'r'},      {"close-when", 1, 0, 'C'},
+	    {0, 0, 0, 0},
 	};
 	struct weft_exporter_opts opts = {.injector = "export_driver"};
 	long pids[64] = {0}, statuses[64] = {200};
 	int npids = 1, nstatus = 1, tls = 0, flush = 0, c;
 	const char *kind = "server", *method = "GET", *path = "/hello", *host = "";
+	const char *close_when = NULL;
 	unsigned long long count = 10, seed = 0xa1a2a3a4, rate = 0;
 	struct weft_exporter_stats st;
 	struct weft_exporter *e;
 	char err[512];
-	uint64_t t0;
+	uint64_t t0, t_close;
 
 	pids[0] = getpid();
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -137,6 +141,9 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			rate = strtoull(optarg, NULL, 0);
+			break;
+		case 'C':
+			close_when = optarg;
 			break;
 		default:
 			usage();
@@ -211,7 +218,12 @@ int main(int argc, char **argv)
 	    "export_driver: before close: submitted=%llu dropped=%llu exported=%llu rss_kb=%ld\n",
 	    (unsigned long long)st.submitted, (unsigned long long)st.dropped,
 	    (unsigned long long)st.exported_otlp, status_kb("VmRSS:"));
+	/* at most 60 s, polled every 10 ms */
+	for (int i = 0; close_when && access(close_when, F_OK) && i < 6000; i++)
+		nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
+	t_close = mono_ns();
 	weft_exporter_close(e);
-	fprintf(stderr, "export_driver: hwm_kb=%ld\n", status_kb("VmHWM:"));
+	fprintf(stderr, "export_driver: hwm_kb=%ld close_ms=%llu\n", status_kb("VmHWM:"),
+		(unsigned long long)((mono_ns() - t_close) / 1000000ull));
 	return 0;
 }
