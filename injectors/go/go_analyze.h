@@ -16,4 +16,12 @@
  */
 int go_analyze_child(const char *dbdir, int fd, const char *path, char *err, size_t errlen);
 
+/*
+ * Async-signal-safe, for weft-go's stop handler: a running weft-analyze gets
+ * SIGTERM (SIGKILL if it has not ended 2 s later) and go_analyze_child()
+ * returns -1; none is started afterwards. weft-analyze also gets SIGTERM if
+ * weft-go dies (PR_SET_PDEATHSIG).
+ */
+void go_analyze_stop(void);
+
 #endif /* WEFT_GO_ANALYZE_H */

@@ -37,6 +37,8 @@
 #include "weft_conn_ctx.h"
 #include "go_probe.h"
 #include "go_procs.h"
+#include "go_analyze.h"
+#include "lifecycle.h"
 
 #define MAX_ARGS WEFT_GO_MAX_BINARIES
 
@@ -65,6 +67,7 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
+	go_analyze_stop(); /* an analysis on the spot ends too */
 }
 
 static void usage(FILE *out)
@@ -228,7 +231,10 @@ static int setup_binary(struct state *st, const struct go_env *env, const char *
 			close(fd);
 			return 1;
 		default:
-			weft_err("%s", err);
+			if (stop)
+				weft_info("stopped during start-up: %s", err);
+			else
+				weft_err("%s", err);
 			st->nbins--;
 			close(fd);
 			return -1;
@@ -348,11 +354,11 @@ int main(int argc, char **argv)
 	struct weft_exporter_opts eo = {.injector = "weft-go"};
 	struct ring_buffer *spans_rb = NULL, *procs_rb = NULL;
 	struct bpf_link *exec_l = NULL, *exit_l = NULL;
-	struct sigaction sa = {.sa_handler = on_signal};
 	char err[1024] = "", why[256] = "";
 	int rc = 1, attached = 0;
 	bool busy = false;
 
+	weft_signals_init(on_signal);
 	weft_log_init("weft-go", false);
 	if (parse_args(argc, argv, &o))
 		return 2;
@@ -437,7 +443,7 @@ int main(int argc, char **argv)
 			 strerror(errno));
 		goto out;
 	}
-	for (int i = 0; i < o.nexes; i++) {
+	for (int i = 0; i < o.nexes && !stop; i++) {
 		char real[PATH_MAX];
 
 		if (!realpath(o.exes[i], real)) {
@@ -447,12 +453,12 @@ int main(int argc, char **argv)
 		}
 		rc = setup_binary(&st, &env, real, real, 0);
 		if (rc < 0) {
-			rc = 1;
+			rc = stop ? 0 : 1;
 			goto out;
 		}
 		attached += rc == 0;
 	}
-	for (int i = 0; i < o.npids; i++) {
+	for (int i = 0; i < o.npids && !stop; i++) {
 		char exe[64], real[PATH_MAX];
 		ssize_t n;
 
@@ -466,12 +472,14 @@ int main(int argc, char **argv)
 		real[n] = 0;
 		rc = setup_binary(&st, &env, real, exe, o.pids[i]);
 		if (rc < 0) {
-			rc = 1;
+			rc = stop ? 0 : 1;
 			goto out;
 		}
 		attached += rc == 0;
 	}
-	rc = 1;
+	rc = stop ? 0 : 1;
+	if (stop)
+		goto out; /* a stop request during start-up: clean up, exit 0 */
 	if (!attached) {
 		weft_err("no supported Go binary among the targets: nothing to do");
 		goto out;
@@ -482,8 +490,6 @@ int main(int argc, char **argv)
 		weft_err("cannot open the ring buffers: %s", strerror(errno));
 		goto out;
 	}
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 	weft_info("running (%s); stop with Ctrl-C", env.write ? "writes on" : "read-only");
 	/*
 	 * Spans are submitted without wakeups: drain them on a timer, every 50 ms,

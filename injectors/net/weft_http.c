@@ -20,6 +20,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "lifecycle.h"
 #include "log.h"
 #include "exporter.h"
 #include "weft_conn_ctx.h"
@@ -253,6 +254,7 @@ int main(int argc, char **argv)
 	int cgfd = -1, rc = 1, r;
 	__u32 zero = 0;
 
+	weft_signals_init(on_signal);
 	weft_log_init("weft-http", false);
 	if (parse_args(argc, argv, &o))
 		return 2;
@@ -351,9 +353,6 @@ int main(int argc, char **argv)
 
 	/* loading parsed the kernel's BTF (megabytes): give the freed heap back */
 	malloc_trim(0);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGPIPE, SIG_IGN);
 	fprintf(stderr, "weft-http: ready (cgroup %s%s)\n", o.cgroup,
 		o.npids ? ", pid filter" : "");
 

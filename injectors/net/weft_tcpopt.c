@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "lifecycle.h"
 #include "log.h"
 #include "exporter.h"
 #include "tcpopt_util.h"
@@ -385,10 +386,10 @@ int main(int argc, char **argv)
 	uint32_t level = 0;
 	const char *lib;
 	char err[512];
-	struct sigaction sa = {.sa_handler = on_signal};
 	struct tcpopt_ssl_layout lay;
 	bool syscalls = false;
 
+	weft_signals_init(on_signal);
 	weft_log_init("weft-tcpopt", false);
 	if (parse_args(argc, argv, &o))
 		return 2;
@@ -414,10 +415,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	libbpf_set_print(libbpf_print);
-
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 
 	struct weft_exporter_opts eo = {.injector = "weft-tcpopt", .spans_file = o.spans_file};
 
