@@ -497,7 +497,7 @@ static uint8_t *read_file(int fd, const struct stat *st, char *err, size_t errle
 			else
 				snprintf(err, errlen,
 					 "file truncated while read (%zu of %zu bytes): it changed "
-					 "while analysed; run weft-analyze again once it is complete",
+					 "while analysed",
 					 got, size);
 			munmap(buf, size);
 			return NULL;
@@ -507,8 +507,7 @@ static uint8_t *read_file(int fd, const struct stat *st, char *err, size_t errle
 	if (fstat(fd, &after) || after.st_size != st->st_size ||
 	    after.st_mtim.tv_sec != st->st_mtim.tv_sec ||
 	    after.st_mtim.tv_nsec != st->st_mtim.tv_nsec) {
-		snprintf(err, errlen,
-			 "file changed while read: run weft-analyze again once it is complete");
+		snprintf(err, errlen, "file changed while read: it changed while analysed");
 		munmap(buf, size);
 		return NULL;
 	}
