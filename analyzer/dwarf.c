@@ -108,8 +108,9 @@ static int debug_source(struct welf *w, const char *name, struct dsrc *d)
 			if (s.size < sizeof(ch))
 				return -1;
 			memcpy(&ch, p, sizeof(ch));
+			/* An alignment is 0 (none) or a power of two. */
 			if (ch.ch_type != ELFCOMPRESS_ZLIB || ch.ch_size > INFLATED_MAX ||
-			    !ch.ch_addralign || (ch.ch_addralign & (ch.ch_addralign - 1)))
+			    (ch.ch_addralign & (ch.ch_addralign - 1)))
 				return -1;
 			d->src = p + sizeof(ch);
 			d->srclen = s.size - sizeof(ch);
