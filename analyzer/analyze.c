@@ -469,9 +469,9 @@ enum weft_analyze_result weft_analyze_mem(const uint8_t *data, size_t size, cons
 }
 
 /*
- * The file's bytes, read into fresh anonymous memory (read-only once read):
- * a file mapping would raise SIGBUS if the file were truncated meanwhile. A
- * file that changes while it is read is an error (size or mtime differ).
+ * The file's bytes read into fresh anonymous memory (read-only once read):
+ * used when no guard is free for a mapping. A file that changes while it is
+ * read is an error (size or mtime differ).
  */
 static uint8_t *read_file(int fd, const struct stat *st, char *err, size_t errlen)
 {
@@ -519,8 +519,10 @@ enum weft_analyze_result weft_analyze_fd(int fd, const char *path, const char *h
 					 struct weft_record **out, char *err, size_t errlen)
 {
 	enum weft_analyze_result res;
+	char hbuf[33];
 	struct stat st;
 	uint8_t *data;
+	int guard;
 
 	*out = NULL;
 	if (fstat(fd, &st)) {
@@ -539,10 +541,37 @@ enum weft_analyze_result weft_analyze_fd(int fd, const char *path, const char *h
 		snprintf(err, errlen, "file too large (%lld bytes)", (long long)st.st_size);
 		return WEFT_ANALYZE_FAIL;
 	}
-	data = read_file(fd, &st, err, errlen);
-	if (!data)
+	/*
+	 * A private read-only mapping, not pre-faulted: only the pages of the
+	 * sections used become resident. Guarded (fileguard.c): a file truncated
+	 * meanwhile gives zero pages and an error, not SIGBUS. Without a free
+	 * guard, the file is read into memory instead.
+	 */
+	data = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (data == MAP_FAILED) {
+		snprintf(err, errlen, "cannot map: %s", strerror(errno));
 		return WEFT_ANALYZE_FAIL;
-	res = analyze(data, (size_t)st.st_size, false, path, hash, out, err, errlen);
+	}
+	guard = fileguard_add(data, (size_t)st.st_size);
+	if (guard < 0) {
+		munmap(data, (size_t)st.st_size);
+		data = read_file(fd, &st, err, errlen);
+		if (!data)
+			return WEFT_ANALYZE_FAIL;
+	}
+	/* Hashed by reads of its own, so that the whole mapping never becomes resident. */
+	if (!hash && weft_hash_fd(fd, hbuf) == 0)
+		hash = hbuf;
+	res = analyze(data, (size_t)st.st_size, guard >= 0, path, hash, out, err, errlen);
+	if (fileguard_remove(guard)) {
+		weft_record_free(*out);
+		*out = NULL;
+		snprintf(err, errlen,
+			 "file truncated while analysed (it had %lld bytes): it changed while "
+			 "analysed",
+			 (long long)st.st_size);
+		res = WEFT_ANALYZE_FAIL;
+	}
 	munmap(data, (size_t)st.st_size);
 	return res;
 }

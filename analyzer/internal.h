@@ -45,6 +45,14 @@ const uint8_t *welf_at(const struct welf *w, uint64_t off, uint64_t n);
  */
 void welf_drop(const struct welf *w, uint64_t off, uint64_t n);
 
+/*
+ * Guard a private file mapping against SIGBUS (file truncated meanwhile):
+ * zero pages replace the missing ones. fileguard_add gives a slot (-1: none
+ * free, or no handler); fileguard_remove says whether a fault happened.
+ */
+int fileguard_add(const void *map, size_t len);
+bool fileguard_remove(int slot);
+
 /* .go.buildinfo */
 struct gobuildinfo {
 	char *go_version;
