@@ -64,7 +64,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	dbfd = open(dbdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	devnull = fopen("/dev/null", "w");
 	if (!db || memfd < 0 || dbfd < 0 || !devnull) {
-		fprintf(stderr, "fuzz_analyze: cannot set up: %s\n", db ? "memfd or /dev/null" : err);
+		fprintf(stderr, "fuzz_analyze: cannot set up: %s\n",
+			db ? "memfd or /dev/null" : err);
 		exit(1);
 	}
 	atexit(cleanup);

@@ -137,8 +137,8 @@ static void walk_failed(const char *path, const char *name, const char *why)
 
 	msg_begin();
 	if (len + strlen(name) > 400) /* the line stays whole: the middle is left out */
-		weft_err("%.120s...%s/%.120s: %s", path, path + len - (len < 120 ? len : 120),
-			 name, why);
+		weft_err("%.120s...%s/%.120s: %s", path, path + len - (len < 120 ? len : 120), name,
+			 why);
 	else
 		weft_err("%s/%s: %s", path, name, why);
 	msg_end();

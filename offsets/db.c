@@ -92,7 +92,8 @@ static int strict_ancestors(const char *dir, char *err, size_t errlen)
 		}
 		if (st.st_uid != 0) {
 			ERR("offsets database %s: its parent directory %s is owned by uid %u, not "
-			    "root: run chown root %s, or use a database under root-owned directories",
+			    "root: run chown root %s, or use a database under root-owned "
+			    "directories",
 			    dir, real, (unsigned)st.st_uid, real);
 			rc = -EPERM;
 			break;

@@ -46,7 +46,8 @@ int weft_hash_fd(int fd, char out[33])
 	}
 	XXH3_128bits_reset(st);
 	while (pos < sb.st_size) {
-		size_t want = (size_t)(sb.st_size - pos) < CHUNK ? (size_t)(sb.st_size - pos) : CHUNK;
+		size_t want =
+		    (size_t)(sb.st_size - pos) < CHUNK ? (size_t)(sb.st_size - pos) : CHUNK;
 		ssize_t n = pread(fd, buf, want, pos);
 
 		if (n < 0 && errno == EINTR)

@@ -120,8 +120,8 @@ static int seal(const char *path)
 		return 1;
 	}
 	if (fseek(f, (long)(end - buf), SEEK_SET) ||
-	    fprintf(f, "end %016llx\n", (unsigned long long)XXH3_64bits(buf, (size_t)(end - buf))) !=
-		21 ||
+	    fprintf(f, "end %016llx\n",
+		    (unsigned long long)XXH3_64bits(buf, (size_t)(end - buf))) != 21 ||
 	    fclose(f)) {
 		fprintf(stderr, "analyze_dbtool: error: cannot write %s\n", path);
 		return 1;
@@ -138,6 +138,7 @@ int main(int argc, char **argv)
 		return verify(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "seal") == 0)
 		return seal(argv[2]);
-	fprintf(stderr, "usage: analyze_dbtool lookup [--strict] DB BINARY | verify DB | seal FILE\n");
+	fprintf(stderr,
+		"usage: analyze_dbtool lookup [--strict] DB BINARY | verify DB | seal FILE\n");
 	return 2;
 }
