@@ -20,7 +20,7 @@
 #include "internal.h"
 
 static struct weft_db *db;
-static char dbdir[] = "/tmp/weft-fuzz-analyze.XXXXXX";
+static char dbdir[4096];
 static int memfd = -1, dbfd = -1;
 static FILE *devnull;
 
@@ -36,7 +36,7 @@ static void cleanup(void)
 
 	weft_db_close(db);
 	for (size_t i = 0; i < 2; i++) {
-		char path[256];
+		char path[4200];
 		struct dirent *de;
 		DIR *d;
 
@@ -53,8 +53,11 @@ static void cleanup(void)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	const char *tmp = getenv("TMPDIR");
 	char err[512];
 
+	/* Under $TMPDIR (the replay test's own directory), else /tmp. */
+	snprintf(dbdir, sizeof(dbdir), "%s/weft-fuzz-analyze.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(dbdir)) {
 		perror("fuzz_analyze: mkdtemp");
 		exit(1);
