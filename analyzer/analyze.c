@@ -198,10 +198,13 @@ static bool have_func(const struct walk_ctx *wc, const char *name)
  * A binary with DWARF that lacks a field its injector needs (offsets/needed.def):
  * damaged debug information that still parses. The field is taken from the
  * known/ tables (its source says so) and err gets a warning; -1 with err
- * when the tables lack it too. rec->fields has room for every wanted field.
+ * when the tables lack it too. A stripped binary gets them from the tables
+ * too (the package of a field need not have functions of its own in it),
+ * quietly; what the tables lack is a warning. rec->fields has room for
+ * every wanted field.
  */
-static int complete_needed(struct weft_record *rec, const struct walk_ctx *wc, char *err,
-			   size_t errlen)
+static int complete_needed(struct weft_record *rec, const struct walk_ctx *wc, bool have_dwarf,
+			   char *err, size_t errlen)
 {
 	size_t filled = 0, missing = 0;
 	const char *first_filled = NULL, *first_missing = NULL;
@@ -235,6 +238,14 @@ static int complete_needed(struct weft_record *rec, const struct walk_ctx *wc, c
 		if (!filled++)
 			first_filled = needed[i].field;
 	}
+	if (missing && !have_dwarf) {
+		snprintf(err, errlen,
+			 "%zu field(s) its injector needs are missing (%s%s): no DWARF, and the "
+			 "known/ tables have none for %s",
+			 missing, first_missing, missing > 1 ? ", ..." : "",
+			 rec->go_version[0] ? rec->go_version : "an unknown Go version");
+		return 0;
+	}
 	if (missing) {
 		snprintf(err, errlen,
 			 "damaged DWARF: %zu field(s) its injector needs are missing (%s%s) and "
@@ -243,7 +254,7 @@ static int complete_needed(struct weft_record *rec, const struct walk_ctx *wc, c
 			 rec->go_version[0] ? rec->go_version : "an unknown Go version");
 		return -1;
 	}
-	if (filled)
+	if (filled && have_dwarf) /* (a stripped binary's fields come from the tables anyway) */
 		snprintf(err, errlen,
 			 "damaged DWARF: %zu field(s) its injector needs are missing (%s%s): "
 			 "taken from the known/ tables (source known or known-nearest)",
@@ -409,7 +420,7 @@ static enum weft_analyze_result analyze(const uint8_t *data, size_t size, bool m
 		rec->nfields++;
 	}
 
-	if (have_dwarf && complete_needed(rec, &wc, warn, sizeof(warn)))
+	if (complete_needed(rec, &wc, have_dwarf, warn, sizeof(warn)))
 		FAIL("%s", warn);
 
 	/* Return sites. */
