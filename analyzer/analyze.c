@@ -29,6 +29,16 @@ struct walk_ctx {
 	size_t npkgs;
 };
 
+/* Fields an injector needs when a binary has one of its hooks (offsets/needed.def). */
+#define WEFT_NEED(fn, field) {fn, field},
+static const struct {
+	const char *func, *field;
+} needed[] = {
+#include "needed.def"
+};
+#undef WEFT_NEED
+#define NNEEDED (sizeof(needed) / sizeof(needed[0]))
+
 static const char **sorted_funcs;
 static size_t *sorted_index;
 static char analyzer_version[64];
@@ -64,6 +74,10 @@ static void init_tables(void)
 		for (size_t i = 0; i < n; i++)
 			XXH3_64bits_update(st, weft_wanted_funcs[i],
 					   strlen(weft_wanted_funcs[i]) + 1);
+		for (size_t i = 0; i < NNEEDED; i++) {
+			XXH3_64bits_update(st, needed[i].func, strlen(needed[i].func) + 1);
+			XXH3_64bits_update(st, needed[i].field, strlen(needed[i].field) + 1);
+		}
 		ktext = known_table_text(&klen);
 		XXH3_64bits_update(st, ktext, klen);
 		snprintf(analyzer_version, sizeof(analyzer_version), "%s+%08llx", WEFT_VERSION,
@@ -158,6 +172,96 @@ static bool is_module_pkg(const char *pkg)
 	return dot && (!slash || dot < slash);
 }
 
+/* Offset of a field from the known/ tables for this binary's Go or module version. */
+static void known_field(const struct weft_record *rec, const char *field, const char *pkg,
+			int64_t *off, enum weft_offset_source *src)
+{
+	if (is_module_pkg(pkg)) {
+		const struct weft_module *m = module_of(
+		    &(struct gobuildinfo){.nmodules = rec->nmodules, .modules = rec->modules}, pkg);
+
+		if (m)
+			known_lookup(field, m->path, m->version, off, src);
+	} else {
+		known_lookup(field, "go", rec->go_version, off, src);
+	}
+}
+
+static bool have_func(const struct walk_ctx *wc, const char *name)
+{
+	const char **hit = bsearch(name, wc->names, wc->n, sizeof(*wc->names), cmp_str);
+
+	return hit && wc->found[wc->index[hit - wc->names]].have;
+}
+
+/*
+ * A binary with DWARF that lacks a field its injector needs (offsets/needed.def):
+ * damaged debug information that still parses. The field is taken from the
+ * known/ tables (its source says so) and err gets a warning; -1 with err
+ * when the tables lack it too. A stripped binary gets them from the tables
+ * too (the package of a field need not have functions of its own in it),
+ * quietly; what the tables lack is a warning. rec->fields has room for
+ * every wanted field.
+ */
+static int complete_needed(struct weft_record *rec, const struct walk_ctx *wc, bool have_dwarf,
+			   char *err, size_t errlen)
+{
+	size_t filled = 0, missing = 0;
+	const char *first_filled = NULL, *first_missing = NULL;
+
+	for (size_t i = 0; i < NNEEDED; i++) {
+		enum weft_offset_source src = WEFT_SRC_DWARF;
+		struct weft_field *f;
+		int64_t off = -1;
+		char *pkg;
+
+		if (!have_func(wc, needed[i].func) || weft_record_field(rec, needed[i].field))
+			continue;
+		pkg = field_pkg(needed[i].field);
+		if (pkg)
+			known_field(rec, needed[i].field, pkg, &off, &src);
+		free(pkg);
+		if (off < 0 || rec->nfields >= weft_wanted_nfields) {
+			if (!missing++)
+				first_missing = needed[i].field;
+			continue;
+		}
+		f = &rec->fields[rec->nfields];
+		f->name = strdup(needed[i].field);
+		if (!f->name) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		f->offset = off;
+		f->source = src;
+		rec->nfields++;
+		if (!filled++)
+			first_filled = needed[i].field;
+	}
+	if (missing && !have_dwarf) {
+		snprintf(err, errlen,
+			 "%zu field(s) its injector needs are missing (%s%s): no DWARF, and the "
+			 "known/ tables have none for %s",
+			 missing, first_missing, missing > 1 ? ", ..." : "",
+			 rec->go_version[0] ? rec->go_version : "an unknown Go version");
+		return 0;
+	}
+	if (missing) {
+		snprintf(err, errlen,
+			 "damaged DWARF: %zu field(s) its injector needs are missing (%s%s) and "
+			 "the known/ tables have none for %s",
+			 missing, first_missing, missing > 1 ? ", ..." : "",
+			 rec->go_version[0] ? rec->go_version : "an unknown Go version");
+		return -1;
+	}
+	if (filled && have_dwarf) /* (a stripped binary's fields come from the tables anyway) */
+		snprintf(err, errlen,
+			 "damaged DWARF: %zu field(s) its injector needs are missing (%s%s): "
+			 "taken from the known/ tables (source known or known-nearest)",
+			 filled, first_filled, filled > 1 ? ", ..." : "");
+	return 0;
+}
+
 #define FAIL(...)                                                                                  \
 	do {                                                                                       \
 		snprintf(err, errlen, __VA_ARGS__);                                                \
@@ -184,13 +288,15 @@ static enum weft_analyze_result analyze(const uint8_t *data, size_t size, bool m
 	struct welf w = {0};
 	struct wsect s;
 	int64_t *offs = NULL;
-	char why[256] = "";
+	char why[256] = "", warn[256] = "";
 	bool have_pcln, have_bi, have_dwarf;
 	long nsym;
 	int rc;
 
 	pthread_once(&init_once, init_tables);
 	*out = NULL;
+	if (errlen)
+		err[0] = 0;
 	if (size == 0)
 		SKIP("empty file");
 	if (size < 4 || memcmp(data, ELFMAG, SELFMAG) != 0)
@@ -274,10 +380,12 @@ static enum weft_analyze_result analyze(const uint8_t *data, size_t size, bool m
 	if (have_dwarf) {
 		rc = dwarf_fields(&w, offs);
 		if (rc == -2)
-			FAIL("corrupt DWARF: a compressed debug section does not inflate or a unit "
-			     "runs past .debug_info");
+			FAIL("corrupt DWARF: a compressed debug section has a damaged header or "
+			     "does not inflate, or its units or entries do not parse");
 		if (rc)
-			FAIL("cannot read DWARF: %s", dwarf_errmsg(-1));
+			FAIL("cannot read DWARF (.debug_info or .debug_abbrev missing, or libdw: "
+			     "%s)",
+			     dwarf_errmsg(-1));
 	} else {
 		for (size_t i = 0; i < weft_wanted_nfields; i++)
 			offs[i] = -1;
@@ -298,19 +406,8 @@ static enum weft_analyze_result analyze(const uint8_t *data, size_t size, bool m
 			bool present =
 			    pp && (wc.pkg_seen[pp - wc.pkgs] || strcmp(pkg, "runtime") == 0);
 
-			if (present && is_module_pkg(pkg)) {
-				const struct weft_module *m =
-				    module_of(&(struct gobuildinfo){.nmodules = rec->nmodules,
-								    .modules = rec->modules},
-					      pkg);
-
-				if (m)
-					known_lookup(weft_wanted_fields[i], m->path, m->version,
-						     &off, &src);
-			} else if (present) {
-				known_lookup(weft_wanted_fields[i], "go", rec->go_version, &off,
-					     &src);
-			}
+			if (present)
+				known_field(rec, weft_wanted_fields[i], pkg, &off, &src);
 			free(pkg);
 		}
 		if (off < 0)
@@ -322,6 +419,9 @@ static enum weft_analyze_result analyze(const uint8_t *data, size_t size, bool m
 		f->source = src;
 		rec->nfields++;
 	}
+
+	if (complete_needed(rec, &wc, have_dwarf, warn, sizeof(warn)))
+		FAIL("%s", warn);
 
 	/* Return sites. */
 	dis = disasm_new();
@@ -353,6 +453,8 @@ static enum weft_analyze_result analyze(const uint8_t *data, size_t size, bool m
 	}
 	if (weft_record_check(rec, why, sizeof(why)))
 		FAIL("inconsistent analysis: %s", why);
+	/* A warning for the caller (the record is still good). */
+	snprintf(err, errlen, "%s", warn);
 	*out = rec;
 	rec = NULL;
 out:
@@ -377,13 +479,61 @@ enum weft_analyze_result weft_analyze_mem(const uint8_t *data, size_t size, cons
 	return analyze(data, size, false, path, hash, out, err, errlen);
 }
 
+/*
+ * The file's bytes read into fresh anonymous memory (read-only once read):
+ * used when no guard is free for a mapping. A file that changes while it is
+ * read is an error (size or mtime differ).
+ */
+static uint8_t *read_file(int fd, const struct stat *st, char *err, size_t errlen)
+{
+	size_t size = (size_t)st->st_size, got = 0;
+	struct stat after;
+	uint8_t *buf;
+
+	buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED) {
+		snprintf(err, errlen, "cannot allocate %zu bytes to read it: %s", size,
+			 strerror(errno));
+		return NULL;
+	}
+	while (got < size) {
+		size_t want = size - got < (16u << 20) ? size - got : (16u << 20);
+		ssize_t n = pread(fd, buf + got, want, (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n < 0)
+				snprintf(err, errlen, "cannot read: %s", strerror(errno));
+			else
+				snprintf(err, errlen,
+					 "file truncated while read (%zu of %zu bytes): it changed "
+					 "while analysed",
+					 got, size);
+			munmap(buf, size);
+			return NULL;
+		}
+		got += (size_t)n;
+	}
+	if (fstat(fd, &after) || after.st_size != st->st_size ||
+	    after.st_mtim.tv_sec != st->st_mtim.tv_sec ||
+	    after.st_mtim.tv_nsec != st->st_mtim.tv_nsec) {
+		snprintf(err, errlen, "file changed while read: it changed while analysed");
+		munmap(buf, size);
+		return NULL;
+	}
+	mprotect(buf, size, PROT_READ);
+	return buf;
+}
+
 enum weft_analyze_result weft_analyze_fd(int fd, const char *path, const char *hash,
 					 struct weft_record **out, char *err, size_t errlen)
 {
 	enum weft_analyze_result res;
 	char hbuf[33];
 	struct stat st;
-	void *map;
+	uint8_t *data;
+	int guard;
 
 	*out = NULL;
 	if (fstat(fd, &st)) {
@@ -398,19 +548,41 @@ enum weft_analyze_result weft_analyze_fd(int fd, const char *path, const char *h
 		snprintf(err, errlen, "empty file");
 		return WEFT_ANALYZE_SKIP;
 	}
+	if ((uint64_t)st.st_size > SIZE_MAX / 2) {
+		snprintf(err, errlen, "file too large (%lld bytes)", (long long)st.st_size);
+		return WEFT_ANALYZE_FAIL;
+	}
 	/*
-	 * Read-only: libelf reads native-endian ELF in place. Not pre-faulted:
-	 * only the pages of the sections used become resident.
+	 * A private read-only mapping, not pre-faulted: only the pages of the
+	 * sections used become resident. Guarded (fileguard.c): a file truncated
+	 * meanwhile gives zero pages and an error, not SIGBUS. Without a free
+	 * guard, the file is read into memory instead.
 	 */
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (map == MAP_FAILED) {
+	data = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (data == MAP_FAILED) {
 		snprintf(err, errlen, "cannot map: %s", strerror(errno));
 		return WEFT_ANALYZE_FAIL;
 	}
-	/* Hashed through windows of its own, so that the whole mapping never becomes resident. */
+	guard = fileguard_add(data, (size_t)st.st_size);
+	if (guard < 0) {
+		munmap(data, (size_t)st.st_size);
+		data = read_file(fd, &st, err, errlen);
+		if (!data)
+			return WEFT_ANALYZE_FAIL;
+	}
+	/* Hashed by reads of its own, so that the whole mapping never becomes resident. */
 	if (!hash && weft_hash_fd(fd, hbuf) == 0)
 		hash = hbuf;
-	res = analyze(map, (size_t)st.st_size, true, path, hash, out, err, errlen);
-	munmap(map, (size_t)st.st_size);
+	res = analyze(data, (size_t)st.st_size, guard >= 0, path, hash, out, err, errlen);
+	if (fileguard_remove(guard)) {
+		weft_record_free(*out);
+		*out = NULL;
+		snprintf(err, errlen,
+			 "file truncated while analysed (it had %lld bytes): it changed while "
+			 "analysed",
+			 (long long)st.st_size);
+		res = WEFT_ANALYZE_FAIL;
+	}
+	munmap(data, (size_t)st.st_size);
 	return res;
 }

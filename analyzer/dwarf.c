@@ -84,8 +84,13 @@ struct dsrc {
 	bool compressed;
 };
 
-/* Locate a debug section (SHF_COMPRESSED, .zdebug_ or plain); false if absent or bad. */
-static bool debug_source(struct welf *w, const char *name, struct dsrc *d)
+/*
+ * Locate a debug section (SHF_COMPRESSED, .zdebug_ or plain): 1 found, 0
+ * absent, -1 present but its compression header is damaged or not zlib
+ * (such a section is never handed to libelf, whose elf_compress may crash
+ * on it).
+ */
+static int debug_source(struct welf *w, const char *name, struct dsrc *d)
 {
 	struct wsect s;
 	char zname[64];
@@ -95,16 +100,18 @@ static bool debug_source(struct welf *w, const char *name, struct dsrc *d)
 	if (welf_section(w, name, &s) && s.type != SHT_NOBITS) {
 		p = welf_at(w, s.offset, s.size);
 		if (!p)
-			return false;
+			return -1;
 		d->offset = s.offset;
 		if (s.flags & SHF_COMPRESSED) {
 			Elf64_Chdr ch;
 
 			if (s.size < sizeof(ch))
-				return false;
+				return -1;
 			memcpy(&ch, p, sizeof(ch));
-			if (ch.ch_type != ELFCOMPRESS_ZLIB || ch.ch_size > INFLATED_MAX)
-				return false;
+			/* An alignment is 0 (none) or a power of two. */
+			if (ch.ch_type != ELFCOMPRESS_ZLIB || ch.ch_size > INFLATED_MAX ||
+			    (ch.ch_addralign & (ch.ch_addralign - 1)))
+				return -1;
 			d->src = p + sizeof(ch);
 			d->srclen = s.size - sizeof(ch);
 			d->size = ch.ch_size;
@@ -113,7 +120,7 @@ static bool debug_source(struct welf *w, const char *name, struct dsrc *d)
 			d->src = p;
 			d->srclen = d->size = s.size;
 		}
-		return true;
+		return 1;
 	}
 	snprintf(zname, sizeof(zname), ".z%s", name + 1);
 	if (welf_section(w, zname, &s) && s.type != SHT_NOBITS) {
@@ -121,19 +128,19 @@ static bool debug_source(struct welf *w, const char *name, struct dsrc *d)
 
 		p = welf_at(w, s.offset, s.size);
 		if (!p || s.size < 12 || memcmp(p, "ZLIB", 4) != 0)
-			return false;
+			return -1;
 		for (int i = 0; i < 8; i++)
 			size = size << 8 | p[4 + i];
 		if (size > INFLATED_MAX)
-			return false;
+			return -1;
 		d->offset = s.offset;
 		d->src = p + 12;
 		d->srclen = s.size - 12;
 		d->size = size;
 		d->compressed = true;
-		return true;
+		return 1;
 	}
-	return false;
+	return 0;
 }
 
 /*
@@ -254,9 +261,10 @@ static void dimage_free(struct dimage *di)
 
 /*
  * A minimal ELF (header, the debug sections inflated, names, section
- * headers) for libdw, in di. -1 when it cannot be made (sections absent or
- * compressed otherwise than by zlib: libdw reads the original ELF), -2 on a
- * corrupt zlib stream (not given to libdw, which may crash on it).
+ * headers) for libdw, in di. -1 when it cannot be made (.debug_info or
+ * .debug_abbrev absent, or no memory), -2 on a damaged compression header or
+ * a corrupt zlib stream. The original file is never given to libdw: libelf
+ * would decompress its sections itself, and crashes on damaged headers.
  */
 static int small_debug_elf(struct welf *w, struct dimage *di)
 {
@@ -271,7 +279,11 @@ static int small_debug_elf(struct welf *w, struct dimage *di)
 	memset(di, 0, sizeof(*di));
 	shstr[0] = 0;
 	for (size_t i = 0; i < NDSECT; i++) {
-		if (!debug_source(w, dsect[i], &src[n])) {
+		int found = debug_source(w, dsect[i], &src[n]);
+
+		if (found < 0)
+			return -2;
+		if (!found) {
 			if (i < 2)
 				return -1;
 			continue;
@@ -392,14 +404,22 @@ bad:
 	return 0;
 }
 
-/* Visit the top-level DIEs of the unit at off; true if a wanted struct was there. */
+/*
+ * Visit the top-level DIEs of the unit at off; true if a wanted struct was
+ * there. A chain of DIEs that libdw cannot follow to its end sets *broken:
+ * damaged DWARF that would otherwise end the walk early, silently.
+ */
 static bool scan_unit(Dwarf_Die *cu, struct wtype *types, size_t nt, const struct wfield *fields,
-		      int64_t *offsets, size_t *remaining)
+		      int64_t *offsets, size_t *remaining, bool *broken)
 {
 	Dwarf_Die die;
 	bool found = false;
+	int rc;
 
-	if (dwarf_child(cu, &die) != 0)
+	rc = dwarf_child(cu, &die);
+	if (rc < 0)
+		*broken = true;
+	if (rc != 0)
 		return false;
 	do {
 		const char *name;
@@ -414,7 +434,9 @@ static bool scan_unit(Dwarf_Die *cu, struct wtype *types, size_t nt, const struc
 		t->done = true;
 		found = true;
 		(*remaining)--;
-	} while (*remaining && dwarf_siblingof(&die, &die) == 0);
+	} while (*remaining && (rc = dwarf_siblingof(&die, &die)) == 0);
+	if (rc < 0)
+		*broken = true;
 	return found;
 }
 
@@ -434,14 +456,9 @@ int dwarf_fields(struct welf *w, int64_t *offsets)
 	if (!fields || !types)
 		goto out;
 	rc = small_debug_elf(w, &di);
-	if (rc == -2)
+	if (rc)
 		goto out;
-	if (rc == 0)
-		dw = dwarf_begin_elf(di.elf, DWARF_C_READ, NULL);
-	if (!dw) {
-		dimage_free(&di);
-		dw = dwarf_begin_elf(w->elf, DWARF_C_READ, NULL);
-	}
+	dw = dwarf_begin_elf(di.elf, DWARF_C_READ, NULL);
 	rc = -1;
 	if (!dw)
 		goto out;
@@ -480,15 +497,19 @@ int dwarf_fields(struct welf *w, int64_t *offsets)
 		if (pass == 1 && saw_runtime)
 			break;
 		off = 0;
-		while (remaining && unit_span(&di, off) &&
-		       dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
+		while (remaining && unit_span(&di, off)) {
 			Dwarf_Die cu;
 			const char *cuname;
 			bool is_runtime;
+			int nrc = dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL);
 
+			if (nrc) {
+				di.bad |= nrc < 0;
+				break;
+			}
 			if (!dwarf_offdie(dw, off + hsize, &cu)) {
-				off = next;
-				continue;
+				di.bad = true;
+				break;
 			}
 			cuname = dwarf_diename(&cu);
 			is_runtime = cuname && strcmp(cuname, "runtime") == 0;
@@ -497,7 +518,8 @@ int dwarf_fields(struct welf *w, int64_t *offsets)
 				off = next;
 				continue;
 			}
-			if (scan_unit(&cu, types, nt, fields, offsets, &remaining) && pass == 0) {
+			if (scan_unit(&cu, types, nt, fields, offsets, &remaining, &di.bad) &&
+			    pass == 0) {
 				found = true;
 				break;
 			}

@@ -45,6 +45,14 @@ const uint8_t *welf_at(const struct welf *w, uint64_t off, uint64_t n);
  */
 void welf_drop(const struct welf *w, uint64_t off, uint64_t n);
 
+/*
+ * Guard a private file mapping against SIGBUS (file truncated meanwhile):
+ * zero pages replace the missing ones. fileguard_add gives a slot (-1: none
+ * free, or no handler); fileguard_remove says whether a fault happened.
+ */
+int fileguard_add(const void *map, size_t len);
+bool fileguard_remove(int slot);
+
 /* .go.buildinfo */
 struct gobuildinfo {
 	char *go_version;
@@ -66,8 +74,8 @@ long pclntab_walk_raw(const uint8_t *tab, size_t len, uint64_t text_start, func_
 /* .symtab (STT_FUNC); -1 if there is none. */
 long symtab_walk(struct welf *w, func_cb cb, void *ctx);
 
-/* DWARF struct member offsets for the wanted fields; -1 when libdw cannot read it, -2 when
- * its compressed sections are corrupt. */
+/* DWARF struct member offsets for the wanted fields; -1 when .debug_info or .debug_abbrev is
+ * missing or libdw cannot read it, -2 when a compressed section or the DIE chain is damaged. */
 int dwarf_fields(struct welf *w, int64_t *offsets /* [weft_wanted_nfields], -1 = absent */);
 
 /* RET offsets of a function by linear sweep; 0, or -1 if the bytes do not decode. */

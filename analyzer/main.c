@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <search.h>
 #include <stdio.h>
@@ -119,35 +120,59 @@ static void add_job(const char *path, bool explicit)
 		g.njobs++;
 }
 
-struct ancestor {
+/* A directory to walk; its ancestors tell a symlink loop. Freed when the walk ends. */
+struct wdir {
+	char *path;
 	dev_t dev;
 	ino_t ino;
-	const struct ancestor *up;
+	const struct wdir *up;
+	struct wdir *next; /* the stack of directories still to walk */
+	struct wdir *all;  /* every directory of this walk, to free them */
 };
 
-static void walk(const char *dir, const struct stat *dst, const struct ancestor *up)
+/* A file or directory of the walk that cannot be analysed: one line, counted as failed. */
+static void walk_failed(const char *path, const char *name, const char *why)
 {
-	struct ancestor me = {dst->st_dev, dst->st_ino, up};
+	size_t len = strlen(path);
+
+	msg_begin();
+	if (len + strlen(name) > 400) /* the line stays whole: the middle is left out */
+		weft_err("%.120s...%s/%.120s: %s", path, path + len - (len < 120 ? len : 120), name,
+			 why);
+	else
+		weft_err("%s/%s: %s", path, name, why);
+	msg_end();
+	__atomic_add_fetch(&g.count[OUT_FAILED], 1, __ATOMIC_RELAXED);
+}
+
+/* The entries of one directory: files become jobs, directories go on the stack. */
+static void walk_one(struct wdir *me, struct wdir **stack, struct wdir **all)
+{
 	struct dirent *de;
 	DIR *d;
 
-	d = opendir(dir);
+	d = opendir(me->path);
 	if (!d) {
 		msg_begin();
-		weft_err("%s: cannot open directory: %s: check its permissions", dir,
+		weft_err("%s: cannot open directory: %s: check its permissions", me->path,
 			 strerror(errno));
 		msg_end();
 		__atomic_add_fetch(&g.count[OUT_FAILED], 1, __ATOMIC_RELAXED);
 		return;
 	}
 	while ((de = readdir(d))) {
-		char path[4096];
+		char path[PATH_MAX];
 		struct stat st;
 
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path))
+		if (snprintf(path, sizeof(path), "%s/%s", me->path, de->d_name) >=
+		    (int)sizeof(path)) {
+			walk_failed(me->path, de->d_name,
+				    "path longer than PATH_MAX (4096 bytes): not analysed; give a "
+				    "shorter path to it (a symlink, or its directory)");
 			continue;
+		}
 		if (fstatat(dirfd(d), de->d_name, &st, 0)) {
 			if (g.verbose) {
 				msg_begin();
@@ -158,9 +183,10 @@ static void walk(const char *dir, const struct stat *dst, const struct ancestor 
 			continue;
 		}
 		if (S_ISDIR(st.st_mode)) {
-			const struct ancestor *a;
+			const struct wdir *a;
+			struct wdir *nd;
 
-			for (a = &me; a; a = a->up)
+			for (a = me; a; a = a->up)
 				if (a->dev == st.st_dev && a->ino == st.st_ino)
 					break;
 			if (a) {
@@ -174,7 +200,19 @@ static void walk(const char *dir, const struct stat *dst, const struct ancestor 
 			}
 			if (seen(&g.seen_dirs, &st))
 				continue; /* reached twice through symlinks: walked once */
-			walk(path, &st, &me);
+			nd = calloc(1, sizeof(*nd));
+			if (!nd || !(nd->path = strdup(path))) {
+				free(nd);
+				walk_failed(me->path, de->d_name, "out of memory: not walked");
+				continue;
+			}
+			nd->dev = st.st_dev;
+			nd->ino = st.st_ino;
+			nd->up = me;
+			nd->next = *stack;
+			*stack = nd;
+			nd->all = *all;
+			*all = nd;
 		} else if (S_ISREG(st.st_mode)) {
 			if (!seen(&g.seen_files, &st))
 				add_job(path, false);
@@ -183,9 +221,35 @@ static void walk(const char *dir, const struct stat *dst, const struct ancestor 
 			weft_info("skipped %s: not a regular file", path);
 			msg_end();
 			g.walk_skipped++;
+		} else {
+			g.walk_skipped++;
 		}
 	}
 	closedir(d);
+}
+
+/*
+ * Walk a directory tree depth-first without recursion (a stack on the heap):
+ * any depth, bounded only by PATH_MAX, with a constant amount of C stack.
+ */
+static void walk(const char *dir, const struct stat *dst)
+{
+	struct wdir root = {.path = (char *)dir, .dev = dst->st_dev, .ino = dst->st_ino};
+	struct wdir *stack = &root, *all = NULL;
+
+	while (stack) {
+		struct wdir *me = stack;
+
+		stack = me->next;
+		walk_one(me, &stack, &all);
+	}
+	while (all) {
+		struct wdir *n = all->all;
+
+		free(all->path);
+		free(all);
+		all = n;
+	}
 }
 
 static void add_path(const char *path)
@@ -194,7 +258,7 @@ static void add_path(const char *path)
 
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
 		if (!seen(&g.seen_dirs, &st))
-			walk(path, &st, NULL);
+			walk(path, &st);
 		return;
 	}
 	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && seen(&g.seen_files, &st))
@@ -307,6 +371,12 @@ static enum outcome process(const char *path, bool explicit, struct weft_record 
 		weft_db_stat_put(g.db, fd, rec->hash);
 	}
 	close(fd);
+	if (err[0]) {
+		/* Analysed, with something to say (fields taken from the known/ tables). */
+		msg_begin();
+		weft_warn("%s: %s", path, err);
+		msg_end();
+	}
 	if (g.verbose) {
 		msg_begin();
 		weft_info("%s: analysed (%s, %s, %zu fields, %zu functions)", path, rec->hash,
@@ -394,6 +464,12 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "j:hv", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
+			if (!*optarg) {
+				weft_err("--db given an empty path: give the database directory "
+					 "(or leave --db out for $WEFT_OFFSETS_DB, else %s)",
+					 WEFT_DB_DEFAULT_DIR);
+				return 2;
+			}
 			dbdir = optarg;
 			break;
 		case 'f':

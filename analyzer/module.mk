@@ -1,7 +1,8 @@
 # analyzer/: weft-analyze and libweftanalyze (ELF, Go buildinfo, pclntab,
 # DWARF via libdw, return sites via capstone, known/ tables for stripped binaries).
 ANALYZE_SRCS := analyzer/welf.c analyzer/buildinfo.c analyzer/pclntab.c analyzer/symtab.c \
-                analyzer/dwarf.c analyzer/disasm.c analyzer/known.c analyzer/analyze.c
+                analyzer/dwarf.c analyzer/disasm.c analyzer/known.c analyzer/analyze.c \
+                analyzer/fileguard.c
 ANALYZE_LIB  := $(B)/lib/libweftanalyze.a
 ANALYZE_LIBS := $(B)/lib/libweftanalyze.a $(B)/lib/libweftoffsets.a $(B)/lib/libweftcommon.a \
                 -ldw -lelf -lcapstone -lxxhash -lz -lpthread
@@ -33,12 +34,15 @@ $(B)/bin/weft-analyze: $(B)/obj/analyzer/main.o $(ANALYZE_LIB) $(OFFSETS_LIB) $(
 PROGRAMS     += $(B)/bin/weft-analyze
 LINT_SOURCES += $(ANALYZE_SRCS) analyzer/main.c
 
-# Fuzz target (libFuzzer + ASan) over ELF, buildinfo and pclntab parsing.
+# Fuzz target (libFuzzer + ASan/UBSan) over whole files as weft-analyze reads them (from
+# a file descriptor, record stored and looked up), and the raw pclntab, buildinfo and
+# record parsers. tests/fuzz/analyze_replay.test runs the CI-sized run (make check).
 FUZZ_ANALYZE := $(B)/tests/fuzz_analyze
 FUZZ_CFLAGS  := -g -O1 -std=gnu11 -D_GNU_SOURCE -DWEFT_VERSION=\"$(VERSION)\" -I. -Icommon \
                 -Ioffsets -Ianalyzer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 $(FUZZ_ANALYZE): analyzer/fuzz_analyze.c $(ANALYZE_SRCS) $(OFFSETS_SRCS) $(B)/gen/weft_known_tsv.c \
-                 offsets/wanted.def analyzer/internal.h analyzer/analyze.h offsets/offsets.h
+                 offsets/wanted.def offsets/needed.def analyzer/internal.h analyzer/analyze.h \
+                 offsets/offsets.h
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ analyzer/fuzz_analyze.c $(ANALYZE_SRCS) $(OFFSETS_SRCS) \
 		$(B)/gen/weft_known_tsv.c -ldw -lelf -lcapstone -lxxhash -lz -lpthread

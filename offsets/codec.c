@@ -197,7 +197,8 @@ int weft_record_decode(const char *buf, size_t len, struct weft_record **out, ch
 		if (strcmp(tok[0], "analyzer") == 0 && n == 2 && !rec->analyzer_version) {
 			rec->analyzer_version = get_str(tok[1]);
 			seen |= 1;
-		} else if (strcmp(tok[0], "hash") == 0 && n == 2 && strlen(tok[1]) == 32) {
+		} else if (strcmp(tok[0], "hash") == 0 && n == 2 && strlen(tok[1]) == 32 &&
+			   !(seen & 2)) {
 			memcpy(rec->hash, tok[1], 33);
 			seen |= 2;
 		} else if (strcmp(tok[0], "path") == 0 && n == 2 && !rec->path) {
@@ -209,10 +210,12 @@ int weft_record_decode(const char *buf, size_t len, struct weft_record **out, ch
 			if (!rec->go_version)
 				FAIL("bad go version");
 			seen |= 4;
-		} else if (strcmp(tok[0], "stripped") == 0 && n == 2) {
+		} else if (strcmp(tok[0], "stripped") == 0 && n == 2 && !(seen & 8)) {
 			rec->stripped = strcmp(tok[1], "1") == 0;
-		} else if (strcmp(tok[0], "pie") == 0 && n == 2) {
+			seen |= 8;
+		} else if (strcmp(tok[0], "pie") == 0 && n == 2 && !(seen & 16)) {
 			rec->pie = strcmp(tok[1], "1") == 0;
+			seen |= 16;
 		} else if (strcmp(tok[0], "module") == 0 && n == 3) {
 			struct weft_module *m;
 
@@ -268,10 +271,10 @@ int weft_record_decode(const char *buf, size_t len, struct weft_record **out, ch
 				fn->returns[i - 4] = (uint32_t)r;
 			}
 		} else {
-			FAIL("unexpected line");
+			FAIL("unexpected or repeated line");
 		}
 	}
-	if (lineno == 0 || seen != 7)
+	if (lineno == 0 || (seen & 7) != 7)
 		FAIL("incomplete record");
 	if (!rec->path)
 		rec->path = strdup("");

@@ -65,13 +65,67 @@ static int strict_check(const char *what, const struct stat *st, char *err, size
 	return 0;
 }
 
+/*
+ * Every ancestor of the database directory (symlinks resolved), as sshd's
+ * StrictModes checks the path to authorized_keys: owned by root and not
+ * group/world-writable. A root-owned sticky directory (/tmp) is allowed:
+ * nobody else can rename or remove what root made in it.
+ */
+static int strict_ancestors(const char *dir, char *err, size_t errlen)
+{
+	char *real = realpath(dir, NULL), *slash;
+	int rc = 0;
+
+	if (!real) {
+		ERR("cannot resolve offsets database %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	while ((slash = strrchr(real, '/'))) {
+		struct stat st;
+
+		slash[slash == real] = 0; /* the parent ("/" for the last one) */
+		if (stat(real, &st)) {
+			rc = -errno;
+			ERR("cannot stat %s, a parent of offsets database %s: %s", real, dir,
+			    strerror(errno));
+			break;
+		}
+		if (st.st_uid != 0) {
+			ERR("offsets database %s: its parent directory %s is owned by uid %u, not "
+			    "root: run chown root %s, or use a database under root-owned "
+			    "directories",
+			    dir, real, (unsigned)st.st_uid, real);
+			rc = -EPERM;
+			break;
+		}
+		if ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)) {
+			ERR("offsets database %s: its parent directory %s is group/world-writable: "
+			    "run chmod go-w %s, or use a database under directories only root can "
+			    "write",
+			    dir, real, real);
+			rc = -EPERM;
+			break;
+		}
+		if (slash == real)
+			break;
+	}
+	free(real);
+	return rc;
+}
+
 struct weft_db *weft_db_open(const char *dir, int flags, char *err, size_t errlen)
 {
 	struct weft_db *db;
 	struct stat st;
 	int rc;
 
-	if (!dir || !*dir)
+	if (dir && !*dir) {
+		ERR("offsets database path is empty: give a directory, or leave the option out "
+		    "for $WEFT_OFFSETS_DB, else %s",
+		    WEFT_DB_DEFAULT_DIR);
+		return NULL;
+	}
+	if (!dir)
 		dir = getenv("WEFT_OFFSETS_DB");
 	if (!dir || !*dir)
 		dir = WEFT_DB_DEFAULT_DIR;
@@ -98,7 +152,8 @@ struct weft_db *weft_db_open(const char *dir, int flags, char *err, size_t errle
 		ERR("cannot stat offsets database %s: %s", dir, strerror(errno));
 		goto fail;
 	}
-	if ((flags & WEFT_DB_STRICT) && strict_check(dir, &st, err, errlen))
+	if ((flags & WEFT_DB_STRICT) &&
+	    (strict_check(dir, &st, err, errlen) || strict_ancestors(dir, err, errlen)))
 		goto fail;
 	if (flags & WEFT_DB_CREATE)
 		mkdirat(db->dirfd, "stat", 0755);
@@ -142,7 +197,8 @@ static int read_at(struct weft_db *db, const char *name, char **buf, size_t *len
 	struct stat st;
 	size_t got = 0;
 	char *b;
-	int fd = openat(db->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO in the database's place must not hang the reader. */
+	int fd = openat(db->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 
 	if (fd < 0)
 		return -errno;
@@ -389,7 +445,7 @@ int weft_db_lookup_fd(struct weft_db *db, int fd, const char *path, struct weft_
 int weft_db_lookup_path(struct weft_db *db, const char *path, struct weft_record **out, char *err,
 			size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY), rc;
 
 	if (fd < 0) {
 		rc = -errno;

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
-/* Content hash of binaries: XXH3-128 over the mapped file, lowercase hex. */
+/* Content hash of binaries: XXH3-128 of the file's bytes, lowercase hex. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -20,21 +19,18 @@ void weft_hash_mem(const void *buf, size_t len, char out[33])
 }
 
 /*
- * Streaming over read-only mappings of 2 MiB windows, each populated at once
- * and unmapped after use: no copy out of the page cache (as read() would
- * make), few faults, and never more than one window in the resident set.
- * Falls back to pread() where the file cannot be mapped. As with any file
- * mapping, a file truncated while it is hashed raises SIGBUS (the executable
- * of a running process cannot be written: ETXTBSY).
+ * Streaming by pread() in 2 MiB chunks. Not through a file mapping: a file
+ * truncated while it is hashed would raise SIGBUS there; here it is an error
+ * (-EIO), as is any other change of size while it is read.
  */
 int weft_hash_fd(int fd, char out[33])
 {
-	enum { WINDOW = 2 << 20, CHUNK = 1 << 20 };
+	enum { CHUNK = 2 << 20 };
 	XXH128_canonical_t c;
 	XXH3_state_t *st;
 	struct stat sb;
 	off_t pos = 0;
-	char *buf = NULL;
+	char *buf;
 	int rc = 0;
 
 	if (fstat(fd, &sb))
@@ -42,37 +38,24 @@ int weft_hash_fd(int fd, char out[33])
 	if (!S_ISREG(sb.st_mode))
 		return -EINVAL;
 	st = XXH3_createState();
-	if (!st)
+	buf = malloc(CHUNK);
+	if (!st || !buf) {
+		XXH3_freeState(st);
+		free(buf);
 		return -ENOMEM;
+	}
 	XXH3_128bits_reset(st);
 	while (pos < sb.st_size) {
-		size_t len =
-		    (size_t)(sb.st_size - pos) < WINDOW ? (size_t)(sb.st_size - pos) : WINDOW;
-		void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, pos);
+		size_t want =
+		    (size_t)(sb.st_size - pos) < CHUNK ? (size_t)(sb.st_size - pos) : CHUNK;
+		ssize_t n = pread(fd, buf, want, pos);
 
-		if (map == MAP_FAILED)
-			break;
-		XXH3_128bits_update(st, map, len);
-		munmap(map, len);
-		pos += (off_t)len;
-	}
-	/* The rest, if the file cannot be mapped, by reads. */
-	while (pos < sb.st_size) {
-		ssize_t n;
-
-		if (!buf && !(buf = malloc(CHUNK))) {
-			rc = -ENOMEM;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -EIO; /* n == 0: truncated meanwhile */
 			break;
 		}
-		n = pread(fd, buf, CHUNK, pos);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
 		XXH3_128bits_update(st, buf, (size_t)n);
 		pos += n;
 	}

@@ -41,9 +41,43 @@ static int bad(char *err, size_t errlen, const char *what, const char *name)
 	return -EINVAL;
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * The first name that occurs twice among n names at stride bytes apart
+ * (each a char * at the start of its element), or NULL; *oom tells when
+ * memory ran out.
+ */
+static const char *duplicate(const void *arr, size_t n, size_t stride, bool *oom)
+{
+	const char **names, *dup = NULL;
+
+	*oom = false;
+	if (n < 2)
+		return NULL;
+	names = malloc(n * sizeof(*names));
+	if (!names) {
+		*oom = true;
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		names[i] = *(const char *const *)((const char *)arr + i * stride);
+	qsort(names, n, sizeof(*names), cmp_name);
+	for (size_t i = 1; i < n && !dup; i++)
+		if (strcmp(names[i - 1], names[i]) == 0)
+			dup = names[i];
+	free(names);
+	return dup;
+}
+
 int weft_record_check(const struct weft_record *rec, char *err, size_t errlen)
 {
 	size_t i, j;
+	const char *dup;
+	bool oom;
 
 	if (strlen(rec->hash) != 32 || strspn(rec->hash, "0123456789abcdef") != 32)
 		return bad(err, errlen, "bad hash", NULL);
@@ -77,19 +111,70 @@ int weft_record_check(const struct weft_record *rec, char *err, size_t errlen)
 				return bad(err, errlen, "returns not ascending", fn->name);
 		}
 	}
+	/* One line per name: a repeated one would make the record ambiguous. */
+	if ((dup = duplicate(rec->fields, rec->nfields, sizeof(*rec->fields), &oom)) || oom)
+		return bad(err, errlen, oom ? "out of memory" : "field given twice", dup);
+	if ((dup = duplicate(rec->funcs, rec->nfuncs, sizeof(*rec->funcs), &oom)) || oom)
+		return bad(err, errlen, oom ? "out of memory" : "function given twice", dup);
+	if ((dup = duplicate(rec->modules, rec->nmodules, sizeof(*rec->modules), &oom)) || oom)
+		return bad(err, errlen, oom ? "out of memory" : "module given twice", dup);
 	return 0;
 }
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned char c = p[0];
+	size_t n;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	/* No overlong forms, no surrogates, nothing above U+10FFFF. */
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/*
+ * A JSON string. A byte that is not part of well-formed UTF-8 (a file name
+ * can hold any byte) is written as the escape \udcXX, as Python's
+ * surrogateescape does: valid JSON text, and os.fsencode() gives the byte back.
+ */
 static void json_str(FILE *out, const char *s)
 {
 	fputc('"', out);
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p;) {
+		size_t n = utf8_len(p);
+
 		if (*p == '"' || *p == '\\')
 			fprintf(out, "\\%c", *p);
 		else if (*p < 0x20 || *p == 0x7f)
 			fprintf(out, "\\u%04x", *p);
+		else if (!n)
+			fprintf(out, "\\udc%02x", *p);
 		else
-			fputc(*p, out);
+			fwrite(p, 1, n, out);
+		p += n ? n : 1;
 	}
 	fputc('"', out);
 }

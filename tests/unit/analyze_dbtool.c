@@ -3,6 +3,8 @@
  * Test driver of the offsets database API, used as an injector would:
  *   analyze_dbtool lookup [--strict] DB BINARY   print the record as JSON (exit 3: miss)
  *   analyze_dbtool verify DB                     decode every record; exit 1 if any is bad
+ *   analyze_dbtool seal FILE                     rewrite a record's checksum line (to test
+ *                                                what the checksum alone would not catch)
  */
 #include <dirent.h>
 #include <errno.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <xxhash.h>
 #include "offsets.h"
 
 static int lookup(int argc, char **argv)
@@ -100,12 +103,42 @@ static int verify(const char *dir)
 	return bad ? 1 : 0;
 }
 
+static int seal(const char *path)
+{
+	char *buf = NULL, *end;
+	size_t len = 0, cap = 0;
+	FILE *f = fopen(path, "r+");
+
+	if (!f || getdelim(&buf, &cap, 0, f) < 0) {
+		fprintf(stderr, "analyze_dbtool: error: cannot read %s\n", path);
+		return 1;
+	}
+	len = strlen(buf);
+	end = len > 21 ? buf + len - 21 : NULL;
+	if (!end || strncmp(end, "end ", 4) != 0) {
+		fprintf(stderr, "analyze_dbtool: error: %s has no end line\n", path);
+		return 1;
+	}
+	if (fseek(f, (long)(end - buf), SEEK_SET) ||
+	    fprintf(f, "end %016llx\n",
+		    (unsigned long long)XXH3_64bits(buf, (size_t)(end - buf))) != 21 ||
+	    fclose(f)) {
+		fprintf(stderr, "analyze_dbtool: error: cannot write %s\n", path);
+		return 1;
+	}
+	free(buf);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "lookup") == 0)
 		return lookup(argc, argv);
 	if (argc == 3 && strcmp(argv[1], "verify") == 0)
 		return verify(argv[2]);
-	fprintf(stderr, "usage: analyze_dbtool lookup [--strict] DB BINARY | verify DB\n");
+	if (argc == 3 && strcmp(argv[1], "seal") == 0)
+		return seal(argv[2]);
+	fprintf(stderr,
+		"usage: analyze_dbtool lookup [--strict] DB BINARY | verify DB | seal FILE\n");
 	return 2;
 }
