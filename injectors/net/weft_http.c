@@ -212,6 +212,7 @@ static void print_counters(struct weft_http *skel)
 		[WH_GIVE_UP] = "given-up", [WH_ERRORS] = "errors",
 		[WH_SERVER_SPANS] = "server-spans", [WH_CLIENT_SPANS] = "client-spans",
 		[WH_NOT_OURS] = "other-pid-dropped", [WH_PREEMPTED] = "preempted-dropped",
+		[WH_BAD_FRAMING] = "bad-framing", [WH_SPLIT] = "split-left-alone",
 	};
 	int ncpu = libbpf_num_possible_cpus();
 	int fd = bpf_map__fd(skel->maps.counters);
