@@ -786,8 +786,12 @@ static __always_inline int header_resume(struct sk_msg_md *msg, struct conn_stat
 					 const char *buf, __u32 n)
 {
 	__u32 before = st->scan.pos;
-	int r = weft_http_scan_run(&st->scan, buf, 0, n);
+	int r;
 
+	/* the byte scanner unrolled is too big for sk_msg: whole blocks only */
+	if (!weft_have_bpf_loop)
+		return drop_conn(msg, st, WH_GIVE_UP);
+	r = weft_http_scan_run(&st->scan, buf, 0, n);
 	if (r == WEFT_SCAN_DONE)
 		return request_done(msg, st, before);
 	if (r == WEFT_SCAN_BAD)
@@ -824,8 +828,6 @@ static __always_inline int msg_work(struct sk_msg_md *msg, struct conn_state *st
 		return request_done(msg, st, 0);
 	if (r == WEFT_SCAN_MORE && n < WEFT_HDR_MAX) {
 		/* the block goes on in a later write: follow it byte by byte */
-		if (!weft_have_bpf_loop)
-			return drop_conn(msg, st, WH_GIVE_UP);
 		weft_http_scan_init(&st->scan);
 		return header_resume(msg, st, buf, n);
 	}
@@ -966,15 +968,21 @@ static __always_inline void server_begin(__u64 id, __s32 fd, struct in_state *is
 		is->body_left = is->scan.content_length > avail ? is->scan.content_length - avail : 0;
 }
 
-/* The oldest unanswered request of connection fk got its response. */
-static __always_inline void client_pop(const struct fd_key *fk, struct cp_seq *q, __u16 status)
+/*
+ * The oldest unanswered request of connection fk got its response. Returns
+ * true when that response has no body whatever its headers say (a HEAD
+ * request, 1xx, 204, 304).
+ */
+static __always_inline bool client_pop(const struct fd_key *fk, struct cp_seq *q, __u16 status)
 {
 	struct cp_key k = { .tgid = fk->tgid, .fd = fk->fd, .seq = q->head };
 	struct client_pending *p = bpf_map_lookup_elem(&client_pending, &k);
+	bool head;
 
 	q->head = k.seq + 1;
 	if (!p)
-		return;
+		return false;
+	head = p->ev.method_len == 4 && p->ev.method[0] == 'H' && p->ev.method[1] == 'E';
 	p->ev.status = status;
 	p->ev.end_ns = bpf_ktime_get_ns();
 	if (bpf_ringbuf_output(&spans, &p->ev, sizeof(p->ev), weft_rb_flags(&spans)))
@@ -982,56 +990,98 @@ static __always_inline void client_pop(const struct fd_key *fk, struct cp_seq *q
 	else
 		count(WH_CLIENT_SPANS);
 	bpf_map_delete_elem(&client_pending, &k);
+	return head || status < 200 || status == 204 || status == 304;
 }
 
 struct resp_loop {
 	struct weft_scratch *sc;
+	struct weft_http_scan *s;	/* the current response's header fields */
 	struct cp_seq *q;
 	const struct fd_key *fk;
 	__u32 pos;
 	__u32 len;
+	bool in_hdr;		/* pos is at a header line of the current response */
+	bool popped;		/* the current response's span is already ended */
+	bool no_body;
 };
 
-/* One line of a read that began with a response: a status line after it ends one more span. */
-static long resp_line_cb(__u32 i, void *data)
+/*
+ * One step through a read of pipelined responses: a status line ends the
+ * oldest unanswered span; its header lines are read for Content-Length, and
+ * the next response is looked for right after its body. Anything else
+ * (chunked or unframed bodies, a response going on in the next read) stops.
+ */
+static long resp_step_cb(__u32 i, void *data)
 {
 	struct resp_loop *rl = data;
-	int lf = weft_find_lf(rl->sc, rl->pos, rl->len);
-	char t[12];
+	char *buf = rl->sc->buf;
 	__u16 status;
+	int lf;
+	char t[12];
 
-	if (lf < 0 || lf + 13 > rl->len)
+	lf = weft_find_lf(rl->sc, rl->pos, rl->len);
+	if (lf < 0)
+		return 1;
+	if (rl->in_hdr) {
+		__u32 p = rl->pos;
+
+		if (lf == p || (lf == p + 1 && buf[p & WEFT_SCRATCH_MASK] == '\r')) {
+			/* end of the header block: skip the body */
+			if (rl->no_body) {
+				rl->pos = lf + 1;
+			} else if (rl->s->cl_seen && !rl->s->chunked && !rl->s->te_seen &&
+				   !rl->s->bad_framing && rl->s->content_length < WEFT_SCRATCH_SZ) {
+				rl->pos = lf + 1 + (__u32)rl->s->content_length;
+			} else {
+				return 1;
+			}
+			rl->in_hdr = false;
+			rl->popped = false;
+			return rl->q->head == rl->q->tail;
+		}
+		weft_fast_field(rl->s, rl->sc, p, lf);
+		rl->pos = lf + 1;
+		return 0;
+	}
+	/* at the start of a response */
+	if (rl->pos + 12 > rl->len)
 		return 1;
 	for (int j = 0; j < 12; j++)
-		t[j] = rl->sc->buf[(lf + 1 + j) & WEFT_SCRATCH_MASK];
+		t[j] = buf[(rl->pos + j) & WEFT_SCRATCH_MASK];
 	status = weft_http_status(t, sizeof(t));
-	if (status)
-		client_pop(rl->fk, rl->q, status);
+	if (!status)
+		return 1;
+	if (!rl->popped)
+		rl->no_body = client_pop(rl->fk, rl->q, status);
+	weft_http_scan_init(rl->s);
+	rl->in_hdr = true;
 	rl->pos = lf + 1;
-	return rl->q->head == rl->q->tail;
+	return 0;
 }
 
 /*
- * The response read began with a status line and requests of that connection
- * are still unanswered (pipelining): status lines at line starts further in
- * the read answer them in order.
+ * A read began with the response to the oldest unanswered request (already
+ * ended; no_body as client_pop said) and more are unanswered (pipelining):
+ * the responses that follow it in the same read end them in order.
  */
 static __always_inline void more_responses(const struct fd_key *fk, struct cp_seq *q, __u64 ubuf,
-					   __u32 len)
+					   __u32 len, bool no_body)
 {
 	__u32 zero = 0;
-	struct resp_loop rl = { .q = q, .fk = fk, .len = len };
+	struct resp_loop rl = { .q = q, .fk = fk, .len = len, .popped = true, .no_body = no_body };
+	struct in_state *tmp = bpf_map_lookup_elem(&in_tmp, &zero);
 
 	rl.sc = bpf_map_lookup_elem(&scratch, &zero);
-	if (!rl.sc)
+	if (!rl.sc || !tmp)
 		return;
+	rl.s = &tmp->scan;
 	weft_barrier_var(len);
 	len &= 2 * WEFT_SCRATCH_SZ - 1;
 	if (len > WEFT_SCRATCH_SZ || len == 0)
 		return;
 	if (bpf_probe_read_user(rl.sc->buf, len, (void *)ubuf))
 		return;
-	bpf_loop(256, resp_line_cb, &rl, 0);
+	bpf_loop(512, resp_step_cb, &rl, 0);
 }
 
 /* A target thread read n bytes at ubuf from fd. */
@@ -1065,9 +1115,10 @@ static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n)
 		__u16 status = weft_http_status(head, hl);
 
 		if (status) {
-			client_pop(&fk, q, status);
+			bool no_body = client_pop(&fk, q, status);
+
 			if (q->head != q->tail && weft_have_bpf_loop)
-				more_responses(&fk, q, ubuf, len);
+				more_responses(&fk, q, ubuf, len, no_body);
 			return;
 		}
 	}

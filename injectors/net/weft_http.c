@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -204,6 +205,70 @@ static void reuse_go_map(struct weft_http *skel)
 						     : "");
 }
 
+/*
+ * Two weft-http on overlapping cgroups cannot both work: a socket joins one
+ * sockhash only (the second gets EBUSY), so the later one would say ready and
+ * insert nothing. Look for another weft-http sockops program on the cgroup,
+ * its ancestors (effective programs) and its descendants.
+ */
+static __u32 other_self;	/* our own sockops program, once attached */
+static __u32 other_found;
+
+static __u32 other_on(int cgfd, __u32 flags)
+{
+	__u32 ids[64], n = 64, af = 0;
+
+	if (bpf_prog_query(cgfd, BPF_CGROUP_SOCK_OPS, flags, &af, ids, &n))
+		return 0;
+	for (__u32 i = 0; i < n && i < 64; i++) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd;
+
+		if (ids[i] == other_self)
+			continue;
+		fd = bpf_prog_get_fd_by_id(ids[i]);
+		if (fd < 0)
+			continue;
+		if (!bpf_prog_get_info_by_fd(fd, &info, &len) &&
+		    !strncmp(info.name, "weft_http_sockops", sizeof(info.name) - 1)) {
+			close(fd);
+			return ids[i];
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+static int other_walk(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	int fd;
+
+	(void)sb;
+	if (type != FTW_D || ftw->level == 0)
+		return 0;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	other_found = other_on(fd, 0);
+	close(fd);
+	return other_found ? 1 : 0;
+}
+
+/* Fails (one line) when another weft-http instruments processes of this cgroup. */
+static int refuse_second(int cgfd, const char *cgroup)
+{
+	other_found = other_on(cgfd, BPF_F_QUERY_EFFECTIVE);
+	if (!other_found)
+		nftw(cgroup, other_walk, 16, FTW_PHYS);
+	if (!other_found)
+		return 0;
+	weft_err("another weft-http (BPF program %u) already instruments processes of cgroup %s: "
+		 "stop it, or give each weft-http its own cgroups that do not contain each other",
+		 other_found, cgroup);
+	return -1;
+}
+
 static void print_counters(struct weft_http *skel)
 {
 	static const char *const names[WH_NCOUNTERS] = {
@@ -303,6 +368,8 @@ int main(int argc, char **argv)
 			 "verifier log", strerror(errno));
 		goto out;
 	}
+	if (refuse_second(cgfd, o.cgroup))
+		goto out;
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.target_cg), &zero, &cgfd, BPF_ANY)) {
 		weft_err("cannot set target cgroup: %s", strerror(errno));
 		goto out;
@@ -348,6 +415,17 @@ int main(int argc, char **argv)
 	if (!sockops_link) {
 		weft_err("cannot attach sockops to cgroup %s: %s", o.cgroup, strerror(errno));
 		goto out;
+	}
+	/* two started at the same moment: both see each other now, both stop */
+	{
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+
+		if (!bpf_prog_get_info_by_fd(bpf_program__fd(skel->progs.weft_http_sockops), &info,
+					     &len))
+			other_self = info.id;
+		if (refuse_second(cgfd, o.cgroup))
+			goto out;
 	}
 
 	/* loading parsed the kernel's BTF (megabytes): give the freed heap back */
