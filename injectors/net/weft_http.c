@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -269,6 +270,37 @@ static int refuse_second(int cgfd, const char *cgroup)
 	return -1;
 }
 
+/*
+ * At exit: the CLIENT spans of requests whose response was not read yet are
+ * exported as they are (status 0, ending now), so that every span id written
+ * into a request belongs to an exported span.
+ */
+static void flush_unanswered(struct weft_http *skel, struct weft_exporter *exp)
+{
+	int fd = bpf_map__fd(skel->maps.client_pending);
+	unsigned char key[64], next[64];
+	struct weft_span_event ev;
+	struct timespec now;
+	unsigned n = 0;
+	void *prev = NULL;
+
+	if (bpf_map__key_size(skel->maps.client_pending) > sizeof(key) ||
+	    bpf_map__value_size(skel->maps.client_pending) != sizeof(ev))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, sizeof(key));
+		prev = key;
+		if (bpf_map_lookup_elem(fd, key, &ev))
+			continue;
+		ev.end_ns = (__u64)now.tv_sec * 1000000000ull + now.tv_nsec;
+		weft_exporter_submit(exp, &ev);
+		n++;
+	}
+	if (n)
+		weft_info("%u CLIENT spans without a response yet: exported unanswered", n);
+}
+
 static void print_counters(struct weft_http *skel)
 {
 	static const char *const names[WH_NCOUNTERS] = {
@@ -386,7 +418,8 @@ int main(int argc, char **argv)
 
 	sock_map_fd = bpf_map__fd(skel->maps.sock_map);
 	eo.spans_file = o.spans_file;
-	/* a smaller queue than the default keeps RSS low; the variables still win */
+	/* a smaller queue than the default keeps RSS low; the variables still win
+	 * (docs/exporter.md and docs/configuration.md give this number) */
 	if (!getenv("WEFT_EXPORTER_QUEUE_MAX") && !getenv("OTEL_BSP_MAX_QUEUE_SIZE"))
 		eo.queue_max = 8192;
 	exp = weft_exporter_new(&eo, err, sizeof(err));
@@ -458,6 +491,8 @@ out:
 		ring_buffer__consume(rb);
 		ring_buffer__free(rb);
 	}
+	if (skel && exp && rc == 0)
+		flush_unanswered(skel, exp);
 	if (skel && rc == 0)
 		print_counters(skel);
 	if (exp)
