@@ -23,6 +23,7 @@ import time
 
 from stream_check import echo
 
+NO_LOOP = os.environ.get("WEFT_HTTP_NO_BPF_LOOP") == "1"	# weft-http as without bpf_loop
 TP_LINE = re.compile(rb"traceparent: 00-[0-9a-f]{32}-[0-9a-f]{16}-0[0-3]\r\n")
 
 
@@ -57,6 +58,16 @@ def cases():
         ("halfclose-method", [b"POST"], "shut", []),
         ("close-partial-block", [b"GET /c HTTP/1.1\r\nHost: x\r\n"], "close", []),
         ("halfclose-bytewise", [bytes([c]) for c in b"GET /b HTTP/1.1\r\nHost: x\r\n"], "shut", []),
+        # header blocks over several writes: inserted only when the request
+        # line ends in the write that ends the block
+        # (without bpf_loop such a connection is given up: nothing inserted)
+        ("bytewise-complete", [bytes([c]) for c in req_a] + [after], "shut",
+         [] if NO_LOOP else [len(req_a) + after.index(b"\r\n") + 2]),
+        ("request-line-then-headers", [reqline, b"Host: x\r\n\r\n", after], "shut",
+         [] if NO_LOOP else [len(reqline) + 11 + after.index(b"\r\n") + 2]),
+        ("request-line-cut", [b"GET /cut HT", b"TP/1.1\r\nHost: x\r\n\r\n", after], "shut",
+         [] if NO_LOOP else [len(b"GET /cut HTTP/1.1\r\n"),
+                             len(b"GET /cut HTTP/1.1\r\nHost: x\r\n\r\n") + after.index(b"\r\n") + 2]),
         # bodies: a header must never land inside one
         ("chunked-14-digit-size", [post14 + body14, after], "shut",
          [post14.index(b"\r\n") + 2, len(post14 + body14) + after.index(b"\r\n") + 2]),
@@ -67,6 +78,10 @@ def cases():
         ("content-length-and-chunked", [cl_te, after], "shut", []),
         ("content-length-list", [bad_cl, after], "shut", []),
         ("chunked-in-http-1.0", [te10, after], "shut", []),
+        ("chunked-not-last", [b"POST /tnl HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"
+                              b"0\r\n\r\n", after], "shut", []),
+        ("obs-fold", [b"POST /fold HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip,\r\n chunked\r\n\r\n"
+                      b"0\r\n\r\n", after], "shut", []),
         # not HTTP although it starts with a method word
         ("binary-after-get", [b"GET \x00\x01\x02\x03\xff" + bytes(range(256)) * 4], "shut", []),
         ("line-protocol", [b"GET a HTTP/1.1\r\n", b"PUT b\r\n", b"more\r\n"], "shut", []),
