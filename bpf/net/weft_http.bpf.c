@@ -63,7 +63,8 @@ enum conn_phase {
 enum chunk_state {
 	CK_SIZE0 = 0,	/* chunk-size: no digit yet */
 	CK_SIZE,	/* chunk-size digits (leading zeros allowed, any number) */
-	CK_EXT,		/* BWS / chunk extensions up to the end of the line */
+	CK_BWS,		/* spaces after the size: then ';' or the end of the line */
+	CK_EXT,		/* chunk extensions up to the end of the line */
 	CK_SIZE_LF,	/* CR seen at the end of the size line */
 	CK_DATA_CR,	/* after the chunk data: CRLF */
 	CK_DATA_LF,
@@ -610,9 +611,10 @@ body:
 /*
  * The kernel keeps a message's apply_bytes from one program run to the next
  * over the same message (a run after an earlier apply ended inside it): set
- * it on every run, 0 meaning "all of this message, then run again".
+ * it on every run, 0 meaning "all of this message, then run again". A stale
+ * value would let bytes of the next write pass unparsed.
  */
-static __always_inline void pass_all(struct sk_msg_md *msg, __u32 bytes)
+static __always_inline void set_apply(struct sk_msg_md *msg, __u32 bytes)
 {
 	bpf_msg_apply_bytes(msg, bytes);
 }
@@ -659,8 +661,10 @@ __attribute__((noinline)) int weft_chunk_byte(struct conn_state *st, int c)
 			st->ck = CK_SIZE;
 		} else if (st->ck == CK_SIZE0) {
 			return CK_BAD;
-		} else if (c == ';' || c == ' ' || c == '\t') {
+		} else if (c == ';') {
 			st->ck = CK_EXT;
+		} else if (c == ' ' || c == '\t') {
+			st->ck = CK_BWS;
 		} else if (c == '\r') {
 			st->ck = CK_SIZE_LF;
 		} else if (c == '\n') {
@@ -668,6 +672,16 @@ __attribute__((noinline)) int weft_chunk_byte(struct conn_state *st, int c)
 		} else {
 			return CK_BAD;
 		}
+		break;
+	case CK_BWS:
+		if (c == ';')
+			st->ck = CK_EXT;
+		else if (c == '\r')
+			st->ck = CK_SIZE_LF;
+		else if (c == '\n')
+			return chunk_line_done(st);
+		else if (c != ' ' && c != '\t')
+			return CK_BAD;
 		break;
 	case CK_EXT:
 		if (c == '\n')
@@ -773,7 +787,7 @@ static __always_inline int chunk_run(struct sk_msg_md *msg, struct conn_state *s
 		return SK_PASS;
 	default:
 		/* the line goes on: the rest of this message, or the next write */
-		pass_all(msg, lc.used < msg->size ? lc.used : 0);
+		set_apply(msg, lc.used < msg->size ? lc.used : 0);
 		return SK_PASS;
 	}
 }
@@ -797,7 +811,7 @@ static __always_inline int header_resume(struct sk_msg_md *msg, struct conn_stat
 	if (r == WEFT_SCAN_BAD)
 		return drop_conn(msg, st, st->scan.reqline_end ? WH_GIVE_UP : WH_NOT_HTTP);
 	st->phase = PH_HDR;
-	pass_all(msg, 0);
+	set_apply(msg, 0);
 	return SK_PASS;
 }
 

@@ -78,6 +78,8 @@ def cases():
         ("content-length-and-chunked", [cl_te, after], "shut", []),
         ("content-length-list", [bad_cl, after], "shut", []),
         ("chunked-in-http-1.0", [te10, after], "shut", []),
+        ("chunk-size-space-digit", [post14 + b"1 a\r\n" + b"x" * 26 + b"\r\n0\r\n\r\n", after], "shut",
+         [post14.index(b"\r\n") + 2]),
         ("chunked-not-last", [b"POST /tnl HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"
                               b"0\r\n\r\n", after], "shut", []),
         ("obs-fold", [b"POST /fold HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip,\r\n chunked\r\n\r\n"
