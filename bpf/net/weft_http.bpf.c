@@ -1007,6 +1007,12 @@ static __always_inline bool client_pop(const struct fd_key *fk, struct cp_seq *q
 	return head || status < 200 || status == 204 || status == 304;
 }
 
+/* 1xx but 101 Switching Protocols: a final response follows, without a request */
+static __always_inline bool interim(__u16 status)
+{
+	return status < 200 && status != 101;
+}
+
 struct resp_loop {
 	struct weft_scratch *sc;
 	struct weft_http_scan *s;	/* the current response's header fields */
@@ -1066,7 +1072,7 @@ static long resp_step_cb(__u32 i, void *data)
 	if (!status)
 		return 1;
 	if (!rl->popped)
-		rl->no_body = client_pop(rl->fk, rl->q, status);
+		rl->no_body = interim(status) || client_pop(rl->fk, rl->q, status);
 	weft_http_scan_init(rl->s);
 	rl->in_hdr = true;
 	rl->pos = lf + 1;
@@ -1075,8 +1081,9 @@ static long resp_step_cb(__u32 i, void *data)
 
 /*
  * A read began with the response to the oldest unanswered request (already
- * ended; no_body as client_pop said) and more are unanswered (pipelining):
- * the responses that follow it in the same read end them in order.
+ * ended, or interim; no_body as client_pop said) and more are unanswered
+ * (pipelining), or the final response may follow the interim one: the
+ * responses that follow it in the same read end them in order.
  */
 static __always_inline void more_responses(const struct fd_key *fk, struct cp_seq *q, __u64 ubuf,
 					   __u32 len, bool no_body)
@@ -1129,9 +1136,10 @@ static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n)
 		__u16 status = weft_http_status(head, hl);
 
 		if (status) {
-			bool no_body = client_pop(&fk, q, status);
+			/* an interim response (100 Continue) ends nothing: the final one follows */
+			bool no_body = interim(status) || client_pop(&fk, q, status);
 
-			if (q->head != q->tail && weft_have_bpf_loop)
+			if ((interim(status) || q->head != q->tail) && weft_have_bpf_loop)
 				more_responses(&fk, q, ubuf, len, no_body);
 			return;
 		}
