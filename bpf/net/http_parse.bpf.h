@@ -80,6 +80,9 @@ enum weft_scan_state {
 #define WEFT_HF_TRANSFER_ENC	0x04
 #define WEFT_HF_ALL		0x07
 
+#define WEFT_TE_ENDED		0x40	/* te_match: space after the element's characters */
+#define WEFT_TE_OTHER		0xff	/* te_match: the element is not "chunked" */
+
 struct weft_http_scan {
 	__u32 pos;		/* bytes of this request consumed so far */
 	__u32 line_start;	/* offset of the current line */
@@ -93,13 +96,16 @@ struct weft_http_scan {
 	__u8 tp_len;		/* value bytes kept (56 = too long) */
 	__u8 chunked;		/* Transfer-Encoding contains "chunked" */
 	__u8 cl_seen;
-	__u8 te_match;		/* progress matching "chunked" */
+	__u8 te_match;		/* the current Transfer-Encoding element: chars of "chunked"
+				 * matched, | WEFT_TE_ENDED after trailing space, WEFT_TE_OTHER */
 	__u8 method_len;
 	__u8 path_len;
 	__u8 ver_len;
 	__u8 truncated;		/* WEFT_TRUNC_PATH when the target was cut */
 	__u8 line_nonempty;	/* current line has a byte other than CR */
-	__u8 _pad[3];
+	__u8 te_seen;		/* a Transfer-Encoding header was seen */
+	__u8 bad_framing;	/* body length unreliable (RFC 9112 6.3): see weft_http_scan_framing */
+	__u8 _pad[1];
 	char ver[8];
 	char tp[64];		/* first 55 value bytes (index masked with 63) */
 	char method[WEFT_METHOD_MAX];
@@ -183,6 +189,12 @@ static __always_inline int weft_http_scan_eol(struct weft_http_scan *s)
 		s->hdr_end = s->pos + 1;
 		s->state = WEFT_HS_DONE;
 		return WEFT_SCAN_DONE;
+	} else if (s->state == WEFT_HS_VALUE && s->field == WEFT_HF_CONTENT_LENGTH) {
+		if (s->content_length == ~0ULL)
+			s->bad_framing = 1;	/* empty value */
+	} else if (s->state == WEFT_HS_VALUE && s->field == WEFT_HF_TRANSFER_ENC) {
+		/* only the last coding of the last Transfer-Encoding line counts */
+		s->chunked = (s->te_match & ~WEFT_TE_ENDED) == 7 && s->te_match != WEFT_TE_OTHER;
 	}
 	s->state = WEFT_HS_NAME;
 	s->cand = WEFT_HF_ALL;
@@ -243,6 +255,8 @@ static __always_inline int weft_http_scan_byte(struct weft_http_scan *s, char c)
 	case WEFT_HS_NAME: {
 		__u32 idx = s->pos - s->line_start;
 
+		if (idx == 0 && (c == ' ' || c == '\t'))
+			s->bad_framing = 1;	/* obs-fold: a continued header line */
 		if (c == ':') {
 			s->field = weft_hn_complete(s->cand, idx);
 			if (s->field == WEFT_HF_TRACEPARENT) {
@@ -250,10 +264,13 @@ static __always_inline int weft_http_scan_byte(struct weft_http_scan *s, char c)
 				if (s->tp_count < 255)
 					s->tp_count++;
 			} else if (s->field == WEFT_HF_CONTENT_LENGTH) {
-				s->content_length = 0;
+				if (s->cl_seen)
+					s->bad_framing = 1;	/* a second Content-Length */
+				s->content_length = ~0ULL;	/* until a digit */
 				s->cl_seen = 1;
 			} else if (s->field == WEFT_HF_TRANSFER_ENC) {
 				s->te_match = 0;
+				s->te_seen = 1;
 			}
 			s->state = s->field ? WEFT_HS_VALUE : WEFT_HS_SKIP;
 			break;
@@ -264,27 +281,31 @@ static __always_inline int weft_http_scan_byte(struct weft_http_scan *s, char c)
 		break;
 	}
 	case WEFT_HS_VALUE:
-		if (c == ' ' || c == '\t' || c == '\r')
+		if (c == ' ' || c == '\t' || c == '\r') {
+			if (s->field == WEFT_HF_TRANSFER_ENC && s->te_match && s->te_match < 8)
+				s->te_match |= WEFT_TE_ENDED;
 			break;
+		}
 		if (s->field == WEFT_HF_TRACEPARENT) {
 			if (s->tp_len < WEFT_TRACEPARENT_LEN)
 				s->tp[weft_mask(s->tp_len, 63)] = c;
 			if (s->tp_len <= WEFT_TRACEPARENT_LEN)
 				s->tp_len++;
 		} else if (s->field == WEFT_HF_CONTENT_LENGTH) {
-			if (c >= '0' && c <= '9' && s->content_length < (1ULL << 40))
-				s->content_length = s->content_length * 10 + (c - '0');
-			else
-				s->content_length = ~0ULL;	/* invalid: caller gives up */
-		} else if (s->field == WEFT_HF_TRANSFER_ENC && !s->chunked) {
-			char l = weft_lower(c);
+			__u64 cl = s->content_length == ~0ULL ? 0 : s->content_length;
 
-			if (weft_str_at("chunked", 7, s->te_match) == l)
+			if (c >= '0' && c <= '9' && cl < (1ULL << 40) && !s->bad_framing)
+				s->content_length = cl * 10 + (c - '0');
+			else
+				s->bad_framing = 1;	/* invalid, a list, or too large */
+		} else if (s->field == WEFT_HF_TRANSFER_ENC) {
+			if (c == ',')
+				s->te_match = 0;	/* the next coding */
+			else if (s->te_match < 7 &&
+				 weft_str_at("chunked", 7, s->te_match) == weft_lower(c))
 				s->te_match++;
 			else
-				s->te_match = (l == 'c') ? 1 : 0;
-			if (s->te_match >= 7)
-				s->chunked = 1;
+				s->te_match = WEFT_TE_OTHER;
 		}
 		break;
 	default:
@@ -356,6 +377,23 @@ static __always_inline int weft_http_scan_tp(const struct weft_http_scan *s,
 	if (s->tp[0] != '0' || s->tp[1] != '0')
 		return -1;
 	return weft_tp_parse55(s->tp, ctx);
+}
+
+/*
+ * Whether the request's body length is known for sure (RFC 9112 section 6.3):
+ * 0 when it has no body, a single valid Content-Length, or Transfer-Encoding
+ * whose last coding is chunked (HTTP/1.1, no Content-Length); -1 otherwise (two
+ * Content-Length lines or a list, an invalid one, Content-Length with
+ * Transfer-Encoding, a last coding other than chunked, Transfer-Encoding in
+ * HTTP/1.0, an obs-fold line): a reader may frame it differently from us.
+ */
+static __always_inline int weft_http_scan_framing(const struct weft_http_scan *s)
+{
+	if (s->bad_framing || (s->cl_seen && s->content_length == ~0ULL))
+		return -1;
+	if (s->te_seen && (s->cl_seen || !s->chunked || s->ver[7] != '1'))
+		return -1;
+	return 0;
 }
 
 /*
@@ -436,6 +474,20 @@ static __always_inline __u32 weft_skip_ows(const char *buf, __u32 off, __u32 end
 	return off;
 }
 
+/* end moved back over up to 8 spaces/tabs, not below lo. */
+static __always_inline __u32 weft_rskip_ows(const char *buf, __u32 lo, __u32 end)
+{
+#pragma unroll
+	for (int i = 0; i < 8; i++) {
+		char c = buf[(end - 1) & WEFT_SCRATCH_MASK];
+
+		if (end <= lo || (c != ' ' && c != '\t'))
+			break;
+		end--;
+	}
+	return end;
+}
+
 /*
  * One header line [p, lf]: record the fields we care about. A global
  * function, so the verifier checks it once rather than in every context.
@@ -454,15 +506,7 @@ __attribute__((noinline)) int weft_fast_field(struct weft_http_scan *s, struct w
 
 	if (vend > p && buf[(vend - 1) & WEFT_SCRATCH_MASK] == '\r')
 		vend--;
-	/* trailing OWS */
-#pragma unroll
-	for (int i = 0; i < 8; i++) {
-		char c = buf[(vend - 1) & WEFT_SCRATCH_MASK];
-
-		if (vend <= p || (c != ' ' && c != '\t'))
-			break;
-		vend--;
-	}
+	vend = weft_rskip_ows(buf, p, vend);	/* trailing OWS */
 	if (c0 == 't' && vend >= p + 12 && weft_name_is(buf, p, "traceparent:", 12)) {
 		v = weft_skip_ows(buf, p + 12, vend);
 		if (s->tp_count < 255)
@@ -478,6 +522,8 @@ __attribute__((noinline)) int weft_fast_field(struct weft_http_scan *s, struct w
 		__u64 cl = 0;
 
 		v = weft_skip_ows(buf, p + 15, vend);
+		if (s->cl_seen)
+			s->bad_framing = 1;	/* a second Content-Length */
 		s->cl_seen = 1;
 		if (v >= vend || vend - v > 15) {
 			s->content_length = ~0ULL;
@@ -495,11 +541,16 @@ __attribute__((noinline)) int weft_fast_field(struct weft_http_scan *s, struct w
 			cl = cl * 10 + (c - '0');
 		}
 		s->content_length = cl;
-	} else if (c0 == 't' && vend >= p + 18 + 7 &&
-		   weft_name_is(buf, p, "transfer-encoding:", 18)) {
-		/* chunked must be the last coding */
-		if (weft_name_is(buf, vend - 7, "chunked", 7))
-			s->chunked = 1;
+	} else if (c0 == 't' && vend >= p + 18 && weft_name_is(buf, p, "transfer-encoding:", 18)) {
+		/* the last coding of the last line counts: chunked, alone or after a comma */
+		v = weft_skip_ows(buf, p + 18, vend);
+		s->te_seen = 1;
+		s->chunked = 0;
+		if (vend >= v + 7 && weft_name_is(buf, vend - 7, "chunked", 7)) {
+			__u32 q = weft_rskip_ows(buf, v, vend - 7);
+
+			s->chunked = q == v || buf[(q - 1) & WEFT_SCRATCH_MASK] == ',';
+		}
 	}
 	return 0;
 }
@@ -524,6 +575,8 @@ static long weft_fast_line_cb(__u32 i, void *data)
 		return 1;
 	}
 	c0 = fc->buf[p & WEFT_SCRATCH_MASK];
+	if (c0 == ' ' || c0 == '\t')
+		fc->s->bad_framing = 1;	/* obs-fold: a continued header line */
 	if (c0 == '\n' || c0 == '\r') {
 		if (c0 == '\r') {
 			if (p + 1 >= fc->len) {
@@ -604,6 +657,10 @@ static __always_inline int weft_http_parse_block(struct weft_http_scan *s, const
 	}
 	if (tstart + s->path_len < vend - 9)
 		s->truncated |= WEFT_TRUNC_PATH;
+#pragma unroll
+	for (__u32 i = 0; i < 8; i++)
+		s->ver[i] = buf[(vend - 8 + i) & WEFT_SCRATCH_MASK];
+	s->ver_len = 8;
 	s->reqline_end = lf + 1;
 	fc.pos = lf + 1;
 	fc.len = len;

@@ -7,14 +7,19 @@
  * outgoing TCP connection into `sock_map` at ACTIVE_ESTABLISHED. The sk_msg
  * program then follows each connection's request stream with a per-socket
  * state (sk_storage `conn`):
- *   START   the next byte starts a request: cork until the header block is
- *           complete, insert "traceparent: ...\r\n" after the request line
- *           unless the block already has one, then bpf_msg_apply_bytes() over
- *           header block + Content-Length body so the program next runs
+ *   START   the next byte starts a request. When its header block is complete
+ *           in this write, insert "traceparent: ...\r\n" after the request
+ *           line unless the block already has one, then bpf_msg_apply_bytes()
+ *           over header block + Content-Length body so the program next runs
  *           exactly at the following request (or chunk) boundary.
- *   CHUNK   at a chunk-size line of a chunked body: apply over size line +
- *           chunk + CRLF; size 0 leads to TRAILER.
- *   TRAILER at a trailer line: apply over it; the empty line ends the request.
+ *   HDR     inside a header block that goes on in a later write: the bytes
+ *           pass at once (nothing is ever held back: corked bytes are lost
+ *           on shutdown/close), the scanner resumes on the next write, and the
+ *           request is inserted into only if its request line ends in the
+ *           write that ends the block.
+ *   CHUNK   in a chunked body: a resumable RFC 9112 chunk parser (size lines
+ *           with any number of digits and extensions, data skipped with
+ *           apply_bytes, CRLF after the data checked, trailer section).
  *   PASS    not (or no longer) followed: everything passes unchanged.
  * A stream whose first bytes are not a known method is not HTTP: it passes
  * unchanged and user space removes it from the sockhash (ring buffer notice).
@@ -50,21 +55,42 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 enum conn_phase {
 	PH_START = 0,
 	PH_CHUNK,
-	PH_TRAILER,
 	PH_PASS,
+	PH_HDR,
 };
+
+/* Chunked body parser (RFC 9112 section 7.1), one byte at a time. */
+enum chunk_state {
+	CK_SIZE0 = 0,	/* chunk-size: no digit yet */
+	CK_SIZE,	/* chunk-size digits (leading zeros allowed, any number) */
+	CK_BWS,		/* spaces after the size: then ';' or the end of the line */
+	CK_EXT,		/* chunk extensions up to the end of the line */
+	CK_SIZE_LF,	/* CR seen at the end of the size line */
+	CK_DATA_CR,	/* after the chunk data: CRLF */
+	CK_DATA_LF,
+	CK_TR_START,	/* start of a trailer line (or the final empty line) */
+	CK_TR,
+	CK_TR_LF,
+	CK_END_LF,	/* CR of the final empty line seen */
+};
+
+enum chunk_ret { CK_MORE = 0, CK_DATA, CK_END, CK_BAD };
+
+#define CK_LINE_MAX	4096		/* a chunk-size line with its extensions */
+#define CK_SIZE_MAX	(1ULL << 31)	/* larger chunks: given up (apply_bytes is 32-bit) */
 
 struct conn_state {
 	__u64 cookie;
 	__u8 phase;		/* enum conn_phase */
 	__u8 pid_checked;
-	__u8 corked;		/* we asked for cork bytes on this socket */
+	__u8 ck;		/* enum chunk_state, in PH_CHUNK */
 	__u8 seen_request;	/* at least one HTTP request went out */
-	__u8 _pad[4];
+	__u32 ck_line;		/* bytes of the current size line / trailer section */
+	__u64 ck_size;		/* the chunk-size being read */
 	struct weft_http_scan scan;	/* the request header block being read */
 };
 
-/* An outgoing request waiting for its response (key: tgid, fd). */
+/* An outgoing request waiting for its response (key: tgid, fd, sequence). */
 struct client_pending {
 	struct weft_span_event ev;
 };
@@ -73,6 +99,26 @@ struct fd_key {
 	__u32 tgid;
 	__s32 fd;
 };
+
+/*
+ * The unanswered requests of a connection, oldest first: client_pending holds
+ * (tgid, fd, head) .. (tgid, fd, tail - 1). Pipelined requests each get their
+ * CLIENT span; responses end them in order.
+ */
+struct cp_key {
+	__u32 tgid;
+	__s32 fd;
+	__u32 seq;
+	__u32 _pad;
+};
+
+struct cp_seq {
+	__u64 cookie;	/* the connection (an fd number is reused) */
+	__u32 head;
+	__u32 tail;
+};
+
+#define CP_QUEUE 8	/* more unanswered requests: the oldest is exported unanswered */
 
 /* An incoming stream on a target thread's socket (key: tgid, fd). */
 struct in_state {
@@ -141,9 +187,16 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
-	__type(key, struct fd_key);
+	__type(key, struct cp_key);
 	__type(value, struct client_pending);
 } client_pending SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct fd_key);
+	__type(value, struct cp_seq);
+} client_seq SEC(".maps");
 
 /* weft-go's published contexts; user space reuses the pinned map when present. */
 struct {
@@ -286,14 +339,12 @@ int weft_http_sockops(struct bpf_sock_ops *skops)
 
 /* ----------------------------------------------------------------- sk_msg */
 
-static __always_inline void unhold(struct sk_msg_md *msg, struct conn_state *st);
-
 static __always_inline int drop_conn(struct sk_msg_md *msg, struct conn_state *st, __u32 why)
 {
 	struct weft_http_notice *n;
 
-	unhold(msg, st);
 	st->phase = PH_PASS;
+	bpf_msg_apply_bytes(msg, 0);
 	count(why);
 	n = bpf_ringbuf_reserve(&notices, sizeof(*n), 0);
 	if (n) {
@@ -396,8 +447,60 @@ static __always_inline bool same_trace(const __u8 *a, const __u8 *b)
 	return !d;
 }
 
-/* A complete request header block is in the scanner: decide, insert, arrange the body. */
-static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state *st)
+/* A CLIENT span whose response was never seen: exported as it is (status 0, ends now). */
+static __always_inline void client_flush(struct cp_key *k)
+{
+	struct client_pending *p = bpf_map_lookup_elem(&client_pending, k);
+
+	if (!p)
+		return;
+	p->ev.end_ns = bpf_ktime_get_ns();
+	if (bpf_ringbuf_output(&spans, &p->ev, sizeof(p->ev), weft_rb_flags(&spans)))
+		count(WH_ERRORS);
+	else
+		count(WH_CLIENT_SPANS);
+	bpf_map_delete_elem(&client_pending, k);
+}
+
+/* Queue the CLIENT span of a request sent on connection cookie (fd fk). */
+static __always_inline void client_push(const struct fd_key *fk, __u64 cookie,
+					const struct client_pending *cp)
+{
+	struct cp_key k = { .tgid = fk->tgid, .fd = fk->fd };
+	struct cp_seq z = { .cookie = cookie }, *q;
+
+	q = bpf_map_lookup_elem(&client_seq, fk);
+	if (!q) {
+		bpf_map_update_elem(&client_seq, fk, &z, BPF_ANY);
+		q = bpf_map_lookup_elem(&client_seq, fk);
+		if (!q)
+			return;
+	}
+	/* the fd's previous connection, or too many unanswered: export them unanswered */
+	for (int i = 0; i < CP_QUEUE; i++) {
+		__u32 h = q->head;
+
+		if (h == q->tail || (q->cookie == cookie && q->tail - h < CP_QUEUE))
+			break;
+		k.seq = h;
+		client_flush(&k);
+		q->head = h + 1;
+	}
+	if (q->cookie != cookie) {
+		q->cookie = cookie;
+		q->head = q->tail;
+	}
+	k.seq = q->tail;
+	if (!bpf_map_update_elem(&client_pending, &k, cp, BPF_ANY))
+		q->tail = k.seq + 1;
+}
+
+/*
+ * A complete request header block is in the scanner: decide, insert, arrange
+ * the body. base: the offset in the request of this message's first byte
+ * (non-zero when the block began in an earlier write).
+ */
+static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state *st, __u32 base)
 {
 	struct weft_http_scan *s = &st->scan;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -410,6 +513,9 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 	__u64 apply;
 	bool emit = true;
 
+	/* a body we might frame differently from the server: hands off for good */
+	if (weft_http_scan_framing(s))
+		return drop_conn(msg, st, WH_BAD_FRAMING);
 	cp = bpf_map_lookup_elem(&cp_tmp, &zero);
 	if (!cp)
 		return SK_PASS;
@@ -433,6 +539,10 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 		} else {
 			emit = false;
 		}
+	} else if (s->reqline_end <= base) {
+		/* the request line left in an earlier write, before we knew the block */
+		count(WH_SPLIT);
+		goto body;
 	} else {
 		gk.tgid = fk.tgid;
 		gk.fd = fk.fd;
@@ -452,7 +562,7 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 			weft_sctx_client(weft_sctx_get(pid_tgid), &cp->ev.ctx, cp->ev.parent_span_id,
 					 &cp->ev.parent_src);
 		}
-		if (insert_tp(msg, s->reqline_end, &cp->ev.ctx)) {
+		if (insert_tp(msg, s->reqline_end - base, &cp->ev.ctx)) {
 			count(WH_ERRORS);
 			return drop_conn(msg, st, WH_GIVE_UP);
 		}
@@ -475,13 +585,16 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 		__builtin_memcpy(cp->ev.path, s->path, WEFT_PATH_MAX);
 		fill_peer(&cp->ev.peer, msg, false);
 		fill_peer(&cp->ev.local, msg, true);
-		bpf_map_update_elem(&client_pending, &fk, cp, BPF_ANY);
+		client_push(&fk, st->cookie, cp);
 	}
 
 body:
-	apply = (__u64)s->hdr_end + ins;
+	apply = (__u64)s->hdr_end - base + ins;
 	if (s->chunked) {
 		st->phase = PH_CHUNK;
+		st->ck = CK_SIZE0;
+		st->ck_size = 0;
+		st->ck_line = 0;
 	} else if (s->cl_seen) {
 		if (s->content_length > (1ULL << 31))
 			return drop_conn(msg, st, WH_GIVE_UP);
@@ -495,127 +608,244 @@ body:
 	return SK_PASS;
 }
 
-/* At a chunk-size or trailer line: length of the line with its LF, 0 if incomplete. */
-static __always_inline __u32 line_len(const char *buf, __u32 n, __u64 *hex, bool *bad)
+/*
+ * The kernel keeps a message's apply_bytes from one program run to the next
+ * over the same message (a run after an earlier apply ended inside it): set
+ * it on every run, 0 meaning "all of this message, then run again". A stale
+ * value would let bytes of the next write pass unparsed.
+ */
+static __always_inline void set_apply(struct sk_msg_md *msg, __u32 bytes)
 {
-	__u32 ll = 0;
-	__u64 v = 0;
-
-	*bad = false;
-	for (__u32 i = 0; i < 128; i++) {
-		if (i >= n)
-			break;
-		if (buf[i] == '\n') {
-			ll = i + 1;
-			break;
-		}
-	}
-	if (!ll) {
-		*bad = n >= 128;
-		return 0;
-	}
-	for (__u32 i = 0; i < 12; i++) {
-		char c = buf[i];
-		int d;
-
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			d = c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			d = c - 'A' + 10;
-		else
-			break;
-		v = v * 16 + d;
-	}
-	if (v > (1ULL << 31))
-		*bad = true;
-	*hex = v;
-	return ll;
+	bpf_msg_apply_bytes(msg, bytes);
 }
 
-static __always_inline int hold(struct sk_msg_md *msg, struct conn_state *st, __u32 size)
+static __always_inline int hexval(int c)
 {
-	st->corked = 1;
-	bpf_msg_cork_bytes(msg, size + 1);
-	return SK_PASS;
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* The end of a chunk-size line: data follows, or the trailer section. */
+static __always_inline int chunk_line_done(struct conn_state *st)
+{
+	st->ck_line = 0;
+	if (st->ck_size) {
+		st->ck = CK_DATA_CR;
+		return CK_DATA;
+	}
+	st->ck = CK_TR_START;
+	return CK_MORE;
+}
+
+/* One byte of a chunked body (a global function: verified once). */
+__attribute__((noinline)) int weft_chunk_byte(struct conn_state *st, int c)
+{
+	int d;
+
+	if (!st)
+		return CK_BAD;
+	st->ck_line++;
+	switch (st->ck) {
+	case CK_SIZE0:
+	case CK_SIZE:
+		d = hexval(c);
+		if (d >= 0) {
+			if (st->ck_size >= CK_SIZE_MAX / 16)
+				return CK_BAD;
+			st->ck_size = st->ck_size * 16 + d;
+			st->ck = CK_SIZE;
+		} else if (st->ck == CK_SIZE0) {
+			return CK_BAD;
+		} else if (c == ';') {
+			st->ck = CK_EXT;
+		} else if (c == ' ' || c == '\t') {
+			st->ck = CK_BWS;
+		} else if (c == '\r') {
+			st->ck = CK_SIZE_LF;
+		} else if (c == '\n') {
+			return chunk_line_done(st);
+		} else {
+			return CK_BAD;
+		}
+		break;
+	case CK_BWS:
+		if (c == ';')
+			st->ck = CK_EXT;
+		else if (c == '\r')
+			st->ck = CK_SIZE_LF;
+		else if (c == '\n')
+			return chunk_line_done(st);
+		else if (c != ' ' && c != '\t')
+			return CK_BAD;
+		break;
+	case CK_EXT:
+		if (c == '\n')
+			return chunk_line_done(st);
+		if (c == '\r')
+			st->ck = CK_SIZE_LF;
+		else if ((c < ' ' && c != '\t') || c == 0x7f)
+			return CK_BAD;
+		break;
+	case CK_SIZE_LF:
+		if (c != '\n')
+			return CK_BAD;
+		return chunk_line_done(st);
+	case CK_DATA_CR:
+		if (c == '\r') {
+			st->ck = CK_DATA_LF;
+			break;
+		}
+		/* fall through: a bare LF ends the data too */
+	case CK_DATA_LF:
+		if (c != '\n')
+			return CK_BAD;
+		st->ck = CK_SIZE0;
+		st->ck_size = 0;
+		st->ck_line = 0;
+		break;
+	case CK_TR_START:
+		if (c == '\r') {
+			st->ck = CK_END_LF;
+			break;
+		}
+		if (c == '\n')
+			return CK_END;
+		if (c == ' ' || c == '\t')
+			return CK_BAD;	/* obs-fold */
+		st->ck = CK_TR;
+		break;
+	case CK_TR:
+		if (c == '\n')
+			st->ck = CK_TR_START;
+		else if (c == '\r')
+			st->ck = CK_TR_LF;
+		break;
+	case CK_TR_LF:
+		if (c != '\n')
+			return CK_BAD;
+		st->ck = CK_TR_START;
+		break;
+	case CK_END_LF:
+		if (c != '\n')
+			return CK_BAD;
+		return CK_END;
+	default:
+		return CK_BAD;
+	}
+	if (st->ck_line > (st->ck >= CK_TR_START ? WEFT_HDR_MAX : CK_LINE_MAX))
+		return CK_BAD;
+	return CK_MORE;
+}
+
+struct chunk_loop {
+	struct conn_state *st;
+	const char *buf;
+	__u32 used;	/* bytes consumed */
+	int ret;
+};
+
+static long chunk_loop_cb(__u32 i, void *data)
+{
+	struct chunk_loop *lc = data;
+
+	lc->ret = weft_chunk_byte(lc->st, lc->buf[i & WEFT_SCRATCH_MASK]);
+	lc->used = i + 1;
+	return lc->ret != CK_MORE;
+}
+
+#define CK_FALLBACK 32	/* bytes per program run without bpf_loop */
+
+/* In a chunked body, at buf[0, n) (the first n bytes of this message). */
+static __always_inline int chunk_run(struct sk_msg_md *msg, struct conn_state *st,
+				     const char *buf, __u32 n)
+{
+	struct chunk_loop lc = { .st = st, .buf = buf, .ret = CK_MORE };
+
+	if (weft_have_bpf_loop) {
+		bpf_loop(n, chunk_loop_cb, &lc, 0);
+	} else {
+		for (__u32 i = 0; i < CK_FALLBACK; i++) {
+			if (i >= n || chunk_loop_cb(i, &lc))
+				break;
+		}
+	}
+	switch (lc.ret) {
+	case CK_BAD:
+		return drop_conn(msg, st, WH_BAD_FRAMING);
+	case CK_DATA:
+		/* the program next runs at the CRLF after the data */
+		bpf_msg_apply_bytes(msg, lc.used + (__u32)st->ck_size);
+		return SK_PASS;
+	case CK_END:
+		st->phase = PH_START;
+		bpf_msg_apply_bytes(msg, lc.used);
+		return SK_PASS;
+	default:
+		/* the line goes on: the rest of this message, or the next write */
+		set_apply(msg, lc.used < msg->size ? lc.used : 0);
+		return SK_PASS;
+	}
 }
 
 /*
- * The kernel keeps the corked message (with its cork_bytes) for the next
- * writes: once the block is complete, clear cork_bytes or later bytes that
- * bypass this program (apply_bytes) would be held again.
+ * A header block that began in an earlier write goes on at buf[0, n): its
+ * bytes pass at once; the scanner keeps its place for the next write.
  */
-static __always_inline void unhold(struct sk_msg_md *msg, struct conn_state *st)
+static __always_inline int header_resume(struct sk_msg_md *msg, struct conn_state *st,
+					 const char *buf, __u32 n)
 {
-	if (st->corked) {
-		bpf_msg_cork_bytes(msg, 0);
-		st->corked = 0;
-	}
+	__u32 before = st->scan.pos;
+	int r;
+
+	/* the byte scanner unrolled is too big for sk_msg: whole blocks only */
+	if (!weft_have_bpf_loop)
+		return drop_conn(msg, st, WH_GIVE_UP);
+	r = weft_http_scan_run(&st->scan, buf, 0, n);
+	if (r == WEFT_SCAN_DONE)
+		return request_done(msg, st, before);
+	if (r == WEFT_SCAN_BAD)
+		return drop_conn(msg, st, st->scan.reqline_end ? WH_GIVE_UP : WH_NOT_HTTP);
+	st->phase = PH_HDR;
+	set_apply(msg, 0);
+	return SK_PASS;
 }
 
 /* One message of an enrolled connection, with the CPU's sk_msg scratch buf held. */
 static __always_inline int msg_work(struct sk_msg_md *msg, struct conn_state *st, char *buf)
 {
-	__u32 size = msg->size;
+	__u32 size = msg->size, want = size < WEFT_HDR_MAX ? size : WEFT_HDR_MAX;
 	int n, r;
 
-	if (st->phase == PH_START) {
-		__u32 want = size < WEFT_HDR_MAX ? size : WEFT_HDR_MAX;
+	if (st->phase == PH_CHUNK && want > 256)
+		want = 256;	/* size lines are short; longer ones resume in the next run */
+	n = msg_copy(msg, buf, want);
+	if (n <= 0) {
+		count(WH_ERRORS);
+		return drop_conn(msg, st, WH_GIVE_UP);
+	}
+	if (st->phase == PH_CHUNK)
+		return chunk_run(msg, st, buf, n);
+	if (st->phase == PH_HDR)
+		return header_resume(msg, st, buf, n);
 
-		n = msg_copy(msg, buf, want);
-		if (n <= 0) {
-			count(WH_ERRORS);
-			return drop_conn(msg, st, WH_GIVE_UP);
-		}
-		if (!weft_http_method_prefix(buf, n)) {
-			return drop_conn(msg, st, st->seen_request ? WH_GIVE_UP : WH_NOT_HTTP);
-		}
-		/* the whole block is re-parsed on every run: corked bytes start at the request */
+	/* PH_START */
+	if (!weft_http_method_prefix(buf, n))
+		return drop_conn(msg, st, st->seen_request ? WH_GIVE_UP : WH_NOT_HTTP);
+	weft_http_scan_init(&st->scan);
+	r = weft_http_parse_block(&st->scan, buf, n);
+	if (r == WEFT_SCAN_DONE)
+		return request_done(msg, st, 0);
+	if (r == WEFT_SCAN_MORE && n < WEFT_HDR_MAX) {
+		/* the block goes on in a later write: follow it byte by byte */
 		weft_http_scan_init(&st->scan);
-		r = weft_http_parse_block(&st->scan, buf, n);
-		if (r != WEFT_SCAN_MORE)
-			unhold(msg, st);
-		if (r == WEFT_SCAN_DONE)
-			return request_done(msg, st);
-		if (r == WEFT_SCAN_BAD || size >= WEFT_HDR_MAX)
-			return drop_conn(msg, st, st->scan.reqline_end ? WH_GIVE_UP : WH_NOT_HTTP);
-		/* header block incomplete: hold the bytes until the next write */
-		return hold(msg, st, size);
+		return header_resume(msg, st, buf, n);
 	}
-
-	/* PH_CHUNK or PH_TRAILER: a line first */
-	{
-		__u64 hex = 0;
-		bool bad;
-		__u32 ll;
-
-		n = msg_copy(msg, buf, size < 128 ? size : 128);
-		if (n <= 0) {
-			count(WH_ERRORS);
-			return drop_conn(msg, st, WH_GIVE_UP);
-		}
-		ll = line_len(buf, n, &hex, &bad);
-		if (bad)
-			return drop_conn(msg, st, WH_GIVE_UP);
-		if (!ll)
-			return hold(msg, st, size);
-		unhold(msg, st);
-		if (st->phase == PH_CHUNK) {
-			if (hex == 0) {
-				st->phase = PH_TRAILER;
-				bpf_msg_apply_bytes(msg, ll);
-			} else {
-				bpf_msg_apply_bytes(msg, ll + (__u32)hex + 2);
-			}
-		} else {
-			/* trailer section: an empty line ends the request */
-			if (ll == 1 || (ll == 2 && buf[0] == '\r'))
-				st->phase = PH_START;
-			bpf_msg_apply_bytes(msg, ll);
-		}
-	}
-	return SK_PASS;
+	return drop_conn(msg, st, st->scan.reqline_end ? WH_GIVE_UP : WH_NOT_HTTP);
 }
 
 SEC("sk_msg")
@@ -752,12 +982,135 @@ static __always_inline void server_begin(__u64 id, __s32 fd, struct in_state *is
 		is->body_left = is->scan.content_length > avail ? is->scan.content_length - avail : 0;
 }
 
+/*
+ * The oldest unanswered request of connection fk got its response. Returns
+ * true when that response has no body whatever its headers say (a HEAD
+ * request, 1xx, 204, 304).
+ */
+static __always_inline bool client_pop(const struct fd_key *fk, struct cp_seq *q, __u16 status)
+{
+	struct cp_key k = { .tgid = fk->tgid, .fd = fk->fd, .seq = q->head };
+	struct client_pending *p = bpf_map_lookup_elem(&client_pending, &k);
+	bool head;
+
+	q->head = k.seq + 1;
+	if (!p)
+		return false;
+	head = p->ev.method_len == 4 && p->ev.method[0] == 'H' && p->ev.method[1] == 'E';
+	p->ev.status = status;
+	p->ev.end_ns = bpf_ktime_get_ns();
+	if (bpf_ringbuf_output(&spans, &p->ev, sizeof(p->ev), weft_rb_flags(&spans)))
+		count(WH_ERRORS);
+	else
+		count(WH_CLIENT_SPANS);
+	bpf_map_delete_elem(&client_pending, &k);
+	return head || status < 200 || status == 204 || status == 304;
+}
+
+/* 1xx but 101 Switching Protocols: a final response follows, without a request */
+static __always_inline bool interim(__u16 status)
+{
+	return status < 200 && status != 101;
+}
+
+struct resp_loop {
+	struct weft_scratch *sc;
+	struct weft_http_scan *s;	/* the current response's header fields */
+	struct cp_seq *q;
+	const struct fd_key *fk;
+	__u32 pos;
+	__u32 len;
+	bool in_hdr;		/* pos is at a header line of the current response */
+	bool popped;		/* the current response's span is already ended */
+	bool no_body;
+};
+
+/*
+ * One step through a read of pipelined responses: a status line ends the
+ * oldest unanswered span; its header lines are read for Content-Length, and
+ * the next response is looked for right after its body. Anything else
+ * (chunked or unframed bodies, a response going on in the next read) stops.
+ */
+static long resp_step_cb(__u32 i, void *data)
+{
+	struct resp_loop *rl = data;
+	char *buf = rl->sc->buf;
+	__u16 status;
+	int lf;
+	char t[12];
+
+	lf = weft_find_lf(rl->sc, rl->pos, rl->len);
+	if (lf < 0)
+		return 1;
+	if (rl->in_hdr) {
+		__u32 p = rl->pos;
+
+		if (lf == p || (lf == p + 1 && buf[p & WEFT_SCRATCH_MASK] == '\r')) {
+			/* end of the header block: skip the body */
+			if (rl->no_body) {
+				rl->pos = lf + 1;
+			} else if (rl->s->cl_seen && !rl->s->chunked && !rl->s->te_seen &&
+				   !rl->s->bad_framing && rl->s->content_length < WEFT_SCRATCH_SZ) {
+				rl->pos = lf + 1 + (__u32)rl->s->content_length;
+			} else {
+				return 1;
+			}
+			rl->in_hdr = false;
+			rl->popped = false;
+			return rl->q->head == rl->q->tail;
+		}
+		weft_fast_field(rl->s, rl->sc, p, lf);
+		rl->pos = lf + 1;
+		return 0;
+	}
+	/* at the start of a response */
+	if (rl->pos + 12 > rl->len)
+		return 1;
+	for (int j = 0; j < 12; j++)
+		t[j] = buf[(rl->pos + j) & WEFT_SCRATCH_MASK];
+	status = weft_http_status(t, sizeof(t));
+	if (!status)
+		return 1;
+	if (!rl->popped)
+		rl->no_body = interim(status) || client_pop(rl->fk, rl->q, status);
+	weft_http_scan_init(rl->s);
+	rl->in_hdr = true;
+	rl->pos = lf + 1;
+	return 0;
+}
+
+/*
+ * A read began with the response to the oldest unanswered request (already
+ * ended, or interim; no_body as client_pop said) and more are unanswered
+ * (pipelining), or the final response may follow the interim one: the
+ * responses that follow it in the same read end them in order.
+ */
+static __always_inline void more_responses(const struct fd_key *fk, struct cp_seq *q, __u64 ubuf,
+					   __u32 len, bool no_body)
+{
+	__u32 zero = 0;
+	struct resp_loop rl = { .q = q, .fk = fk, .len = len, .popped = true, .no_body = no_body };
+	struct in_state *tmp = bpf_map_lookup_elem(&in_tmp, &zero);
+
+	rl.sc = bpf_map_lookup_elem(&scratch, &zero);
+	if (!rl.sc || !tmp)
+		return;
+	rl.s = &tmp->scan;
+	weft_barrier_var(len);
+	len &= 2 * WEFT_SCRATCH_SZ - 1;
+	if (len > WEFT_SCRATCH_SZ || len == 0)
+		return;
+	if (bpf_probe_read_user(rl.sc->buf, len, (void *)ubuf))
+		return;
+	bpf_loop(512, resp_step_cb, &rl, 0);
+}
+
 /* A target thread read n bytes at ubuf from fd. */
 static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n)
 {
 	struct fd_key fk = { .tgid = id >> 32, .fd = fd };
-	struct client_pending *cp;
 	struct in_state *is;
+	struct cp_seq *q;
 	__u32 zero = 0, off = 0, len, before, hl;
 	struct sock *sk = NULL;
 	char head[16] = {};
@@ -778,18 +1131,16 @@ static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n)
 	 * up only then, so a request read costs no lookup here (HEAD requests
 	 * also start with 'H'; weft_http_status rejects them).
 	 */
-	cp = head[0] == 'H' ? bpf_map_lookup_elem(&client_pending, &fk) : NULL;
-	if (cp) {
+	q = head[0] == 'H' ? bpf_map_lookup_elem(&client_seq, &fk) : NULL;
+	if (q && q->head != q->tail) {
 		__u16 status = weft_http_status(head, hl);
 
 		if (status) {
-			cp->ev.status = status;
-			cp->ev.end_ns = bpf_ktime_get_ns();
-			if (bpf_ringbuf_output(&spans, &cp->ev, sizeof(cp->ev), weft_rb_flags(&spans)))
-				count(WH_ERRORS);
-			else
-				count(WH_CLIENT_SPANS);
-			bpf_map_delete_elem(&client_pending, &fk);
+			/* an interim response (100 Continue) ends nothing: the final one follows */
+			bool no_body = interim(status) || client_pop(&fk, q, status);
+
+			if ((interim(status) || q->head != q->tail) && weft_have_bpf_loop)
+				more_responses(&fk, q, ubuf, len, no_body);
 			return;
 		}
 	}

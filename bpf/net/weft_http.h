@@ -15,6 +15,8 @@ enum weft_http_counter {
 	WH_CLIENT_SPANS,
 	WH_NOT_OURS,		/* connection of a process outside --pid */
 	WH_PREEMPTED,		/* connection given up: its sk_msg run met a preempted one on its CPU */
+	WH_BAD_FRAMING,		/* connection given up: body length unsure (RFC 9112 6.3) */
+	WH_SPLIT,		/* request left alone: its header block came in several writes */
 	WH_NCOUNTERS,
 };
 

@@ -7,11 +7,13 @@
 #include <errno.h>
 #include <malloc.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -205,6 +207,101 @@ static void reuse_go_map(struct weft_http *skel)
 						     : "");
 }
 
+/*
+ * Two weft-http on overlapping cgroups cannot both work: a socket joins one
+ * sockhash only (the second gets EBUSY), so the later one would say ready and
+ * insert nothing. Look for another weft-http sockops program on the cgroup,
+ * its ancestors (effective programs) and its descendants.
+ */
+static __u32 other_self;	/* our own sockops program, once attached */
+static __u32 other_found;
+
+static __u32 other_on(int cgfd, __u32 flags)
+{
+	__u32 ids[64], n = 64, af = 0;
+
+	if (bpf_prog_query(cgfd, BPF_CGROUP_SOCK_OPS, flags, &af, ids, &n))
+		return 0;
+	for (__u32 i = 0; i < n && i < 64; i++) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd;
+
+		if (ids[i] == other_self)
+			continue;
+		fd = bpf_prog_get_fd_by_id(ids[i]);
+		if (fd < 0)
+			continue;
+		if (!bpf_prog_get_info_by_fd(fd, &info, &len) &&
+		    !strncmp(info.name, "weft_http_sockops", sizeof(info.name) - 1)) {
+			close(fd);
+			return ids[i];
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+static int other_walk(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	int fd;
+
+	(void)sb;
+	if (type != FTW_D || ftw->level == 0)
+		return 0;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	other_found = other_on(fd, 0);
+	close(fd);
+	return other_found ? 1 : 0;
+}
+
+/* Fails (one line) when another weft-http instruments processes of this cgroup. */
+static int refuse_second(int cgfd, const char *cgroup)
+{
+	other_found = other_on(cgfd, BPF_F_QUERY_EFFECTIVE);
+	if (!other_found)
+		nftw(cgroup, other_walk, 16, FTW_PHYS);
+	if (!other_found)
+		return 0;
+	weft_err("another weft-http (BPF program %u) already instruments processes of cgroup %s: "
+		 "stop it, or give each weft-http its own cgroups that do not contain each other",
+		 other_found, cgroup);
+	return -1;
+}
+
+/*
+ * At exit: the CLIENT spans of requests whose response was not read yet are
+ * exported as they are (status 0, ending now), so that every span id written
+ * into a request belongs to an exported span.
+ */
+static void flush_unanswered(struct weft_http *skel, struct weft_exporter *exp)
+{
+	int fd = bpf_map__fd(skel->maps.client_pending);
+	unsigned char key[64], next[64];
+	struct weft_span_event ev;
+	struct timespec now;
+	unsigned n = 0;
+	void *prev = NULL;
+
+	if (bpf_map__key_size(skel->maps.client_pending) > sizeof(key) ||
+	    bpf_map__value_size(skel->maps.client_pending) != sizeof(ev))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, sizeof(key));
+		prev = key;
+		if (bpf_map_lookup_elem(fd, key, &ev))
+			continue;
+		ev.end_ns = (__u64)now.tv_sec * 1000000000ull + now.tv_nsec;
+		weft_exporter_submit(exp, &ev);
+		n++;
+	}
+	if (n)
+		weft_info("%u CLIENT spans without a response yet: exported unanswered", n);
+}
+
 static void print_counters(struct weft_http *skel)
 {
 	static const char *const names[WH_NCOUNTERS] = {
@@ -213,6 +310,7 @@ static void print_counters(struct weft_http *skel)
 		[WH_GIVE_UP] = "given-up", [WH_ERRORS] = "errors",
 		[WH_SERVER_SPANS] = "server-spans", [WH_CLIENT_SPANS] = "client-spans",
 		[WH_NOT_OURS] = "other-pid-dropped", [WH_PREEMPTED] = "preempted-dropped",
+		[WH_BAD_FRAMING] = "bad-framing", [WH_SPLIT] = "split-left-alone",
 	};
 	int ncpu = libbpf_num_possible_cpus();
 	int fd = bpf_map__fd(skel->maps.counters);
@@ -304,6 +402,8 @@ int main(int argc, char **argv)
 			 "verifier log", strerror(errno));
 		goto out;
 	}
+	if (refuse_second(cgfd, o.cgroup))
+		goto out;
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.target_cg), &zero, &cgfd, BPF_ANY)) {
 		weft_err("cannot set target cgroup: %s", strerror(errno));
 		goto out;
@@ -320,7 +420,8 @@ int main(int argc, char **argv)
 
 	sock_map_fd = bpf_map__fd(skel->maps.sock_map);
 	eo.spans_file = o.spans_file;
-	/* a smaller queue than the default keeps RSS low; the variables still win */
+	/* a smaller queue than the default keeps RSS low; the variables still win
+	 * (docs/exporter.md and docs/configuration.md give this number) */
 	if (!getenv("WEFT_EXPORTER_QUEUE_MAX") && !getenv("OTEL_BSP_MAX_QUEUE_SIZE"))
 		eo.queue_max = 8192;
 	exp = weft_exporter_new(&eo, err, sizeof(err));
@@ -350,6 +451,17 @@ int main(int argc, char **argv)
 		weft_err("cannot attach sockops to cgroup %s: %s", o.cgroup, strerror(errno));
 		goto out;
 	}
+	/* two started at the same moment: both see each other now, both stop */
+	{
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+
+		if (!bpf_prog_get_info_by_fd(bpf_program__fd(skel->progs.weft_http_sockops), &info,
+					     &len))
+			other_self = info.id;
+		if (refuse_second(cgfd, o.cgroup))
+			goto out;
+	}
 
 	/* loading parsed the kernel's BTF (megabytes): give the freed heap back */
 	malloc_trim(0);
@@ -378,6 +490,8 @@ out:
 		ring_buffer__consume(rb);
 		ring_buffer__free(rb);
 	}
+	if (skel && exp && rc == 0)
+		flush_unanswered(skel, exp);
 	if (skel && rc == 0)
 		print_counters(skel);
 	if (exp)
