@@ -23,6 +23,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "log.h"
+#include "mounts.h"
 #include "exporter.h"
 #include "tcpopt_util.h"
 #include "tcpopt_ssl_layout.h"
@@ -245,6 +246,7 @@ static int attach_syscalls(struct weft_tcpopt *skel, struct bpf_link **links, in
 	    skel->progs.weft_tcpopt_enter_recvfrom,
 	};
 
+	weft_ensure_tracefs();
 	for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
 		links[*nlinks] = bpf_program__attach(tps[i]);
 		if (!links[(*nlinks)++]) {
