@@ -26,7 +26,8 @@ static int is_fs(const char *dir, long magic)
 	return statfs(dir, &s) == 0 && s.f_type == magic;
 }
 
-static int ensure(const char *type, const char *dir, long magic, const char *why)
+static int ensure(const char *name, const char *type, const char *dir, long magic,
+		  const char *why)
 {
 	if (is_fs(dir, magic))
 		return 0;
@@ -36,12 +37,12 @@ static int ensure(const char *type, const char *dir, long magic, const char *why
 
 		weft_warn("%s is not mounted and mounting it at %s failed: %s: mount -t %s %s %s "
 			  "(%s)",
-			  type, dir, strerror(e), type, type, dir, why);
+			  name, dir, strerror(e), type, type, dir, why);
 		return -e;
 	}
 	if (!is_fs(dir, magic))
 		return -ENODEV;
-	weft_info("%s was not mounted: mounted it at %s (%s)", type, dir, why);
+	weft_info("%s was not mounted: mounted it at %s (%s)", name, dir, why);
 	return 1;
 }
 
@@ -50,16 +51,16 @@ int weft_ensure_tracefs(void)
 	/* libbpf prefers debugfs's tracing/ when that exists: then it is there. */
 	if (access("/sys/kernel/debug/tracing/events", F_OK) == 0)
 		return 0;
-	return ensure("tracefs", WEFT_TRACEFS_DIR, TRACEFS_MAGIC, "syscall tracepoints need it");
+	return ensure("tracefs", "tracefs", WEFT_TRACEFS_DIR, TRACEFS_MAGIC, "syscall tracepoints need it");
 }
 
 int weft_ensure_securityfs(void)
 {
-	return ensure("securityfs", WEFT_SECURITYFS_DIR, SECURITYFS_MAGIC,
+	return ensure("securityfs", "securityfs", WEFT_SECURITYFS_DIR, SECURITYFS_MAGIC,
 		      "to read the lockdown mode");
 }
 
 int weft_ensure_bpffs(void)
 {
-	return ensure("bpf", WEFT_BPFFS_DIR, BPF_FS_MAGIC, "pins need it");
+	return ensure("bpffs", "bpf", WEFT_BPFFS_DIR, BPF_FS_MAGIC, "pins need it");
 }
