@@ -26,8 +26,7 @@ static int is_fs(const char *dir, long magic)
 	return statfs(dir, &s) == 0 && s.f_type == magic;
 }
 
-static int ensure(const char *name, const char *type, const char *dir, long magic,
-		  const char *why)
+static int ensure(const char *name, const char *type, const char *dir, long magic, const char *why)
 {
 	if (is_fs(dir, magic))
 		return 0;
@@ -51,7 +50,8 @@ int weft_ensure_tracefs(void)
 	/* libbpf prefers debugfs's tracing/ when that exists: then it is there. */
 	if (access("/sys/kernel/debug/tracing/events", F_OK) == 0)
 		return 0;
-	return ensure("tracefs", "tracefs", WEFT_TRACEFS_DIR, TRACEFS_MAGIC, "syscall tracepoints need it");
+	return ensure("tracefs", "tracefs", WEFT_TRACEFS_DIR, TRACEFS_MAGIC,
+		      "syscall tracepoints need it");
 }
 
 int weft_ensure_securityfs(void)
