@@ -99,7 +99,8 @@ struct weft_http_scan {
 	__u8 ver_len;
 	__u8 truncated;		/* WEFT_TRUNC_PATH when the target was cut */
 	__u8 line_nonempty;	/* current line has a byte other than CR */
-	__u8 _pad[3];
+	__u8 tp_gap;		/* a blank after traceparent value bytes */
+	__u8 _pad[2];
 	char ver[8];
 	char tp[64];		/* first 55 value bytes (index masked with 63) */
 	char method[WEFT_METHOD_MAX];
@@ -247,6 +248,7 @@ static __always_inline int weft_http_scan_byte(struct weft_http_scan *s, char c)
 			s->field = weft_hn_complete(s->cand, idx);
 			if (s->field == WEFT_HF_TRACEPARENT) {
 				s->tp_len = 0;
+				s->tp_gap = 0;
 				if (s->tp_count < 255)
 					s->tp_count++;
 			} else if (s->field == WEFT_HF_CONTENT_LENGTH) {
@@ -264,10 +266,16 @@ static __always_inline int weft_http_scan_byte(struct weft_http_scan *s, char c)
 		break;
 	}
 	case WEFT_HS_VALUE:
-		if (c == ' ' || c == '\t' || c == '\r')
+		if (c == ' ' || c == '\t' || c == '\r') {
+			/* blanks are trimmed around a traceparent value, not inside */
+			if (s->field == WEFT_HF_TRACEPARENT && s->tp_len)
+				s->tp_gap = 1;
 			break;
+		}
 		if (s->field == WEFT_HF_TRACEPARENT) {
-			if (s->tp_len < WEFT_TRACEPARENT_LEN)
+			if (s->tp_gap)
+				s->tp_len = WEFT_TRACEPARENT_LEN + 1;	/* invalid, as too long */
+			else if (s->tp_len < WEFT_TRACEPARENT_LEN)
 				s->tp[weft_mask(s->tp_len, 63)] = c;
 			if (s->tp_len <= WEFT_TRACEPARENT_LEN)
 				s->tp_len++;
