@@ -5,7 +5,7 @@ HTTP_APPS=$WEFT_ROOT/tests/apps/python
 http_need() {
 	[ "$(id -u)" = 0 ] || fail "weft-http tests need root"
 	command -v "$WEFT_HTTP" >/dev/null || fail "weft-http not built: run make build/bin/weft-http"
-	ensure_tracefs
+	# no tracefs mount here: weft-http mounts it itself when absent
 }
 
 # tests/lib/common.sh's helpers register cleanups in the shell that calls them,

@@ -71,7 +71,6 @@ cgroup_new() {
 }
 
 ensure_bpffs() { mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf; }
-ensure_tracefs() { [ -d /sys/kernel/tracing/events ] || mount -t tracefs tracefs /sys/kernel/tracing; }
 
 # The BPF objects process PID holds open, "prog ID", "map ID" or "link ID" a
 # line (from its fdinfo): to check later that they are all gone.
