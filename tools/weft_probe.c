@@ -30,19 +30,14 @@
 #include <bpf/libbpf.h>
 
 #include "log.h"
+#include "mounts.h"
 #include "tools/weft_probe.skel.h"
 
-#ifndef BPF_FS_MAGIC
-#define BPF_FS_MAGIC 0xcafe4a11
-#endif
-#ifndef SECURITYFS_MAGIC
-#define SECURITYFS_MAGIC 0x73636673
-#endif
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
 
-#define SECURITYFS_DIR "/sys/kernel/security"
+#define SECURITYFS_DIR WEFT_SECURITYFS_DIR
 #define LOCKDOWN_FILE SECURITYFS_DIR "/lockdown"
 
 /* The libbpf message most worth quoting as a reason, ranked. */
@@ -139,6 +134,17 @@ static bool fs_is(const char *path, long magic)
 	struct statfs st;
 
 	return statfs(path, &st) == 0 && (long)st.f_type == magic;
+}
+
+/* A file system weft needs, mounted by weft_ensure_*() (rc) if it was absent. */
+static bool report_mount(const char *name, int rc, const char *dir, const char *need)
+{
+	if (rc < 0)
+		report(name, "no", "cannot mount at %s: %s: %s", dir, strerror(-rc), need);
+	else
+		report(name, "yes", "%s %s", rc ? "was not mounted; mounted it at" : "mounted at",
+		       dir);
+	return rc >= 0;
 }
 
 /* Open the probe object with only program @name set to load. */
@@ -397,7 +403,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
 					     {"version", no_argument, NULL, 'V'},
 					     {NULL, 0, NULL, 0}};
-	bool btf, sfs, sfs_mounted_now = false, bpffs, write, uprobe, kprobe, fentry, tp, loop;
+	bool btf, bpffs, write, uprobe, kprobe, fentry, tp, loop;
 	bool sockops, skmsg, hdropt, tcx, clsact;
 	char why_write[256], why_kprobe[256], why_fentry[256], why_tcx[256], mode_buf[32];
 	const char *mode, *cg;
@@ -436,18 +442,11 @@ int main(int argc, char **argv)
 		   : "/sys/kernel/btf/vmlinux missing: needs a kernel built with "
 		     "CONFIG_DEBUG_INFO_BTF (5.4+)");
 
-	bpffs = fs_is("/sys/fs/bpf", BPF_FS_MAGIC);
-	report("bpffs", yesno(bpffs), "%s",
-	       bpffs ? "mounted at /sys/fs/bpf"
-		     : "not mounted at /sys/fs/bpf: mount -t bpf bpf /sys/fs/bpf (pins need it)");
-
-	sfs = fs_is(SECURITYFS_DIR, SECURITYFS_MAGIC);
-	if (!sfs && mount("securityfs", SECURITYFS_DIR, "securityfs", 0, NULL) == 0)
-		sfs = sfs_mounted_now = true;
-	report("securityfs", yesno(sfs), "%s",
-	       sfs_mounted_now ? "was not mounted; mounted it at " SECURITYFS_DIR
-	       : sfs	       ? "mounted at " SECURITYFS_DIR
-			       : "cannot mount at " SECURITYFS_DIR ": lockdown mode unknown");
+	bpffs = report_mount("bpffs", weft_ensure_bpffs(), WEFT_BPFFS_DIR, "pins need it");
+	report_mount("securityfs", weft_ensure_securityfs(), WEFT_SECURITYFS_DIR,
+		     "lockdown mode unknown");
+	report_mount("tracefs", weft_ensure_tracefs(), WEFT_TRACEFS_DIR,
+		     "syscall tracepoints need it");
 
 	cg = cgroup2_root();
 	report("cgroup2", yesno(cg), "%s%s", cg ? "mounted at " : "",

@@ -940,7 +940,11 @@ static __always_inline void proc_event(__u32 type, __u32 pid, __u32 bin)
 	bpf_ringbuf_submit(e, 0);
 }
 
-SEC("tp/sched/sched_process_exec")
+/*
+ * Raw tracepoints (Linux 4.17+): attached by name through bpf(), no tracefs
+ * needed. Both run in the task concerned, so neither reads its arguments.
+ */
+SEC("raw_tp/sched_process_exec")
 int go_exec(void *ctx)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
@@ -967,7 +971,7 @@ int go_exec(void *ctx)
 	return 0;
 }
 
-SEC("tp/sched/sched_process_exit")
+SEC("raw_tp/sched_process_exit")
 int go_exit(void *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();

@@ -105,7 +105,7 @@ struct weft_http_scan {
 	__u8 line_nonempty;	/* current line has a byte other than CR */
 	__u8 te_seen;		/* a Transfer-Encoding header was seen */
 	__u8 bad_framing;	/* body length unreliable (RFC 9112 6.3): see weft_http_scan_framing */
-	__u8 _pad[1];
+	__u8 tp_gap;		/* a blank after traceparent value bytes */
 	char ver[8];
 	char tp[64];		/* first 55 value bytes (index masked with 63) */
 	char method[WEFT_METHOD_MAX];
@@ -261,6 +261,7 @@ static __always_inline int weft_http_scan_byte(struct weft_http_scan *s, char c)
 			s->field = weft_hn_complete(s->cand, idx);
 			if (s->field == WEFT_HF_TRACEPARENT) {
 				s->tp_len = 0;
+				s->tp_gap = 0;
 				if (s->tp_count < 255)
 					s->tp_count++;
 			} else if (s->field == WEFT_HF_CONTENT_LENGTH) {
@@ -284,10 +285,15 @@ static __always_inline int weft_http_scan_byte(struct weft_http_scan *s, char c)
 		if (c == ' ' || c == '\t' || c == '\r') {
 			if (s->field == WEFT_HF_TRANSFER_ENC && s->te_match && s->te_match < 8)
 				s->te_match |= WEFT_TE_ENDED;
+			/* blanks are trimmed around a traceparent value, not inside */
+			if (s->field == WEFT_HF_TRACEPARENT && s->tp_len)
+				s->tp_gap = 1;
 			break;
 		}
 		if (s->field == WEFT_HF_TRACEPARENT) {
-			if (s->tp_len < WEFT_TRACEPARENT_LEN)
+			if (s->tp_gap)
+				s->tp_len = WEFT_TRACEPARENT_LEN + 1;	/* invalid, as too long */
+			else if (s->tp_len < WEFT_TRACEPARENT_LEN)
 				s->tp[weft_mask(s->tp_len, 63)] = c;
 			if (s->tp_len <= WEFT_TRACEPARENT_LEN)
 				s->tp_len++;

@@ -26,6 +26,8 @@ static const struct {
     {"net/http.Request.Header", offsetof(struct weft_go_cfg, req_header), true},
     {"net/http.Request.Host", offsetof(struct weft_go_cfg, req_host), false},
     {"net/http.Request.RemoteAddr", offsetof(struct weft_go_cfg, req_remote_addr), false},
+    {"net/http.Request.TLS", offsetof(struct weft_go_cfg, req_tls), false},
+    {"net/url.URL.Scheme", offsetof(struct weft_go_cfg, url_scheme), false},
     {"net/url.URL.Host", offsetof(struct weft_go_cfg, url_host), false},
     {"net/url.URL.Path", offsetof(struct weft_go_cfg, url_path), false},
     {"net/http.Response.StatusCode", offsetof(struct weft_go_cfg, resp_status_code), false},

@@ -3,13 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 #include <linux/magic.h>
 #include <bpf/libbpf.h>
 #include "log.h"
+#include "mounts.h"
 #include "weft_conn_ctx.h"
 #include "go_pin.h"
 
@@ -43,9 +43,8 @@ int go_pin_map(struct bpf_map *map, const char *name, char *path, size_t len, ch
 	snprintf(d, sizeof(d), "%s", dir);
 	path[0] = 0;
 	/* The default lives under /sys/fs/bpf: mount bpffs there if needed. */
-	if (strncmp(d, "/sys/fs/bpf", 11) == 0 &&
-	    (statfs("/sys/fs/bpf", &sfs) || sfs.f_type != BPF_FS_MAGIC))
-		mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL);
+	if (strncmp(d, WEFT_BPFFS_DIR, strlen(WEFT_BPFFS_DIR)) == 0)
+		weft_ensure_bpffs();
 	if ((rc = mkdirs(d))) {
 		snprintf(
 		    err, errlen,

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
+#include "mounts.h"
 #include "go_probe.h"
 
 #define INSN(c, d, s, o, i)                                                                        \
@@ -21,9 +22,11 @@
 static void lockdown_mode(char *out, size_t len)
 {
 	char buf[128] = "", *a, *b;
-	FILE *f = fopen("/sys/kernel/security/lockdown", "r");
+	FILE *f;
 
 	snprintf(out, len, "unknown");
+	weft_ensure_securityfs();
+	f = fopen(WEFT_SECURITYFS_DIR "/lockdown", "r");
 	if (!f)
 		return;
 	if (fgets(buf, sizeof(buf), f) && (a = strchr(buf, '[')) && (b = strchr(a, ']'))) {

@@ -438,8 +438,8 @@ int main(int argc, char **argv)
 	exec_l = bpf_program__attach(st.skel->progs.go_exec);
 	exit_l = bpf_program__attach(st.skel->progs.go_exit);
 	if (!exec_l || !exit_l) {
-		weft_err("cannot attach the sched_process_exec/exit tracepoints: %s: mount tracefs "
-			 "or run as root",
+		weft_err("cannot attach the sched_process_exec/exit raw tracepoints: %s: run as "
+			 "root on Linux 4.17 or later",
 			 strerror(errno));
 		goto out;
 	}

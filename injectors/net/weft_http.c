@@ -24,6 +24,7 @@
 
 #include "lifecycle.h"
 #include "log.h"
+#include "mounts.h"
 #include "exporter.h"
 #include "weft_conn_ctx.h"
 #include "bpf/net/weft_http.h"
@@ -442,8 +443,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	msg_attached = true;
+	weft_ensure_tracefs();
 	if (weft_http__attach(skel)) {
-		weft_err("cannot attach syscall tracepoints: %s: mount tracefs", strerror(errno));
+		weft_err("cannot attach syscall tracepoints: %s: mount tracefs at "
+			 "/sys/kernel/tracing", strerror(errno));
 		goto out;
 	}
 	sockops_link = bpf_program__attach_cgroup(skel->progs.weft_http_sockops, cgfd);

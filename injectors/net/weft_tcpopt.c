@@ -24,6 +24,7 @@
 #include <bpf/libbpf.h>
 #include "lifecycle.h"
 #include "log.h"
+#include "mounts.h"
 #include "exporter.h"
 #include "tcpopt_util.h"
 #include "tcpopt_ssl_layout.h"
@@ -246,6 +247,7 @@ static int attach_syscalls(struct weft_tcpopt *skel, struct bpf_link **links, in
 	    skel->progs.weft_tcpopt_enter_recvfrom,
 	};
 
+	weft_ensure_tracefs();
 	for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
 		links[*nlinks] = bpf_program__attach(tps[i]);
 		if (!links[(*nlinks)++]) {

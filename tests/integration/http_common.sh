@@ -5,7 +5,7 @@ HTTP_APPS=$WEFT_ROOT/tests/apps/python
 http_need() {
 	[ "$(id -u)" = 0 ] || fail "weft-http tests need root"
 	command -v "$WEFT_HTTP" >/dev/null || fail "weft-http not built: run make build/bin/weft-http"
-	ensure_tracefs
+	# no tracefs mount here: weft-http mounts it itself when absent
 }
 
 # tests/lib/common.sh's helpers register cleanups in the shell that calls them,
@@ -45,6 +45,22 @@ wh_start() {
 	WH_PID=$!
 	cleanup_add "kill -9 $WH_PID 2>/dev/null"
 	wait_for 300 grep -q "weft-http: ready" "$WH_LOG" || { cat "$WH_LOG" >&2; fail "weft-http did not get ready"; }
+}
+
+# The bpf_loop call sites in the programs weft-http ($WH_PID) has loaded, as
+# the verifier left them (found through the process's fds): a call of
+# bpf_loop, or of a *_cb subprogram where the verifier inlined it. Without
+# bpf_loop the loop branches are dead code and removed, so 0 proves that the
+# bounded-loop paths are the ones running.
+wh_loop_calls() {
+	local n=0 id c ids
+	ids=$(grep -h '^prog_id:' /proc/"$WH_PID"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -un)
+	[ -n "$ids" ] || { echo "no BPF programs held by weft-http (pid $WH_PID)" >&2; return 1; }
+	for id in $ids; do
+		c=$(bpftool prog dump xlated id "$id") || { echo "bpftool prog dump xlated id $id failed" >&2; return 1; }
+		n=$((n + $(grep -cE 'call (bpf_loop|.*_cb$)' <<<"$c")))
+	done
+	echo "$n"
 }
 
 # Stop weft-http with SIGINT and wait; prints its log.

@@ -71,4 +71,42 @@ cgroup_new() {
 }
 
 ensure_bpffs() { mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf; }
-ensure_tracefs() { [ -d /sys/kernel/tracing/events ] || mount -t tracefs tracefs /sys/kernel/tracing; }
+
+# The BPF objects process PID holds open, "prog ID", "map ID" or "link ID" a
+# line (from its fdinfo): to check later that they are all gone.
+bpf_held() {
+	local f
+	for f in /proc/"$1"/fdinfo/*; do
+		awk '$1 == "prog_id:" { print "prog", $2 } $1 == "map_id:" { print "map", $2 }
+			$1 == "link_id:" { print "link", $2 }' "$f" 2>/dev/null
+	done | sort -u
+}
+# Those of the list (bpf_held's output) that still exist, a line each.
+bpf_left() {
+	local kind id
+	while read -r kind id; do
+		[ -n "$kind" ] || continue
+		bpftool "$kind" show id "$id" >/dev/null 2>&1 && echo "$kind $id"
+	done <<<"$1"
+	return 0
+}
+# True when none of the list is left; fails the test on an empty list (a
+# process that held nothing proves nothing).
+bpf_gone() {
+	[ -n "$1" ] || fail "bpf_gone: empty list of BPF objects"
+	[ -z "$(bpf_left "$1")" ]
+}
+
+# The value of global VAR of a BPF object process PID loaded (its .bss, .data
+# or .rodata map), as bpftool prints it in JSON.
+bpf_global() {
+	local kind id v
+	while read -r kind id; do
+		[ "$kind" = map ] || continue
+		v=$(bpftool -j map dump id "$id" 2>/dev/null |
+			jq -e --arg v "$2" 'first(.[].formatted.value | to_entries[] | select(.key | test("^\\.(bss|data|rodata)$")) | .value[] | select(has($v)) | .[$v])' 2>/dev/null) &&
+			{ echo "$v"; return 0; }
+	done < <(bpf_held "$1")
+	echo "no global $2 in the BPF maps of pid $1" >&2
+	return 1
+}

@@ -127,6 +127,19 @@ if s and c:
     check(published("tls", "TA") == {}, "a TLS connection's context was published")
 t = find("TB", "server", "/tls")
 
+# url.scheme from each request's own TLS state: plain services say http, the
+# TLS pair https; a client span carries it as url.full's scheme.
+tls_pids = {pids["TA"], pids["TB"]}
+kinds = {"server": 0, "client": 0}
+for sp in spans:
+    if sp["pid"] not in pids.values():
+        continue
+    a, want = sp.get("attributes", {}), "https" if sp["pid"] in tls_pids else "http"
+    got = a.get("url.scheme") if sp["kind"] == "server" else a.get("url.full", "").split("://")[0]
+    kinds[sp["kind"]] = kinds.get(sp["kind"], 0) + 1
+    check(got == want, f"{sp['kind']} span of pid {sp['pid']} {path_of(sp)}: scheme {got!r}, want {want!r}")
+check(kinds["server"] > 100 and kinds["client"] > 100, f"too few spans to check schemes: {kinds}")
+
 # 100 concurrent requests: each trace stays with its request.
 for n in range(1, 101):
     s, c = find("A", "server", f"/c{n}"), find("A", "client", f"/c{n}")

@@ -3,7 +3,8 @@
 
   pcap_tcpopt.py FILE
 Prints JSON: {"by_dport": {port: n_with_option}, "by_sport": {...},
-"segments": total, "tls_ok": n, "tls_bad": n, "bad": [...], "options": [{dport,
+"segments": total, "fin_by_dport": {port: n_fin}, "tls_ok": n, "tls_bad": n,
+"bad": [...], "options": [{dport,
 exid, trace_id, span_id, payload (first 32 bytes, hex)}]}. For every segment
 carrying a weft option (kind 253, ExID 0xEF1x) the TCP payload must start with
 a TLS record header whose length fits the segment (the option is in the header,
@@ -36,7 +37,7 @@ def main():
     magic = struct.unpack("<I", data[:4])[0]
     endian = "<" if magic in (0xa1b2c3d4, 0xa1b23c4d) else ">"
     off = 24
-    res = {"by_dport": {}, "by_sport": {}, "segments": 0, "tls_ok": 0, "tls_bad": 0, "bad": [],
+    res = {"by_dport": {}, "by_sport": {}, "fin_by_dport": {}, "segments": 0, "tls_ok": 0, "tls_bad": 0, "bad": [],
            "options": []}
     while off + 16 <= len(data):
         _, _, caplen, _ = struct.unpack(endian + "IIII", data[off:off + 16])
@@ -63,6 +64,8 @@ def main():
         doff = (tcp[12] >> 4) * 4
         payload = tcp[doff:]
         res["segments"] += 1
+        if tcp[13] & 1:
+            res["fin_by_dport"][dport] = res["fin_by_dport"].get(dport, 0) + 1
         for kind, body in tcp_options(tcp[20:doff]):
             if kind == 253 and len(body) == 26 and body[0] == 0xEF and body[1] >> 4 == 1:
                 res["options"].append({"dport": dport, "exid": body[:2].hex(),

@@ -10,7 +10,7 @@ TCPOPT_NET=$(( ($$ % 200) + 20 ))
 # tcpopt_topology TAG: sets NS_C NS_A NS_B IP_C IP_A1 IP_A2 IP_B, TMP, CG, certs in $TMP
 tcpopt_topology() {
 	local tag=$1 x=$TCPOPT_NET
-	ensure_bpffs; ensure_tracefs
+	ensure_bpffs	# for the tests' own pins; tracefs weft-tcpopt mounts itself
 	# (common.sh's helpers register their cleanup inside $(...), where it is
 	# lost; register it here in the test's own shell)
 	TMP=$(mktemp -d "${TMPDIR:-/tmp}/weft-tcpopt.XXXXXX"); cleanup_add "rm -rf '$TMP'"
