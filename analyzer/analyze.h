@@ -21,7 +21,7 @@ enum weft_analyze_result {
 enum weft_analyze_result weft_analyze_fd(int fd, const char *path, const char *hash,
 					 struct weft_record **out, char *err, size_t errlen);
 
-/* Additions (engineer A). */
+/* Analysis of bytes in memory (fuzzing, tests) and the analyzer version. */
 #include <stdint.h>
 /* Same over bytes in memory (data is not modified). */
 enum weft_analyze_result weft_analyze_mem(const uint8_t *data, size_t size, const char *path,

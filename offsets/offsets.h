@@ -96,7 +96,7 @@ int weft_record_write_json(const struct weft_record *rec, FILE *out);
 void weft_record_free(struct weft_record *rec);
 
 
-/* --- Additions (engineer A): record codec, hashing helpers, DB internals. --- */
+/* --- Record codec (codec.c), hashing helpers (hash.c), DB internals (db.c). --- */
 #include <sys/stat.h>
 
 #define WEFT_RECORD_FORMAT	1	/* on-disk record format version */

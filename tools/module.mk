@@ -38,7 +38,7 @@ install: all
 		install -D -m 0644 deploy/systemd/weft.default $(DESTDIR)$(SYSCONFDIR)/default/weft; \
 	fi
 
-# --- engineer G: weft wrapper, weft-probe (weft doctor), demo, VM test object ---
+# --- weft wrapper, weft-probe (weft doctor), demo, VM test object ---
 # weft-probe: the capability checks behind `weft doctor`.
 PROGRAMS += $(B)/bin/weft-probe
 LINT_SOURCES += tools/weft_probe.c
@@ -58,4 +58,4 @@ demo: deps
 demo-vm: deps
 	@tools/demo --build-only
 	@WEFT_VM_SHARE="$${WEFT_SPANS_FILE:+$$(dirname "$$WEFT_SPANS_FILE")}" tests/vm/run tools/demo --no-build
-# --- end engineer G ---
+# --- end weft wrapper, weft-probe, demo ---

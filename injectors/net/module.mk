@@ -1,6 +1,6 @@
 # injectors/net: network-level injectors.
 
-# ---- weft-http (engineer D) -------------------------------------------------
+# ---- weft-http: HTTP/1.x header insertion (sk_msg) -------------------------
 WEFT_HTTP_SRCS := injectors/net/weft_http.c
 WEFT_HTTP_OBJS := $(WEFT_HTTP_SRCS:%.c=$(B)/obj/%.o)
 
@@ -24,7 +24,7 @@ TESTS_BIN += $(B)/tests/http-forwarder
 LINT_SOURCES += bench/http/forwarder.c
 # ---- end weft-http -----------------------------------------------------------
 
-# ---- weft-tcpopt (engineer E) -----------------------------------------------
+# ---- weft-tcpopt: trace context in a TCP option, OpenSSL spans -------------
 WEFT_TCPOPT_SRCS := injectors/net/weft_tcpopt.c injectors/net/tcpopt_util.c \
 	injectors/net/tcpopt_ssl_layout.c
 WEFT_TCPOPT_OBJS := $(WEFT_TCPOPT_SRCS:%.c=$(B)/obj/%.o)

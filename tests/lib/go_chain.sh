@@ -1,4 +1,4 @@
-# Helpers for weft-go tests (engineer F): start chain services and weft-go.
+# Helpers for weft-go tests: start chain services and weft-go.
 # Source after common.sh. Runs on the host and inside the VM guest alike.
 
 # go_start NAME BIN DIR [ARGS...]: start a chain service, wait until it serves;
