@@ -569,9 +569,8 @@ struct weft_fast_ctx {
 	int ret;
 };
 
-static long weft_fast_line_cb(__u32 i, void *data)
+static long weft_fast_line(__u32 i, struct weft_fast_ctx *fc)
 {
-	struct weft_fast_ctx *fc = data;
 	__u32 p = fc->pos;
 	char c0;
 	int lf;
@@ -609,6 +608,12 @@ static long weft_fast_line_cb(__u32 i, void *data)
 	weft_fast_field(fc->s, (struct weft_scratch *)fc->buf, p, lf);
 	fc->pos = lf + 1;
 	return 0;
+}
+
+/* bpf_loop's callback; the bounded-loop fallback calls weft_fast_line itself. */
+static long weft_fast_line_cb(__u32 i, void *data)
+{
+	return weft_fast_line(i, data);
 }
 
 static __always_inline int weft_http_parse_block(struct weft_http_scan *s, const char *buf,
@@ -676,7 +681,7 @@ static __always_inline int weft_http_parse_block(struct weft_http_scan *s, const
 	}
 	/* no bpf_loop: a bounded loop (its body is two calls of global functions) */
 	for (__u32 i = 0; i < WEFT_LINES_FALLBACK; i++)
-		if (weft_fast_line_cb(i, &fc))
+		if (weft_fast_line(i, &fc))
 			return fc.ret;
 	return WEFT_SCAN_BAD;
 }

@@ -749,13 +749,17 @@ struct chunk_loop {
 	int ret;
 };
 
-static long chunk_loop_cb(__u32 i, void *data)
+/* One byte of a chunked body; the bounded-loop fallback calls this directly. */
+static __always_inline long chunk_step(__u32 i, struct chunk_loop *lc)
 {
-	struct chunk_loop *lc = data;
-
 	lc->ret = weft_chunk_byte(lc->st, lc->buf[i & WEFT_SCRATCH_MASK]);
 	lc->used = i + 1;
 	return lc->ret != CK_MORE;
+}
+
+static long chunk_loop_cb(__u32 i, void *data)
+{
+	return chunk_step(i, data);
 }
 
 #define CK_FALLBACK 32	/* bytes per program run without bpf_loop */
@@ -770,7 +774,7 @@ static __always_inline int chunk_run(struct sk_msg_md *msg, struct conn_state *s
 		bpf_loop(n, chunk_loop_cb, &lc, 0);
 	} else {
 		for (__u32 i = 0; i < CK_FALLBACK; i++) {
-			if (i >= n || chunk_loop_cb(i, &lc))
+			if (i >= n || chunk_step(i, &lc))
 				break;
 		}
 	}
