@@ -1,0 +1,45 @@
+# Helpers of the http_parent_* tests (sourced after http_common.sh): a front
+# that calls a backend per request, loaded by 50 concurrent clients with 2,000
+# requests of distinct trace ids, under weft-http; tests/lib/parent_check.py
+# counts which trace each backend request joined.
+PA_APPS=$WEFT_ROOT/tests/apps/python/loop_apps.py
+PA_PY=/usr/bin/python3.11
+: "${PA_N:=2000}" "${PA_CONC:=50}"
+
+# pa_setup TAG: netns, cgroup, temp dir, weft-http running, the backend up.
+pa_setup() {
+	[ -x "$PA_PY" ] || skip "no /usr/bin/python3.11 (Debian's python3.11)"
+	http_tmp
+	http_cgroup "$1"; PA_CG=$CG
+	http_netns "$1"; PA_NS=$NS
+	wh_start "$PA_CG" "$T/spans.jsonl"
+	in_cg "$PA_CG" "$PA_NS" "$PA_PY" "$PA_APPS" backend --port 9000 --log "$T/backend.log" \
+		--ready "$T/backend.ready"
+	cleanup_add "kill -9 $! 2>/dev/null"
+	wait_for 100 test -e "$T/backend.ready" || fail "backend did not start"
+}
+
+# pa_front NAME CMD...: start a front in the cgroup (it listens on 8080), load
+# it, stop it; the backend log is kept per front.
+pa_front() {
+	local name=$1 pid; shift
+	: >"$T/backend.log"
+	in_cg "$PA_CG" "$PA_NS" "$@"
+	pid=$!
+	cleanup_add "kill -9 $pid 2>/dev/null"
+	wait_for 100 ip netns exec "$PA_NS" bash -c '</dev/tcp/127.0.0.1/8080' ||
+		fail "front $name did not start"
+	ip netns exec "$PA_NS" "$PA_PY" "$PA_APPS" client --port 8080 --n "$PA_N" --conc "$PA_CONC" \
+		--out "$T/$name.client" || fail "$name: the load client failed"
+	kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+	wait_for 100 bash -c "! ip netns exec '$PA_NS' bash -c '</dev/tcp/127.0.0.1/8080'" ||
+		fail "front $name did not stop"
+	cp "$T/backend.log" "$T/$name.backend"
+}
+
+# pa_check NAME MIN_OWN: after wh_stop (the spans are complete then).
+pa_check() {
+	"$PY" "$WEFT_ROOT/tests/lib/parent_check.py" "$T/$1.client" "$T/$1.backend" \
+		"$T/spans.jsonl" --name "$1" --min-own "$2" || PA_FAILED+=" $1"
+}
+PA_FAILED=
