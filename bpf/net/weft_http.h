@@ -15,6 +15,9 @@ enum weft_http_counter {
 	WH_CLIENT_SPANS,
 	WH_NOT_OURS,		/* connection of a process outside --pid */
 	WH_PREEMPTED,		/* connection given up: its sk_msg run met a preempted one on its CPU */
+	WH_NEW_IDLE,		/* new trace: the calling thread serves no request */
+	WH_NEW_TWO,		/* new trace: the thread was seen with two requests in flight */
+	WH_NEW_LOOP,		/* new trace: the thread is an event loop, no runtime rule */
 	WH_NCOUNTERS,
 };
 

@@ -1,7 +1,7 @@
 # injectors/net: network-level injectors.
 
 # ---- weft-http (engineer D) -------------------------------------------------
-WEFT_HTTP_SRCS := injectors/net/weft_http.c
+WEFT_HTTP_SRCS := injectors/net/weft_http.c injectors/net/loop_threads.c
 WEFT_HTTP_OBJS := $(WEFT_HTTP_SRCS:%.c=$(B)/obj/%.o)
 
 $(B)/obj/injectors/net/weft_http.o: $(B)/bpf/bpf/net/weft_http.skel.h
@@ -26,7 +26,7 @@ LINT_SOURCES += bench/http/forwarder.c
 
 # ---- weft-tcpopt (engineer E) -----------------------------------------------
 WEFT_TCPOPT_SRCS := injectors/net/weft_tcpopt.c injectors/net/tcpopt_util.c \
-	injectors/net/tcpopt_ssl_layout.c
+	injectors/net/tcpopt_ssl_layout.c injectors/net/loop_threads.c
 WEFT_TCPOPT_OBJS := $(WEFT_TCPOPT_SRCS:%.c=$(B)/obj/%.o)
 
 $(B)/obj/injectors/net/weft_tcpopt.o: $(B)/bpf/bpf/net/weft_tcpopt.skel.h

@@ -25,6 +25,7 @@
 #include "weft_conn_ctx.h"
 #include "bpf/net/weft_http.h"
 #include "bpf/net/weft_http.skel.h"
+#include "loop_threads.h"
 
 #define MAX_PIDS 1024
 #define CG_UNIFIED "/sys/fs/cgroup/unified"
@@ -212,6 +213,8 @@ static void print_counters(struct weft_http *skel)
 		[WH_GIVE_UP] = "given-up", [WH_ERRORS] = "errors",
 		[WH_SERVER_SPANS] = "server-spans", [WH_CLIENT_SPANS] = "client-spans",
 		[WH_NOT_OURS] = "other-pid-dropped", [WH_PREEMPTED] = "preempted-dropped",
+		[WH_NEW_IDLE] = "new-trace-idle", [WH_NEW_TWO] = "new-trace-two-in-flight",
+		[WH_NEW_LOOP] = "new-trace-event-loop",
 	};
 	int ncpu = libbpf_num_possible_cpus();
 	int fd = bpf_map__fd(skel->maps.counters);
@@ -348,6 +351,8 @@ int main(int argc, char **argv)
 		weft_err("cannot attach sockops to cgroup %s: %s", o.cgroup, strerror(errno));
 		goto out;
 	}
+
+	weft_loop_prescan(bpf_map__fd(skel->maps.weft_uncertain));
 
 	/* loading parsed the kernel's BTF (megabytes): give the freed heap back */
 	malloc_trim(0);

@@ -31,15 +31,18 @@ pa_front() {
 		fail "front $name did not start"
 	ip netns exec "$PA_NS" "$PA_PY" "$PA_APPS" client --port 8080 --n "$PA_N" --conc "$PA_CONC" \
 		--out "$T/$name.client" || fail "$name: the load client failed"
+	# calls made after answering (fire-and-forget) may still be on their way
+	wait_for 100 bash -c "[ \$(wc -l <'$T/backend.log') -ge $PA_N ]"
 	kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
 	wait_for 100 bash -c "! ip netns exec '$PA_NS' bash -c '</dev/tcp/127.0.0.1/8080'" ||
 		fail "front $name did not stop"
 	cp "$T/backend.log" "$T/$name.backend"
 }
 
-# pa_check NAME MIN_OWN: after wh_stop (the spans are complete then).
+# pa_check NAME MIN_OWN [parent_check.py options]: after wh_stop (the spans are complete then).
 pa_check() {
-	"$PY" "$WEFT_ROOT/tests/lib/parent_check.py" "$T/$1.client" "$T/$1.backend" \
-		"$T/spans.jsonl" --name "$1" --min-own "$2" || PA_FAILED+=" $1"
+	local name=$1 min=$2; shift 2
+	"$PY" "$WEFT_ROOT/tests/lib/parent_check.py" "$T/$name.client" "$T/$name.backend" \
+		"$T/spans.jsonl" --name "$name" --min-own "$min" "$@" || PA_FAILED+=" $name"
 }
 PA_FAILED=

@@ -7,9 +7,16 @@
   loop_apps.py asyncio  --port P --next PORT --ready FILE
       asyncio front: per request, `await asyncio.sleep(0)` and then a call to
       the backend (new connection, GET same path) before answering.
+  loop_apps.py asyncio-after ...
+      the same, but answers first and calls the backend 20 ms later.
   loop_apps.py selectors --port P --next PORT --ready FILE
       single-threaded selectors loop: the backend call starts in a later loop
       iteration than the read of the request (non-blocking connect).
+  loop_apps.py threaded|threaded-after|pool --port P --next PORT --ready FILE
+      a thread per connection (blocking sockets) that calls the backend
+      before answering (threaded), after answering (threaded-after), or
+      hands each request to a pool of 4 worker threads that call the
+      backend and answer (pool).
   loop_apps.py client   --port P --n N --conc C --out FILE
       N requests over C concurrent keep-alive connections, request i with
       path /r/i and traceparent 00-<trace i>-<span i>-01; writes
@@ -87,12 +94,25 @@ async def call_backend(port, path):
 
 
 async def asyncio_front(args):
+    later = set()
+
+    async def call_later(path):
+        await asyncio.sleep(0.02)
+        await call_backend(args.next, path)
+
     async def serve(reader, writer):
         while True:
             h = await read_head(reader)
             if h is None:
                 break
             path = h[0].split(" ")[1]
+            if args.mode == "asyncio-after":
+                writer.write(answer(b"front later\n"))
+                await writer.drain()
+                t = asyncio.create_task(call_later(path))
+                later.add(t)
+                t.add_done_callback(later.discard)
+                continue
             await asyncio.sleep(0)		# an await before the call
             data = await call_backend(args.next, path)
             writer.write(answer(b"front " + data.split(b"\r\n")[0] + b"\n"))
@@ -165,6 +185,63 @@ def selectors_front(args):
                 st["client"].setblocking(False)
 
 
+def blocking_call(port, path):
+    with socket.create_connection(("127.0.0.1", port)) as b:
+        b.sendall(backend_request(path))
+        data = b""
+        while True:
+            d = b.recv(65536)
+            if not d:
+                return data
+            data += d
+
+
+def threaded_front(args):
+    import queue
+    import threading
+    work = queue.Queue()
+
+    def reader(c):
+        f = c.makefile("rb")
+        while True:
+            head = b""
+            while not head.endswith(b"\r\n\r\n"):
+                line = f.readline()
+                if not line:
+                    c.close()
+                    return
+                head += line
+            path = parse_head(head)[0].split(" ")[1]
+            if args.mode == "pool":
+                done = threading.Event()
+                work.put((c, path, done))
+                done.wait()		# keep-alive: the next request after this answer
+            elif args.mode == "threaded-after":
+                c.sendall(answer(b"front later\n"))
+                blocking_call(args.next, path)
+            else:
+                data = blocking_call(args.next, path)
+                c.sendall(answer(b"front " + data.split(b"\r\n")[0] + b"\n"))
+
+    def worker():
+        while True:
+            c, path, done = work.get()
+            data = blocking_call(args.next, path)
+            c.sendall(answer(b"front " + data.split(b"\r\n")[0] + b"\n"))
+            done.set()
+
+    for _ in range(4):
+        threading.Thread(target=worker, daemon=True).start()
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", args.port))
+    ls.listen(512)
+    open(args.ready, "w").close()
+    while True:
+        c, _ = ls.accept()
+        threading.Thread(target=reader, args=(c,), daemon=True).start()
+
+
 async def client(args):
     out = []
     ids = list(range(args.n))
@@ -204,7 +281,8 @@ async def client(args):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["backend", "asyncio", "selectors", "client"])
+    p.add_argument("mode", choices=["backend", "asyncio", "asyncio-after", "selectors", "threaded",
+                                    "threaded-after", "pool", "client"])
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--next", type=int)
     p.add_argument("--log")
@@ -215,8 +293,11 @@ def main():
     a = p.parse_args()
     if a.mode == "selectors":
         selectors_front(a)
+    elif a.mode in ("threaded", "threaded-after", "pool"):
+        threaded_front(a)
     else:
-        asyncio.run({"backend": backend, "asyncio": asyncio_front, "client": client}[a.mode](a))
+        asyncio.run({"backend": backend, "asyncio": asyncio_front, "asyncio-after": asyncio_front,
+                     "client": client}[a.mode](a))
 
 
 if __name__ == "__main__":
