@@ -28,6 +28,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_tracing.h>
 
 const volatile bool weft_have_bpf_loop = true;
 const volatile bool filter_cgroup = false;	/* tracepoints: only tasks under target_cg */
@@ -249,6 +250,7 @@ static __always_inline bool weft_loop_targeted(__u64 pid_tgid)
 }
 
 #include "net/loop_thread.bpf.h"
+#include "net/rt_nginx.bpf.h"
 
 /*
  * ---------------------------------------------------------------- sockops
@@ -395,8 +397,9 @@ static __always_inline int insert_tp(struct sk_msg_md *msg, __u32 off,
 
 /*
  * The request an outgoing request written by thread pid_tgid on fd belongs
- * to: the thread's served request where that is certain (server_ctx.bpf.h);
- * NULL: none, a new trace (counted by reason when count_why).
+ * to: a runtime rule's tie of the connection first, else the thread's served
+ * request where that is certain (server_ctx.bpf.h); NULL: none, a new trace
+ * (counted by reason when count_why).
  */
 static __always_inline struct weft_server_ctx *served_request(__u64 pid_tgid, __s32 fd,
 							      bool count_why)
@@ -404,6 +407,12 @@ static __always_inline struct weft_server_ctx *served_request(__u64 pid_tgid, __
 	struct weft_server_ctx *sc;
 	__u8 why;
 
+	sc = weft_rt_parent(pid_tgid, fd);
+	if (sc) {
+		if (count_why)
+			count(WH_RT_PARENT);
+		return sc;
+	}
 	sc = weft_sctx_served(pid_tgid, &why);
 	if (!sc && count_why)
 		count(why == WEFT_SCTX_EVENT_LOOP    ? WH_NEW_LOOP

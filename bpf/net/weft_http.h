@@ -18,6 +18,7 @@ enum weft_http_counter {
 	WH_NEW_IDLE,		/* new trace: the calling thread serves no request */
 	WH_NEW_TWO,		/* new trace: the thread was seen with two requests in flight */
 	WH_NEW_LOOP,		/* new trace: the thread is an event loop, no runtime rule */
+	WH_RT_PARENT,		/* parent from a runtime rule (nginx upstream tie) */
 	WH_NCOUNTERS,
 };
 

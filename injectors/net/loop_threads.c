@@ -18,7 +18,8 @@ int weft_loop_attach(struct bpf_object *obj, struct bpf_link **links, int *n, in
 {
 	struct bpf_program *p;
 
-	bpf_object__for_each_program(p, obj) {
+	bpf_object__for_each_program(p, obj)
+	{
 		if (strncmp(bpf_program__name(p), "weft_loop_", 10))
 			continue;
 		if (*n >= max) {
@@ -38,11 +39,11 @@ int weft_loop_attach(struct bpf_object *obj, struct bpf_link **links, int *n, in
 /* Is the syscall line of /proc/PID/task/TID/syscall a wait on several fds? */
 static bool waits_on_many(const char *line)
 {
-	unsigned long long a[7] = { 0 };
+	unsigned long long a[7] = {0};
 	long nr;
 
 	if (!isdigit((unsigned char)line[0]))
-		return false;	/* "running" */
+		return false; /* "running" */
 	if (sscanf(line, "%ld %llx %llx %llx %llx %llx %llx", &nr, &a[0], &a[1], &a[2], &a[3],
 		   &a[4], &a[5]) < 2)
 		return false;
@@ -64,7 +65,7 @@ static bool waits_on_many(const char *line)
 	case SYS_select:
 #endif
 	case SYS_pselect6:
-		return a[0] >= 2;	/* the sets are not read here: count it a loop */
+		return a[0] >= 2; /* the sets are not read here: count it a loop */
 	}
 	return false;
 }

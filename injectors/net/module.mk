@@ -1,17 +1,17 @@
 # injectors/net: network-level injectors.
 
 # ---- weft-http (engineer D) -------------------------------------------------
-WEFT_HTTP_SRCS := injectors/net/weft_http.c injectors/net/loop_threads.c
+WEFT_HTTP_SRCS := injectors/net/weft_http.c injectors/net/loop_threads.c injectors/net/rt_nginx.c
 WEFT_HTTP_OBJS := $(WEFT_HTTP_SRCS:%.c=$(B)/obj/%.o)
 
 $(B)/obj/injectors/net/weft_http.o: $(B)/bpf/bpf/net/weft_http.skel.h
 # bpf/include headers carry "#pragma unroll" for clang -target bpf
 $(B)/obj/injectors/net/weft_http.o: CFLAGS += -Wno-unknown-pragmas
 
-$(B)/bin/weft-http: $(WEFT_HTTP_OBJS) $(EXPORT_LIB) $(COMMON_LIB)
+$(B)/bin/weft-http: $(WEFT_HTTP_OBJS) $(EXPORT_LIB) $(OFFSETS_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $(WEFT_HTTP_OBJS) $(EXPORT_LIB) $(COMMON_LIB) $(LIBBPF_LIBS) \
-		$(EXPORT_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(WEFT_HTTP_OBJS) $(EXPORT_LIB) $(OFFSETS_LIB) $(COMMON_LIB) \
+		$(LIBBPF_LIBS) $(EXPORT_LIBS) -lxxhash -lelf
 
 PROGRAMS += $(B)/bin/weft-http
 LINT_SOURCES += $(WEFT_HTTP_SRCS)

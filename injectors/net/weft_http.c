@@ -26,6 +26,7 @@
 #include "bpf/net/weft_http.h"
 #include "bpf/net/weft_http.skel.h"
 #include "loop_threads.h"
+#include "rt_nginx.h"
 
 #define MAX_PIDS 1024
 #define CG_UNIFIED "/sys/fs/cgroup/unified"
@@ -214,7 +215,7 @@ static void print_counters(struct weft_http *skel)
 		[WH_SERVER_SPANS] = "server-spans", [WH_CLIENT_SPANS] = "client-spans",
 		[WH_NOT_OURS] = "other-pid-dropped", [WH_PREEMPTED] = "preempted-dropped",
 		[WH_NEW_IDLE] = "new-trace-idle", [WH_NEW_TWO] = "new-trace-two-in-flight",
-		[WH_NEW_LOOP] = "new-trace-event-loop",
+		[WH_NEW_LOOP] = "new-trace-event-loop", [WH_RT_PARENT] = "runtime-parent",
 	};
 	int ncpu = libbpf_num_possible_cpus();
 	int fd = bpf_map__fd(skel->maps.counters);
@@ -299,6 +300,7 @@ int main(int argc, char **argv)
 			  "of up to 32 lines; incoming requests are parsed only when a whole header "
 			  "block arrives in one read");
 	reuse_go_map(skel);
+	weft_rt_nginx_prepare(skel->obj);
 
 	if (weft_http__load(skel)) {
 		weft_err("cannot load BPF programs: %s: run as root; see --verbose for the "
@@ -353,6 +355,8 @@ int main(int argc, char **argv)
 	}
 
 	weft_loop_prescan(bpf_map__fd(skel->maps.weft_uncertain));
+	if (weft_rt_nginx_start(skel->obj, rb, o.cgroup, root))
+		goto out;
 
 	/* loading parsed the kernel's BTF (megabytes): give the freed heap back */
 	malloc_trim(0);
@@ -378,6 +382,7 @@ out:
 	if (msg_attached)
 		bpf_prog_detach2(bpf_program__fd(skel->progs.weft_http_msg), sock_map_fd,
 				 BPF_SK_MSG_VERDICT);
+	weft_rt_nginx_stop();
 	if (skel)
 		weft_http__detach(skel);
 	if (rb) {

@@ -10,6 +10,7 @@ PA_PY=/usr/bin/python3.11
 pa_setup() {
 	[ -x "$PA_PY" ] || skip "no /usr/bin/python3.11 (Debian's python3.11)"
 	http_tmp
+	export WEFT_OFFSETS_DB=$T/offsets	# weft-http records runtimes it finds (nginx)
 	http_cgroup "$1"; PA_CG=$CG
 	http_netns "$1"; PA_NS=$NS
 	wh_start "$PA_CG" "$T/spans.jsonl"
@@ -20,7 +21,8 @@ pa_setup() {
 }
 
 # pa_front NAME CMD...: start a front in the cgroup (it listens on 8080), load
-# it, stop it; the backend log is kept per front.
+# it, stop it; the backend log is kept per front. PA_READY_LOG: a line
+# weft-http prints once it is ready for that front (its runtime's probes).
 pa_front() {
 	local name=$1 pid; shift
 	: >"$T/backend.log"
@@ -29,6 +31,10 @@ pa_front() {
 	cleanup_add "kill -9 $pid 2>/dev/null"
 	wait_for 100 ip netns exec "$PA_NS" bash -c '</dev/tcp/127.0.0.1/8080' ||
 		fail "front $name did not start"
+	if [ -n "${PA_READY_LOG:-}" ]; then
+		wait_for 100 grep -q "$PA_READY_LOG" "$WH_LOG" ||
+			{ cat "$WH_LOG" >&2; fail "weft-http: no '$PA_READY_LOG'"; }
+	fi
 	ip netns exec "$PA_NS" "$PA_PY" "$PA_APPS" client --port 8080 --n "$PA_N" --conc "$PA_CONC" \
 		--out "$T/$name.client" || fail "$name: the load client failed"
 	# calls made after answering (fire-and-forget) may still be on their way
