@@ -22,6 +22,9 @@
       path /r/i and traceparent 00-<trace i>-<span i>-01; writes
       {"path", "trace", "span", "status"} per request.
 
+--tls DIR (backend, asyncio, client): HTTPS with DIR/server.pem,
+server.key and ca.pem (tests/apps/tls/mkcerts.sh) instead of plain HTTP.
+
 No tracing library anywhere: the fronts do not forward the client's headers,
 so the traceparent the backend sees is weft's.
 """
@@ -31,6 +34,21 @@ import json
 import os
 import selectors
 import socket
+import ssl
+
+
+def tls_server(args):
+    if not args.tls:
+        return None
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(args.tls + "/server.pem", args.tls + "/server.key")
+    return ctx
+
+
+def tls_client(args):
+    if not args.tls:
+        return None
+    return ssl.create_default_context(cafile=args.tls + "/ca.pem")
 
 
 async def read_head(reader):
@@ -79,13 +97,14 @@ async def backend(args):
                 break
         writer.close()
 
-    srv = await asyncio.start_server(serve, "127.0.0.1", args.port, backlog=512)
+    srv = await asyncio.start_server(serve, "127.0.0.1", args.port, backlog=512,
+                                     ssl=tls_server(args))
     open(args.ready, "w").close()
     await srv.serve_forever()
 
 
-async def call_backend(port, path):
-    r, w = await asyncio.open_connection("127.0.0.1", port)
+async def call_backend(port, path, ctx=None):
+    r, w = await asyncio.open_connection("127.0.0.1", port, ssl=ctx)
     w.write(backend_request(path))
     await w.drain()
     data = await r.read()
@@ -95,10 +114,11 @@ async def call_backend(port, path):
 
 async def asyncio_front(args):
     later = set()
+    cctx = tls_client(args)
 
     async def call_later(path):
         await asyncio.sleep(0.02)
-        await call_backend(args.next, path)
+        await call_backend(args.next, path, cctx)
 
     async def serve(reader, writer):
         while True:
@@ -114,12 +134,13 @@ async def asyncio_front(args):
                 t.add_done_callback(later.discard)
                 continue
             await asyncio.sleep(0)		# an await before the call
-            data = await call_backend(args.next, path)
+            data = await call_backend(args.next, path, cctx)
             writer.write(answer(b"front " + data.split(b"\r\n")[0] + b"\n"))
             await writer.drain()
         writer.close()
 
-    srv = await asyncio.start_server(serve, "127.0.0.1", args.port, backlog=512)
+    srv = await asyncio.start_server(serve, "127.0.0.1", args.port, backlog=512,
+                                     ssl=tls_server(args))
     open(args.ready, "w").close()
     await srv.serve_forever()
 
@@ -243,6 +264,7 @@ def threaded_front(args):
 
 
 async def client(args):
+    cctx = tls_client(args)
     out = []
     ids = list(range(args.n))
 
@@ -255,7 +277,7 @@ async def client(args):
             for attempt in range(3):
                 try:
                     if w is None:
-                        r, w = await asyncio.open_connection("127.0.0.1", args.port)
+                        r, w = await asyncio.open_connection("127.0.0.1", args.port, ssl=cctx)
                     w.write(("GET %s HTTP/1.1\r\nHost: front\r\ntraceparent: 00-%s-%s-01\r\n\r\n"
                              % (path, trace, span)).encode())
                     await w.drain()
@@ -266,7 +288,7 @@ async def client(args):
                     await r.readexactly(n)
                     status = int(h[0].split(" ")[1])
                     break
-                except (ConnectionError, asyncio.IncompleteReadError):
+                except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
                     w = None
                     status = 0
             out.append({"path": path, "trace": trace, "span": span, "status": status})
@@ -290,6 +312,7 @@ def main():
     p.add_argument("--out")
     p.add_argument("--n", type=int, default=2000)
     p.add_argument("--conc", type=int, default=50)
+    p.add_argument("--tls")
     a = p.parse_args()
     if a.mode == "selectors":
         selectors_front(a)
