@@ -321,7 +321,8 @@ static enum weft_analyze_result analyze(const uint8_t *data, size_t size, bool m
 	if (!have_bi && !have_pcln) {
 		if (!w.have_shdrs && w.ehdr.e_shoff)
 			FAIL("corrupt ELF section headers");
-		SKIP("not a Go binary (no .go.buildinfo or .gopclntab)");
+		res = nginx_analyze(&w, path, hash, out, err, errlen);	/* else SKIP */
+		goto out;
 	}
 	have_dwarf = welf_section(&w, ".debug_info", &s) || welf_section(&w, ".zdebug_info", &s);
 

@@ -90,6 +90,10 @@ int known_lookup(const char *field, const char *scope_name, const char *version,
 		 enum weft_offset_source *src);
 const char *known_table_text(size_t *len);
 
+/* nginx (nginx.c): a record with runtime "nginx", or SKIP when it is not nginx. */
+enum weft_analyze_result nginx_analyze(struct welf *w, const char *path, const char *hash,
+				       struct weft_record **out, char *err, size_t errlen);
+
 /* Version comparison for "go1.22.12", "v1.33.3": <0, 0, >0. */
 int version_cmp(const char *a, const char *b);
 

@@ -379,9 +379,12 @@ static enum outcome process(const char *path, bool explicit, struct weft_record 
 	}
 	if (g.verbose) {
 		msg_begin();
-		weft_info("%s: analysed (%s, %s, %zu fields, %zu functions)", path, rec->hash,
-			  rec->go_version[0] ? rec->go_version : "unknown Go version", rec->nfields,
-			  rec->nfuncs);
+		weft_info("%s: analysed (%s, %s%s%s, %zu fields, %zu functions)", path, rec->hash,
+			  rec->runtime ? rec->runtime : "",
+			  rec->runtime ? " " : "",
+			  rec->runtime ? (rec->nmodules ? rec->modules[0].version : "")
+			  : rec->go_version[0] ? rec->go_version : "unknown Go version",
+			  rec->nfields, rec->nfuncs);
 		msg_end();
 	}
 	if (recp)

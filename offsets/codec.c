@@ -8,6 +8,7 @@
  *   go <version or ->
  *   stripped <0|1>
  *   pie <0|1>
+ *   runtime <name>                        (absent for Go: nginx, ...)
  *   module <path> <version>               (repeated)
  *   field <name> <offset> <source>        (repeated)
  *   func <name> <entry hex> <size> <ret>...  (repeated)
@@ -54,6 +55,11 @@ int weft_record_encode(const struct weft_record *rec, char **buf, size_t *len)
 	fputs("\ngo ", f);
 	put_str(f, rec->go_version);
 	fprintf(f, "\nstripped %d\npie %d\n", rec->stripped, rec->pie);
+	if (rec->runtime) {
+		fputs("runtime ", f);
+		put_str(f, rec->runtime);
+		fputc('\n', f);
+	}
 	for (i = 0; i < rec->nmodules; i++) {
 		fputs("module ", f);
 		put_str(f, rec->modules[i].path);
@@ -216,6 +222,10 @@ int weft_record_decode(const char *buf, size_t len, struct weft_record **out, ch
 		} else if (strcmp(tok[0], "pie") == 0 && n == 2 && !(seen & 16)) {
 			rec->pie = strcmp(tok[1], "1") == 0;
 			seen |= 16;
+		} else if (strcmp(tok[0], "runtime") == 0 && n == 2 && !rec->runtime) {
+			rec->runtime = get_str(tok[1]);
+			if (!rec->runtime || !*rec->runtime)
+				FAIL("bad runtime line");
 		} else if (strcmp(tok[0], "module") == 0 && n == 3) {
 			struct weft_module *m;
 
@@ -244,6 +254,8 @@ int weft_record_decode(const char *buf, size_t len, struct weft_record **out, ch
 				f->source = WEFT_SRC_KNOWN;
 			else if (strcmp(tok[3], "known-nearest") == 0)
 				f->source = WEFT_SRC_KNOWN_NEAREST;
+			else if (strcmp(tok[3], "code") == 0)
+				f->source = WEFT_SRC_CODE;
 			else
 				FAIL("bad field source");
 		} else if (strcmp(tok[0], "func") == 0 && n >= 4) {

@@ -19,6 +19,7 @@ enum weft_offset_source {
 	WEFT_SRC_DWARF = 1,
 	WEFT_SRC_KNOWN = 2,		/* exact Go/module version match in known/ */
 	WEFT_SRC_KNOWN_NEAREST = 3,	/* nearest lower version: read-only use only */
+	WEFT_SRC_CODE = 4,		/* read from the binary's machine code (nginx) */
 };
 
 struct weft_field {
@@ -53,6 +54,8 @@ struct weft_record {
 	struct weft_field *fields;
 	size_t nfuncs;
 	struct weft_func *funcs;
+	char *runtime;		/* NULL: Go; else the runtime recognised ("nginx"), whose
+				 * version is its module line of the same name */
 };
 
 struct weft_db;

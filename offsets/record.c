@@ -14,6 +14,8 @@ const char *weft_source_name(enum weft_offset_source src)
 		return "known";
 	case WEFT_SRC_KNOWN_NEAREST:
 		return "known-nearest";
+	case WEFT_SRC_CODE:
+		return "code";
 	}
 	return "unknown";
 }
@@ -91,7 +93,7 @@ int weft_record_check(const struct weft_record *rec, char *err, size_t errlen)
 			return bad(err, errlen, "empty field name", NULL);
 		if (f->offset < 0 || f->offset > WEFT_OFFSET_MAX)
 			return bad(err, errlen, "field offset out of bounds", f->name);
-		if (f->source < WEFT_SRC_DWARF || f->source > WEFT_SRC_KNOWN_NEAREST)
+		if (f->source < WEFT_SRC_DWARF || f->source > WEFT_SRC_CODE)
 			return bad(err, errlen, "bad field source", f->name);
 	}
 	for (i = 0; i < rec->nfuncs; i++) {
@@ -187,6 +189,10 @@ int weft_record_write_json(const struct weft_record *rec, FILE *out)
 	json_str(out, rec->hash);
 	fputs(",\"path\":", out);
 	json_str(out, rec->path);
+	if (rec->runtime) {	/* absent for Go */
+		fputs(",\"runtime\":", out);
+		json_str(out, rec->runtime);
+	}
 	fputs(",\"go_version\":", out);
 	json_str(out, rec->go_version);
 	fputs(",\"modules\":{", out);
@@ -231,6 +237,7 @@ void weft_record_free(struct weft_record *rec)
 	free(rec->path);
 	free(rec->go_version);
 	free(rec->analyzer_version);
+	free(rec->runtime);
 	for (i = 0; i < rec->nmodules; i++) {
 		free(rec->modules[i].path);
 		free(rec->modules[i].version);

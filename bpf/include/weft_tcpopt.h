@@ -66,6 +66,9 @@ enum weft_tcpopt_counter {
 	WEFT_TCPOPT_CNT_SPANS_LOST,   /* span events dropped: ring buffer full */
 	WEFT_TCPOPT_CNT_ENROLLED,     /* connections established before start, enrolled */
 	WEFT_TCPOPT_CNT_NO_STATE,     /* TLS calls not looked at: no per-thread room (memory) */
+	WEFT_TCPOPT_CNT_NEW_IDLE,     /* new trace: the calling thread serves no request */
+	WEFT_TCPOPT_CNT_NEW_TWO,      /* new trace: the thread had two requests in flight */
+	WEFT_TCPOPT_CNT_NEW_LOOP,     /* new trace: the thread is an event loop */
 	WEFT_TCPOPT_CNT_MAX,
 };
 

@@ -11,15 +11,41 @@
  * server request a client call starts a new trace (random trace id, flags
  * sampled|random, WEFT_PARENT_GENERATED).
  *
- *   weft_sctx_begin(pid_tgid, parent, parent_src, fd, tmp) start the SERVER
- *                         span; parent: the incoming context (NULL or !valid:
- *                         a new trace); tmp: room to build a new entry in (the
+ * Never a wrong parent (issue 19): "the request this thread serves" is used
+ * only where it is certain, i.e. for a thread that
+ *   - has never been seen with two requests in flight (it read a request on
+ *     one connection while the response to another was still owed), and
+ *   - never waits for several file descriptors at once (epoll_wait, or
+ *     poll/select on two or more: an event loop, which runs the work of any
+ *     request between reads; weft_loop_* in loop_thread.bpf.h).
+ * Both marks are sticky (map weft_uncertain). Elsewhere weft_sctx_served
+ * returns NULL with the reason, and the call starts a new trace unless a
+ * runtime-specific rule (weft_sctx_at: the served request of a connection,
+ * e.g. nginx's upstream -> downstream tie) names its parent. A call made
+ * after the response was written never sees that request: the entry is
+ * invalid from the status line on.
+ *
+ * The SERVER span of a request that was still owed when its thread read
+ * another one is parked per (tgid, connection) in weft_server_parked and
+ * ended when the status line goes to that connection, so event-loop servers
+ * keep one SERVER span per request.
+ *
+ *   weft_sctx_begin(pid_tgid, parent, parent_src, fd, conn, tmp) start the
+ *                         SERVER span; parent: the incoming context (NULL or
+ *                         !valid: a new trace); conn: the connection's
+ *                         identity (weft-http: the fd; weft-tcpopt: the SSL
+ *                         object); tmp: room to build a new entry in (the
  *                         caller's, not shared with a run that can be
  *                         preempted). Returns the map value (or NULL on
  *                         failure). Fill method/path/addresses in it.
  *   weft_sctx_get(pid_tgid)              the thread's current server request
+ *   weft_sctx_served(pid_tgid, &why)     the request a call of this thread
+ *                         certainly belongs to, or NULL (why: WEFT_SCTX_*)
+ *   weft_sctx_at(pid_tgid, conn)         the request still owed on conn
  *   weft_sctx_client(sctx, out, parent, src)  derive a CLIENT context
  *   weft_sctx_end(rb, pid_tgid, status, injector, proto)
+ *   weft_sctx_end_conn(rb, pid_tgid, conn, status, injector, proto)  the
+ *                         response on conn (current or parked request)
  *   weft_sctx_end_at(rb, sctx, pid_tgid, status, injector, proto)  the same
  *                                        with the entry weft_sctx_get returned
  *                         end the SERVER span: emit it into ring buffer rb
@@ -27,9 +53,6 @@
  *                         (the entry stays, marked invalid, for reuse: always
  *                         go through weft_sctx_get, not the map).
  *
- * One thread serves one request at a time (thread-per-request runtimes:
- * Python, Java, Ruby, PHP, C). Event-loop servers multiplex requests on one
- * thread; there the context of the last request read wins (documented limit).
  * Each including object gets its own map instance.
  */
 #ifndef WEFT_SERVER_CTX_BPF_H
@@ -44,6 +67,7 @@ struct weft_server_ctx {
 	__u8 parent_span_id[WEFT_SPAN_ID_LEN];	/* zero for a new trace */
 	__u64 start_ns;
 	__s32 fd;			/* the fd the request was read from, -1 unknown */
+	__u64 conn;			/* the connection's identity (see weft_sctx_begin) */
 	__u8 parent_src;		/* enum weft_parent_src */
 	__u8 method_len;
 	__u8 path_len;
@@ -62,6 +86,57 @@ struct {
 	__type(key, __u64);
 	__type(value, struct weft_server_ctx);
 } weft_server_ctx SEC(".maps");
+
+/* Why a thread's calls get no parent from it (weft_sctx_served). */
+enum weft_sctx_why {
+	WEFT_SCTX_OK = 0,	/* certain: the served request */
+	WEFT_SCTX_IDLE,		/* the thread serves no request (none read, or answered) */
+	WEFT_SCTX_TWO_IN_FLIGHT,	/* the thread was seen with two requests in flight */
+	WEFT_SCTX_EVENT_LOOP,	/* the thread waits on several fds: an event loop */
+};
+
+/* Marks of weft_uncertain (sticky per thread). */
+#define WEFT_UNCERTAIN_TWO	0x1
+#define WEFT_UNCERTAIN_LOOP	0x2
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, WEFT_SCTX_MAX);
+	__type(key, __u64);	/* pid_tgid */
+	__type(value, __u32);	/* WEFT_UNCERTAIN_* */
+} weft_uncertain SEC(".maps");
+
+struct weft_sctx_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 conn;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, WEFT_SCTX_MAX);
+	__type(key, struct weft_sctx_key);
+	__type(value, struct weft_server_ctx);
+} weft_server_parked SEC(".maps");
+
+static __always_inline __u32 weft_uncertain_get(__u64 pid_tgid)
+{
+	__u32 *m = bpf_map_lookup_elem(&weft_uncertain, &pid_tgid);
+
+	return m ? *m : 0;
+}
+
+/* Only the thread itself marks its entry (and user space at start): no atomics needed. */
+static __always_inline void weft_uncertain_mark(__u64 pid_tgid, __u32 mark)
+{
+	__u32 *m = bpf_map_lookup_elem(&weft_uncertain, &pid_tgid);
+
+	if (m) {
+		*m |= mark;
+		return;
+	}
+	bpf_map_update_elem(&weft_uncertain, &pid_tgid, &mark, BPF_ANY);
+}
 
 static __always_inline void weft_rand_bytes(__u8 *out, int n)
 {
@@ -101,14 +176,62 @@ static __always_inline struct weft_server_ctx *weft_sctx_get(__u64 pid_tgid)
 	return s && s->ctx.valid ? s : NULL;
 }
 
+/*
+ * The request a call made by this thread now certainly belongs to, or NULL
+ * with *why (enum weft_sctx_why): see the comment at the top.
+ */
+static __always_inline struct weft_server_ctx *weft_sctx_served(__u64 pid_tgid, __u8 *why)
+{
+	struct weft_server_ctx *s = weft_sctx_get(pid_tgid);
+	__u32 m = weft_uncertain_get(pid_tgid);
+
+	if (m & WEFT_UNCERTAIN_LOOP)
+		*why = WEFT_SCTX_EVENT_LOOP;
+	else if (m & WEFT_UNCERTAIN_TWO)
+		*why = WEFT_SCTX_TWO_IN_FLIGHT;
+	else
+		*why = s ? WEFT_SCTX_OK : WEFT_SCTX_IDLE;
+	return *why == WEFT_SCTX_OK ? s : NULL;
+}
+
+/* The request of process tgid (thread pid_tgid's or parked) still owed on conn, or NULL. */
+static __always_inline struct weft_server_ctx *weft_sctx_at(__u64 pid_tgid, __u64 conn)
+{
+	struct weft_server_ctx *s = weft_sctx_get(pid_tgid);
+	struct weft_sctx_key k = { .tgid = pid_tgid >> 32, .conn = conn };
+
+	if (s && s->conn == conn)
+		return s;
+	s = bpf_map_lookup_elem(&weft_server_parked, &k);
+	return s && s->ctx.valid ? s : NULL;
+}
+
+/*
+ * Two requests in flight on this thread: park the owed one t. A subprogram
+ * (not inlined), so that its key does not add to the callers' stack frames.
+ */
+static __noinline int weft_sctx_park(__u64 pid_tgid, struct weft_server_ctx *t)
+{
+	struct weft_sctx_key k = { .tgid = pid_tgid >> 32 };
+
+	if (!t)
+		return 0;
+	k.conn = t->conn;
+	weft_uncertain_mark(pid_tgid, WEFT_UNCERTAIN_TWO);
+	bpf_map_update_elem(&weft_server_parked, &k, t, BPF_ANY);
+	return 0;
+}
+
 static __always_inline struct weft_server_ctx *
 weft_sctx_begin(__u64 pid_tgid, const struct weft_trace_ctx *parent, __u8 parent_src, __s32 fd,
-		struct weft_server_ctx *tmp)
+		__u64 conn, struct weft_server_ctx *tmp)
 {
 	/* reuse the thread's entry in place when it has one (no map update) */
 	struct weft_server_ctx *t = bpf_map_lookup_elem(&weft_server_ctx, &pid_tgid);
 	bool fresh = !t;
 
+	if (t && t->ctx.valid && t->conn != conn)
+		weft_sctx_park(pid_tgid, t);
 	if (fresh)
 		t = tmp;
 	if (!t)
@@ -127,6 +250,7 @@ weft_sctx_begin(__u64 pid_tgid, const struct weft_trace_ctx *parent, __u8 parent
 	}
 	t->start_ns = bpf_ktime_get_ns();
 	t->fd = fd;
+	t->conn = conn;
 	if (!fresh)
 		return t;
 	if (bpf_map_update_elem(&weft_server_ctx, &pid_tgid, t, BPF_ANY))
@@ -215,6 +339,30 @@ static __always_inline int weft_sctx_end(void *rb, __u64 pid_tgid, __u16 status,
 	if (!s)
 		return -1;
 	weft_sctx_end_at(rb, s, pid_tgid, status, injector, proto);
+	return 0;
+}
+
+/*
+ * End the SERVER span of the request owed on conn (the thread's current one,
+ * or one parked when the thread read another meanwhile). 0, or -1 if none.
+ */
+static __always_inline int weft_sctx_end_conn(void *rb, __u64 pid_tgid, __u64 conn, __u16 status,
+					      __u8 injector, __u8 proto)
+{
+	struct weft_server_ctx *s = weft_sctx_get(pid_tgid);
+	struct weft_sctx_key k = { .tgid = pid_tgid >> 32, .conn = conn };
+
+	if (s && s->conn == conn) {
+		weft_sctx_end_at(rb, s, pid_tgid, status, injector, proto);
+		return 0;
+	}
+	if (!(weft_uncertain_get(pid_tgid) & WEFT_UNCERTAIN_TWO))
+		return -1;	/* nothing was ever parked by this thread */
+	s = bpf_map_lookup_elem(&weft_server_parked, &k);
+	if (!s || !s->ctx.valid)
+		return -1;
+	weft_sctx_end_at(rb, s, pid_tgid, status, injector, proto);
+	bpf_map_delete_elem(&weft_server_parked, &k);
 	return 0;
 }
 

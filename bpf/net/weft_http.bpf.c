@@ -33,6 +33,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_tracing.h>
 
 const volatile bool weft_have_bpf_loop = true;
 const volatile bool filter_cgroup = false;	/* tracepoints: only tasks under target_cg */
@@ -296,6 +297,14 @@ static __always_inline bool task_targeted(__u64 pid_tgid)
 	return pid_targeted(pid_tgid >> 32);
 }
 
+static __always_inline bool weft_loop_targeted(__u64 pid_tgid)
+{
+	return task_targeted(pid_tgid);
+}
+
+#include "net/loop_thread.bpf.h"
+#include "net/rt_nginx.bpf.h"
+
 /*
  * ---------------------------------------------------------------- sockops
  * Only outgoing connections of the target cgroup (where this program is
@@ -437,6 +446,32 @@ static __always_inline int insert_tp(struct sk_msg_md *msg, __u32 off,
 	return 0;
 }
 
+/*
+ * The request an outgoing request written by thread pid_tgid on fd belongs
+ * to: a runtime rule's tie of the connection first, else the thread's served
+ * request where that is certain (server_ctx.bpf.h); NULL: none, a new trace
+ * (counted by reason when count_why).
+ */
+static __always_inline struct weft_server_ctx *served_request(__u64 pid_tgid, __s32 fd,
+							      bool count_why)
+{
+	struct weft_server_ctx *sc;
+	__u8 why;
+
+	sc = weft_rt_parent(pid_tgid, fd);
+	if (sc) {
+		if (count_why)
+			count(WH_RT_PARENT);
+		return sc;
+	}
+	sc = weft_sctx_served(pid_tgid, &why);
+	if (!sc && count_why)
+		count(why == WEFT_SCTX_EVENT_LOOP    ? WH_NEW_LOOP
+		      : why == WEFT_SCTX_TWO_IN_FLIGHT ? WH_NEW_TWO
+						       : WH_NEW_IDLE);
+	return sc;
+}
+
 static __always_inline bool same_trace(const __u8 *a, const __u8 *b)
 {
 	__u8 d = 0;
@@ -530,7 +565,7 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 		/* the app set traceparent: leave the request alone, use its context */
 		count(WH_LEFT_ALONE);
 		if (weft_http_scan_tp(s, &cp->ev.ctx) == 0) {
-			struct weft_server_ctx *sc = weft_sctx_get(pid_tgid);
+			struct weft_server_ctx *sc = served_request(pid_tgid, fk.fd, false);
 
 			if (sc && same_trace(sc->ctx.trace_id, cp->ev.ctx.trace_id))
 				__builtin_memcpy(cp->ev.parent_span_id, sc->ctx.span_id,
@@ -559,8 +594,8 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 			count(WH_LEFT_ALONE);
 			goto body;
 		} else {
-			weft_sctx_client(weft_sctx_get(pid_tgid), &cp->ev.ctx, cp->ev.parent_span_id,
-					 &cp->ev.parent_src);
+			weft_sctx_client(served_request(pid_tgid, fk.fd, true), &cp->ev.ctx,
+					 cp->ev.parent_span_id, &cp->ev.parent_src);
 		}
 		if (insert_tp(msg, s->reqline_end - base, &cp->ev.ctx)) {
 			count(WH_ERRORS);
@@ -968,7 +1003,7 @@ static __always_inline void server_begin(__u64 id, __s32 fd, struct in_state *is
 	/* weft-go makes the SERVER spans of its processes */
 	sc = go_owned(id >> 32) ? NULL
 				: weft_sctx_begin(id, have ? &in : NULL, WEFT_PARENT_HEADER, fd,
-						  bpf_map_lookup_elem(&sctx_tmp, &zero));
+						  (__u32)fd, bpf_map_lookup_elem(&sctx_tmp, &zero));
 	if (sc) {
 		sc->method_len = is->scan.method_len;
 		sc->path_len = is->scan.path_len;
@@ -1247,12 +1282,16 @@ static __always_inline void on_write(__s32 fd, __u64 ubuf, __u64 count_)
 	else
 		bpf_map_update_elem(&cur_fd, &id, &fd, BPF_ANY);
 	sc = weft_sctx_get(id);
-	if (!sc || sc->fd != fd || count_ < 12)
+	if (count_ < 12)
+		return;
+	/* not the current request's fd: only a thread that parked one looks further */
+	if ((!sc || sc->fd != fd) && !(weft_uncertain_get(id) & WEFT_UNCERTAIN_TWO))
 		return;
 	if (bpf_probe_read_user(head, sizeof(head), (void *)ubuf))
 		return;
 	status = weft_http_status(head, sizeof(head));
-	if (status && !weft_sctx_end(&spans, id, status, WEFT_INJ_HTTP, WEFT_PROTO_HTTP1))
+	if (status &&
+	    !weft_sctx_end_conn(&spans, id, (__u32)fd, status, WEFT_INJ_HTTP, WEFT_PROTO_HTTP1))
 		count(WH_SERVER_SPANS);
 }
 

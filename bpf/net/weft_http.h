@@ -17,6 +17,10 @@ enum weft_http_counter {
 	WH_PREEMPTED,		/* connection given up: its sk_msg run met a preempted one on its CPU */
 	WH_BAD_FRAMING,		/* connection given up: body length unsure (RFC 9112 6.3) */
 	WH_SPLIT,		/* request left alone: its header block came in several writes */
+	WH_NEW_IDLE,		/* new trace: the calling thread serves no request */
+	WH_NEW_TWO,		/* new trace: the thread was seen with two requests in flight */
+	WH_NEW_LOOP,		/* new trace: the thread is an event loop, no runtime rule */
+	WH_RT_PARENT,		/* parent from a runtime rule (nginx upstream tie) */
 	WH_NCOUNTERS,
 };
 

@@ -282,6 +282,13 @@ static __always_inline bool is_target(__u64 pid_tgid)
 	return true;
 }
 
+static __always_inline bool weft_loop_targeted(__u64 pid_tgid)
+{
+	return is_target(pid_tgid);
+}
+
+#include "loop_thread.bpf.h"
+
 static __always_inline bool id_nonzero(const __u8 *id, int n)
 {
 	__u8 z = 0;
@@ -823,7 +830,8 @@ static __always_inline void client_request(__u64 id, __u64 ssl, struct sock *sk,
 	struct weft_span_event *ev = &run->ev;
 	struct tid_op op = {.op = TCPOPT_OP_WRITE, .ssl = ssl, .has_ctx = 1, .cookie = cookie};
 	struct ssl_key k = {.ssl = ssl, .tgid = id >> 32};
-	__u8 src = 0;
+	struct weft_server_ctx *sc;
+	__u8 src = 0, why;
 
 	if (weft_http_scan_tp(s, &op.ctx) == 0) {
 		/* the application set traceparent: it owns this span; send its context */
@@ -833,7 +841,12 @@ static __always_inline void client_request(__u64 id, __u64 ssl, struct sock *sk,
 		return;
 	}
 	__builtin_memset(ev, 0, sizeof(*ev));
-	weft_sctx_client(weft_sctx_get(id), &ev->ctx, ev->parent_span_id, &src);
+	sc = weft_sctx_served(id, &why);
+	if (!sc)
+		count(why == WEFT_SCTX_EVENT_LOOP      ? WEFT_TCPOPT_CNT_NEW_LOOP
+		      : why == WEFT_SCTX_TWO_IN_FLIGHT ? WEFT_TCPOPT_CNT_NEW_TWO
+						       : WEFT_TCPOPT_CNT_NEW_IDLE);
+	weft_sctx_client(sc, &ev->ctx, ev->parent_span_id, &src);
 	op.ctx = ev->ctx;
 	ev->parent_src = src;
 	ev->start_ns = bpf_ktime_get_ns();
@@ -876,7 +889,8 @@ static __always_inline void client_response(__u64 id, __u64 ssl, __u64 cookie, _
 }
 
 /* A request read from TLS: start the thread's SERVER span. */
-static __always_inline void server_request(__u64 id, __u64 cookie, struct ssl_run *run)
+static __always_inline void server_request(__u64 id, __u64 ssl, __u64 cookie,
+					   struct ssl_run *run)
 {
 	struct weft_http_scan *s = &run->scan;
 	struct weft_trace_ctx parent = {};
@@ -895,7 +909,7 @@ static __always_inline void server_request(__u64 id, __u64 cookie, struct ssl_ru
 	}
 	if (rx)
 		rx->consumed = 1;
-	sc = weft_sctx_begin(id, src ? &parent : NULL, src, -1, &run->sctx);
+	sc = weft_sctx_begin(id, src ? &parent : NULL, src, -1, ssl, &run->sctx);
 	if (!sc)
 		return;
 	sc->flags = WEFT_SPAN_TLS;
@@ -933,7 +947,7 @@ static __always_inline int ssl_write_entry(struct pt_regs *ctx)
 	status = weft_http_status(sc->buf, num < 16 ? num : 16);
 	if (status) {
 		tid_op_clear();
-		weft_sctx_end(&events, id, status, WEFT_INJ_TCPOPT, WEFT_PROTO_HTTP1);
+		weft_sctx_end_conn(&events, id, ssl, status, WEFT_INJ_TCPOPT, WEFT_PROTO_HTTP1);
 		return 0;
 	}
 	if (!weft_http_method_prefix(sc->buf, num < 16 ? num : 16) || num < 16)
@@ -1026,7 +1040,7 @@ static __always_inline int ssl_read_ret(long ret)
 		return 0;
 	if (!cookie)
 		ssl_cached_sk(ssl, id >> 32, &cookie);
-	server_request(id, cookie, run);
+	server_request(id, ssl, cookie, run);
 	return 0;
 }
 

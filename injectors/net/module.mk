@@ -1,17 +1,17 @@
 # injectors/net: network-level injectors.
 
 # ---- weft-http: HTTP/1.x header insertion (sk_msg) -------------------------
-WEFT_HTTP_SRCS := injectors/net/weft_http.c
+WEFT_HTTP_SRCS := injectors/net/weft_http.c injectors/net/loop_threads.c injectors/net/rt_nginx.c
 WEFT_HTTP_OBJS := $(WEFT_HTTP_SRCS:%.c=$(B)/obj/%.o)
 
 $(B)/obj/injectors/net/weft_http.o: $(B)/bpf/bpf/net/weft_http.skel.h
 # bpf/include headers carry "#pragma unroll" for clang -target bpf
 $(B)/obj/injectors/net/weft_http.o: CFLAGS += -Wno-unknown-pragmas
 
-$(B)/bin/weft-http: $(WEFT_HTTP_OBJS) $(EXPORT_LIB) $(COMMON_LIB)
+$(B)/bin/weft-http: $(WEFT_HTTP_OBJS) $(EXPORT_LIB) $(OFFSETS_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $(WEFT_HTTP_OBJS) $(EXPORT_LIB) $(COMMON_LIB) $(LIBBPF_LIBS) \
-		$(EXPORT_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(WEFT_HTTP_OBJS) $(EXPORT_LIB) $(OFFSETS_LIB) $(COMMON_LIB) \
+		$(LIBBPF_LIBS) $(EXPORT_LIBS) -lxxhash -lelf
 
 PROGRAMS += $(B)/bin/weft-http
 LINT_SOURCES += $(WEFT_HTTP_SRCS)
@@ -26,7 +26,7 @@ LINT_SOURCES += bench/http/forwarder.c
 
 # ---- weft-tcpopt: trace context in a TCP option, OpenSSL spans -------------
 WEFT_TCPOPT_SRCS := injectors/net/weft_tcpopt.c injectors/net/tcpopt_util.c \
-	injectors/net/tcpopt_ssl_layout.c
+	injectors/net/tcpopt_ssl_layout.c injectors/net/loop_threads.c
 WEFT_TCPOPT_OBJS := $(WEFT_TCPOPT_SRCS:%.c=$(B)/obj/%.o)
 
 $(B)/obj/injectors/net/weft_tcpopt.o: $(B)/bpf/bpf/net/weft_tcpopt.skel.h

@@ -29,6 +29,8 @@
 #include "weft_conn_ctx.h"
 #include "bpf/net/weft_http.h"
 #include "bpf/net/weft_http.skel.h"
+#include "loop_threads.h"
+#include "rt_nginx.h"
 
 #define MAX_PIDS 1024
 #define CG_UNIFIED "/sys/fs/cgroup/unified"
@@ -312,6 +314,8 @@ static void print_counters(struct weft_http *skel)
 		[WH_SERVER_SPANS] = "server-spans", [WH_CLIENT_SPANS] = "client-spans",
 		[WH_NOT_OURS] = "other-pid-dropped", [WH_PREEMPTED] = "preempted-dropped",
 		[WH_BAD_FRAMING] = "bad-framing", [WH_SPLIT] = "split-left-alone",
+		[WH_NEW_IDLE] = "new-trace-idle", [WH_NEW_TWO] = "new-trace-two-in-flight",
+		[WH_NEW_LOOP] = "new-trace-event-loop", [WH_RT_PARENT] = "runtime-parent",
 	};
 	int ncpu = libbpf_num_possible_cpus();
 	int fd = bpf_map__fd(skel->maps.counters);
@@ -397,6 +401,7 @@ int main(int argc, char **argv)
 			  "of up to 32 lines; incoming requests are parsed only when a whole header "
 			  "block arrives in one read");
 	reuse_go_map(skel);
+	weft_rt_nginx_prepare(skel->obj);
 
 	if (weft_http__load(skel)) {
 		weft_err("cannot load BPF programs: %s: run as root; see --verbose for the "
@@ -466,6 +471,10 @@ int main(int argc, char **argv)
 			goto out;
 	}
 
+	weft_loop_prescan(bpf_map__fd(skel->maps.weft_uncertain));
+	if (weft_rt_nginx_start(skel->obj, rb, o.cgroup, root))
+		goto out;
+
 	/* loading parsed the kernel's BTF (megabytes): give the freed heap back */
 	malloc_trim(0);
 	fprintf(stderr, "weft-http: ready (cgroup %s%s)\n", o.cgroup,
@@ -487,6 +496,7 @@ out:
 	if (msg_attached)
 		bpf_prog_detach2(bpf_program__fd(skel->progs.weft_http_msg), sock_map_fd,
 				 BPF_SK_MSG_VERDICT);
+	weft_rt_nginx_stop();
 	if (skel)
 		weft_http__detach(skel);
 	if (rb) {

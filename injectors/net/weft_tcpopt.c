@@ -27,12 +27,13 @@
 #include "mounts.h"
 #include "exporter.h"
 #include "tcpopt_util.h"
+#include "loop_threads.h"
 #include "tcpopt_ssl_layout.h"
 #include "weft_conn_ctx.h"
 #include "bpf/net/weft_tcpopt.skel.h"
 
 #define MAX_PIDS_UPROBE 64 /* uprobes are attached per --pid: 6 each (8 with --bpf-stats) */
-#define MAX_LINKS (8 + 8 * MAX_PIDS_UPROBE)
+#define MAX_LINKS (16 + 8 * MAX_PIDS_UPROBE) /* + the 7 weft_loop_* tracepoints */
 #define MAX_CIDRS 256
 #define TCPOPT_SPAN_QUEUE 8192 /* spans the exporter may hold (see main) */
 
@@ -504,6 +505,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	enrol_existing(skel, &o);
+	if (weft_loop_attach(skel->obj, links, &nlinks, MAX_LINKS))
+		goto out;
+	weft_loop_prescan(bpf_map__fd(skel->maps.weft_uncertain));
 	/*
 	 * The read/write/sendto/recvfrom tracepoints run for every such call on
 	 * the machine: attach them only when needed (weft-go's contexts, an
@@ -596,7 +600,8 @@ out:
 	if (skel) {
 		weft_info("counters: options_written=%llu options_received=%llu no_room=%llu "
 			  "ignored_peer=%llu malformed=%llu requests_with_context=%llu "
-			  "spans_lost=%llu enrolled_at_start=%llu no_thread_state=%llu",
+			  "spans_lost=%llu enrolled_at_start=%llu no_thread_state=%llu "
+			  "new_trace_idle=%llu new_trace_two_in_flight=%llu new_trace_event_loop=%llu",
 			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_WRITTEN],
 			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_RECEIVED],
 			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_NO_ROOM],
@@ -605,7 +610,10 @@ out:
 			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_PENDING],
 			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_SPANS_LOST],
 			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_ENROLLED],
-			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_NO_STATE]);
+			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_NO_STATE],
+			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_NEW_IDLE],
+			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_NEW_TWO],
+			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_NEW_LOOP]);
 		weft_tcpopt__destroy(skel);
 	}
 	return rc;
