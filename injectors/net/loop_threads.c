@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 
 #include "log.h"
+#include "mounts.h"
 #include "loop_threads.h"
 
 #define WEFT_UNCERTAIN_LOOP 0x2 /* bpf/net/server_ctx.bpf.h */
@@ -18,6 +19,7 @@ int weft_loop_attach(struct bpf_object *obj, struct bpf_link **links, int *n, in
 {
 	struct bpf_program *p;
 
+	weft_ensure_tracefs();	/* syscall tracepoints */
 	bpf_object__for_each_program(p, obj)
 	{
 		if (strncmp(bpf_program__name(p), "weft_loop_", 10))
