@@ -114,9 +114,10 @@ kmsg() { echo "weft-test $$: $*" >/dev/kmsg 2>/dev/null; }
 # progress lines).
 watch_exit() {
 	local pid; eval "pid=\$GO_PID_$1"
-	(tail --pid="$pid" -f /dev/null 2>/dev/null
-	 echo "service $1 (pid $pid) gone at uptime $(cut -d' ' -f1 /proc/uptime), $(date +%T.%N)" 2>/dev/null >>"$T/gone"
-	 kmsg "service $1 (pid $pid) gone") &
+	(tail --pid="$pid" -f /dev/null
+	 echo "service $1 (pid $pid) gone at uptime $(cut -d' ' -f1 /proc/uptime), $(date +%T.%N)" >>"$T/gone"
+	 kmsg "service $1 (pid $pid) gone") 2>/dev/null &
+	cleanup_add "kill $!"	# runs before the service's own kill -9
 }
 
 # service_gone NAME PID: print on stderr why a chain service is gone: its exit
