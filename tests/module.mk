@@ -1,4 +1,13 @@
 # tests/: the runner is tests/run; test programs built here are listed in TESTS_BIN.
+
+# Code rewritten in place the way the kernel reuses uprobe XOL slots: the VM
+# must run what was written (tests/vm/vm_harness.test).
+$(B)/tests/xol_rewrite: $(B)/obj/tests/vm/xol_rewrite.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -pthread -o $@ $^ $(LDFLAGS)
+TESTS_BIN += $(B)/tests/xol_rewrite
+LINT_SOURCES += tests/vm/xol_rewrite.c
+
 .PHONY: test-programs
 test-programs: $(TESTS_BIN)
 
