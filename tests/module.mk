@@ -1,12 +1,12 @@
 # tests/: the runner is tests/run; test programs built here are listed in TESTS_BIN.
 
-# Code rewritten in place the way the kernel reuses uprobe XOL slots: the VM
-# must run what was written (tests/vm/vm_harness.test).
-$(B)/tests/xol_rewrite: $(B)/obj/tests/vm/xol_rewrite.o
+# Uprobes on two functions called in a loop by four threads: the VM must keep
+# their results right (tests/vm/vm_harness.test).
+$(B)/tests/uprobe_xol: $(B)/obj/tests/vm/uprobe_xol.o
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -pthread -o $@ $^ $(LDFLAGS)
-TESTS_BIN += $(B)/tests/xol_rewrite
-LINT_SOURCES += tests/vm/xol_rewrite.c
+TESTS_BIN += $(B)/tests/uprobe_xol
+LINT_SOURCES += tests/vm/uprobe_xol.c
 
 .PHONY: test-programs
 test-programs: $(TESTS_BIN)
