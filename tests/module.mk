@@ -1,4 +1,13 @@
 # tests/: the runner is tests/run; test programs built here are listed in TESTS_BIN.
+
+# Uprobes on two functions called in a loop by four threads: the VM must keep
+# their results right (tests/vm/vm_harness.test).
+$(B)/tests/uprobe_xol: $(B)/obj/tests/vm/uprobe_xol.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -pthread -o $@ $^ $(LDFLAGS)
+TESTS_BIN += $(B)/tests/uprobe_xol
+LINT_SOURCES += tests/vm/uprobe_xol.c
+
 .PHONY: test-programs
 test-programs: $(TESTS_BIN)
 

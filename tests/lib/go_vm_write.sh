@@ -105,14 +105,63 @@ matrix() {
 	ok "one chain through $n builds: every hop got exactly one traceparent, parents right"
 }
 
+# A line into the guest kernel's log, so that its tail places OOM kills and
+# segfaults in the test's timeline.
+kmsg() { echo "weft-test $$: $*" >/dev/kmsg 2>/dev/null; }
+
+# watch_exit NAME: note in $T/gone when chain service NAME exits (guest uptime,
+# comparable with dmesg's timestamps, and wall clock, comparable with wrk's
+# progress lines).
+watch_exit() {
+	local pid; eval "pid=\$GO_PID_$1"
+	(tail --pid="$pid" -f /dev/null
+	 echo "service $1 (pid $pid) gone at uptime $(cut -d' ' -f1 /proc/uptime), $(date +%T.%N)" >>"$T/gone"
+	 kmsg "service $1 (pid $pid) gone") 2>/dev/null &
+	cleanup_add "kill $!"	# runs before the service's own kill -9
+}
+
+# service_gone NAME PID: print on stderr why a chain service is gone: its exit
+# status, when, its output (a Go crash names the signal, the fault address and
+# the goroutines' stacks), the guest kernel's log tail (OOM killer, segfault
+# lines), weft-go's counters, wrk's summary; REPLY := a one-line summary.
+# Not in a subshell: wait needs the service to be our child.
+service_gone() {
+	local n=$1 pid=$2 st why log=$T/$1.log
+	wait "$pid"
+	st=$?
+	why="exit status $st"
+	((st > 128)) && why+=" (SIG$(kill -l $((st - 128)) 2>/dev/null))"
+	{
+		echo "=== service $n (pid $pid) is gone: $why"
+		cat "$T/gone" 2>/dev/null
+		echo "=== its output: $(wc -l <"$log") lines, the first 80 and the last 30"
+		head -n 80 "$log"
+		echo "..."
+		tail -n 30 "$log"
+		echo "=== guest kernel log, last 40 lines (uptime $(cut -d' ' -f1 /proc/uptime))"
+		dmesg 2>&1 | tail -n 40
+		echo "=== weft-go counters"
+		grep -E 'writes:|spans:|uprobe hits|lost|skip' "$T/weft.log"
+		echo "=== wrk, instrumented"
+		grep -v '^progress' "$T/wrk1.txt"
+	} >&2
+	local go_says kernel_says
+	go_says=$(grep -m1 -E '^(panic|fatal error|unexpected fault|SIG[A-Z]+|\[signal)' "$log")
+	kernel_says=$(dmesg 2>/dev/null | grep -iE 'oom-kill|killed process|segfault|general protection|traps:' | tail -n1)
+	REPLY="$n $why, Go: '$go_says', kernel: '$kernel_says'"
+}
+
 # wrk through A->B->C for SECS, once without weft-go and once with it: no
 # error, every answer identical to the uninstrumented one, no crash.
 load() {
 	local bin=$1 secs=$2 reqs=${3:-0} secs0=$2
 	((reqs > 0 && secs0 > 60)) && secs0=60
+	# A crash prints every goroutine, runtime frames included (service_gone).
+	export GOTRACEBACK=system
 	go_start C "$bin" "$T" -quiet
 	go_start B "$bin" "$T" -quiet -next "http://127.0.0.1:$GO_PORT_C"
 	go_start A "$bin" "$T" -quiet -next "http://127.0.0.1:$GO_PORT_B"
+	for n in A B C; do watch_exit "$n"; done
 	curl -sf -o "$T/want" "http://127.0.0.1:$GO_PORT_A/load" || fail "request failed"
 	want=$(cat "$T/want")
 	# wrk runs response() in each thread's Lua state and done() in the main one:
@@ -156,7 +205,9 @@ end
 LUA
 	WEFT_LOAD_LIMIT=0 wrk -t1 -c8 --timeout 30s -d"${secs0}s" -s "$T/check.lua" "http://127.0.0.1:$GO_PORT_A" >"$T/wrk0.txt" 2>&1 || fail "wrk failed"
 	echo "uninstrumented: $(grep -E '^requests|Requests/sec' "$T/wrk0.txt" | tr '\n' ' ')"
+	kmsg "uninstrumented run done, weft-go starts"
 	go_weft_start "$T/weft.log" --db "$db" --no-analyze --exe "$bin" --spans-file /dev/null --verbose
+	kmsg "weft-go running, instrumented run starts"
 	# Progress lines (every 10k answers) go to the console as they come: a soak
 	# takes half an hour. wrk's main thread sleeps for the whole -d even when its
 	# thread stops at the limit, so it is stopped with SIGINT (its own early stop,
@@ -175,12 +226,15 @@ LUA
 	wait $tail_pid
 	[ $rc = 0 ] || fail "wrk failed (status $rc): $(cat "$T/wrk1.txt")"
 	echo "instrumented:   $(grep -E '^requests|Requests/sec' "$T/wrk1.txt" | tr '\n' ' ')"
+	kmsg "instrumented run done, weft-go stops"
 	go_weft_stop
 	cat "$T/weft.log"
+	local gone=""
 	for n in A B C; do
 		eval "pid=\$GO_PID_$n"
-		kill -0 "$pid" 2>/dev/null || fail "service $n crashed"
+		kill -0 "$pid" 2>/dev/null || { service_gone "$n" "$pid"; gone+=" $REPLY"; }
 	done
+	[ -z "$gone" ] || fail "service crashed:$gone (details above)"
 	grep -q '^requests [0-9]* errors 0 non2xx 0 mismatched 0$' "$T/wrk0.txt" || fail "uninstrumented run had failures: $(cat "$T/wrk0.txt")"
 	grep -q '^requests [0-9]* errors 0 non2xx 0 mismatched 0$' "$T/wrk1.txt" || fail "instrumented run had failures: $(cat "$T/wrk1.txt")"
 	check_writes_clean "$T/weft.log"
