@@ -36,6 +36,7 @@ static __always_inline void disc_event(__u32 type, __u16 port)
 	e->pid = bpf_get_current_pid_tgid() >> 32;
 	e->port = port;
 	e->_pad = 0;
+	e->ts = bpf_ktime_get_boot_ns();
 	bpf_ringbuf_submit(e, 0);
 }
 

@@ -19,6 +19,7 @@ struct weft_disc_event {
 	__u32 pid;
 	__u16 port; /* host order */
 	__u16 _pad;
+	__u64 ts; /* bpf_ktime_get_boot_ns() of the event */
 };
 
 #endif /* WEFT_GO_DISCOVER_H */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -170,7 +171,7 @@ out:
 }
 
 /* A process a selector named: Go? then attach (or queue its analysis). */
-static void candidate(struct go_disc *d, pid_t pid, const char *why)
+static void candidate(struct go_disc *d, pid_t pid, const char *why, uint64_t ts)
 {
 	char path[PATH_MAX], ver[64], link[64];
 	const char *rt;
@@ -197,6 +198,16 @@ static void candidate(struct go_disc *d, pid_t pid, const char *why)
 	}
 	d->attached += rc == GO_DISC_ATTACHED;
 	close(fd);
+	if (rc == GO_DISC_ATTACHED && ts) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_BOOTTIME, &now);
+		weft_debug("pid %d (%s): ready to trace %.1f ms after its %s", pid, path,
+			   ((double)now.tv_sec * 1e9 + (double)now.tv_nsec - (double)ts) / 1e6,
+			   strcmp(why, "--port") ? "exec" : "listen");
+	} else if (rc == GO_DISC_ATTACHED) {
+		weft_debug("pid %d (%s): ready to trace", pid, path);
+	}
 }
 
 static int on_event(void *ctx, void *data, size_t len)
@@ -208,9 +219,9 @@ static int on_event(void *ctx, void *data, size_t len)
 	if (len < sizeof(*e))
 		return 0;
 	if (e->type == WEFT_DISC_LISTEN)
-		candidate(d, (pid_t)e->pid, "--port");
+		candidate(d, (pid_t)e->pid, "--port", e->ts);
 	else if (e->type == WEFT_DISC_EXEC && match_proc(d, (pid_t)e->pid, &why))
-		candidate(d, (pid_t)e->pid, why);
+		candidate(d, (pid_t)e->pid, why, e->ts);
 	return 0;
 }
 
@@ -362,7 +373,7 @@ int go_disc_scan(struct go_disc *d)
 				continue;
 			why = "--port";
 		}
-		candidate(d, (pid_t)pid, why);
+		candidate(d, (pid_t)pid, why, 0);
 		n++;
 	}
 	closedir(dp);
@@ -461,6 +472,9 @@ void go_disc_poll(struct go_disc *d)
 				break;
 			}
 			d->attached += rc == GO_DISC_ATTACHED;
+			if (rc == GO_DISC_ATTACHED)
+				weft_debug("pid %d (%s): ready to trace (after its analysis)",
+					   p->pids[i], p->path);
 		}
 		close(p->fd);
 		free(p->pids);

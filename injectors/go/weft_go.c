@@ -346,8 +346,6 @@ static int disc_attach(void *ctx, pid_t pid, int fd, const char *path)
 	}
 	snprintf(open_path, sizeof(open_path), "/proc/self/fd/%d", fd);
 	rc = setup_binary(st, &disc_env, path, open_path, pid);
-	if (rc == 0)
-		weft_debug("pid %d (%s): ready to trace", pid, path);
 	return rc == 0 ? GO_DISC_ATTACHED : rc > 0 ? GO_DISC_LEFT : GO_DISC_FAILED;
 }
 
