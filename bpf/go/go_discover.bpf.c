@@ -21,12 +21,23 @@ struct {
 	__type(value, __u8);
 } disc_ports SEC(".maps");
 
+/* The --cgroup directories (fds), whatever cgroup namespace weft-go is in. */
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, WEFT_DISC_MAX_CGROUPS);
+	__type(key, __u32);
+	__type(value, __u32);
+} disc_cgroups SEC(".maps");
+
+const volatile __u32 ncgroups = 0;
+const volatile bool all_execs = false; /* --exe-name: user space checks every exec */
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 64 << 10);
 } disc_events SEC(".maps");
 
-static __always_inline void disc_event(__u32 type, __u16 port)
+static __always_inline void disc_event(__u32 type, __u16 port, __u16 cgroup)
 {
 	struct weft_disc_event *e = bpf_ringbuf_reserve(&disc_events, sizeof(*e), 0);
 
@@ -35,7 +46,7 @@ static __always_inline void disc_event(__u32 type, __u16 port)
 	e->type = type;
 	e->pid = bpf_get_current_pid_tgid() >> 32;
 	e->port = port;
-	e->_pad = 0;
+	e->cgroup = cgroup;
 	e->ts = bpf_ktime_get_boot_ns();
 	bpf_ringbuf_submit(e, 0);
 }
@@ -43,7 +54,15 @@ static __always_inline void disc_event(__u32 type, __u16 port)
 SEC("tp/sched/sched_process_exec")
 int go_disc_exec(void *ctx)
 {
-	disc_event(WEFT_DISC_EXEC, 0);
+	__u16 in = 0;
+
+	for (__u32 i = 0; i < WEFT_DISC_MAX_CGROUPS && i < ncgroups; i++)
+		if (bpf_current_task_under_cgroup(&disc_cgroups, i) == 1) {
+			in = 1;
+			break;
+		}
+	if (in || all_execs)
+		disc_event(WEFT_DISC_EXEC, 0, in);
 	return 0;
 }
 
@@ -56,6 +75,6 @@ int go_disc_listen(struct trace_event_raw_inet_sock_set_state *ctx)
 		return 0;
 	if (!bpf_map_lookup_elem(&disc_ports, &port))
 		return 0;
-	disc_event(WEFT_DISC_LISTEN, port);
+	disc_event(WEFT_DISC_LISTEN, port, 0);
 	return 0;
 }

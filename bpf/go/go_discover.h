@@ -8,6 +8,7 @@
 #endif
 
 #define WEFT_DISC_MAX_PORTS 64
+#define WEFT_DISC_MAX_CGROUPS 16
 
 enum {
 	WEFT_DISC_EXEC = 1,   /* a process exec'd */
@@ -18,7 +19,7 @@ struct weft_disc_event {
 	__u32 type;
 	__u32 pid;
 	__u16 port; /* host order */
-	__u16 _pad;
+	__u16 cgroup; /* exec: 1 when inside one of the --cgroup subtrees */
 	__u64 ts; /* bpf_ktime_get_boot_ns() of the event */
 };
 

@@ -3,12 +3,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <ftw.h>
+#include <linux/magic.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -40,7 +43,7 @@ struct pending {
 
 struct go_disc {
 	struct go_disc_sel sel;
-	char rel[GO_DISC_MAX_SEL][PATH_MAX]; /* the --cgroup subtrees as cgroup paths */
+	int cgfd[GO_DISC_MAX_SEL]; /* the --cgroup directories */
 	struct go_discover *skel;
 	const char *dbdir;
 	go_disc_attach_fn attach;
@@ -60,69 +63,18 @@ bool go_disc_any(const struct go_disc_sel *sel)
 	return sel->ncgroups || sel->nnames || sel->nports;
 }
 
-int go_disc_cgroup_rel(const char *dir, char *out, size_t len)
-{
-	FILE *f = fopen("/proc/self/mounts", "re");
-	char line[4096], mnt[PATH_MAX], type[64];
-	size_t best = 0;
-
-	if (f) {
-		while (fgets(line, sizeof(line), f)) {
-			size_t ml;
-
-			if (sscanf(line, "%*s %4095s %63s", mnt, type) != 2 || strcmp(type, "cgroup2"))
-				continue;
-			ml = strlen(mnt);
-			while (ml > 1 && mnt[ml - 1] == '/')
-				ml--;
-			if (strncmp(dir, mnt, ml) || (dir[ml] && dir[ml] != '/') || ml <= best)
-				continue;
-			best = ml;
-			snprintf(out, len, "%s", dir[ml] ? dir + ml : "/");
-		}
-		fclose(f);
-	}
-	if (!best) {
-		if (dir[0] != '/')
-			return -1;
-		snprintf(out, len, "%s", dir); /* a cgroup path, e.g. /kubepods.slice */
-	}
-	/* no trailing slash, "/" for the root */
-	for (size_t l = strlen(out); l > 1 && out[l - 1] == '/'; l--)
-		out[l - 1] = 0;
-	return 0;
-}
-
-bool go_disc_cgroup_in(const char *cg, const char *rel)
-{
-	size_t l = strlen(rel);
-
-	if (!strcmp(rel, "/"))
-		return true;
-	return !strncmp(cg, rel, l) && (cg[l] == 0 || cg[l] == '/');
-}
-
-/* Does pid match --cgroup or --exe-name? why gets the selector. */
-static bool match_proc(const struct go_disc *d, pid_t pid, const char **why)
+/* Does pid's executable match --exe-name? */
+static bool match_name(const struct go_disc *d, pid_t pid)
 {
 	char p[PATH_MAX];
+	const char *base;
 
-	if (d->sel.nnames && weft_proc_exe(pid, p, sizeof(p)) == 0) {
-		const char *base = strrchr(p, '/') ? strrchr(p, '/') + 1 : p;
-
-		for (int i = 0; i < d->sel.nnames; i++)
-			if (!fnmatch(d->sel.names[i], base, 0)) {
-				*why = "--exe-name";
-				return true;
-			}
-	}
-	if (d->sel.ncgroups && weft_proc_cgroup(pid, p, sizeof(p)) == 0) {
-		for (int i = 0; i < d->sel.ncgroups; i++)
-			if (go_disc_cgroup_in(p, d->rel[i])) {
-				*why = "--cgroup";
-				return true;
-			}
-	}
+	if (!d->sel.nnames || weft_proc_exe(pid, p, sizeof(p)))
+		return false;
+	base = strrchr(p, '/') ? strrchr(p, '/') + 1 : p;
+	for (int i = 0; i < d->sel.nnames; i++)
+		if (!fnmatch(d->sel.names[i], base, 0))
+			return true;
 	return false;
 }
 
@@ -214,14 +166,14 @@ static int on_event(void *ctx, void *data, size_t len)
 {
 	struct go_disc *d = ctx;
 	const struct weft_disc_event *e = data;
-	const char *why = NULL;
-
 	if (len < sizeof(*e))
 		return 0;
 	if (e->type == WEFT_DISC_LISTEN)
 		candidate(d, (pid_t)e->pid, "--port", e->ts);
-	else if (e->type == WEFT_DISC_EXEC && match_proc(d, (pid_t)e->pid, &why))
-		candidate(d, (pid_t)e->pid, why, e->ts);
+	else if (e->type == WEFT_DISC_EXEC && e->cgroup)
+		candidate(d, (pid_t)e->pid, "--cgroup", e->ts);
+	else if (e->type == WEFT_DISC_EXEC && match_name(d, (pid_t)e->pid))
+		candidate(d, (pid_t)e->pid, "--exe-name", e->ts);
 	return 0;
 }
 
@@ -241,25 +193,42 @@ struct go_disc *go_disc_new(const struct go_disc_sel *sel, const char *dbdir,
 	d->ctx = ctx;
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
-	for (int i = 0; i < sel->ncgroups; i++)
-		if (go_disc_cgroup_rel(sel->cgroups[i], d->rel[i], sizeof(d->rel[i]))) {
+	for (int i = 0; i < GO_DISC_MAX_SEL; i++)
+		d->cgfd[i] = -1;
+	for (int i = 0; i < sel->ncgroups; i++) {
+		struct statfs sf;
+
+		d->cgfd[i] = open(sel->cgroups[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (d->cgfd[i] < 0 || fstatfs(d->cgfd[i], &sf) || sf.f_type != CGROUP2_SUPER_MAGIC) {
 			snprintf(err, errlen,
-				 "bad --cgroup %s: give a directory under a cgroup2 mount (e.g. "
-				 "/sys/fs/cgroup/kubepods.slice) or a cgroup path starting with /",
-				 sel->cgroups[i]);
+				 "bad --cgroup %s: %s: give a directory of the cgroup v2 hierarchy "
+				 "(e.g. /sys/fs/cgroup/kubepods.slice)",
+				 sel->cgroups[i], d->cgfd[i] < 0 ? strerror(errno) : "not cgroup v2");
 			goto fail;
 		}
+	}
 	d->skel = go_discover__open();
 	if (!d->skel) {
 		snprintf(err, errlen, "cannot open the discovery BPF object: %s", strerror(errno));
 		goto fail;
 	}
+	d->skel->rodata->ncgroups = (__u32)sel->ncgroups;
+	d->skel->rodata->all_execs = sel->nnames > 0;
 	bpf_program__set_autoload(d->skel->progs.go_disc_exec, sel->ncgroups || sel->nnames);
 	bpf_program__set_autoload(d->skel->progs.go_disc_listen, sel->nports > 0);
 	if (go_discover__load(d->skel)) {
 		snprintf(err, errlen, "cannot load the discovery BPF programs: %s: run as root",
 			 strerror(errno));
 		goto fail;
+	}
+	for (int i = 0; i < sel->ncgroups; i++) {
+		__u32 k = (__u32)i, v = (__u32)d->cgfd[i];
+
+		if (bpf_map_update_elem(bpf_map__fd(d->skel->maps.disc_cgroups), &k, &v, BPF_ANY)) {
+			snprintf(err, errlen, "cannot watch cgroup %s: %s", sel->cgroups[i],
+				 strerror(errno));
+			goto fail;
+		}
 	}
 	for (int i = 0; i < sel->nports; i++)
 		bpf_map_update_elem(bpf_map__fd(d->skel->maps.disc_ports), &sel->ports[i], &one,
@@ -351,6 +320,29 @@ static bool has_socket(pid_t pid, const unsigned long *inos, size_t n)
 	return found;
 }
 
+/* The processes of every cgroup under the --cgroup directories (cgroup.procs). */
+static struct go_disc *walk_disc;
+static int walk_cg(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	char procs[PATH_MAX];
+	FILE *f;
+	long pid;
+
+	(void)sb;
+	(void)ftw;
+	if (type != FTW_D)
+		return 0;
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", path);
+	f = fopen(procs, "re");
+	if (!f)
+		return 0;
+	while (fscanf(f, "%ld", &pid) == 1)
+		if (pid > 0)
+			candidate(walk_disc, (pid_t)pid, "--cgroup", 0);
+	fclose(f);
+	return 0;
+}
+
 int go_disc_scan(struct go_disc *d)
 {
 	unsigned long inos[256];
@@ -359,16 +351,19 @@ int go_disc_scan(struct go_disc *d)
 	struct dirent *de;
 	int n = 0;
 
-	if (!dp)
-		return 0;
+	walk_disc = d;
+	for (int i = 0; i < d->sel.ncgroups; i++)
+		nftw(d->sel.cgroups[i], walk_cg, 16, FTW_PHYS);
+	if (!dp || (!d->sel.nnames && !ninos))
+		goto out;
 	while ((de = readdir(dp))) {
-		const char *why = NULL;
+		const char *why = "--exe-name";
 		char *end;
 		long pid = strtol(de->d_name, &end, 10);
 
 		if (*end || pid <= 0 || pid == getpid())
 			continue;
-		if (!match_proc(d, (pid_t)pid, &why)) {
+		if (!match_name(d, (pid_t)pid)) {
 			if (!ninos || !has_socket((pid_t)pid, inos, ninos))
 				continue;
 			why = "--port";
@@ -376,7 +371,9 @@ int go_disc_scan(struct go_disc *d)
 		candidate(d, (pid_t)pid, why, 0);
 		n++;
 	}
-	closedir(dp);
+out:
+	if (dp)
+		closedir(dp);
 	return n;
 }
 
@@ -510,6 +507,9 @@ void go_disc_free(struct go_disc *d)
 		free(p);
 	}
 	go_discover__destroy(d->skel);
+	for (int i = 0; i < GO_DISC_MAX_SEL; i++)
+		if (d->cgfd[i] >= 0)
+			close(d->cgfd[i]);
 	pthread_mutex_destroy(&d->lock);
 	pthread_cond_destroy(&d->cond);
 	free(d);

@@ -17,7 +17,7 @@
 #define GO_DISC_MAX_SEL 16
 
 struct go_disc_sel {
-	const char *cgroups[GO_DISC_MAX_SEL]; /* cgroup v2 directories or cgroup paths */
+	const char *cgroups[GO_DISC_MAX_SEL]; /* cgroup v2 directories */
 	int ncgroups;
 	const char *names[GO_DISC_MAX_SEL]; /* fnmatch globs on the executable's basename */
 	int nnames;
@@ -49,11 +49,5 @@ void go_disc_poll(struct go_disc *d);
 /* Counters, for the stop summary and tests. */
 void go_disc_summary(const struct go_disc *d);
 void go_disc_free(struct go_disc *d);
-
-/* Testable pieces. */
-/* The cgroup path of dir (a directory under a cgroup2 mount, or a cgroup path). */
-int go_disc_cgroup_rel(const char *dir, char *out, size_t len);
-/* Is cgroup path cg inside the subtree rel? */
-bool go_disc_cgroup_in(const char *cg, const char *rel);
 
 #endif
