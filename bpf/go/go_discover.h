@@ -18,9 +18,9 @@ enum {
 struct weft_disc_event {
 	__u32 type;
 	__u32 pid;
-	__u16 port; /* host order */
+	__u16 port;   /* host order */
 	__u16 cgroup; /* exec: 1 when inside one of the --cgroup subtrees */
-	__u64 ts; /* bpf_ktime_get_boot_ns() of the event */
+	__u64 ts;     /* bpf_ktime_get_boot_ns() of the event */
 };
 
 #endif /* WEFT_GO_DISCOVER_H */

@@ -52,7 +52,7 @@ struct go_disc {
 	bool worker_on, quit;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct pending *queue; /* under lock */
+	struct pending *queue;	    /* under lock */
 	char done[DONE_HASHES][33]; /* worker only */
 	unsigned ndone;
 	unsigned long long matched, attached, left, analyses, same_content;
@@ -199,11 +199,13 @@ struct go_disc *go_disc_new(const struct go_disc_sel *sel, const char *dbdir,
 		struct statfs sf;
 
 		d->cgfd[i] = open(sel->cgroups[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (d->cgfd[i] < 0 || fstatfs(d->cgfd[i], &sf) || sf.f_type != CGROUP2_SUPER_MAGIC) {
+		if (d->cgfd[i] < 0 || fstatfs(d->cgfd[i], &sf) ||
+		    sf.f_type != CGROUP2_SUPER_MAGIC) {
 			snprintf(err, errlen,
 				 "bad --cgroup %s: %s: give a directory of the cgroup v2 hierarchy "
 				 "(e.g. /sys/fs/cgroup/kubepods.slice)",
-				 sel->cgroups[i], d->cgfd[i] < 0 ? strerror(errno) : "not cgroup v2");
+				 sel->cgroups[i],
+				 d->cgfd[i] < 0 ? strerror(errno) : "not cgroup v2");
 			goto fail;
 		}
 	}
@@ -277,8 +279,9 @@ static size_t listen_inodes(const struct go_disc *d, unsigned long *out, size_t 
 			unsigned port, st;
 			unsigned long ino;
 
-			if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*s %*s %*s %*s "
-					 "%*s %lu",
+			if (sscanf(line,
+				   " %*d: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*s %*s %*s %*s "
+				   "%*s %lu",
 				   &port, &st, &ino) != 3 ||
 			    st != 0x0A)
 				continue;

@@ -76,8 +76,9 @@ static void usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: weft-go [--db DIR] (--exe PATH | --pid PID | --cgroup PATH | --exe-name GLOB |\n"
-	    "                --port N)... [--no-write] [--no-analyze] [--spans-file F] [--verbose]\n"
+	    "usage: weft-go [--db DIR] (--exe PATH | --pid PID | --cgroup PATH |\n"
+	    "                --exe-name GLOB | --port N)... [--no-write] [--no-analyze]\n"
+	    "               [--spans-file F] [--verbose]\n"
 	    "  --db DIR        offsets database (default $WEFT_OFFSETS_DB or %s)\n"
 	    "  --exe PATH      instrument every process of this executable, now and later\n"
 	    "  --pid PID       instrument this process\n"
@@ -316,7 +317,7 @@ static int setup_binary(struct state *st, const struct go_env *env, const char *
 
 /* Discovery hands a Go process over: attach it if its record is in the database. */
 static struct go_env disc_env; /* never analyses: the record is there */
-static bool disc_no_analyze;	/* --no-analyze: a miss is left alone */
+static bool disc_no_analyze;   /* --no-analyze: a miss is left alone */
 
 static int disc_attach(void *ctx, pid_t pid, int fd, const char *path)
 {
@@ -335,8 +336,9 @@ static int disc_attach(void *ctx, pid_t pid, int fd, const char *path)
 		rc = weft_db_lookup_fd(disc_env.db, fd, path, &rec, err, sizeof(err));
 		weft_record_free(rec);
 		if (rc == -ENOENT && disc_no_analyze)
-			weft_warn("pid %d (%s): not in the offsets database (--no-analyze): left alone",
-				  pid, path);
+			weft_warn(
+			    "pid %d (%s): not in the offsets database (--no-analyze): left alone",
+			    pid, path);
 		if (rc == -ENOENT)
 			return disc_no_analyze ? GO_DISC_LEFT : GO_DISC_MISS;
 		if (rc) {

@@ -20,8 +20,8 @@ static const struct {
      ID, UID},
     {"/kubepods.slice/kubepods-pod" UID_ ".slice/cri-containerd-" ID ".scope", ID, UID},
     /* CRI-O, systemd driver */
-    {"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID_
-     ".slice/crio-" ID ".scope",
+    {"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID_ ".slice/crio-" ID
+     ".scope",
      ID, UID},
     /* cgroupfs driver (containerd or CRI-O) */
     {"/kubepods/besteffort/pod" UID "/" ID, ID, UID},
@@ -34,17 +34,16 @@ static const struct {
      ".slice/cri-containerd-" ID ".scope",
      ID, UID},
     /* a pod's own cgroup: pod, no container */
-    {"/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UID_ ".slice", "",
-     UID},
+    {"/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UID_ ".slice", "", UID},
     /* not containers */
     {"/", "", ""},
     {"/user.slice/user-0.slice/session-1.scope", "", ""},
     {"/system.slice/ssh.service", "", ""},
-    {"/system.slice/docker-0123.scope", "", ""},		/* too short */
-    {"/system.slice/docker-" ID "0.scope", "", ""},	/* 65 hex */
-    {"/system.slice/dockerx" ID ".scope", "", ""},	/* no dash */
+    {"/system.slice/docker-0123.scope", "", ""},	   /* too short */
+    {"/system.slice/docker-" ID "0.scope", "", ""},	   /* 65 hex */
+    {"/system.slice/dockerx" ID ".scope", "", ""},	   /* no dash */
     {"/kubepods/besteffort/pod1f2e3d4c-5b6a/" ID, ID, ""}, /* short uid */
-    {"/kubepods/besteffort/xpod" UID "/" ID, ID, ""},	/* not "pod" */
+    {"/kubepods/besteffort/xpod" UID "/" ID, ID, ""},	   /* not "pod" */
 };
 
 int main(void)
