@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,6 +62,72 @@ struct go_disc {
 bool go_disc_any(const struct go_disc_sel *sel)
 {
 	return sel->ncgroups || sel->nnames || sel->nports;
+}
+
+/* Stat layer/rel as pid sees it; 0 and *sb filled, else -1. */
+static int stat_layer(pid_t pid, const char *layer, size_t llen, const char *rel, struct stat *sb)
+{
+	char p[PATH_MAX];
+
+	if ((size_t)snprintf(p, sizeof(p), "/proc/%d/root%.*s%s", (int)pid, (int)llen, layer,
+			     rel) >= sizeof(p))
+		return -1;
+	return stat(p, sb);
+}
+
+int go_disc_file_id(pid_t pid, const char *exe, dev_t *dev, ino_t *ino)
+{
+	char path[64], line[4 * PATH_MAX], best[4 * PATH_MAX] = "", mnt[PATH_MAX], type[64];
+	size_t bestlen = 0;
+	const char *rel, *o, *dash;
+	struct stat sb;
+	FILE *f;
+
+	/* The mount that holds exe, as the process sees it: overlayfs or not? */
+	snprintf(path, sizeof(path), "/proc/%d/mountinfo", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		size_t ml;
+
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+			continue;
+		ml = strcmp(mnt, "/") ? strlen(mnt) : 0;
+		if (strncmp(exe, mnt, ml) || exe[ml] != '/' || ml < bestlen)
+			continue;
+		bestlen = ml;
+		snprintf(best, sizeof(best), "%s", line); /* the last (top) mount wins a tie */
+	}
+	fclose(f);
+	dash = strstr(best, " - ");
+	if (!dash || sscanf(dash, " - %63s", type) != 1 || strcmp(type, "overlay"))
+		return -1;
+	rel = exe + bestlen;
+	/* The file in the upper layer (copied up), else in the first lower layer holding it. */
+	if ((o = strstr(dash, "upperdir=")) &&
+	    !stat_layer(pid, o + 9, strcspn(o + 9, ", \n"), rel, &sb))
+		goto found;
+	for (o = dash; (o = strstr(o, "lowerdir")); o++) {
+		const char *l = strchr(o, '=');
+
+		if (!l)
+			break;
+		for (l++; *l && *l != ',' && *l != ' ' && *l != '\n';) {
+			size_t n = strcspn(l, ":, \n");
+
+			if (n && !stat_layer(pid, l, n, rel, &sb))
+				goto found;
+			l += n;
+			if (*l == ':')
+				l++;
+		}
+	}
+	return -1;
+found:
+	*dev = sb.st_dev;
+	*ino = sb.st_ino;
+	return 0;
 }
 
 /* Does pid's executable match --exe-name? */

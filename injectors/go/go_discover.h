@@ -37,6 +37,14 @@ struct go_disc;
 struct ring_buffer;
 
 bool go_disc_any(const struct go_disc_sel *sel);
+/*
+ * The file under overlayfs that pid executes (exe: its path as pid sees it):
+ * every container has its own overlay view (st_dev) of one layer file, which
+ * uprobes see as one inode. The upper layer's copy, else the first lower layer
+ * holding it, read through /proc/PID/root. 0, or -1 when exe is not on
+ * overlayfs or not found (then the file as opened is the identity).
+ */
+int go_disc_file_id(pid_t pid, const char *exe, dev_t *dev, ino_t *ino);
 /* Load and attach the discovery programs; NULL with one line in err. */
 struct go_disc *go_disc_new(const struct go_disc_sel *sel, const char *dbdir,
 			    go_disc_attach_fn attach, void *ctx, char *err, size_t errlen);

@@ -231,6 +231,9 @@ static struct go_binary *binary_for(struct state *st, const struct stat *sb, con
 	return b;
 }
 
+/* Set by discovery around setup_binary: the identity of the file as mapped. */
+static const struct stat *file_id;
+
 /* Attach to one executable; 0 attached, 1 unsupported (said), -1 failure (said). */
 static int setup_binary(struct state *st, const struct go_env *env, const char *path,
 			const char *open_path, pid_t pid)
@@ -247,6 +250,10 @@ static int setup_binary(struct state *st, const struct go_env *env, const char *
 		if (fd >= 0)
 			close(fd);
 		return -1;
+	}
+	if (file_id) { /* discovery: the file as mapped (one per overlayfs lower file) */
+		sb.st_dev = file_id->st_dev;
+		sb.st_ino = file_id->st_ino;
 	}
 	b = binary_for(st, &sb, path, &is_new);
 	if (!b) {
@@ -330,6 +337,7 @@ static int disc_attach(void *ctx, pid_t pid, int fd, const char *path)
 
 	if (fstat(fd, &sb))
 		return GO_DISC_FAILED;
+	go_disc_file_id(pid, path, &sb.st_dev, &sb.st_ino); /* else as opened */
 	for (unsigned i = 0; i < st->nbins && !known; i++)
 		known = st->bins[i].dev == sb.st_dev && st->bins[i].ino == sb.st_ino;
 	if (!known) {
@@ -347,7 +355,9 @@ static int disc_attach(void *ctx, pid_t pid, int fd, const char *path)
 		}
 	}
 	snprintf(open_path, sizeof(open_path), "/proc/self/fd/%d", fd);
+	file_id = &sb;
 	rc = setup_binary(st, &disc_env, path, open_path, pid);
+	file_id = NULL;
 	return rc == 0 ? GO_DISC_ATTACHED : rc > 0 ? GO_DISC_LEFT : GO_DISC_FAILED;
 }
 
