@@ -33,6 +33,7 @@ struct pending {
 	struct pending *next;
 	dev_t dev;
 	ino_t ino;
+	char hash[33]; /* its content: pods of one image, each with its own file, wait together */
 	int fd;
 	char path[PATH_MAX];
 	pid_t *pids;
@@ -150,6 +151,7 @@ static void *worker_main(void *arg);
 /* Queue the binary open at fd for analysis (takes fd), with pid waiting for it. */
 static void queue_analysis(struct go_disc *d, pid_t pid, int fd, const char *path)
 {
+	char hash[33] = "";
 	struct pending *p;
 	struct stat sb;
 	pid_t *np;
@@ -158,9 +160,11 @@ static void queue_analysis(struct go_disc *d, pid_t pid, int fd, const char *pat
 		close(fd);
 		return;
 	}
+	weft_hash_fd(fd, hash);
 	pthread_mutex_lock(&d->lock);
 	for (p = d->queue; p; p = p->next)
-		if (p->dev == sb.st_dev && p->ino == sb.st_ino)
+		if ((p->dev == sb.st_dev && p->ino == sb.st_ino) ||
+		    (hash[0] && !strcmp(p->hash, hash)))
 			break;
 	if (!p) {
 		p = calloc(1, sizeof(*p));
@@ -170,6 +174,7 @@ static void queue_analysis(struct go_disc *d, pid_t pid, int fd, const char *pat
 		p->ino = sb.st_ino;
 		p->fd = fd;
 		fd = -1;
+		memcpy(p->hash, hash, sizeof(hash));
 		snprintf(p->path, sizeof(p->path), "%s", path);
 		p->next = d->queue;
 		d->queue = p;
@@ -498,16 +503,6 @@ static void *worker_main(void *arg)
 	}
 }
 
-/* Is pid still running the file (dev, ino)? */
-static bool runs(pid_t pid, dev_t dev, ino_t ino)
-{
-	char link[64];
-	struct stat sb;
-
-	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
-	return stat(link, &sb) == 0 && sb.st_dev == dev && sb.st_ino == ino;
-}
-
 void go_disc_poll(struct go_disc *d)
 {
 	struct pending *done = NULL, **pp, *p;
@@ -528,20 +523,25 @@ void go_disc_poll(struct go_disc *d)
 		if (p->rc)
 			weft_warn("%s: left alone: %s", p->path, p->err);
 		for (size_t i = 0; i < p->npids && !p->rc; i++) {
-			int rc;
+			char link[64], path[PATH_MAX];
+			int rc, fd;
 
-			if (!runs(p->pids[i], p->dev, p->ino))
-				continue; /* exited meanwhile: forgotten */
-			rc = d->attach(d->ctx, p->pids[i], p->fd, p->path);
+			/* Each process's own file (same content); exited meanwhile: forgotten. */
+			snprintf(link, sizeof(link), "/proc/%d/exe", (int)p->pids[i]);
+			if (weft_proc_exe(p->pids[i], path, sizeof(path)) ||
+			    (fd = open(link, O_RDONLY | O_CLOEXEC)) < 0)
+				continue;
+			rc = d->attach(d->ctx, p->pids[i], fd, path);
+			close(fd);
 			if (rc == GO_DISC_MISS) {
-				weft_warn("pid %d (%s): left alone: %s", p->pids[i], p->path,
+				weft_warn("pid %d (%s): left alone: %s", p->pids[i], path,
 					  *p->err ? p->err : "not a supported Go binary");
 				break;
 			}
 			d->attached += rc == GO_DISC_ATTACHED;
 			if (rc == GO_DISC_ATTACHED)
 				weft_debug("pid %d (%s): ready to trace (after its analysis)",
-					   p->pids[i], p->path);
+					   p->pids[i], path);
 		}
 		close(p->fd);
 		free(p->pids);

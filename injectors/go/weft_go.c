@@ -209,6 +209,39 @@ static void add_target(pid_t pid, void *arg)
 		weft_warn("pid %d: cannot add to the targets map: %s", pid, strerror(errno));
 }
 
+/* Running, not a zombie (its exit tracepoint may have fired before it was added). */
+static bool proc_alive(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+/* Discovery: drop targets whose process is gone (an exit that raced the add). */
+static void sweep_targets(void)
+{
+	__u32 key, next, *prev = NULL;
+
+	while (bpf_map_get_next_key(targets_fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (!proc_alive((pid_t)next))
+			bpf_map_delete_elem(targets_fd, &next);
+	}
+}
+
 /* The binary for (dev, ino), added if new. NULL when the table is full. */
 static struct go_binary *binary_for(struct state *st, const struct stat *sb, const char *path,
 				    bool *is_new)
@@ -295,7 +328,7 @@ static int setup_binary(struct state *st, const struct go_env *env, const char *
 	b->attach_path[0] = 0;
 	if (pid > 0) {
 		add_target(pid, b);
-		if (kill(pid, 0) && errno == ESRCH) { /* exited before it was added */
+		if (!proc_alive(pid)) { /* exited before it was added */
 			__u32 tgid = (__u32)pid;
 
 			bpf_map_delete_elem(targets_fd, &tgid);
@@ -613,8 +646,16 @@ int main(int argc, char **argv)
 		}
 		n = ring_buffer__consume(spans_rb);
 		busy = n > 200;
-		if (disc)
+		if (disc) {
+			static time_t last;
+			time_t now = time(NULL);
+
 			go_disc_poll(disc);
+			if (now != last) { /* once a second */
+				sweep_targets();
+				last = now;
+			}
+		}
 	}
 	rc = 0;
 out:
