@@ -23,7 +23,7 @@ $(OTLP_GEN_C) $(OTLP_GEN_H): $(OTLP_STAMP)
 
 EXPORT_SRCS := exporter/exporter.c exporter/config.c exporter/resource.c exporter/procinfo.c \
                exporter/span_view.c exporter/otlp_pb.c exporter/otlp_wire.c exporter/otlp_json.c exporter/jsonl.c \
-               exporter/transport.c exporter/buf.c exporter/batch.c
+               exporter/transport.c exporter/buf.c exporter/batch.c exporter/container.c
 EXPORT_OBJS := $(EXPORT_SRCS:%.c=$(B)/obj/%.o) $(OTLP_GEN_C:%.c=$(B)/obj/%.o)
 
 # Every exporter object may include the generated headers.
@@ -53,10 +53,17 @@ $(B)/tests/export_unit_test: $(B)/obj/tests/unit/export_unit_test.o $(EXPORT_LIB
 TESTS_BIN += $(B)/tests/export_unit_test
 LINT_SOURCES += tests/unit/export_unit_test.c
 
+# The cgroup path parser (tests/unit/cgroup_ids.test).
+$(B)/tests/cgroup_ids_test: tests/unit/cgroup_ids_test.c exporter/container.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS)
+TESTS_BIN += $(B)/tests/cgroup_ids_test
+LINT_SOURCES += tests/unit/cgroup_ids_test.c
+
 # Fuzz target (libFuzzer + ASan/UBSan): traceparent, span events, responses.
 FUZZ_EXPORT := $(B)/tests/fuzz_export
 FUZZ_EXPORT_SRCS := tests/fuzz/export_fuzz.c exporter/buf.c exporter/config.c exporter/resource.c \
-                    exporter/procinfo.c exporter/span_view.c exporter/otlp_pb.c exporter/otlp_wire.c \
+                    exporter/procinfo.c exporter/container.c exporter/span_view.c exporter/otlp_pb.c exporter/otlp_wire.c \
                     exporter/otlp_json.c exporter/jsonl.c exporter/batch.c common/tracecontext.c \
                     common/random.c common/log.c $(OTLP_GEN_C)
 $(FUZZ_EXPORT): $(FUZZ_EXPORT_SRCS) $(wildcard exporter/*.h) | $(OTLP_STAMP)

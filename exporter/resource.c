@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "procinfo.h"
+#include "container.h"
 #include "resource.h"
 
 #define RCACHE_SLOTS 8192 /* power of two */
@@ -92,6 +93,15 @@ static struct weft_resource *resource_build(struct weft_rcache *rc, uint32_t pid
 		weft_kv_set(&r->kv, "process.runtime.name", runtime);
 		if (ver[0])
 			kv_set_utf8(&r->kv, "process.runtime.version", ver);
+	}
+	if (pid && weft_proc_cgroup((pid_t)pid, val, sizeof(val)) == 0) {
+		char cid[65], pod[37];
+
+		weft_cgroup_ids(val, cid, pod);
+		if (cid[0])
+			weft_kv_set(&r->kv, "container.id", cid);
+		if (pod[0])
+			weft_kv_set(&r->kv, "k8s.pod.uid", pod);
 	}
 	kv_set_utf8(&r->kv, "host.name", rc->host);
 	weft_kv_set(&r->kv, "telemetry.sdk.name", "weft");

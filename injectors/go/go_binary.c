@@ -291,6 +291,7 @@ static int func_sites(const char *path, const struct go_elf *elf, const struct w
 static int attach_sites(struct go_binary *b, const struct sites *st, bool multi, char *err,
 			size_t errlen)
 {
+	const char *path = b->attach_path[0] ? b->attach_path : b->path;
 	struct bpf_link *l;
 
 	if (!st->n)
@@ -302,7 +303,7 @@ static int attach_sites(struct go_binary *b, const struct sites *st, bool multi,
 
 		for (size_t i = 0; i < st->n; i++)
 			cookies[i] = b->index;
-		l = bpf_program__attach_uprobe_multi(st->prog, -1, b->path, NULL, &mo);
+		l = bpf_program__attach_uprobe_multi(st->prog, -1, path, NULL, &mo);
 		if (!l) {
 			snprintf(err, errlen, "cannot attach uprobes to %s: %s", b->path,
 				 strerror(errno));
@@ -314,7 +315,7 @@ static int attach_sites(struct go_binary *b, const struct sites *st, bool multi,
 	for (size_t i = 0; i < st->n; i++) {
 		struct bpf_uprobe_opts o = {.sz = sizeof(o), .bpf_cookie = b->index};
 
-		l = bpf_program__attach_uprobe_opts(st->prog, -1, b->path, st->offs[i], &o);
+		l = bpf_program__attach_uprobe_opts(st->prog, -1, path, st->offs[i], &o);
 		if (!l) {
 			snprintf(err, errlen,
 				 "cannot attach a uprobe to %s at file offset 0x%zx: %s", b->path,

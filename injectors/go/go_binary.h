@@ -26,6 +26,7 @@ struct go_env {
 
 struct go_binary {
 	char path[PATH_MAX];
+	char attach_path[64]; /* when set, uprobes attach here (/proc/self/fd/N) */
 	dev_t dev;
 	ino_t ino;
 	unsigned index; /* cookie of its uprobes, index in the cfgs map */

@@ -1,10 +1,11 @@
 # injectors/go: weft-go, Go net/http trace context by uprobes.
 WEFT_GO_SRCS := injectors/go/weft_go.c injectors/go/go_binary.c injectors/go/go_elf.c \
                 injectors/go/go_probe.c injectors/go/go_pin.c injectors/go/go_procs.c \
-                injectors/go/go_analyze.c
+                injectors/go/go_analyze.c injectors/go/go_discover.c
 WEFT_GO_OBJS := $(WEFT_GO_SRCS:%.c=$(B)/obj/%.o)
 
 $(B)/obj/injectors/go/weft_go.o $(B)/obj/injectors/go/go_binary.o: $(B)/bpf/bpf/go/weft_go.skel.h
+$(B)/obj/injectors/go/go_discover.o: $(B)/bpf/bpf/go/go_discover.skel.h
 # bpf/include headers carry "#pragma unroll" for clang -target bpf
 $(WEFT_GO_OBJS): CFLAGS += -Wno-unknown-pragmas -Ibpf
 

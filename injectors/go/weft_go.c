@@ -2,8 +2,8 @@
 /*
  * weft-go: W3C trace context for Go net/http services, by uprobes.
  *
- *   weft-go [--db DIR] (--exe PATH | --pid PID)... [--no-write] [--no-analyze]
- *           [--spans-file F] [--verbose]
+ *   weft-go [--db DIR] (--exe PATH | --pid PID | --cgroup PATH | --exe-name GLOB |
+ *            --port N)... [--no-write] [--no-analyze] [--spans-file F] [--verbose]
  *
  * Reads each binary's offsets record (analysing a missing binary on the spot),
  * attaches uprobes, exports a SERVER span per request served and a CLIENT span
@@ -39,6 +39,7 @@
 #include "go_procs.h"
 #include "go_analyze.h"
 #include "lifecycle.h"
+#include "go_discover.h"
 
 #define MAX_ARGS WEFT_GO_MAX_BINARIES
 
@@ -49,6 +50,7 @@ struct opts {
 	int nexes;
 	pid_t pids[MAX_ARGS];
 	int npids;
+	struct go_disc_sel sel; /* --cgroup, --exe-name, --port: discovery */
 	bool no_write, no_analyze, verbose;
 };
 
@@ -74,16 +76,46 @@ static void usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: weft-go [--db DIR] (--exe PATH | --pid PID)... [--no-write] [--no-analyze]\n"
+	    "usage: weft-go [--db DIR] (--exe PATH | --pid PID | --cgroup PATH |\n"
+	    "                --exe-name GLOB | --port N)... [--no-write] [--no-analyze]\n"
 	    "               [--spans-file F] [--verbose]\n"
 	    "  --db DIR        offsets database (default $WEFT_OFFSETS_DB or %s)\n"
 	    "  --exe PATH      instrument every process of this executable, now and later\n"
 	    "  --pid PID       instrument this process\n"
+	    "  --cgroup PATH   every Go process in this cgroup v2 subtree, now and later\n"
+	    "  --exe-name GLOB every Go process whose executable's name matches, now and later\n"
+	    "  --port N        every Go process listening on TCP port N, now and later\n"
 	    "  --no-write      never write into processes: spans and published context only\n"
 	    "  --no-analyze    a binary missing from the database is an error\n"
 	    "  --spans-file F  write spans as JSON lines to F\n"
 	    "  --verbose       say what happens to each process\n",
 	    WEFT_DB_DEFAULT_DIR);
+}
+
+/* One discovery selector (c: 'c' --cgroup, 'n' --exe-name, 'P' --port). */
+static int disc_arg(struct go_disc_sel *sel, int c, const char *arg)
+{
+	int *n = c == 'c' ? &sel->ncgroups : c == 'n' ? &sel->nnames : &sel->nports;
+	char *end;
+	long v;
+
+	if (*n == GO_DISC_MAX_SEL) {
+		weft_err("too many selectors: at most %d of each", GO_DISC_MAX_SEL);
+		return -1;
+	}
+	if (c == 'c') {
+		sel->cgroups[(*n)++] = arg;
+	} else if (c == 'n') {
+		sel->names[(*n)++] = arg;
+	} else {
+		v = strtol(arg, &end, 10);
+		if (*end || v <= 0 || v > 65535) {
+			weft_err("bad --port %s: give a TCP port, 1..65535", arg);
+			return -1;
+		}
+		sel->ports[(*n)++] = (uint16_t)v;
+	}
+	return 0;
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -92,6 +124,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	    {"db", required_argument, NULL, 'd'},
 	    {"exe", required_argument, NULL, 'e'},
 	    {"pid", required_argument, NULL, 'p'},
+	    {"cgroup", required_argument, NULL, 'c'},
+	    {"exe-name", required_argument, NULL, 'n'},
+	    {"port", required_argument, NULL, 'P'},
 	    {"no-write", no_argument, NULL, 'W'},
 	    {"no-analyze", no_argument, NULL, 'A'},
 	    {"spans-file", required_argument, NULL, 's'},
@@ -123,6 +158,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				goto too_many;
 			o->pids[o->npids++] = (pid_t)v;
 			break;
+		case 'c':
+		case 'n':
+		case 'P':
+			if (disc_arg(&o->sel, c, optarg))
+				return -1;
+			break;
 		case 'W':
 			o->no_write = true;
 			break;
@@ -143,8 +184,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			return -1;
 		}
 	}
-	if (optind < argc || (!o->nexes && !o->npids)) {
-		weft_err("no target: give --exe PATH or --pid PID");
+	if (optind < argc || (!o->nexes && !o->npids && !go_disc_any(&o->sel))) {
+		weft_err("no target: give --exe PATH, --pid PID, --cgroup PATH, --exe-name GLOB or "
+			 "--port N");
 		return -1;
 	}
 	return 0;
@@ -165,6 +207,39 @@ static void add_target(pid_t pid, void *arg)
 		weft_debug("pid %d (%s): instrumented", pid, b->path);
 	else
 		weft_warn("pid %d: cannot add to the targets map: %s", pid, strerror(errno));
+}
+
+/* Running, not a zombie (its exit tracepoint may have fired before it was added). */
+static bool proc_alive(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+/* Discovery: drop targets whose process is gone (an exit that raced the add). */
+static void sweep_targets(void)
+{
+	__u32 key, next, *prev = NULL;
+
+	while (bpf_map_get_next_key(targets_fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (!proc_alive((pid_t)next))
+			bpf_map_delete_elem(targets_fd, &next);
+	}
 }
 
 /* The binary for (dev, ino), added if new. NULL when the table is full. */
@@ -189,6 +264,9 @@ static struct go_binary *binary_for(struct state *st, const struct stat *sb, con
 	return b;
 }
 
+/* Set by discovery around setup_binary: the identity of the file as mapped. */
+static const struct stat *file_id;
+
 /* Attach to one executable; 0 attached, 1 unsupported (said), -1 failure (said). */
 static int setup_binary(struct state *st, const struct go_env *env, const char *path,
 			const char *open_path, pid_t pid)
@@ -206,6 +284,10 @@ static int setup_binary(struct state *st, const struct go_env *env, const char *
 			close(fd);
 		return -1;
 	}
+	if (file_id) { /* discovery: the file as mapped (one per overlayfs lower file) */
+		sb.st_dev = file_id->st_dev;
+		sb.st_ino = file_id->st_ino;
+	}
 	b = binary_for(st, &sb, path, &is_new);
 	if (!b) {
 		weft_err("too many binaries: at most %d", WEFT_GO_MAX_BINARIES);
@@ -215,6 +297,8 @@ static int setup_binary(struct state *st, const struct go_env *env, const char *
 	if (is_new) {
 		struct timespec t0, t1;
 
+		if (pid > 0) /* read where the process sees it (another mount namespace) */
+			snprintf(b->attach_path, sizeof(b->attach_path), "/proc/self/fd/%d", fd);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		switch (go_binary_attach(b, env, fd, err, sizeof(err))) {
 		case GO_BIN_OK:
@@ -241,8 +325,14 @@ static int setup_binary(struct state *st, const struct go_env *env, const char *
 		}
 	}
 	close(fd);
+	b->attach_path[0] = 0;
 	if (pid > 0) {
 		add_target(pid, b);
+		if (!proc_alive(pid)) { /* exited before it was added */
+			__u32 tgid = (__u32)pid;
+
+			bpf_map_delete_elem(targets_fd, &tgid);
+		}
 	} else {
 		struct weft_go_inode ino = {.dev = go_kdev(sb.st_dev), .ino = sb.st_ino};
 		__u32 idx = b->index;
@@ -263,6 +353,45 @@ static int setup_binary(struct state *st, const struct go_env *env, const char *
 		go_procs_of(sb.st_dev, sb.st_ino, add_target, b);
 	}
 	return 0;
+}
+
+/* Discovery hands a Go process over: attach it if its record is in the database. */
+static struct go_env disc_env; /* never analyses: the record is there */
+static bool disc_no_analyze;   /* --no-analyze: a miss is left alone */
+
+static int disc_attach(void *ctx, pid_t pid, int fd, const char *path)
+{
+	struct state *st = ctx;
+	struct weft_record *rec = NULL;
+	char open_path[64], err[512] = "";
+	struct stat sb;
+	bool known = false;
+	int rc;
+
+	if (fstat(fd, &sb))
+		return GO_DISC_FAILED;
+	go_disc_file_id(pid, path, &sb.st_dev, &sb.st_ino); /* else as opened */
+	for (unsigned i = 0; i < st->nbins && !known; i++)
+		known = st->bins[i].dev == sb.st_dev && st->bins[i].ino == sb.st_ino;
+	if (!known) {
+		rc = weft_db_lookup_fd(disc_env.db, fd, path, &rec, err, sizeof(err));
+		weft_record_free(rec);
+		if (rc == -ENOENT && disc_no_analyze)
+			weft_warn(
+			    "pid %d (%s): not in the offsets database (--no-analyze): left alone",
+			    pid, path);
+		if (rc == -ENOENT)
+			return disc_no_analyze ? GO_DISC_LEFT : GO_DISC_MISS;
+		if (rc) {
+			weft_warn("pid %d (%s): offsets lookup failed: %s", pid, path, err);
+			return GO_DISC_FAILED;
+		}
+	}
+	snprintf(open_path, sizeof(open_path), "/proc/self/fd/%d", fd);
+	file_id = &sb;
+	rc = setup_binary(st, &disc_env, path, open_path, pid);
+	file_id = NULL;
+	return rc == 0 ? GO_DISC_ATTACHED : rc > 0 ? GO_DISC_LEFT : GO_DISC_FAILED;
 }
 
 static int on_span(void *ctx, void *data, size_t len)
@@ -354,6 +483,7 @@ int main(int argc, char **argv)
 	struct weft_exporter_opts eo = {.injector = "weft-go"};
 	struct ring_buffer *spans_rb = NULL, *procs_rb = NULL;
 	struct bpf_link *exec_l = NULL, *exit_l = NULL;
+	struct go_disc *disc = NULL;
 	char err[1024] = "", why[256] = "";
 	int rc = 1, attached = 0;
 	bool busy = false;
@@ -480,12 +610,24 @@ int main(int argc, char **argv)
 	rc = stop ? 0 : 1;
 	if (stop)
 		goto out; /* a stop request during start-up: clean up, exit 0 */
-	if (!attached) {
+	if (go_disc_any(&o.sel)) {
+		disc_env = env;
+		disc_env.no_analyze = true; /* analyses run on discovery's thread */
+		disc = go_disc_new(&o.sel, weft_db_dir(env.db), disc_attach, &st, err, sizeof(err));
+		if (!disc) {
+			weft_err("%s", err);
+			goto out;
+		}
+		disc_no_analyze = o.no_analyze;
+		go_disc_scan(disc);
+	} else if (!attached) {
 		weft_err("no supported Go binary among the targets: nothing to do");
 		goto out;
 	}
 	spans_rb = ring_buffer__new(bpf_map__fd(st.skel->maps.spans), on_span, &st, NULL);
 	procs_rb = ring_buffer__new(bpf_map__fd(st.skel->maps.procs), on_proc, &st, NULL);
+	if (disc && procs_rb && go_disc_ring(disc, &procs_rb))
+		procs_rb = NULL;
 	if (!spans_rb || !procs_rb) {
 		weft_err("cannot open the ring buffers: %s", strerror(errno));
 		goto out;
@@ -504,6 +646,16 @@ int main(int argc, char **argv)
 		}
 		n = ring_buffer__consume(spans_rb);
 		busy = n > 200;
+		if (disc) {
+			static time_t last;
+			time_t now = time(NULL);
+
+			go_disc_poll(disc);
+			if (now != last) { /* once a second */
+				sweep_targets();
+				last = now;
+			}
+		}
 	}
 	rc = 0;
 out:
@@ -515,6 +667,9 @@ out:
 		ring_buffer__consume(spans_rb);
 	if (st.skel && rc == 0)
 		print_stats(&st, env.write, env.publish);
+	if (disc && rc == 0)
+		go_disc_summary(disc);
+	go_disc_free(disc);
 	if (st.exp)
 		weft_exporter_close(st.exp);
 	go_unpin(st.pin);

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * weft-go discovery: which processes start, and which start listening on TCP.
+ * Each event carries only the process id (and the port); weft-go reads the
+ * rest (cgroup, executable, build info) from /proc and decides.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "go/go_discover.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define TCP_LISTEN_STATE 10
+
+/* Ports named with --port (key: port, host order); empty: no listen events. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WEFT_DISC_MAX_PORTS);
+	__type(key, __u16);
+	__type(value, __u8);
+} disc_ports SEC(".maps");
+
+/* The --cgroup directories (fds), whatever cgroup namespace weft-go is in. */
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, WEFT_DISC_MAX_CGROUPS);
+	__type(key, __u32);
+	__type(value, __u32);
+} disc_cgroups SEC(".maps");
+
+const volatile __u32 ncgroups = 0;
+const volatile bool all_execs = false; /* --exe-name: user space checks every exec */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 << 10);
+} disc_events SEC(".maps");
+
+static __always_inline void disc_event(__u32 type, __u16 port, __u16 cgroup)
+{
+	struct weft_disc_event *e = bpf_ringbuf_reserve(&disc_events, sizeof(*e), 0);
+
+	if (!e)
+		return;
+	e->type = type;
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->port = port;
+	e->cgroup = cgroup;
+	e->ts = bpf_ktime_get_boot_ns();
+	bpf_ringbuf_submit(e, 0);
+}
+
+SEC("tp/sched/sched_process_exec")
+int go_disc_exec(void *ctx)
+{
+	__u16 in = 0;
+
+	for (__u32 i = 0; i < WEFT_DISC_MAX_CGROUPS && i < ncgroups; i++)
+		if (bpf_current_task_under_cgroup(&disc_cgroups, i) == 1) {
+			in = 1;
+			break;
+		}
+	if (in || all_execs)
+		disc_event(WEFT_DISC_EXEC, 0, in);
+	return 0;
+}
+
+SEC("tp/sock/inet_sock_set_state")
+int go_disc_listen(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	__u16 port = ctx->sport;
+
+	if (ctx->newstate != TCP_LISTEN_STATE || ctx->protocol != IPPROTO_TCP)
+		return 0;
+	if (!bpf_map_lookup_elem(&disc_ports, &port))
+		return 0;
+	disc_event(WEFT_DISC_LISTEN, port, 0);
+	return 0;
+}
