@@ -51,7 +51,8 @@ static __always_inline void disc_event(__u32 type, __u16 port, __u16 cgroup)
 	bpf_ringbuf_submit(e, 0);
 }
 
-SEC("tp/sched/sched_process_exec")
+/* raw tracepoints: no tracefs needed */
+SEC("raw_tp/sched_process_exec")
 int go_disc_exec(void *ctx)
 {
 	__u16 in = 0;
@@ -66,13 +67,14 @@ int go_disc_exec(void *ctx)
 	return 0;
 }
 
-SEC("tp/sock/inet_sock_set_state")
-int go_disc_listen(struct trace_event_raw_inet_sock_set_state *ctx)
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(go_disc_listen, const struct sock *sk, int oldstate, int newstate)
 {
-	__u16 port = ctx->sport;
+	__u16 port;
 
-	if (ctx->newstate != TCP_LISTEN_STATE || ctx->protocol != IPPROTO_TCP)
+	if (newstate != TCP_LISTEN_STATE || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
+	port = sk->__sk_common.skc_num;	/* the bound local port, host order */
 	if (!bpf_map_lookup_elem(&disc_ports, &port))
 		return 0;
 	disc_event(WEFT_DISC_LISTEN, port, 0);

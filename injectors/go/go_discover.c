@@ -310,7 +310,7 @@ struct go_disc *go_disc_new(const struct go_disc_sel *sel, const char *dbdir,
 	if (go_discover__attach(d->skel)) {
 		snprintf(err, errlen,
 			 "cannot attach the discovery tracepoints (sched_process_exec, "
-			 "inet_sock_set_state): %s: mount tracefs or run as root",
+			 "inet_sock_set_state): %s: check that the kernel has BTF (/sys/kernel/btf/vmlinux) and weft-go runs as root",
 			 strerror(errno));
 		goto fail;
 	}
