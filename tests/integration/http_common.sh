@@ -39,6 +39,7 @@ in_cg() {
 # Start weft-http on cgroup $1 writing spans to $2 (extra args after); waits for "ready".
 wh_start() {
 	local cg=$1 spans=$2; shift 2
+	WH_SPANS=$spans
 	WH_LOG=$(mktemp "${TMPDIR:-/tmp}/weft-http-log.XXXXXX")
 	cleanup_add "rm -f '$WH_LOG'"
 	"$WEFT_HTTP" --cgroup "$cg" --spans-file "$spans" "$@" 2>"$WH_LOG" &
@@ -47,11 +48,12 @@ wh_start() {
 	wait_for 300 grep -q "weft-http: ready" "$WH_LOG" || { cat "$WH_LOG" >&2; fail "weft-http did not get ready"; }
 }
 
-# Stop weft-http with SIGINT and wait; prints its log.
+# Stop weft-http with SIGINT and wait; prints its log; checks the span trees.
 wh_stop() {
 	kill -INT "$WH_PID" 2>/dev/null
 	wait "$WH_PID"
 	local rc=$?
 	cat "$WH_LOG" >&2
 	[ $rc = 0 ] || fail "weft-http exited with $rc"
+	[ ! -f "$WH_SPANS" ] || check_span_trees "$WH_SPANS"
 }
