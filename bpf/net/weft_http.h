@@ -15,6 +15,9 @@ enum weft_http_counter {
 	WH_CLIENT_SPANS,
 	WH_NOT_OURS,		/* connection of a process outside --pid */
 	WH_PREEMPTED,		/* connection given up: its sk_msg run met a preempted one on its CPU */
+	WH_REPLACED,		/* a forwarded traceparent replaced in place (same 55 bytes) */
+	WH_TP_TWICE,		/* outgoing request with two traceparent headers: left untouched */
+	WH_TS_INVALID,		/* incoming tracestate invalid by the W3C rules: not carried */
 	WH_NCOUNTERS,
 };
 

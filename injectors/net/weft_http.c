@@ -212,6 +212,8 @@ static void print_counters(struct weft_http *skel)
 		[WH_GIVE_UP] = "given-up", [WH_ERRORS] = "errors",
 		[WH_SERVER_SPANS] = "server-spans", [WH_CLIENT_SPANS] = "client-spans",
 		[WH_NOT_OURS] = "other-pid-dropped", [WH_PREEMPTED] = "preempted-dropped",
+		[WH_REPLACED] = "forwarded-replaced", [WH_TP_TWICE] = "traceparent-twice",
+		[WH_TS_INVALID] = "tracestate-invalid",
 	};
 	int ncpu = libbpf_num_possible_cpus();
 	int fd = bpf_map__fd(skel->maps.counters);

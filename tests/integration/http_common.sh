@@ -24,6 +24,22 @@ http_cgroup() { # $1: tag -> $CG
 	cleanup_add "echo \$\$ > '$root/cgroup.procs'; for p in \$(cat '$CG/cgroup.procs' 2>/dev/null); do kill -9 \$p; done; sleep 0.2; rmdir '$CG'"
 }
 
+# http_bridge TAG NAME...: a netns per NAME, all on one bridge (in a netns of
+# its own), NAME number i at 10.231.0.i/24. Sets NSOF[NAME] and IPOF[NAME]
+# (declare -A NSOF IPOF before calling).
+http_bridge() {
+	local tag=$1 br x n=1; shift
+	http_netns "$tag-br"; br=$NS
+	ip -n "$br" link add br0 type bridge && ip -n "$br" link set br0 up || fail "cannot make bridge"
+	for x in "$@"; do
+		http_netns "$tag-$x"; NSOF[$x]=$NS; IPOF[$x]=10.231.0.$n; n=$((n + 1))
+		ip -n "$br" link add "v$x" type veth peer name eth0 netns "$NS" || fail "cannot make veth"
+		ip -n "$br" link set "v$x" master br0 up
+		ip -n "$NS" addr add "${IPOF[$x]}/24" dev eth0
+		ip -n "$NS" link set eth0 up
+	done
+}
+
 # Run a command inside cgroup $1 (and netns $2 when not empty), in the background.
 # Usage: in_cg CG NS CMD...   (sets $!)
 in_cg() {
