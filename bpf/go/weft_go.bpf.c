@@ -52,7 +52,9 @@ struct client_state {
 	__u64 hdr;	/* Header map of the request, when a pending write holds it */
 	__u8 may_write; /* no traceparent set by the app */
 	__u8 app_set;	/* the app set a valid or invalid one */
-	__u8 _pad[6];
+	__u8 forwarded; /* the app copied the served request's traceparent */
+	__u8 _pad[5];
+	__u8 fwd_span_id[WEFT_SPAN_ID_LEN]; /* the parent id of that copy */
 };
 
 /*
@@ -550,6 +552,24 @@ static __always_inline bool same_trace(const __u8 *a, const __u8 *b)
 	return d == 0;
 }
 
+/*
+ * Did the app copy the incoming traceparent of the request goroutine k serves
+ * (a reverse proxy)? Then app is not the app's own context: the CLIENT span
+ * keeps its own (a child of the SERVER span), and the copy must be replaced.
+ */
+static __always_inline bool forwarded_tp(struct gkey *k, const struct weft_trace_ctx *app)
+{
+	struct server_state *st = bpf_map_lookup_elem(&servers, k);
+	__u64 a, b;
+
+	if (!st || st->ev.parent_src != WEFT_PARENT_HEADER ||
+	    !same_trace(st->ev.ctx.trace_id, app->trace_id))
+		return false;
+	__builtin_memcpy(&a, st->ev.parent_span_id, 8);
+	__builtin_memcpy(&b, app->span_id, 8);
+	return a == b;
+}
+
 /* The context a client call in goroutine k continues, if any. */
 static __always_inline const struct weft_trace_ctx *parent_ctx(struct gkey *k, __u8 *src)
 {
@@ -646,6 +666,11 @@ int go_rt_entry(struct pt_regs *ctx)
 	r = go_header_traceparent(cfg, hdr, &app);
 	if (r == GO_TP_NONE) {
 		cl->may_write = 1;
+	} else if (r == GO_TP_VALID && forwarded_tp(&k, &app)) {
+		/* read-only: weft-http replaces it on the wire (published below);
+		 * writes: not replaced in the buffer (yet), nothing is written */
+		cl->forwarded = 1;
+		__builtin_memcpy(cl->fwd_span_id, app.span_id, WEFT_SPAN_ID_LEN);
 	} else if (r == GO_TP_VALID) {
 		cl->app_set = 1;
 		/* Its trace and span id become this span's context. */
@@ -739,6 +764,8 @@ int go_pc_rt_entry(struct pt_regs *ctx)
 	cc.ctx = cl->ev.ctx;
 	cc.ts_ns = bpf_ktime_get_ns();
 	cc.version = WEFT_CONN_CTX_VERSION;
+	cc.forwarded = cl->forwarded;
+	__builtin_memcpy(cc.fwd_span_id, cl->fwd_span_id, WEFT_SPAN_ID_LEN);
 	bpf_map_update_elem(&go_conn_ctx, &ck, &cc, BPF_ANY);
 	stat_inc(WEFT_GO_ST_PUBLISHED);
 	return 0;
@@ -769,7 +796,9 @@ int go_rt_ret(struct pt_regs *ctx)
 	if (status > 0 && status < 1000)
 		cl->ev.status = (__u16)status;
 	if ((cfg->flags & WEFT_GO_CFG_WRITE) && !cl->may_write)
-		stat_inc(cl->app_set ? WEFT_GO_ST_SKIP_APPSET : WEFT_GO_ST_SKIP_UNKNOWN);
+		stat_inc(cl->app_set	 ? WEFT_GO_ST_SKIP_APPSET
+			 : cl->forwarded ? WEFT_GO_ST_SKIP_FORWARDED
+					 : WEFT_GO_ST_SKIP_UNKNOWN);
 	if (cl->hdr) {
 		pk.tgid = tgid;
 		pk.g = cl->hdr;

@@ -343,12 +343,14 @@ static __always_inline struct srv_ts *srv_ts_get(__u64 pid_tgid, const __u8 *spa
 	return e && e->len && span_id_eq(e->span_id, span_id) ? e : NULL;
 }
 
-static __always_inline void ev_set_ts(struct weft_span_event *ev, const struct srv_ts *e)
+/* A global function: its 512-byte copy is verified once, not on every path. */
+__attribute__((noinline)) int ev_set_ts(struct weft_span_event *ev, const struct srv_ts *e)
 {
-	if (!e)
-		return;
+	if (!ev || !e)
+		return 0;
 	ev->tracestate_len = e->len;
 	__builtin_memcpy(ev->tracestate, e->ts, WEFT_TS_MAX);
+	return 0;
 }
 
 static __always_inline void sctx_end_ts(struct weft_span_event *ev,
@@ -623,18 +625,20 @@ static long hdr_find_cb(__u32 i, void *data)
  * A forwarded traceparent (the same trace id and parent id as the incoming
  * header of the request being served: a proxy copying it) is replaced in
  * place by out: the 55 bytes at off, nothing else moves. The bytes there must
- * be the value the scanner parsed (tp, checked again here). 0, or -1 (untouched).
+ * be the value the scanner parsed (s->tp, checked again here). 0, or -1
+ * (untouched). A global function, verified once.
  */
-static __always_inline int replace_tp(struct sk_msg_md *msg, struct weft_scratch *sc, __u32 off,
-				      const char *tp, const struct weft_trace_ctx *out)
+__attribute__((noinline)) int replace_tp(struct sk_msg_md *msg, struct weft_scratch *sc, __u32 off,
+					 const struct weft_http_scan *s,
+					 const struct weft_trace_ctx *out)
 {
 	char *data, *data_end;
 	__u8 d = 0;
 
-	if (!off || off + WEFT_TRACEPARENT_LEN > WEFT_SCRATCH_SZ)
+	if (!msg || !sc || !s || !out || !off || off + WEFT_TRACEPARENT_LEN > WEFT_SCRATCH_SZ)
 		return -1;
 	for (__u32 i = 0; i < WEFT_TRACEPARENT_LEN; i++)
-		d |= sc->buf[(off + i) & WEFT_SCRATCH_MASK] ^ tp[i];
+		d |= sc->buf[(off + i) & WEFT_SCRATCH_MASK] ^ s->tp[i];
 	if (d)
 		return -1;
 	if (bpf_msg_pull_data(msg, off, off + WEFT_TRACEPARENT_LEN, 0))
@@ -645,6 +649,21 @@ static __always_inline int replace_tp(struct sk_msg_md *msg, struct weft_scratch
 		return -1;
 	weft_tp_format(data, out);
 	return 0;
+}
+
+/* weft-go's context for connection k when it says the request forwards tp. */
+static __always_inline struct weft_conn_ctx *go_fwd_ctx(struct weft_conn_key *k,
+							const struct weft_trace_ctx *tp)
+{
+	struct weft_conn_ctx *gc;
+
+	if (!have_go_pids || k->fd < 0)
+		return NULL;
+	gc = bpf_map_lookup_elem(&go_conn_ctx, k);
+	if (!gc || !gc->ctx.valid || !gc->forwarded || !same_trace(gc->ctx.trace_id, tp->trace_id) ||
+	    !span_id_eq(gc->fwd_span_id, tp->span_id))
+		return NULL;
+	return gc;
 }
 
 /* A complete request header block is in the scanner: decide, insert, arrange the body. */
@@ -673,6 +692,8 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 	fdp = bpf_map_lookup_elem(&cur_fd, &pid_tgid);
 	fk.tgid = pid_tgid >> 32;
 	fk.fd = fdp ? *fdp : -1;
+	gk.tgid = fk.tgid;
+	gk.fd = fk.fd;
 	if (go_owned(fk.tgid))
 		emit = false;
 
@@ -686,13 +707,23 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 	} else if (s->tp_count && weft_http_scan_tp(s, &cp->ev.ctx)) {
 		count(WH_LEFT_ALONE);
 		emit = false;
+	} else if (s->tp_count && (gc = go_fwd_ctx(&gk, &cp->ev.ctx))) {
+		/* weft-go: the Go app forwarded the served request's header */
+		if (replace_tp(msg, sc, hc.tp_off, s, &gc->ctx)) {
+			count(WH_LEFT_ALONE);
+		} else {
+			count(WH_GO_CTX);
+			count(WH_REPLACED);
+		}
+		bpf_map_delete_elem(&go_conn_ctx, &gk);
+		emit = false;
 	} else if (s->tp_count && sctx && sctx->parent_src == WEFT_PARENT_HEADER &&
 		   same_trace(sctx->ctx.trace_id, cp->ev.ctx.trace_id) &&
 		   span_id_eq(sctx->parent_span_id, cp->ev.ctx.span_id)) {
 		/* forwarded (a proxy copied the incoming header): the CLIENT span's
 		 * context in the same 55 bytes; untouched and no span if that fails */
 		weft_sctx_client(sctx, &cp->ev.ctx, cp->ev.parent_span_id, &cp->ev.parent_src);
-		if (replace_tp(msg, sc, hc.tp_off, s->tp, &cp->ev.ctx)) {
+		if (replace_tp(msg, sc, hc.tp_off, s, &cp->ev.ctx)) {
 			count(WH_LEFT_ALONE);
 			emit = false;
 		} else {
@@ -709,8 +740,6 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 		}
 		cp->ev.parent_src = WEFT_PARENT_HEADER;
 	} else {
-		gk.tgid = fk.tgid;
-		gk.fd = fk.fd;
 		gc = fk.fd >= 0 ? bpf_map_lookup_elem(&go_conn_ctx, &gk) : NULL;
 		if (gc && gc->ctx.valid) {
 			/* weft-go emits this CLIENT span; we only write its header */
