@@ -335,6 +335,14 @@ static __always_inline bool span_id_eq(const __u8 *a, const __u8 *b)
 	return x == y;
 }
 
+/* Has the thread a tracestate at all (for some SERVER span)? */
+static __always_inline bool srv_ts_maybe(__u64 pid_tgid)
+{
+	struct srv_ts *e = bpf_map_lookup_elem(&srv_ts, &pid_tgid);
+
+	return e && e->len;
+}
+
 /* The thread's tracestate when it belongs to SERVER span span_id, else NULL. */
 static __always_inline struct srv_ts *srv_ts_get(__u64 pid_tgid, const __u8 *span_id)
 {
@@ -697,7 +705,9 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 	if (go_owned(fk.tgid))
 		emit = false;
 
-	if (weft_have_bpf_loop)
+	/* the request's own traceparent value and tracestate lines: found only
+	 * when needed (a forwarded header to replace, a tracestate to add) */
+	if (weft_have_bpf_loop && (s->tp_count == 1 || srv_ts_maybe(pid_tgid)))
 		bpf_loop(WEFT_LINES_MAX, hdr_find_cb, &hc, 0);
 	sctx = weft_sctx_get(pid_tgid);
 	if (s->tp_count > 1) {
@@ -1054,7 +1064,8 @@ static __always_inline void server_begin(__u64 id, __s32 fd, struct in_state *is
 			sk = fd_sock(fd);
 		if (sk)
 			sock_addrs(sk, &sc->local, &sc->peer);
-		if (blk >= 0 && blk < WEFT_SCRATCH_SZ)
+		/* tracestate only beside a valid traceparent (W3C) */
+		if (have && blk >= 0 && blk < WEFT_SCRATCH_SZ)
 			ts_capture(id, sc->ctx.span_id, bpf_map_lookup_elem(&scratch, &zero),
 				   blk + is->scan.reqline_end, blk + is->scan.hdr_end);
 	}
