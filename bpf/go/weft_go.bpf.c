@@ -69,6 +69,25 @@ struct pending {
 	__u64 bw;		   /* bufio.Writer decided on (a retry uses another one) */
 	__u32 state;
 	__s32 refs;
+	__u32 fwd;		   /* replace the app's copy of the incoming traceparent */
+	__u32 _pad;
+	__u8 fwd_span_id[WEFT_SPAN_ID_LEN]; /* the parent id of that copy */
+};
+
+/*
+ * A forwarded traceparent to replace once Header.writeSubset has written it
+ * (key: tgid, goroutine): what the write site saw.
+ */
+struct fwd_site {
+	struct weft_trace_ctx ctx;	    /* the client span's context */
+	__u8 fwd_span_id[WEFT_SPAN_ID_LEN]; /* the copied parent id to find */
+	__u64 bw;			    /* the *bufio.Writer */
+	__u64 hdr;			    /* the request's Header map (pendings key) */
+	__s64 n0;			    /* bw.n before writeSubset */
+	/* room for go_write_after (its stack is too small beside the parser's) */
+	struct go_string v;		    /* the value found */
+	struct weft_trace_ctx chk;	    /* ... parsed */
+	char val[WEFT_TRACEPARENT_LEN + 1]; /* the replacement */
 };
 
 struct {
@@ -126,6 +145,15 @@ struct {
 	__type(key, __u64);   /* pid_tgid */
 	__type(value, __u64); /* callergp */
 } spawning SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct gkey);
+	__type(value, struct fwd_site);
+} fwd_sites SEC(".maps");
+
+static const struct fwd_site fwd_zero;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -583,12 +611,16 @@ static __always_inline const struct weft_trace_ctx *parent_ctx(struct gkey *k, _
 
 /* Register the request's pending write under its Header map. */
 static __always_inline void pending_open(__u32 tgid, __u64 hdr, __u64 g,
-					 const struct weft_trace_ctx *c)
+					 const struct weft_trace_ctx *c, const __u8 *fwd)
 {
 	struct gkey pk = {.tgid = tgid, .g = hdr};
 	struct pending np = {}, *p;
 
 	np.ctx = *c;
+	if (fwd) {
+		np.fwd = 1;
+		__builtin_memcpy(np.fwd_span_id, fwd, WEFT_SPAN_ID_LEN);
+	}
 	np.g = g;
 	np.state = PENDING_OPEN;
 	np.refs = 1;
@@ -668,7 +700,7 @@ int go_rt_entry(struct pt_regs *ctx)
 		cl->may_write = 1;
 	} else if (r == GO_TP_VALID && forwarded_tp(&k, &app)) {
 		/* read-only: weft-http replaces it on the wire (published below);
-		 * writes: not replaced in the buffer (yet), nothing is written */
+		 * writes: replaced in the buffer once writeSubset wrote it */
 		cl->forwarded = 1;
 		__builtin_memcpy(cl->fwd_span_id, app.span_id, WEFT_SPAN_ID_LEN);
 	} else if (r == GO_TP_VALID) {
@@ -685,8 +717,8 @@ int go_rt_entry(struct pt_regs *ctx)
 		cl->app_set = 1;
 	}
 	/* Skips are counted at the RET: this entry may run twice (morestack). */
-	if ((cfg->flags & WEFT_GO_CFG_WRITE) && hdr && cl->may_write) {
-		pending_open(tgid, hdr, k.g, &cl->ev.ctx);
+	if ((cfg->flags & WEFT_GO_CFG_WRITE) && hdr && (cl->may_write || cl->forwarded)) {
+		pending_open(tgid, hdr, k.g, &cl->ev.ctx, cl->forwarded ? cl->fwd_span_id : NULL);
 		cl->hdr = hdr;
 	}
 	bpf_map_update_elem(&clients, &k, cl, BPF_ANY);
@@ -795,10 +827,8 @@ int go_rt_ret(struct pt_regs *ctx)
 		status = (__s64)read_u64(resp + cfg->resp_status_code);
 	if (status > 0 && status < 1000)
 		cl->ev.status = (__u16)status;
-	if ((cfg->flags & WEFT_GO_CFG_WRITE) && !cl->may_write)
-		stat_inc(cl->app_set	 ? WEFT_GO_ST_SKIP_APPSET
-			 : cl->forwarded ? WEFT_GO_ST_SKIP_FORWARDED
-					 : WEFT_GO_ST_SKIP_UNKNOWN);
+	if ((cfg->flags & WEFT_GO_CFG_WRITE) && !cl->may_write && !cl->forwarded)
+		stat_inc(cl->app_set ? WEFT_GO_ST_SKIP_APPSET : WEFT_GO_ST_SKIP_UNKNOWN);
 	if (cl->hdr) {
 		pk.tgid = tgid;
 		pk.g = cl->hdr;
@@ -873,6 +903,26 @@ int go_write_site(struct pt_regs *ctx)
 	if (bpf_probe_read_user(crlf, 2, (void *)(buf.ptr + n - 2)) || crlf[0] != '\r' ||
 	    crlf[1] != '\n')
 		goto bad_state;
+	if (p->fwd) {
+		/* the app's copy is written by this call: replace it after it */
+		struct gkey gk = {.tgid = tgid, .g = ctx->r14};
+		struct fwd_site *fs;
+
+		/* an entry per goroutine, made once and updated in place */
+		fs = bpf_map_lookup_elem(&fwd_sites, &gk);
+		if (!fs) {
+			bpf_map_update_elem(&fwd_sites, &gk, &fwd_zero, BPF_ANY);
+			fs = bpf_map_lookup_elem(&fwd_sites, &gk);
+			if (!fs)
+				return 0;
+		}
+		fs->ctx = p->ctx;
+		fs->bw = bw;
+		fs->hdr = ctx->ax;
+		fs->n0 = n;
+		__builtin_memcpy(fs->fwd_span_id, p->fwd_span_id, WEFT_SPAN_ID_LEN);
+		return 0;
+	}
 	if (n + WEFT_TP_LINE_LEN > buf.len) {
 		stat_inc(WEFT_GO_ST_SKIP_SPACE);
 		return 0;
@@ -894,6 +944,131 @@ fault:
 	return 0;
 bad_state:
 	stat_inc(WEFT_GO_ST_SKIP_STATE);
+	return 0;
+}
+
+#define WEFT_GO_FWD_SCAN_STEPS 128 /* 48 bytes a step: header blocks up to 6 KB */
+
+struct fwd_scan {
+	__u64 base;  /* the buffer */
+	__s64 pos;   /* scan from here (a '\n' ends the line before the first header) */
+	__s64 end;   /* to here (bw.n after writeSubset) */
+	__s64 found; /* offset of the traceparent value, or -1 */
+};
+
+/* bpf_loop callback: 48 buffer bytes per step, looking for "\nTraceparent: ". */
+static long fwd_scan_cb(__u32 i, void *data)
+{
+	static const char name[] = "traceparent";
+	struct fwd_scan *fs = data;
+	__s64 p = fs->pos + (__s64)i * 48, sz = fs->end - p;
+	char c[64];
+
+	if (sz < 14)
+		return 1;
+	if (sz > 64)
+		sz = 64;
+	if (bpf_probe_read_user(c, sz, (void *)(fs->base + p)))
+		return 1;
+	for (int k = 0; k < 48; k++) {
+		__u8 d = 0;
+
+		if (k + 14 > sz)
+			return 1;
+		if (c[k] != '\n')
+			continue;
+		for (int j = 0; j < 11; j++)
+			d |= (__u8)(c[k + 1 + j] | 0x20) ^ (__u8)name[j];
+		if (!d && c[k + 12] == ':' && c[k + 13] == ' ') {
+			fs->found = p + k + 14;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Just after the CALL of writeSubset (write site + 5): the app's copy of the
+ * incoming traceparent is now in w's buffer; find its line in what the call
+ * wrote, check it is the copy (same trace id and parent id) and overwrite its
+ * 55 value bytes with the client span's context. Nothing moves, n stays.
+ */
+/* f->val = the client span's traceparent value; its own frame (global function). */
+__noinline int fwd_format(struct fwd_site *f)
+{
+	if (!f)
+		return -1;
+	weft_tp_format(f->val, &f->ctx);
+	return 0;
+}
+
+/* The replacement for go_write_after, with the write site's record f. */
+static __always_inline __u32 fwd_replace(const struct weft_go_cfg *cfg, struct fwd_site *f,
+					 __u32 tgid, __u64 g)
+{
+	struct fwd_scan sc = {.found = -1};
+	struct go_slice buf;
+	struct pending *p;
+	struct gkey pk = {};
+	__u64 err_itab = 1, a, b;
+	__s64 n = -1;
+
+	if (bpf_probe_read_user(&err_itab, sizeof(err_itab), (void *)(f->bw + cfg->bw_err)) ||
+	    bpf_probe_read_user(&buf, sizeof(buf), (void *)(f->bw + cfg->bw_buf)) ||
+	    bpf_probe_read_user(&n, sizeof(n), (void *)(f->bw + cfg->bw_n)))
+		return WEFT_GO_ST_SKIP_FORWARDED;
+	/* no error, n grew within the buffer (a flush in between: not found below) */
+	if (err_itab || !buf.ptr || buf.cap < buf.len || n > buf.len || f->n0 < 2 || n <= f->n0)
+		return WEFT_GO_ST_SKIP_FORWARDED;
+	sc.base = buf.ptr;
+	sc.pos = f->n0 - 1;
+	sc.end = n;
+	bpf_loop(WEFT_GO_FWD_SCAN_STEPS, fwd_scan_cb, &sc, 0);
+	if (sc.found < 0 || sc.found + WEFT_TRACEPARENT_LEN + 2 > n)
+		return WEFT_GO_ST_SKIP_FORWARDED;
+	f->v.ptr = buf.ptr + sc.found;
+	f->v.len = WEFT_TRACEPARENT_LEN;
+	if (go_parse_traceparent(&f->v, &f->chk) || !same_trace(f->chk.trace_id, f->ctx.trace_id))
+		return WEFT_GO_ST_SKIP_FORWARDED;
+	__builtin_memcpy(&a, f->chk.span_id, 8);
+	__builtin_memcpy(&b, f->fwd_span_id, 8);
+	if (a != b)
+		return WEFT_GO_ST_SKIP_FORWARDED;
+	if (fwd_format(f) ||
+	    bpf_probe_write_user((void *)f->v.ptr, f->val, WEFT_TRACEPARENT_LEN))
+		return WEFT_GO_ST_SKIP_FAULT;
+	pk.tgid = tgid;
+	pk.g = f->hdr;
+	p = bpf_map_lookup_elem(&pendings, &pk);
+	if (p && p->g == g)
+		p->state = PENDING_WRITTEN;
+	return WEFT_GO_ST_WRITES;
+}
+
+/*
+ * Just after the CALL of writeSubset (write site + 5): the app's copy of the
+ * incoming traceparent is now in w's buffer; find its line in what the call
+ * wrote, check it is the copy (same trace id and parent id) and overwrite its
+ * 55 value bytes with the client span's context. Nothing moves, n stays.
+ */
+SEC("uprobe")
+int go_write_after(struct pt_regs *ctx)
+{
+	const struct weft_go_cfg *cfg;
+	struct fwd_site *f;
+	struct gkey gk = {};
+	__u32 tgid;
+
+	cfg = go_cfg(ctx, &tgid);
+	if (!cfg)
+		return 0;
+	gk.tgid = tgid;
+	gk.g = ctx->r14;
+	f = bpf_map_lookup_elem(&fwd_sites, &gk);
+	if (!f)
+		return 0;
+	stat_inc(fwd_replace(cfg, f, tgid, gk.g));
+	bpf_map_delete_elem(&fwd_sites, &gk);
 	return 0;
 }
 

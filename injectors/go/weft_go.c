@@ -389,6 +389,7 @@ int main(int argc, char **argv)
 	}
 	/* Writes and publication exclude each other: load only what is used. */
 	bpf_program__set_autoload(st.skel->progs.go_write_site, env.write);
+	bpf_program__set_autoload(st.skel->progs.go_write_after, env.write);
 	bpf_program__set_autoload(st.skel->progs.go_pc_rt_entry, env.publish);
 	env.multi = go_has_uprobe_multi();
 	if (env.multi) {
