@@ -207,6 +207,7 @@ struct go_run {
 		struct client_state cl;
 	};
 	struct go_snaps sn;
+	struct weft_ts_state ts; /* an incoming tracestate being parsed */
 };
 
 struct {
@@ -523,6 +524,11 @@ int go_serve_entry(struct pt_regs *ctx)
 		st->ev.ctx.valid = 1;
 		st->ev.parent_src = WEFT_PARENT_HEADER;
 		stat_inc(WEFT_GO_ST_IN_VALID);
+		/* tracestate only beside a valid traceparent (W3C) */
+		if (go_header_tracestate(cfg, hdr, &run->ts) > 0 && run->ts.out_len <= WEFT_TS_MAX) {
+			st->ev.tracestate_len = run->ts.out_len;
+			__builtin_memcpy(st->ev.tracestate, run->ts.out, WEFT_TS_MAX);
+		}
 	} else {
 		if (r == GO_TP_INVALID)
 			stat_inc(WEFT_GO_ST_IN_INVALID);
@@ -596,6 +602,17 @@ static __always_inline bool forwarded_tp(struct gkey *k, const struct weft_trace
 	__builtin_memcpy(&a, st->ev.parent_span_id, 8);
 	__builtin_memcpy(&b, app->span_id, 8);
 	return a == b;
+}
+
+/* The tracestate of the SERVER span goroutine k serves, into a CLIENT span. */
+static __always_inline void copy_server_ts(struct gkey *k, struct weft_span_event *ev)
+{
+	struct server_state *st = bpf_map_lookup_elem(&servers, k);
+
+	if (!st || !st->ev.tracestate_len || st->ev.tracestate_len > WEFT_TS_MAX)
+		return;
+	ev->tracestate_len = st->ev.tracestate_len;
+	__builtin_memcpy(ev->tracestate, st->ev.tracestate, WEFT_TS_MAX);
 }
 
 /* The context a client call in goroutine k continues, if any. */
@@ -687,6 +704,7 @@ int go_rt_entry(struct pt_regs *ctx)
 		cl->ev.ctx.flags = p->flags;
 		cl->ev.ctx.valid = 1;
 		cl->ev.parent_src = src;
+		copy_server_ts(&k, &cl->ev);
 	} else {
 		new_trace(&cl->ev.ctx);
 		cl->ev.parent_src = WEFT_PARENT_GENERATED;
@@ -709,6 +727,7 @@ int go_rt_entry(struct pt_regs *ctx)
 		if (!same_trace(cl->ev.ctx.trace_id, app.trace_id)) {
 			__builtin_memset(cl->ev.parent_span_id, 0, WEFT_SPAN_ID_LEN);
 			cl->ev.parent_src = WEFT_PARENT_HEADER;
+			cl->ev.tracestate_len = 0; /* another trace's state is not ours */
 		}
 		__builtin_memcpy(cl->ev.ctx.trace_id, app.trace_id, WEFT_TRACE_ID_LEN);
 		__builtin_memcpy(cl->ev.ctx.span_id, app.span_id, WEFT_SPAN_ID_LEN);

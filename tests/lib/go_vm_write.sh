@@ -103,6 +103,9 @@ forward() {
 	for i in 1 2 3 4 5; do
 		grep -qx "recvts name=C path=/f$i n=1 tracestate=k=v$i" "$T/C.log" ||
 			fail "C did not get the proxy's tracestate once for /f$i: $(grep "path=/f$i " "$T/C.log")"
+		# X's SERVER and CLIENT spans and C's SERVER span carry it
+		[ "$(grep -c "\"trace_state\":\"k=v$i\"" "$T/spans.jsonl")" = 3 ] ||
+			fail "/f$i: spans with trace_state k=v$i: $(grep -c "\"trace_state\":\"k=v$i\"" "$T/spans.jsonl"), want 3"
 	done
 	PIDS="X=$GO_PID_X C=$GO_PID_C" $PY tests/lib/go_write_check.py "$T" "${checks[@]}" || fail "checks failed"
 	ok "forwarded traceparent replaced in the proxy's buffer (5 requests, keep-alive), 1 inserted"
