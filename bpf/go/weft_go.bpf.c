@@ -205,6 +205,7 @@ struct go_run {
 	union {
 		struct server_state st;
 		struct client_state cl;
+		struct weft_conn_ctx cc; /* a context being published */
 	};
 	struct go_snaps sn;
 	struct weft_ts_state ts; /* an incoming tracestate being parsed */
@@ -791,7 +792,8 @@ int go_pc_rt_entry(struct pt_regs *ctx)
 	const struct weft_go_cfg *cfg;
 	struct client_state *cl;
 	struct weft_conn_key ck = {};
-	struct weft_conn_ctx cc = {};
+	struct weft_conn_ctx *cc;
+	struct go_run *run;
 	struct gkey k = {};
 	__u32 tgid;
 	__u64 pc = ctx->ax;
@@ -810,14 +812,21 @@ int go_pc_rt_entry(struct pt_regs *ctx)
 		stat_inc(WEFT_GO_ST_PUBLISH_SKIP);
 		return 0;
 	}
+	run = go_run_state();
+	if (!run)
+		return 0;
+	cc = &run->cc;
 	ck.tgid = tgid;
 	ck.fd = fd;
-	cc.ctx = cl->ev.ctx;
-	cc.ts_ns = bpf_ktime_get_ns();
-	cc.version = WEFT_CONN_CTX_VERSION;
-	cc.forwarded = cl->forwarded;
-	__builtin_memcpy(cc.fwd_span_id, cl->fwd_span_id, WEFT_SPAN_ID_LEN);
-	bpf_map_update_elem(&go_conn_ctx, &ck, &cc, BPF_ANY);
+	__builtin_memset(cc, 0, sizeof(*cc) - WEFT_TS_MAX);
+	cc->ctx = cl->ev.ctx;
+	cc->ts_ns = bpf_ktime_get_ns();
+	cc->version = WEFT_CONN_CTX_VERSION;
+	cc->forwarded = cl->forwarded;
+	__builtin_memcpy(cc->fwd_span_id, cl->fwd_span_id, WEFT_SPAN_ID_LEN);
+	cc->tracestate_len = cl->ev.tracestate_len <= WEFT_TS_MAX ? cl->ev.tracestate_len : 0;
+	__builtin_memcpy(cc->tracestate, cl->ev.tracestate, WEFT_TS_MAX);
+	bpf_map_update_elem(&go_conn_ctx, &ck, cc, BPF_ANY);
 	stat_inc(WEFT_GO_ST_PUBLISHED);
 	return 0;
 }

@@ -12,6 +12,9 @@
  * (a reverse proxy): the request carries traceparent 00-<ctx.trace_id>-
  * <fwd_span_id>-..; the reader overwrites that value in place with ctx
  * (same 55 bytes) instead of inserting a header.
+ * tracestate: the served request's tracestate (validated, normalised): the
+ * reader inserts it beside the traceparent it inserts, unless the request has
+ * its own.
  *
  * Pin path: WEFT_PIN_DIR "/" WEFT_CONN_CTX_MAP. The creator pins it; the
  * creator unpins it on exit. A reader that finds no pin runs without it.
@@ -21,6 +24,7 @@
 #define WEFT_CONN_CTX_H
 
 #include "weft_tracecontext.h"
+#include "weft_tracestate.h"
 
 #define WEFT_PIN_DIR		"/sys/fs/bpf/weft"
 #define WEFT_CONN_CTX_MAP	"go_conn_ctx"
@@ -39,6 +43,9 @@ struct weft_conn_ctx {
 	__u8 forwarded;			/* replace the copied traceparent (above) */
 	__u8 _pad[3];
 	__u8 fwd_span_id[WEFT_SPAN_ID_LEN];	/* the parent id the copied header carries */
+	__u16 tracestate_len;		/* 0: none */
+	__u8 _pad2[6];
+	char tracestate[WEFT_TS_MAX];
 };
 
 /*

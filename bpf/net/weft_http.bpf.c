@@ -553,19 +553,25 @@ static __always_inline bool same_trace(const __u8 *a, const __u8 *b)
 
 /*
  * Write the 70-byte traceparent line for ctx at offset off of the message,
- * followed, in the same push, by "tracestate: <ts>\r\n" when ts is given.
+ * followed, in the same push, by "tracestate: <ts>\r\n" when ts is given
+ * (tl bytes).
  * Returns the bytes inserted, or -1. A global function: the verifier checks
  * its byte loop once, not on every path of the caller.
  */
+struct ts_chars {
+	char c[WEFT_TS_MAX];
+};
+
 __attribute__((noinline)) int insert_tp(struct sk_msg_md *msg, __u32 off,
-					const struct weft_trace_ctx *ctx, const struct srv_ts *ts)
+					const struct weft_trace_ctx *ctx, const struct ts_chars *ts,
+					__u32 tl)
 {
-	__u32 tl = ts ? ts->len : 0, n;
+	__u32 n;
 	char *data, *data_end, *q;
 
 	if (!msg || !ctx)
 		return -1;
-	if (tl > WEFT_TS_MAX)
+	if (!ts || tl > WEFT_TS_MAX)
 		tl = 0;
 	n = WEFT_TP_LINE_LEN + (tl ? WEFT_TS_HEADER_LEN + tl + 2 : 0);
 	if (bpf_msg_push_data(msg, off, n, 0))
@@ -591,7 +597,7 @@ __attribute__((noinline)) int insert_tp(struct sk_msg_md *msg, __u32 off,
 		q = data + WEFT_TP_LINE_LEN + WEFT_TS_HEADER_LEN + i;
 		if (q + 1 > data_end)
 			return -1;
-		*q = ts->ts[i & (WEFT_TS_MAX - 1)];
+		*q = ts->c[i & (WEFT_TS_MAX - 1)];
 	}
 	q = data + WEFT_TP_LINE_LEN + WEFT_TS_HEADER_LEN + (tl & (2 * WEFT_TS_MAX - 1));
 	if (q + 2 > data_end)
@@ -686,7 +692,7 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 	__u32 zero = 0, ins = 0;
 	struct client_pending *cp;
 	struct weft_conn_key gk;
-	struct weft_conn_ctx *gc;
+	struct weft_conn_ctx *gc = NULL;
 	struct fd_key fk;
 	__s32 *fdp;
 	__u64 apply;
@@ -707,7 +713,7 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 
 	/* the request's own traceparent value and tracestate lines: found only
 	 * when needed (a forwarded header to replace, a tracestate to add) */
-	if (weft_have_bpf_loop && (s->tp_count == 1 || srv_ts_maybe(pid_tgid)))
+	if (weft_have_bpf_loop && (s->tp_count == 1 || srv_ts_maybe(pid_tgid) || go_owned(fk.tgid)))
 		bpf_loop(WEFT_LINES_MAX, hdr_find_cb, &hc, 0);
 	sctx = weft_sctx_get(pid_tgid);
 	if (s->tp_count > 1) {
@@ -754,7 +760,6 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 		if (gc && gc->ctx.valid) {
 			/* weft-go emits this CLIENT span; we only write its header */
 			cp->ev.ctx = gc->ctx;
-			bpf_map_delete_elem(&go_conn_ctx, &gk);
 			cp->ev.parent_src = WEFT_PARENT_INJECTOR;
 			emit = false;
 			count(WH_GO_CTX);
@@ -769,7 +774,16 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 			ev_set_ts(&cp->ev, ts);
 		}
 		/* the served tracestate beside it, unless the request has its own */
-		r = insert_tp(msg, s->reqline_end, &cp->ev.ctx, hc.ts_n ? NULL : ts);
+		if (hc.ts_n)
+			r = insert_tp(msg, s->reqline_end, &cp->ev.ctx, NULL, 0);
+		else if (gc && gc->ctx.valid)
+			r = insert_tp(msg, s->reqline_end, &cp->ev.ctx,
+				      (const struct ts_chars *)gc->tracestate, gc->tracestate_len);
+		else
+			r = insert_tp(msg, s->reqline_end, &cp->ev.ctx,
+				      ts ? (const struct ts_chars *)ts->ts : NULL, ts ? ts->len : 0);
+		if (gc && gc->ctx.valid)
+			bpf_map_delete_elem(&go_conn_ctx, &gk); /* used once */
 		if (r < 0) {
 			count(WH_ERRORS);
 			return drop_conn(msg, st, WH_GIVE_UP);
