@@ -113,6 +113,43 @@ enum weft_tp_status weft_tp_accept(const char *const *tp_values, size_t n, const
 	return st;
 }
 
+static int ts_pass(struct weft_ts_state *st, const char *const *values, const size_t *lens,
+		   size_t n, __u8 drop_long)
+{
+	weft_ts_init(st, drop_long);
+	for (size_t i = 0; i < n; i++) {
+		size_t len = lens ? lens[i] : (values[i] ? strlen(values[i]) : 0);
+
+		if (i)
+			weft_ts_byte(st, ',');
+		for (size_t j = 0; j < len; j++)
+			weft_ts_byte(st, values[i][j]);
+	}
+	return weft_ts_end(st);
+}
+
+int weft_ts_parse_headers(const char *const *values, const size_t *lens, size_t n,
+			  char out[WEFT_TS_STR_SIZE])
+{
+	struct weft_ts_state st;
+	int r = ts_pass(&st, values, lens, n, 0);
+
+	if (r > 0)
+		r = ts_pass(&st, values, lens, n, 1);
+	if (r < 0) {
+		out[0] = '\0';
+		return -1;
+	}
+	memcpy(out, st.out, st.out_len);
+	out[st.out_len] = '\0';
+	return st.out_len;
+}
+
+int weft_ts_parse(const char *value, size_t len, char out[WEFT_TS_STR_SIZE])
+{
+	return weft_ts_parse_headers(&value, &len, 1, out);
+}
+
 void weft_hex_encode(char *out, const uint8_t *bytes, size_t n)
 {
 	for (size_t i = 0; i < n; i++)

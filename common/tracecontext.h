@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "weft_tracecontext.h"
+#include "weft_tracestate.h"
 
 /* Result of looking at the traceparent headers of a request. */
 enum weft_tp_status {
@@ -55,6 +56,25 @@ void weft_tp_child(const struct weft_trace_ctx *parent, struct weft_trace_ctx *c
 enum weft_tp_status weft_tp_accept(const char *const *tp_values, size_t n, const char *tracestate,
 				   struct weft_trace_ctx *parent, struct weft_trace_ctx *ctx,
 				   const char **tracestate_out);
+
+/* tracestate value plus NUL */
+#define WEFT_TS_STR_SIZE (WEFT_TS_MAX + 1)
+
+/*
+ * Parse the n tracestate header values of one request (combined into one
+ * list, in order) by the W3C rules (bpf/include/weft_tracestate.h) and write
+ * the normalised list, NUL-terminated, into out: members joined by ",",
+ * optional whitespace and empty members dropped, at most WEFT_TS_MAX
+ * characters (longer lists cut at member boundaries: members over 128
+ * characters first, then from the end). lens[i] is the length of values[i];
+ * lens NULL: NUL-terminated strings. Returns the length written (0: no
+ * members), or -1 when the value is invalid (out is then "": discard it).
+ */
+int weft_ts_parse_headers(const char *const *values, const size_t *lens, size_t n,
+			  char out[WEFT_TS_STR_SIZE]);
+
+/* One header value of len bytes; as weft_ts_parse_headers. */
+int weft_ts_parse(const char *value, size_t len, char out[WEFT_TS_STR_SIZE]);
 
 /* Lowercase hex of n bytes into out (2n chars + NUL). */
 void weft_hex_encode(char *out, const uint8_t *bytes, size_t n);

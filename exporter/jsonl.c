@@ -44,6 +44,8 @@ void weft_jsonl_encode(const struct weft_batch *b, struct wbuf *out)
 			LIT(out, "\"\"");
 		else
 			wbuf_json_hex(out, ev->parent_span_id, WEFT_SPAN_ID_LEN);
+		LIT(out, ",\"trace_state\":");
+		wbuf_json_str(out, v->trace_state, v->trace_state_len);
 		LIT(out, ",\"trace_flags\":");
 		wbuf_u64(out, ev->ctx.flags);
 		LIT(out, ",\"name\":");

@@ -82,6 +82,10 @@ void weft_otlp_json_encode(const struct weft_batch *b, struct wbuf *out)
 				wbuf_json_hex(out, ev->parent_span_id, WEFT_SPAN_ID_LEN);
 				flags |= 0x100 | (v->parent_remote ? 0x200 : 0);
 			}
+			if (v->trace_state_len) {
+				LIT(out, ",\"traceState\":");
+				wbuf_json_str(out, v->trace_state, v->trace_state_len);
+			}
 			LIT(out, ",\"flags\":");
 			wbuf_u64(out, flags);
 			LIT(out, ",\"name\":");

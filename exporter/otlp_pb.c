@@ -201,6 +201,8 @@ int weft_pb_encode(struct weft_pb_enc *e, const struct weft_batch *b, struct wbu
 			s->trace_id.len = WEFT_TRACE_ID_LEN;
 			s->span_id.data = (uint8_t *)ev->ctx.span_id;
 			s->span_id.len = WEFT_SPAN_ID_LEN;
+			if (v->trace_state_len)
+				s->trace_state = (char *)v->trace_state;
 			for (int j = 0; j < WEFT_SPAN_ID_LEN; j++)
 				if (ev->parent_span_id[j])
 					root = 0;

@@ -103,6 +103,8 @@ static size_t span_size(const struct weft_span_view *v)
 
 	if (!is_root(v->ev))
 		n += 10;
+	if (v->trace_state_len)
+		n += 1 + vlen(v->trace_state_len) + v->trace_state_len;
 	if (v->name_len)
 		n += 1 + vlen(v->name_len) + v->name_len;
 	n += 2; /* kind (never 0 here) */
@@ -130,6 +132,8 @@ static uint8_t *put_span(uint8_t *p, const struct weft_span_view *v)
 
 	p = put_bytes(p, TAG(1, WT_LEN), ev->ctx.trace_id, WEFT_TRACE_ID_LEN);
 	p = put_bytes(p, TAG(2, WT_LEN), ev->ctx.span_id, WEFT_SPAN_ID_LEN);
+	if (v->trace_state_len)
+		p = put_bytes(p, TAG(3, WT_LEN), v->trace_state, v->trace_state_len);
 	if (!is_root(ev))
 		p = put_bytes(p, TAG(4, WT_LEN), ev->parent_span_id, WEFT_SPAN_ID_LEN);
 	if (v->name_len)

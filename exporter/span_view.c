@@ -3,6 +3,7 @@
 #include <string.h>
 #include "buf.h"
 #include "span_view.h"
+#include "tracecontext.h"
 
 static const char *const known_methods[] = {
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY",
@@ -150,9 +151,15 @@ void weft_span_view_build(struct weft_span_view *v, const struct weft_span_event
 	const char *scheme = tls ? "https" : "http", *q;
 	size_t plen;
 	char *t;
+	int r;
 
 	v->ev = ev;
 	v->res = res;
+	/* the BPF side ran the same rules; a bad value from any injector never leaves */
+	r = weft_ts_parse(ev->tracestate,
+			  ev->tracestate_len < WEFT_TS_MAX ? ev->tracestate_len : WEFT_TS_MAX,
+			  v->trace_state);
+	v->trace_state_len = r > 0 ? (size_t)r : 0;
 	v->nattrs = 0;
 	v->start_ns = ev->start_ns + (uint64_t)mono_to_wall;
 	v->end_ns = ev->end_ns >= ev->start_ns ? ev->end_ns + (uint64_t)mono_to_wall : v->start_ns;

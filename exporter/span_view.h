@@ -40,6 +40,8 @@ struct weft_span_view {
 	char url_full[16 + WEFT_HOST_MAX + 8 + WEFT_PATH_MAX + 1];
 	char error_type[8];
 	char truncated[24];
+	char trace_state[WEFT_TS_MAX + 1];	/* validated tracestate, "" when none */
+	size_t trace_state_len;
 };
 
 /* Fill v from ev; mono_to_wall: add to CLOCK_MONOTONIC ns to get unix ns. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Find the traceparent value in a Go http.Header (map[string][]string) from
- * BPF, by walking the map's buckets.
+ * Find the traceparent value (and the tracestate values) in a Go http.Header
+ * (map[string][]string) from BPF, by walking the map's buckets.
  *
  * Layout of a map bucket for map[string][]string on amd64, the same from Go
  * 1.17 to 1.23 (Go 1.24 replaced it with Swiss tables; weft-go then reports
@@ -18,6 +18,7 @@
 
 #include "go/weft_go.h"
 #include "weft_tracecontext.h"
+#include "weft_tracestate.h"
 
 #define GO_BUCKET_SLOTS 8
 #define GO_BUCKET_KEYS 8
@@ -62,20 +63,21 @@ struct go_bucket_head {
 	struct go_string keys[GO_BUCKET_SLOTS];
 };
 
-static __always_inline bool go_key_is_traceparent(const struct go_string *k)
+/* Key k is want (n <= 11 lowercase letters), in any letter case. */
+static __always_inline bool go_key_eq(const struct go_string *k, const char *want, int n)
 {
-	static const char want[] = "traceparent";
-	char s[11];
+	char s[11] = {};
 	__u8 d = 0;
 
-	if (k->len != 11 || !k->ptr)
+	if (k->len != n || !k->ptr)
 		return false;
-	if (bpf_probe_read_user(s, sizeof(s), (void *)k->ptr))
+	if (bpf_probe_read_user(s, n, (void *)k->ptr))
 		return false;
 		/* Case-insensitive, without a branch per byte (every byte is a letter). */
 #pragma unroll
 	for (int i = 0; i < 11; i++)
-		d |= (__u8)(s[i] | 0x20) ^ (__u8)want[i];
+		if (i < n)
+			d |= (__u8)(s[i] | 0x20) ^ (__u8)want[i];
 	return d == 0;
 }
 
@@ -146,6 +148,7 @@ struct go_walk {
 	};
 	int found;
 	int result; /* GO_TP_UNKNOWN or GO_TP_INVALID once decided */
+	int ts;	    /* looking for tracestate: val = its values ([]string ptr, len) */
 };
 
 /* bpf_loop callback: visit i = bucket * GO_MAP_MAX_CHAIN + chain position. */
@@ -165,7 +168,8 @@ static int go_walk_step(__u32 i, void *arg)
 	for (int s = 0; s < GO_BUCKET_SLOTS; s++) {
 		if (head.tophash[s] < GO_MIN_TOPHASH)
 			continue;
-		if (!go_key_is_traceparent(&head.keys[s]))
+		if (!(w->ts ? go_key_eq(&head.keys[s], "tracestate", 10)
+			    : go_key_eq(&head.keys[s], "traceparent", 11)))
 			continue;
 		if (++w->found > 1) {
 			w->result = GO_TP_INVALID;
@@ -174,6 +178,11 @@ static int go_walk_step(__u32 i, void *arg)
 		if (bpf_probe_read_user(&vals, sizeof(vals),
 					(void *)(w->bkt + GO_BUCKET_VALUES + s * 24)))
 			goto unknown;
+		if (w->ts) {
+			w->val.ptr = vals.ptr;
+			w->val.len = vals.len;
+			continue;
+		}
 		if (vals.len != 1) {
 			w->result = GO_TP_INVALID;
 			return 1;
@@ -192,18 +201,14 @@ unknown:
 }
 
 /*
- * Look for traceparent in the Go map at hmap; fill out when GO_TP_VALID.
- * Global functions (this one and go_parse_traceparent) are verified once per
- * program, whatever the caller's state: start-up stays short.
+ * Walk the Go map at hmap for w's key: GO_TP_VALID when found (w->val set),
+ * GO_TP_NONE, GO_TP_INVALID (twice) or GO_TP_UNKNOWN.
  */
-__noinline int go_header_traceparent(const struct weft_go_cfg *cfg, __u64 hmap,
-				     struct weft_trace_ctx *out)
+static __always_inline int go_map_find(const struct weft_go_cfg *cfg, __u64 hmap,
+				       struct go_walk *w)
 {
-	struct go_walk w = {};
 	__u8 b;
 
-	if (!cfg || !out)
-		return GO_TP_UNKNOWN;
 	if (!(cfg->flags & WEFT_GO_CFG_MAPWALK) || cfg->hmap_count < 0 || cfg->hmap_b < 0 ||
 	    cfg->hmap_buckets < 0 || cfg->hmap_oldbuckets < 0)
 		return GO_TP_UNKNOWN;
@@ -212,30 +217,130 @@ __noinline int go_header_traceparent(const struct weft_go_cfg *cfg, __u64 hmap,
 	if (cfg->hmap_count == 0 && cfg->hmap_b == 9 && cfg->hmap_buckets == 16 &&
 	    cfg->hmap_oldbuckets == 24) {
 		/* The layout of every Go from 1.17 to 1.23: one read for the header. */
-		if (bpf_probe_read_user(&w.h, sizeof(w.h), (void *)hmap))
+		if (bpf_probe_read_user(&w->h, sizeof(w->h), (void *)hmap))
 			return GO_TP_UNKNOWN;
-	} else if (bpf_probe_read_user(&w.h.count, sizeof(w.h.count),
+	} else if (bpf_probe_read_user(&w->h.count, sizeof(w->h.count),
 				       (void *)(hmap + cfg->hmap_count)) ||
-		   bpf_probe_read_user(&w.h.b, sizeof(w.h.b), (void *)(hmap + cfg->hmap_b)) ||
-		   bpf_probe_read_user(&w.h.buckets, sizeof(w.h.buckets),
+		   bpf_probe_read_user(&w->h.b, sizeof(w->h.b), (void *)(hmap + cfg->hmap_b)) ||
+		   bpf_probe_read_user(&w->h.buckets, sizeof(w->h.buckets),
 				       (void *)(hmap + cfg->hmap_buckets)) ||
-		   bpf_probe_read_user(&w.h.oldbuckets, sizeof(w.h.oldbuckets),
+		   bpf_probe_read_user(&w->h.oldbuckets, sizeof(w->h.oldbuckets),
 				       (void *)(hmap + cfg->hmap_oldbuckets))) {
 		return GO_TP_UNKNOWN;
 	}
-	if (w.h.count == 0)
+	if (w->h.count == 0)
 		return GO_TP_NONE;
-	if (w.h.count < 0 || w.h.oldbuckets || !w.h.buckets || w.h.b > GO_MAP_MAX_B)
+	if (w->h.count < 0 || w->h.oldbuckets || !w->h.buckets || w->h.b > GO_MAP_MAX_B)
 		return GO_TP_UNKNOWN;
-	w.buckets = w.h.buckets;
-	b = w.h.b;
-	__builtin_memset(&w.h, 0, sizeof(w.h)); /* now the value found */
-	bpf_loop((1U << b) * GO_MAP_MAX_CHAIN, go_walk_step, &w, 0);
-	if (w.result)
-		return w.result;
-	if (!w.found)
-		return GO_TP_NONE;
+	w->buckets = w->h.buckets;
+	b = w->h.b;
+	__builtin_memset(&w->h, 0, sizeof(w->h)); /* now the value found */
+	bpf_loop((1U << b) * GO_MAP_MAX_CHAIN, go_walk_step, w, 0);
+	if (w->result)
+		return w->result;
+	return w->found ? GO_TP_VALID : GO_TP_NONE;
+}
+
+/*
+ * Look for traceparent in the Go map at hmap; fill out when GO_TP_VALID.
+ * Global functions (this one and go_parse_traceparent) are verified once per
+ * program, whatever the caller's state: start-up stays short.
+ */
+__noinline int go_header_traceparent(const struct weft_go_cfg *cfg, __u64 hmap,
+				     struct weft_trace_ctx *out)
+{
+	struct go_walk w = {};
+	int r;
+
+	if (!cfg || !out)
+		return GO_TP_UNKNOWN;
+	r = go_map_find(cfg, hmap, &w);
+	if (r != GO_TP_VALID)
+		return r;
 	return go_parse_traceparent(&w.val, out) ? GO_TP_INVALID : GO_TP_VALID;
+}
+
+#define GO_TS_LINES 4	   /* tracestate header lines read (more: discarded) */
+#define GO_TS_LINE_MAX 4096 /* bytes of one line (longer: discarded) */
+
+/* Feeding one tracestate value to the parser, 64 bytes at a time. */
+struct go_ts_feed {
+	struct weft_ts_state *st;
+	__u64 ptr;
+	__s64 len;
+};
+
+struct go_ts_chunk {
+	struct weft_ts_state *st;
+	char c[64];
+};
+
+static long go_ts_byte_cb(__u32 i, void *arg)
+{
+	struct go_ts_chunk *k = arg;
+
+	weft_ts_byte(k->st, k->c[i & 63]);
+	return 0;
+}
+
+static long go_ts_chunk_cb(__u32 i, void *arg)
+{
+	struct go_ts_feed *f = arg;
+	struct go_ts_chunk k = {.st = f->st};
+	__s64 off = (__s64)i * 64, n = f->len - off;
+
+	if (n <= 0)
+		return 1;
+	if (n > 64)
+		n = 64;
+	if (bpf_probe_read_user(k.c, n, (void *)(f->ptr + off))) {
+		f->st->invalid = 1;
+		return 1;
+	}
+	bpf_loop(n, go_ts_byte_cb, &k, 0);
+	return 0;
+}
+
+/*
+ * The tracestate of the Go map at hmap, parsed by the W3C rules (all its
+ * header lines as one list) into st: the normalised length (0: none), or -1
+ * (invalid or unreadable: discard). st is the caller's (too big for a stack).
+ */
+__noinline int go_header_tracestate(const struct weft_go_cfg *cfg, __u64 hmap,
+				    struct weft_ts_state *st)
+{
+	struct go_ts_feed f = {};
+	struct go_walk w = {.ts = 1};
+	struct go_string v;
+	int r;
+
+	if (!cfg || !st)
+		return -1;
+	r = go_map_find(cfg, hmap, &w);
+	if (r == GO_TP_NONE)
+		return 0;
+	if (r != GO_TP_VALID || w.val.len < 0 || w.val.len > GO_TS_LINES)
+		return -1;
+	f.st = st;
+	for (int pass = 0; pass < 2; pass++) {
+		weft_ts_init(st, pass);
+		for (int i = 0; i < GO_TS_LINES; i++) {
+			if (i >= w.val.len)
+				break;
+			if (bpf_probe_read_user(&v, sizeof(v), (void *)(w.val.ptr + i * 16)) ||
+			    v.len < 0 || v.len > GO_TS_LINE_MAX)
+				return -1;
+			if (i)
+				weft_ts_byte(st, ',');
+			f.ptr = v.ptr;
+			f.len = v.len;
+			bpf_loop(GO_TS_LINE_MAX / 64, go_ts_chunk_cb, &f, 0);
+		}
+		r = weft_ts_end(st);
+		if (r != 1)
+			break;
+	}
+	return r < 0 ? -1 : st->out_len;
 }
 
 #endif /* WEFT_GO_MAP_BPF_H */

@@ -52,7 +52,9 @@ struct client_state {
 	__u64 hdr;	/* Header map of the request, when a pending write holds it */
 	__u8 may_write; /* no traceparent set by the app */
 	__u8 app_set;	/* the app set a valid or invalid one */
-	__u8 _pad[6];
+	__u8 forwarded; /* the app copied the served request's traceparent */
+	__u8 _pad[5];
+	__u8 fwd_span_id[WEFT_SPAN_ID_LEN]; /* the parent id of that copy */
 };
 
 /*
@@ -67,6 +69,25 @@ struct pending {
 	__u64 bw;		   /* bufio.Writer decided on (a retry uses another one) */
 	__u32 state;
 	__s32 refs;
+	__u32 fwd;		   /* replace the app's copy of the incoming traceparent */
+	__u32 _pad;
+	__u8 fwd_span_id[WEFT_SPAN_ID_LEN]; /* the parent id of that copy */
+};
+
+/*
+ * A forwarded traceparent to replace once Header.writeSubset has written it
+ * (key: tgid, goroutine): what the write site saw.
+ */
+struct fwd_site {
+	struct weft_trace_ctx ctx;	    /* the client span's context */
+	__u8 fwd_span_id[WEFT_SPAN_ID_LEN]; /* the copied parent id to find */
+	__u64 bw;			    /* the *bufio.Writer */
+	__u64 hdr;			    /* the request's Header map (pendings key) */
+	__s64 n0;			    /* bw.n before writeSubset */
+	/* room for go_write_after (its stack is too small beside the parser's) */
+	struct go_string v;		    /* the value found */
+	struct weft_trace_ctx chk;	    /* ... parsed */
+	char val[WEFT_TRACEPARENT_LEN + 1]; /* the replacement */
 };
 
 struct {
@@ -127,6 +148,15 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct gkey);
+	__type(value, struct fwd_site);
+} fwd_sites SEC(".maps");
+
+static const struct fwd_site fwd_zero;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, WEFT_CONN_CTX_MAX);
 	__type(key, struct weft_conn_key);
 	__type(value, struct weft_conn_ctx);
@@ -175,8 +205,10 @@ struct go_run {
 	union {
 		struct server_state st;
 		struct client_state cl;
+		struct weft_conn_ctx cc; /* a context being published */
 	};
 	struct go_snaps sn;
+	struct weft_ts_state ts; /* an incoming tracestate being parsed */
 };
 
 struct {
@@ -493,6 +525,11 @@ int go_serve_entry(struct pt_regs *ctx)
 		st->ev.ctx.valid = 1;
 		st->ev.parent_src = WEFT_PARENT_HEADER;
 		stat_inc(WEFT_GO_ST_IN_VALID);
+		/* tracestate only beside a valid traceparent (W3C) */
+		if (go_header_tracestate(cfg, hdr, &run->ts) > 0 && run->ts.out_len <= WEFT_TS_MAX) {
+			st->ev.tracestate_len = run->ts.out_len;
+			__builtin_memcpy(st->ev.tracestate, run->ts.out, WEFT_TS_MAX);
+		}
 	} else {
 		if (r == GO_TP_INVALID)
 			stat_inc(WEFT_GO_ST_IN_INVALID);
@@ -550,6 +587,35 @@ static __always_inline bool same_trace(const __u8 *a, const __u8 *b)
 	return d == 0;
 }
 
+/*
+ * Did the app copy the incoming traceparent of the request goroutine k serves
+ * (a reverse proxy)? Then app is not the app's own context: the CLIENT span
+ * keeps its own (a child of the SERVER span), and the copy must be replaced.
+ */
+static __always_inline bool forwarded_tp(struct gkey *k, const struct weft_trace_ctx *app)
+{
+	struct server_state *st = bpf_map_lookup_elem(&servers, k);
+	__u64 a, b;
+
+	if (!st || st->ev.parent_src != WEFT_PARENT_HEADER ||
+	    !same_trace(st->ev.ctx.trace_id, app->trace_id))
+		return false;
+	__builtin_memcpy(&a, st->ev.parent_span_id, 8);
+	__builtin_memcpy(&b, app->span_id, 8);
+	return a == b;
+}
+
+/* The tracestate of the SERVER span goroutine k serves, into a CLIENT span. */
+static __always_inline void copy_server_ts(struct gkey *k, struct weft_span_event *ev)
+{
+	struct server_state *st = bpf_map_lookup_elem(&servers, k);
+
+	if (!st || !st->ev.tracestate_len || st->ev.tracestate_len > WEFT_TS_MAX)
+		return;
+	ev->tracestate_len = st->ev.tracestate_len;
+	__builtin_memcpy(ev->tracestate, st->ev.tracestate, WEFT_TS_MAX);
+}
+
 /* The context a client call in goroutine k continues, if any. */
 static __always_inline const struct weft_trace_ctx *parent_ctx(struct gkey *k, __u8 *src)
 {
@@ -563,12 +629,16 @@ static __always_inline const struct weft_trace_ctx *parent_ctx(struct gkey *k, _
 
 /* Register the request's pending write under its Header map. */
 static __always_inline void pending_open(__u32 tgid, __u64 hdr, __u64 g,
-					 const struct weft_trace_ctx *c)
+					 const struct weft_trace_ctx *c, const __u8 *fwd)
 {
 	struct gkey pk = {.tgid = tgid, .g = hdr};
 	struct pending np = {}, *p;
 
 	np.ctx = *c;
+	if (fwd) {
+		np.fwd = 1;
+		__builtin_memcpy(np.fwd_span_id, fwd, WEFT_SPAN_ID_LEN);
+	}
 	np.g = g;
 	np.state = PENDING_OPEN;
 	np.refs = 1;
@@ -635,6 +705,7 @@ int go_rt_entry(struct pt_regs *ctx)
 		cl->ev.ctx.flags = p->flags;
 		cl->ev.ctx.valid = 1;
 		cl->ev.parent_src = src;
+		copy_server_ts(&k, &cl->ev);
 	} else {
 		new_trace(&cl->ev.ctx);
 		cl->ev.parent_src = WEFT_PARENT_GENERATED;
@@ -646,12 +717,18 @@ int go_rt_entry(struct pt_regs *ctx)
 	r = go_header_traceparent(cfg, hdr, &app);
 	if (r == GO_TP_NONE) {
 		cl->may_write = 1;
+	} else if (r == GO_TP_VALID && forwarded_tp(&k, &app)) {
+		/* read-only: weft-http replaces it on the wire (published below);
+		 * writes: replaced in the buffer once writeSubset wrote it */
+		cl->forwarded = 1;
+		__builtin_memcpy(cl->fwd_span_id, app.span_id, WEFT_SPAN_ID_LEN);
 	} else if (r == GO_TP_VALID) {
 		cl->app_set = 1;
 		/* Its trace and span id become this span's context. */
 		if (!same_trace(cl->ev.ctx.trace_id, app.trace_id)) {
 			__builtin_memset(cl->ev.parent_span_id, 0, WEFT_SPAN_ID_LEN);
 			cl->ev.parent_src = WEFT_PARENT_HEADER;
+			cl->ev.tracestate_len = 0; /* another trace's state is not ours */
 		}
 		__builtin_memcpy(cl->ev.ctx.trace_id, app.trace_id, WEFT_TRACE_ID_LEN);
 		__builtin_memcpy(cl->ev.ctx.span_id, app.span_id, WEFT_SPAN_ID_LEN);
@@ -660,8 +737,8 @@ int go_rt_entry(struct pt_regs *ctx)
 		cl->app_set = 1;
 	}
 	/* Skips are counted at the RET: this entry may run twice (morestack). */
-	if ((cfg->flags & WEFT_GO_CFG_WRITE) && hdr && cl->may_write) {
-		pending_open(tgid, hdr, k.g, &cl->ev.ctx);
+	if ((cfg->flags & WEFT_GO_CFG_WRITE) && hdr && (cl->may_write || cl->forwarded)) {
+		pending_open(tgid, hdr, k.g, &cl->ev.ctx, cl->forwarded ? cl->fwd_span_id : NULL);
 		cl->hdr = hdr;
 	}
 	bpf_map_update_elem(&clients, &k, cl, BPF_ANY);
@@ -715,7 +792,8 @@ int go_pc_rt_entry(struct pt_regs *ctx)
 	const struct weft_go_cfg *cfg;
 	struct client_state *cl;
 	struct weft_conn_key ck = {};
-	struct weft_conn_ctx cc = {};
+	struct weft_conn_ctx *cc;
+	struct go_run *run;
 	struct gkey k = {};
 	__u32 tgid;
 	__u64 pc = ctx->ax;
@@ -734,12 +812,21 @@ int go_pc_rt_entry(struct pt_regs *ctx)
 		stat_inc(WEFT_GO_ST_PUBLISH_SKIP);
 		return 0;
 	}
+	run = go_run_state();
+	if (!run)
+		return 0;
+	cc = &run->cc;
 	ck.tgid = tgid;
 	ck.fd = fd;
-	cc.ctx = cl->ev.ctx;
-	cc.ts_ns = bpf_ktime_get_ns();
-	cc.version = WEFT_CONN_CTX_VERSION;
-	bpf_map_update_elem(&go_conn_ctx, &ck, &cc, BPF_ANY);
+	__builtin_memset(cc, 0, sizeof(*cc) - WEFT_TS_MAX);
+	cc->ctx = cl->ev.ctx;
+	cc->ts_ns = bpf_ktime_get_ns();
+	cc->version = WEFT_CONN_CTX_VERSION;
+	cc->forwarded = cl->forwarded;
+	__builtin_memcpy(cc->fwd_span_id, cl->fwd_span_id, WEFT_SPAN_ID_LEN);
+	cc->tracestate_len = cl->ev.tracestate_len <= WEFT_TS_MAX ? cl->ev.tracestate_len : 0;
+	__builtin_memcpy(cc->tracestate, cl->ev.tracestate, WEFT_TS_MAX);
+	bpf_map_update_elem(&go_conn_ctx, &ck, cc, BPF_ANY);
 	stat_inc(WEFT_GO_ST_PUBLISHED);
 	return 0;
 }
@@ -768,7 +855,7 @@ int go_rt_ret(struct pt_regs *ctx)
 		status = (__s64)read_u64(resp + cfg->resp_status_code);
 	if (status > 0 && status < 1000)
 		cl->ev.status = (__u16)status;
-	if ((cfg->flags & WEFT_GO_CFG_WRITE) && !cl->may_write)
+	if ((cfg->flags & WEFT_GO_CFG_WRITE) && !cl->may_write && !cl->forwarded)
 		stat_inc(cl->app_set ? WEFT_GO_ST_SKIP_APPSET : WEFT_GO_ST_SKIP_UNKNOWN);
 	if (cl->hdr) {
 		pk.tgid = tgid;
@@ -844,6 +931,26 @@ int go_write_site(struct pt_regs *ctx)
 	if (bpf_probe_read_user(crlf, 2, (void *)(buf.ptr + n - 2)) || crlf[0] != '\r' ||
 	    crlf[1] != '\n')
 		goto bad_state;
+	if (p->fwd) {
+		/* the app's copy is written by this call: replace it after it */
+		struct gkey gk = {.tgid = tgid, .g = ctx->r14};
+		struct fwd_site *fs;
+
+		/* an entry per goroutine, made once and updated in place */
+		fs = bpf_map_lookup_elem(&fwd_sites, &gk);
+		if (!fs) {
+			bpf_map_update_elem(&fwd_sites, &gk, &fwd_zero, BPF_ANY);
+			fs = bpf_map_lookup_elem(&fwd_sites, &gk);
+			if (!fs)
+				return 0;
+		}
+		fs->ctx = p->ctx;
+		fs->bw = bw;
+		fs->hdr = ctx->ax;
+		fs->n0 = n;
+		__builtin_memcpy(fs->fwd_span_id, p->fwd_span_id, WEFT_SPAN_ID_LEN);
+		return 0;
+	}
 	if (n + WEFT_TP_LINE_LEN > buf.len) {
 		stat_inc(WEFT_GO_ST_SKIP_SPACE);
 		return 0;
@@ -865,6 +972,131 @@ fault:
 	return 0;
 bad_state:
 	stat_inc(WEFT_GO_ST_SKIP_STATE);
+	return 0;
+}
+
+#define WEFT_GO_FWD_SCAN_STEPS 128 /* 48 bytes a step: header blocks up to 6 KB */
+
+struct fwd_scan {
+	__u64 base;  /* the buffer */
+	__s64 pos;   /* scan from here (a '\n' ends the line before the first header) */
+	__s64 end;   /* to here (bw.n after writeSubset) */
+	__s64 found; /* offset of the traceparent value, or -1 */
+};
+
+/* bpf_loop callback: 48 buffer bytes per step, looking for "\nTraceparent: ". */
+static long fwd_scan_cb(__u32 i, void *data)
+{
+	static const char name[] = "traceparent";
+	struct fwd_scan *fs = data;
+	__s64 p = fs->pos + (__s64)i * 48, sz = fs->end - p;
+	char c[64];
+
+	if (sz < 14)
+		return 1;
+	if (sz > 64)
+		sz = 64;
+	if (bpf_probe_read_user(c, sz, (void *)(fs->base + p)))
+		return 1;
+	for (int k = 0; k < 48; k++) {
+		__u8 d = 0;
+
+		if (k + 14 > sz)
+			return 1;
+		if (c[k] != '\n')
+			continue;
+		for (int j = 0; j < 11; j++)
+			d |= (__u8)(c[k + 1 + j] | 0x20) ^ (__u8)name[j];
+		if (!d && c[k + 12] == ':' && c[k + 13] == ' ') {
+			fs->found = p + k + 14;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Just after the CALL of writeSubset (write site + 5): the app's copy of the
+ * incoming traceparent is now in w's buffer; find its line in what the call
+ * wrote, check it is the copy (same trace id and parent id) and overwrite its
+ * 55 value bytes with the client span's context. Nothing moves, n stays.
+ */
+/* f->val = the client span's traceparent value; its own frame (global function). */
+__noinline int fwd_format(struct fwd_site *f)
+{
+	if (!f)
+		return -1;
+	weft_tp_format(f->val, &f->ctx);
+	return 0;
+}
+
+/* The replacement for go_write_after, with the write site's record f. */
+static __always_inline __u32 fwd_replace(const struct weft_go_cfg *cfg, struct fwd_site *f,
+					 __u32 tgid, __u64 g)
+{
+	struct fwd_scan sc = {.found = -1};
+	struct go_slice buf;
+	struct pending *p;
+	struct gkey pk = {};
+	__u64 err_itab = 1, a, b;
+	__s64 n = -1;
+
+	if (bpf_probe_read_user(&err_itab, sizeof(err_itab), (void *)(f->bw + cfg->bw_err)) ||
+	    bpf_probe_read_user(&buf, sizeof(buf), (void *)(f->bw + cfg->bw_buf)) ||
+	    bpf_probe_read_user(&n, sizeof(n), (void *)(f->bw + cfg->bw_n)))
+		return WEFT_GO_ST_SKIP_FORWARDED;
+	/* no error, n grew within the buffer (a flush in between: not found below) */
+	if (err_itab || !buf.ptr || buf.cap < buf.len || n > buf.len || f->n0 < 2 || n <= f->n0)
+		return WEFT_GO_ST_SKIP_FORWARDED;
+	sc.base = buf.ptr;
+	sc.pos = f->n0 - 1;
+	sc.end = n;
+	bpf_loop(WEFT_GO_FWD_SCAN_STEPS, fwd_scan_cb, &sc, 0);
+	if (sc.found < 0 || sc.found + WEFT_TRACEPARENT_LEN + 2 > n)
+		return WEFT_GO_ST_SKIP_FORWARDED;
+	f->v.ptr = buf.ptr + sc.found;
+	f->v.len = WEFT_TRACEPARENT_LEN;
+	if (go_parse_traceparent(&f->v, &f->chk) || !same_trace(f->chk.trace_id, f->ctx.trace_id))
+		return WEFT_GO_ST_SKIP_FORWARDED;
+	__builtin_memcpy(&a, f->chk.span_id, 8);
+	__builtin_memcpy(&b, f->fwd_span_id, 8);
+	if (a != b)
+		return WEFT_GO_ST_SKIP_FORWARDED;
+	if (fwd_format(f) ||
+	    bpf_probe_write_user((void *)f->v.ptr, f->val, WEFT_TRACEPARENT_LEN))
+		return WEFT_GO_ST_SKIP_FAULT;
+	pk.tgid = tgid;
+	pk.g = f->hdr;
+	p = bpf_map_lookup_elem(&pendings, &pk);
+	if (p && p->g == g)
+		p->state = PENDING_WRITTEN;
+	return WEFT_GO_ST_WRITES;
+}
+
+/*
+ * Just after the CALL of writeSubset (write site + 5): the app's copy of the
+ * incoming traceparent is now in w's buffer; find its line in what the call
+ * wrote, check it is the copy (same trace id and parent id) and overwrite its
+ * 55 value bytes with the client span's context. Nothing moves, n stays.
+ */
+SEC("uprobe")
+int go_write_after(struct pt_regs *ctx)
+{
+	const struct weft_go_cfg *cfg;
+	struct fwd_site *f;
+	struct gkey gk = {};
+	__u32 tgid;
+
+	cfg = go_cfg(ctx, &tgid);
+	if (!cfg)
+		return 0;
+	gk.tgid = tgid;
+	gk.g = ctx->r14;
+	f = bpf_map_lookup_elem(&fwd_sites, &gk);
+	if (!f)
+		return 0;
+	stat_inc(fwd_replace(cfg, f, tgid, gk.g));
+	bpf_map_delete_elem(&fwd_sites, &gk);
 	return 0;
 }
 

@@ -82,6 +82,7 @@ enum weft_go_stat {
 	WEFT_GO_ST_SKIP_SHARED,	 /* write skipped: concurrent requests share one Header map */
 	WEFT_GO_ST_SKIP_WRITER,	 /* write skipped: the io.Writer is not a *bufio.Writer */
 	WEFT_GO_ST_NO_STATE,	 /* request untraced: no per-thread state (task storage) */
+	WEFT_GO_ST_SKIP_FORWARDED, /* the app's copy of the incoming traceparent not replaced */
 	WEFT_GO_ST_MAX,
 };
 

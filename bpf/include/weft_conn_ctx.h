@@ -8,6 +8,13 @@
  * process writes a request to that socket (a syscall tracepoint notes the fd
  * the thread is writing; sk_msg runs in that thread), inserts the header with
  * this context, and deletes the entry so it serves exactly one request.
+ * forwarded = 1: the app copied the served request's incoming traceparent
+ * (a reverse proxy): the request carries traceparent 00-<ctx.trace_id>-
+ * <fwd_span_id>-..; the reader overwrites that value in place with ctx
+ * (same 55 bytes) instead of inserting a header.
+ * tracestate: the served request's tracestate (validated, normalised): the
+ * reader inserts it beside the traceparent it inserts, unless the request has
+ * its own.
  *
  * Pin path: WEFT_PIN_DIR "/" WEFT_CONN_CTX_MAP. The creator pins it; the
  * creator unpins it on exit. A reader that finds no pin runs without it.
@@ -17,10 +24,11 @@
 #define WEFT_CONN_CTX_H
 
 #include "weft_tracecontext.h"
+#include "weft_tracestate.h"
 
 #define WEFT_PIN_DIR		"/sys/fs/bpf/weft"
 #define WEFT_CONN_CTX_MAP	"go_conn_ctx"
-#define WEFT_CONN_CTX_VERSION	1
+#define WEFT_CONN_CTX_VERSION	2
 #define WEFT_CONN_CTX_MAX	16384
 
 struct weft_conn_key {
@@ -32,7 +40,12 @@ struct weft_conn_ctx {
 	struct weft_trace_ctx ctx;	/* trace id, CLIENT span id to send, flags */
 	__u64 ts_ns;			/* when published (bpf_ktime_get_ns) */
 	__u32 version;			/* WEFT_CONN_CTX_VERSION */
-	__u32 _pad;
+	__u8 forwarded;			/* replace the copied traceparent (above) */
+	__u8 _pad[3];
+	__u8 fwd_span_id[WEFT_SPAN_ID_LEN];	/* the parent id the copied header carries */
+	__u16 tracestate_len;		/* 0: none */
+	__u8 _pad2[6];
+	char tracestate[WEFT_TS_MAX];
 };
 
 /*

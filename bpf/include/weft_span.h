@@ -7,6 +7,7 @@
 #define WEFT_SPAN_H
 
 #include "weft_tracecontext.h"
+#include "weft_tracestate.h"
 
 enum weft_span_kind {
 	WEFT_KIND_SERVER = 1,
@@ -72,12 +73,16 @@ struct weft_span_event {
 	__u8 method_len;
 	__u8 host_len;
 	__u16 path_len;
-	__u32 _pad;
+	__u16 tracestate_len;		/* bytes of tracestate, 0: none */
+	__u16 _pad;
 	struct weft_sockaddr local;
 	struct weft_sockaddr peer;
 	char method[WEFT_METHOD_MAX];
 	char path[WEFT_PATH_MAX];
 	char host[WEFT_HOST_MAX];	/* Host header or server name, when known */
+	/* the W3C tracestate of the span's trace as the injector carried it
+	 * (normalised, weft_tracestate.h); the exporter validates it again */
+	char tracestate[WEFT_TS_MAX];
 };
 
 #endif /* WEFT_SPAN_H */

@@ -51,7 +51,9 @@
  *                         end the SERVER span: emit it into ring buffer rb
  *                         (struct weft_span_event) and forget the context
  *                         (the entry stays, marked invalid, for reuse: always
- *                         go through weft_sctx_get, not the map).
+ *                         go through weft_sctx_get, not the map). An includer
+ *                         that defines WEFT_SCTX_END_HOOK(ev, s, pid_tgid)
+ *                         fills its own fields of the event before submit.
  *
  * Each including object gets its own map instance.
  */
@@ -324,6 +326,9 @@ static __always_inline void weft_sctx_end_at(void *rb, struct weft_server_ctx *s
 		ev->peer = s->peer;
 		__builtin_memcpy(ev->method, s->method, WEFT_METHOD_MAX);
 		__builtin_memcpy(ev->path, s->path, WEFT_PATH_MAX);
+#ifdef WEFT_SCTX_END_HOOK
+		WEFT_SCTX_END_HOOK(ev, s, pid_tgid);
+#endif
 		bpf_ringbuf_submit(ev, weft_rb_flags(rb));
 	}
 	/* keep the entry for the thread's next request; the LRU evicts dead threads */

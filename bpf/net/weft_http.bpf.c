@@ -43,6 +43,11 @@ const volatile bool have_go_pids = false;	/* weft-go's pinned go_pids is in use 
 #include "weft_span.h"
 #include "weft_conn_ctx.h"
 #include "net/http_parse.bpf.h"
+/* SERVER span events carry the served request's tracestate (srv_ts below) */
+struct weft_server_ctx;
+static __always_inline void sctx_end_ts(struct weft_span_event *ev,
+					const struct weft_server_ctx *s, __u64 pid_tgid);
+#define WEFT_SCTX_END_HOOK(ev, s, pid_tgid) sctx_end_ts(ev, s, pid_tgid)
 #include "net/server_ctx.bpf.h"
 #include "net/weft_http.h"
 
@@ -346,6 +351,177 @@ int weft_http_sockops(struct bpf_sock_ops *skops)
 	return 1;
 }
 
+/*
+ * ------------------------------------------------------------- tracestate
+ * The incoming tracestate of a SERVER span, parsed by the W3C rules
+ * (weft_tracestate.h) where the request is read, kept per thread with the
+ * span id it belongs to; it goes out beside the traceparent inserted into the
+ * span's outgoing requests and into the SERVER and CLIENT span events.
+ */
+
+struct srv_ts {
+	__u8 span_id[WEFT_SPAN_ID_LEN];	/* the SERVER span it belongs to */
+	__u16 len;			/* 0: none */
+	__u8 _pad[6];
+	char ts[WEFT_TS_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, WEFT_SCTX_MAX);
+	__type(key, __u64);
+	__type(value, struct srv_ts);
+} srv_ts SEC(".maps");
+
+/* Parser state and a new srv_ts entry (tracepoints only). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct weft_ts_state);
+} ts_tmp SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct srv_ts);
+} srv_ts_tmp SEC(".maps");
+
+static __always_inline bool span_id_eq(const __u8 *a, const __u8 *b)
+{
+	__u64 x, y;
+
+	__builtin_memcpy(&x, a, 8);
+	__builtin_memcpy(&y, b, 8);
+	return x == y;
+}
+
+/* Has the thread a tracestate at all (for some SERVER span)? */
+static __always_inline bool srv_ts_maybe(__u64 pid_tgid)
+{
+	struct srv_ts *e = bpf_map_lookup_elem(&srv_ts, &pid_tgid);
+
+	return e && e->len;
+}
+
+/* The thread's tracestate when it belongs to SERVER span span_id, else NULL. */
+static __always_inline struct srv_ts *srv_ts_get(__u64 pid_tgid, const __u8 *span_id)
+{
+	struct srv_ts *e = bpf_map_lookup_elem(&srv_ts, &pid_tgid);
+
+	return e && e->len && span_id_eq(e->span_id, span_id) ? e : NULL;
+}
+
+/* A global function: its 512-byte copy is verified once, not on every path. */
+__attribute__((noinline)) int ev_set_ts(struct weft_span_event *ev, const struct srv_ts *e)
+{
+	if (!ev || !e)
+		return 0;
+	ev->tracestate_len = e->len;
+	__builtin_memcpy(ev->tracestate, e->ts, WEFT_TS_MAX);
+	return 0;
+}
+
+static __always_inline void sctx_end_ts(struct weft_span_event *ev,
+					const struct weft_server_ctx *s, __u64 pid_tgid)
+{
+	ev_set_ts(ev, srv_ts_get(pid_tgid, s->ctx.span_id));
+}
+
+struct ts_line_ctx {
+	struct weft_scratch *sc;
+	struct weft_ts_state *st;
+	__u32 pos;
+	__u32 end;
+	__u32 lines;	/* tracestate header lines seen */
+	__u32 off;	/* the value being fed */
+};
+
+static long ts_byte_cb(__u32 i, void *data)
+{
+	struct ts_line_ctx *lc = data;
+
+	weft_ts_byte(lc->st, lc->sc->buf[(lc->off + i) & WEFT_SCRATCH_MASK]);
+	return 0;
+}
+
+/* One header line: feed a tracestate value to the parser (lines joined by ','). */
+static long ts_line_cb(__u32 i, void *data)
+{
+	struct ts_line_ctx *lc = data;
+	__u32 p = lc->pos, vend;
+	int lf;
+
+	if (p >= lc->end)
+		return 1;
+	lf = weft_find_lf(lc->sc, p, lc->end);
+	if (lf < 0)
+		return 1;
+	lc->pos = lf + 1;
+	vend = lf;
+	if (vend > p && lc->sc->buf[(vend - 1) & WEFT_SCRATCH_MASK] == '\r')
+		vend--;
+	if (vend >= p + 11 && weft_name_is(lc->sc->buf, p, "tracestate:", 11)) {
+		if (lc->lines++)
+			weft_ts_byte(lc->st, ',');
+		lc->off = p + 11;
+		bpf_loop(vend - p - 11, ts_byte_cb, lc, 0);
+	}
+	return 0;
+}
+
+/*
+ * The request header block buf[start, end) was read for SERVER span span_id:
+ * keep its validated tracestate (or none) as the thread's srv_ts entry.
+ * Needs bpf_loop; without it no tracestate is carried.
+ */
+static __always_inline void ts_capture(__u64 id, const __u8 *span_id, struct weft_scratch *sc,
+				       __u32 start, __u32 end)
+{
+	struct ts_line_ctx lc = { .sc = sc, .end = end };
+	struct srv_ts *e;
+	__u32 zero = 0;
+	int r = 0;
+
+	if (!sc)
+		return;
+	if (lc.end > WEFT_SCRATCH_SZ)
+		lc.end = WEFT_SCRATCH_SZ;
+	e = bpf_map_lookup_elem(&srv_ts, &id);
+	if (!e) {
+		e = bpf_map_lookup_elem(&srv_ts_tmp, &zero);
+		if (!e)
+			return;
+		e->len = 0;
+		bpf_map_update_elem(&srv_ts, &id, e, BPF_ANY);
+		e = bpf_map_lookup_elem(&srv_ts, &id);
+		if (!e)
+			return;
+	}
+	__builtin_memcpy(e->span_id, span_id, WEFT_SPAN_ID_LEN);
+	e->len = 0;
+	lc.st = bpf_map_lookup_elem(&ts_tmp, &zero);
+	if (!lc.st || !weft_have_bpf_loop)
+		return;
+	/* a second pass only when over 512 with members over 128 characters */
+	for (int pass = 0; pass < 2; pass++) {
+		weft_ts_init(lc.st, pass);
+		lc.pos = start;
+		lc.lines = 0;
+		bpf_loop(WEFT_LINES_MAX, ts_line_cb, &lc, 0);
+		r = weft_ts_end(lc.st);
+		if (r != 1)
+			break;
+	}
+	if (r < 0) {
+		count(WH_TS_INVALID);
+		return;
+	}
+	__builtin_memcpy(e->ts, lc.st->out, WEFT_TS_MAX);
+	e->len = lc.st->out_len > WEFT_TS_MAX ? 0 : lc.st->out_len;
+}
+
 /* ----------------------------------------------------------------- sk_msg */
 
 static __always_inline int drop_conn(struct sk_msg_md *msg, struct conn_state *st, __u32 why)
@@ -423,27 +599,6 @@ static __always_inline void fill_peer(struct weft_sockaddr *a, struct sk_msg_md 
 		a->port = bpf_ntohs((__u16)(msg->remote_port >> 16));
 	else
 		a->port = bpf_ntohs((__u16)msg->remote_port);
-}
-
-/* Write the 70-byte header line for ctx at offset off of the message. */
-static __always_inline int insert_tp(struct sk_msg_md *msg, __u32 off,
-				     const struct weft_trace_ctx *ctx)
-{
-	char *data, *data_end;
-
-	if (bpf_msg_push_data(msg, off, WEFT_TP_LINE_LEN, 0))
-		return -1;
-	if (bpf_msg_pull_data(msg, off, off + WEFT_TP_LINE_LEN, 0))
-		return -1;
-	data = (void *)(long)msg->data;
-	data_end = (void *)(long)msg->data_end;
-	if (data + WEFT_TP_LINE_LEN > data_end)
-		return -1;
-	__builtin_memcpy(data, WEFT_TP_HEADER, WEFT_TP_HEADER_LEN);
-	weft_tp_format(data + WEFT_TP_HEADER_LEN, ctx);
-	data[WEFT_TP_LINE_LEN - 2] = '\r';
-	data[WEFT_TP_LINE_LEN - 1] = '\n';
-	return 0;
 }
 
 /*
@@ -531,22 +686,157 @@ static __always_inline void client_push(const struct fd_key *fk, __u64 cookie,
 }
 
 /*
- * A complete request header block is in the scanner: decide, insert, arrange
- * the body. base: the offset in the request of this message's first byte
- * (non-zero when the block began in an earlier write).
+ * Write the 70-byte traceparent line for ctx at offset off of the message,
+ * followed, in the same push, by "tracestate: <ts>\r\n" when ts is given
+ * (tl bytes).
+ * Returns the bytes inserted, or -1. A global function: the verifier checks
+ * its byte loop once, not on every path of the caller.
  */
-static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state *st, __u32 base)
+struct ts_chars {
+	char c[WEFT_TS_MAX];
+};
+
+__attribute__((noinline)) int insert_tp(struct sk_msg_md *msg, __u32 off,
+					const struct weft_trace_ctx *ctx, const struct ts_chars *ts,
+					__u32 tl)
+{
+	__u32 n;
+	char *data, *data_end, *q;
+
+	if (!msg || !ctx)
+		return -1;
+	if (!ts || tl > WEFT_TS_MAX)
+		tl = 0;
+	n = WEFT_TP_LINE_LEN + (tl ? WEFT_TS_HEADER_LEN + tl + 2 : 0);
+	if (bpf_msg_push_data(msg, off, n, 0))
+		return -1;
+	if (bpf_msg_pull_data(msg, off, off + n, 0))
+		return -1;
+	data = (void *)(long)msg->data;
+	data_end = (void *)(long)msg->data_end;
+	if (data + WEFT_TP_LINE_LEN > data_end)
+		return -1;
+	__builtin_memcpy(data, WEFT_TP_HEADER, WEFT_TP_HEADER_LEN);
+	weft_tp_format(data + WEFT_TP_HEADER_LEN, ctx);
+	data[WEFT_TP_LINE_LEN - 2] = '\r';
+	data[WEFT_TP_LINE_LEN - 1] = '\n';
+	if (!tl)
+		return n;
+	if (data + WEFT_TP_LINE_LEN + WEFT_TS_HEADER_LEN > data_end)
+		return -1;
+	__builtin_memcpy(data + WEFT_TP_LINE_LEN, WEFT_TS_HEADER, WEFT_TS_HEADER_LEN);
+	for (__u32 i = 0; i < WEFT_TS_MAX; i++) {
+		if (i >= tl)
+			break;
+		q = data + WEFT_TP_LINE_LEN + WEFT_TS_HEADER_LEN + i;
+		if (q + 1 > data_end)
+			return -1;
+		*q = ts->c[i & (WEFT_TS_MAX - 1)];
+	}
+	q = data + WEFT_TP_LINE_LEN + WEFT_TS_HEADER_LEN + (tl & (2 * WEFT_TS_MAX - 1));
+	if (q + 2 > data_end)
+		return -1;
+	q[0] = '\r';
+	q[1] = '\n';
+	return n;
+}
+
+/* Where the outgoing request's own headers are (found in its header block). */
+struct hdr_find_ctx {
+	struct weft_scratch *sc;
+	__u32 pos;
+	__u32 end;
+	__u32 tp_off;	/* the traceparent value (after OWS); 0: none */
+	__u32 ts_n;	/* tracestate header lines */
+};
+
+static long hdr_find_cb(__u32 i, void *data)
+{
+	struct hdr_find_ctx *hc = data;
+	__u32 p = hc->pos;
+	int lf;
+
+	if (p >= hc->end)
+		return 1;
+	lf = weft_find_lf(hc->sc, p, hc->end);
+	if (lf < 0)
+		return 1;
+	hc->pos = lf + 1;
+	if (weft_name_is(hc->sc->buf, p, "traceparent:", 12))
+		hc->tp_off = weft_skip_ows(hc->sc->buf, p + 12, lf);
+	else if (weft_name_is(hc->sc->buf, p, "tracestate:", 11))
+		hc->ts_n++;
+	return 0;
+}
+
+/*
+ * A forwarded traceparent (the same trace id and parent id as the incoming
+ * header of the request being served: a proxy copying it) is replaced in
+ * place by out: the 55 bytes at off, nothing else moves. The bytes there must
+ * be the value the scanner parsed (s->tp, checked again here). 0, or -1
+ * (untouched). A global function, verified once.
+ */
+__attribute__((noinline)) int replace_tp(struct sk_msg_md *msg, struct weft_scratch *sc, __u32 off,
+					 const struct weft_http_scan *s,
+					 const struct weft_trace_ctx *out)
+{
+	char *data, *data_end;
+	__u8 d = 0;
+
+	if (!msg || !sc || !s || !out || !off || off + WEFT_TRACEPARENT_LEN > WEFT_SCRATCH_SZ)
+		return -1;
+	for (__u32 i = 0; i < WEFT_TRACEPARENT_LEN; i++)
+		d |= sc->buf[(off + i) & WEFT_SCRATCH_MASK] ^ s->tp[i];
+	if (d)
+		return -1;
+	if (bpf_msg_pull_data(msg, off, off + WEFT_TRACEPARENT_LEN, 0))
+		return -1;
+	data = (void *)(long)msg->data;
+	data_end = (void *)(long)msg->data_end;
+	if (data + WEFT_TRACEPARENT_LEN > data_end)
+		return -1;
+	weft_tp_format(data, out);
+	return 0;
+}
+
+/* weft-go's context for connection k when it says the request forwards tp. */
+static __always_inline struct weft_conn_ctx *go_fwd_ctx(struct weft_conn_key *k,
+							const struct weft_trace_ctx *tp)
+{
+	struct weft_conn_ctx *gc;
+
+	if (!have_go_pids || k->fd < 0)
+		return NULL;
+	gc = bpf_map_lookup_elem(&go_conn_ctx, k);
+	if (!gc || !gc->ctx.valid || !gc->forwarded || !same_trace(gc->ctx.trace_id, tp->trace_id) ||
+	    !span_id_eq(gc->fwd_span_id, tp->span_id))
+		return NULL;
+	return gc;
+}
+
+/*
+ * A complete request header block is in the scanner: decide, insert, arrange
+ * the body. sc: this message's bytes (the CPU's scratch); base: the offset in
+ * the request of this message's first byte (non-zero when the block began in
+ * an earlier write: its bytes are gone, so nothing before base is looked at).
+ */
+static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state *st,
+					struct weft_scratch *sc, __u32 base)
 {
 	struct weft_http_scan *s = &st->scan;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct hdr_find_ctx hc = { .sc = sc, .pos = s->reqline_end, .end = s->hdr_end };
+	struct weft_server_ctx *sctx;
+	struct srv_ts *ts = NULL;
 	__u32 zero = 0, ins = 0;
 	struct client_pending *cp;
 	struct weft_conn_key gk;
-	struct weft_conn_ctx *gc;
+	struct weft_conn_ctx *gc = NULL;
 	struct fd_key fk;
 	__s32 *fdp;
 	__u64 apply;
 	bool emit = true;
+	int r;
 
 	/* a body we might frame differently from the server: hands off for good */
 	if (weft_http_scan_framing(s))
@@ -558,34 +848,66 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 	fdp = bpf_map_lookup_elem(&cur_fd, &pid_tgid);
 	fk.tgid = pid_tgid >> 32;
 	fk.fd = fdp ? *fdp : -1;
+	gk.tgid = fk.tgid;
+	gk.fd = fk.fd;
 	if (go_owned(fk.tgid))
 		emit = false;
 
-	if (s->tp_count) {
+	/* the request's own traceparent value and tracestate lines: found only
+	 * when needed (a forwarded header to replace, a tracestate to add) */
+	if (weft_have_bpf_loop && !base &&
+	    (s->tp_count == 1 || srv_ts_maybe(pid_tgid) || go_owned(fk.tgid)))
+		bpf_loop(WEFT_LINES_MAX, hdr_find_cb, &hc, 0);
+	/* the served request only where certain; reasons counted where weft inserts */
+	sctx = served_request(pid_tgid, fk.fd, !s->tp_count && emit);
+	if (s->tp_count > 1) {
+		/* traceparent twice: not ours to fix, the request leaves untouched */
+		count(WH_TP_TWICE);
+		emit = false;
+	} else if (s->tp_count && weft_http_scan_tp(s, &cp->ev.ctx)) {
+		count(WH_LEFT_ALONE);
+		emit = false;
+	} else if (s->tp_count && (gc = go_fwd_ctx(&gk, &cp->ev.ctx))) {
+		/* weft-go: the Go app forwarded the served request's header */
+		if (replace_tp(msg, sc, hc.tp_off, s, &gc->ctx)) {
+			count(WH_LEFT_ALONE);
+		} else {
+			count(WH_GO_CTX);
+			count(WH_REPLACED);
+		}
+		bpf_map_delete_elem(&go_conn_ctx, &gk);
+		emit = false;
+	} else if (s->tp_count && sctx && sctx->parent_src == WEFT_PARENT_HEADER &&
+		   same_trace(sctx->ctx.trace_id, cp->ev.ctx.trace_id) &&
+		   span_id_eq(sctx->parent_span_id, cp->ev.ctx.span_id)) {
+		/* forwarded (a proxy copied the incoming header): the CLIENT span's
+		 * context in the same 55 bytes; untouched and no span if that fails */
+		weft_sctx_client(sctx, &cp->ev.ctx, cp->ev.parent_span_id, &cp->ev.parent_src);
+		if (replace_tp(msg, sc, hc.tp_off, s, &cp->ev.ctx)) {
+			count(WH_LEFT_ALONE);
+			emit = false;
+		} else {
+			cp->ev.flags |= WEFT_SPAN_WRITTEN;
+			ev_set_ts(&cp->ev, srv_ts_get(pid_tgid, sctx->ctx.span_id));
+			count(WH_REPLACED);
+		}
+	} else if (s->tp_count) {
 		/* the app set traceparent: leave the request alone, use its context */
 		count(WH_LEFT_ALONE);
-		if (weft_http_scan_tp(s, &cp->ev.ctx) == 0) {
-			struct weft_server_ctx *sc = served_request(pid_tgid, fk.fd, false);
-
-			if (sc && same_trace(sc->ctx.trace_id, cp->ev.ctx.trace_id))
-				__builtin_memcpy(cp->ev.parent_span_id, sc->ctx.span_id,
-						 WEFT_SPAN_ID_LEN);
-			cp->ev.parent_src = WEFT_PARENT_HEADER;
-		} else {
-			emit = false;
+		if (sctx && same_trace(sctx->ctx.trace_id, cp->ev.ctx.trace_id)) {
+			__builtin_memcpy(cp->ev.parent_span_id, sctx->ctx.span_id, WEFT_SPAN_ID_LEN);
+			ev_set_ts(&cp->ev, srv_ts_get(pid_tgid, sctx->ctx.span_id));
 		}
+		cp->ev.parent_src = WEFT_PARENT_HEADER;
 	} else if (s->reqline_end <= base) {
 		/* the request line left in an earlier write, before we knew the block */
 		count(WH_SPLIT);
 		goto body;
 	} else {
-		gk.tgid = fk.tgid;
-		gk.fd = fk.fd;
 		gc = fk.fd >= 0 ? bpf_map_lookup_elem(&go_conn_ctx, &gk) : NULL;
 		if (gc && gc->ctx.valid) {
 			/* weft-go emits this CLIENT span; we only write its header */
 			cp->ev.ctx = gc->ctx;
-			bpf_map_delete_elem(&go_conn_ctx, &gk);
 			cp->ev.parent_src = WEFT_PARENT_INJECTOR;
 			emit = false;
 			count(WH_GO_CTX);
@@ -594,14 +916,27 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 			count(WH_LEFT_ALONE);
 			goto body;
 		} else {
-			weft_sctx_client(served_request(pid_tgid, fk.fd, true), &cp->ev.ctx,
-					 cp->ev.parent_span_id, &cp->ev.parent_src);
+			weft_sctx_client(sctx, &cp->ev.ctx, cp->ev.parent_span_id, &cp->ev.parent_src);
+			if (sctx)
+				ts = srv_ts_get(pid_tgid, sctx->ctx.span_id);
+			ev_set_ts(&cp->ev, ts);
 		}
-		if (insert_tp(msg, s->reqline_end - base, &cp->ev.ctx)) {
+		/* the served tracestate beside it, unless the request has its own */
+		if (hc.ts_n)
+			r = insert_tp(msg, s->reqline_end - base, &cp->ev.ctx, NULL, 0);
+		else if (gc && gc->ctx.valid)
+			r = insert_tp(msg, s->reqline_end - base, &cp->ev.ctx,
+				      (const struct ts_chars *)gc->tracestate, gc->tracestate_len);
+		else
+			r = insert_tp(msg, s->reqline_end - base, &cp->ev.ctx,
+				      ts ? (const struct ts_chars *)ts->ts : NULL, ts ? ts->len : 0);
+		if (gc && gc->ctx.valid)
+			bpf_map_delete_elem(&go_conn_ctx, &gk); /* used once */
+		if (r < 0) {
 			count(WH_ERRORS);
 			return drop_conn(msg, st, WH_GIVE_UP);
 		}
-		ins = WEFT_TP_LINE_LEN;
+		ins = r;
 		cp->ev.flags |= WEFT_SPAN_WRITTEN;
 		count(WH_INSERTED);
 	}
@@ -846,7 +1181,7 @@ static __always_inline int header_resume(struct sk_msg_md *msg, struct conn_stat
 		return drop_conn(msg, st, WH_GIVE_UP);
 	r = weft_http_scan_run(&st->scan, buf, 0, n);
 	if (r == WEFT_SCAN_DONE)
-		return request_done(msg, st, before);
+		return request_done(msg, st, (struct weft_scratch *)buf, before);
 	if (r == WEFT_SCAN_BAD)
 		return drop_conn(msg, st, st->scan.reqline_end ? WH_GIVE_UP : WH_NOT_HTTP);
 	st->phase = PH_HDR;
@@ -878,7 +1213,7 @@ static __always_inline int msg_work(struct sk_msg_md *msg, struct conn_state *st
 	weft_http_scan_init(&st->scan);
 	r = weft_http_parse_block(&st->scan, buf, n);
 	if (r == WEFT_SCAN_DONE)
-		return request_done(msg, st, 0);
+		return request_done(msg, st, (struct weft_scratch *)buf, 0);
 	if (r == WEFT_SCAN_MORE && n < WEFT_HDR_MAX) {
 		/* the block goes on in a later write: follow it byte by byte */
 		weft_http_scan_init(&st->scan);
@@ -992,8 +1327,9 @@ static __always_inline void save_rd(__s32 fd, __u64 ubuf)
 		bpf_map_update_elem(&rd_args, &id, &a, BPF_ANY);
 }
 
+/* blk: where the request's header block starts in the tracepoint scratch, -1 if not all there */
 static __always_inline void server_begin(__u64 id, __s32 fd, struct in_state *is, __u32 avail,
-					 struct sock *sk)
+					 struct sock *sk, __s32 blk)
 {
 	struct weft_trace_ctx in = {};
 	struct weft_server_ctx *sc;
@@ -1014,6 +1350,10 @@ static __always_inline void server_begin(__u64 id, __s32 fd, struct in_state *is
 			sk = fd_sock(fd);
 		if (sk)
 			sock_addrs(sk, &sc->local, &sc->peer);
+		/* tracestate only beside a valid traceparent (W3C) */
+		if (have && blk >= 0 && blk < WEFT_SCRATCH_SZ)
+			ts_capture(id, sc->ctx.span_id, bpf_map_lookup_elem(&scratch, &zero),
+				   blk + is->scan.reqline_end, blk + is->scan.hdr_end);
 	}
 	/* skip the request body; avail: body bytes already in this read */
 	is->body_left = 0;
@@ -1227,7 +1567,7 @@ static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n)
 			/* common case: the whole header block in this read */
 			r = weft_http_parse_block(&is->scan, buf, len);
 			if (r == WEFT_SCAN_DONE) {
-				server_begin(id, fd, is, len - is->scan.hdr_end, sk);
+				server_begin(id, fd, is, len - is->scan.hdr_end, sk, 0);
 				return;
 			}
 			if (r == WEFT_SCAN_BAD || !weft_have_bpf_loop)
@@ -1247,7 +1587,8 @@ static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n)
 		/* body bytes that came in this read after the header block */
 		__u32 used = is->scan.pos - before;
 
-		server_begin(id, fd, is, len - off > used ? len - off - used : 0, NULL);
+		server_begin(id, fd, is, len - off > used ? len - off - used : 0, NULL,
+			     before == 0 ? (__s32)off : -1);
 	}
 }
 

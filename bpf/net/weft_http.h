@@ -21,6 +21,9 @@ enum weft_http_counter {
 	WH_NEW_TWO,		/* new trace: the thread was seen with two requests in flight */
 	WH_NEW_LOOP,		/* new trace: the thread is an event loop, no runtime rule */
 	WH_RT_PARENT,		/* parent from a runtime rule (nginx upstream tie) */
+	WH_REPLACED,		/* a forwarded traceparent replaced in place (same 55 bytes) */
+	WH_TP_TWICE,		/* outgoing request with two traceparent headers: left untouched */
+	WH_TS_INVALID,		/* incoming tracestate invalid by the W3C rules: not carried */
 	WH_NCOUNTERS,
 };
 

@@ -442,6 +442,17 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 	for (size_t i = 0; i < sizeof(sites) / sizeof(sites[0]); i++)
 		if (sites[i].prog && attach_sites(b, &sites[i], env->multi, err, errlen))
 			goto out;
+	if (b->write) {
+		/* after the write site's CALL (5 bytes): replaces a forwarded traceparent */
+		struct sites after = {.prog = s->progs.go_write_after};
+
+		after.offs[after.n++] = sites[2 * sizeof(hooks) / sizeof(hooks[0])].offs[0] + 5;
+		if (attach_sites(b, &after, env->multi, err, errlen)) {
+			weft_warn("%s: %s: a forwarded traceparent will not be replaced", b->path,
+				  err);
+			err[0] = '\0';
+		}
+	}
 	res = GO_BIN_OK;
 out:
 	go_elf_close(elf);

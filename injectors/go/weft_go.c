@@ -441,19 +441,21 @@ static void print_stats(struct state *st, bool write, bool publish)
 		  (unsigned long long)tot[WEFT_GO_ST_IN_VALID],
 		  (unsigned long long)tot[WEFT_GO_ST_IN_INVALID]);
 	weft_info("writes: %llu done, %llu skipped (state %llu, space %llu, app-set %llu, "
-		  "unscanned %llu, fault %llu, shared header map %llu, not a bufio.Writer %llu)%s",
+		  "unscanned %llu, fault %llu, shared header map %llu, not a bufio.Writer %llu, "
+		  "forwarded %llu)%s",
 		  (unsigned long long)tot[WEFT_GO_ST_WRITES],
 		  (unsigned long long)(tot[WEFT_GO_ST_SKIP_STATE] + tot[WEFT_GO_ST_SKIP_SPACE] +
 				       tot[WEFT_GO_ST_SKIP_APPSET] + tot[WEFT_GO_ST_SKIP_UNKNOWN] +
 				       tot[WEFT_GO_ST_SKIP_FAULT] + tot[WEFT_GO_ST_SKIP_SHARED] +
-				       tot[WEFT_GO_ST_SKIP_WRITER]),
+				       tot[WEFT_GO_ST_SKIP_WRITER] + tot[WEFT_GO_ST_SKIP_FORWARDED]),
 		  (unsigned long long)tot[WEFT_GO_ST_SKIP_STATE],
 		  (unsigned long long)tot[WEFT_GO_ST_SKIP_SPACE],
 		  (unsigned long long)tot[WEFT_GO_ST_SKIP_APPSET],
 		  (unsigned long long)tot[WEFT_GO_ST_SKIP_UNKNOWN],
 		  (unsigned long long)tot[WEFT_GO_ST_SKIP_FAULT],
 		  (unsigned long long)tot[WEFT_GO_ST_SKIP_SHARED],
-		  (unsigned long long)tot[WEFT_GO_ST_SKIP_WRITER], write ? "" : " (read-only)");
+		  (unsigned long long)tot[WEFT_GO_ST_SKIP_WRITER],
+		  (unsigned long long)tot[WEFT_GO_ST_SKIP_FORWARDED], write ? "" : " (read-only)");
 	if (publish)
 		weft_info(
 		    "published: %llu connection contexts, %llu not published (TLS or no socket)",
@@ -523,6 +525,7 @@ int main(int argc, char **argv)
 	}
 	/* Writes and publication exclude each other: load only what is used. */
 	bpf_program__set_autoload(st.skel->progs.go_write_site, env.write);
+	bpf_program__set_autoload(st.skel->progs.go_write_after, env.write);
 	bpf_program__set_autoload(st.skel->progs.go_pc_rt_entry, env.publish);
 	env.multi = go_has_uprobe_multi();
 	if (env.multi) {

@@ -316,6 +316,8 @@ static void print_counters(struct weft_http *skel)
 		[WH_BAD_FRAMING] = "bad-framing", [WH_SPLIT] = "split-left-alone",
 		[WH_NEW_IDLE] = "new-trace-idle", [WH_NEW_TWO] = "new-trace-two-in-flight",
 		[WH_NEW_LOOP] = "new-trace-event-loop", [WH_RT_PARENT] = "runtime-parent",
+		[WH_REPLACED] = "forwarded-replaced", [WH_TP_TWICE] = "traceparent-twice",
+		[WH_TS_INVALID] = "tracestate-invalid",
 	};
 	int ncpu = libbpf_num_possible_cpus();
 	int fd = bpf_map__fd(skel->maps.counters);

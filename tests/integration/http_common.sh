@@ -24,6 +24,22 @@ http_cgroup() { # $1: tag -> $CG
 	cleanup_add "echo \$\$ > '$root/cgroup.procs'; for p in \$(cat '$CG/cgroup.procs' 2>/dev/null); do kill -9 \$p; done; sleep 0.2; rmdir '$CG'"
 }
 
+# http_bridge TAG NAME...: a netns per NAME, all on one bridge (in a netns of
+# its own), NAME number i at 10.231.0.i/24. Sets NSOF[NAME] and IPOF[NAME]
+# (declare -A NSOF IPOF before calling).
+http_bridge() {
+	local tag=$1 br x n=1; shift
+	http_netns "$tag-br"; br=$NS
+	ip -n "$br" link add br0 type bridge && ip -n "$br" link set br0 up || fail "cannot make bridge"
+	for x in "$@"; do
+		http_netns "$tag-$x"; NSOF[$x]=$NS; IPOF[$x]=10.231.0.$n; n=$((n + 1))
+		ip -n "$br" link add "v$x" type veth peer name eth0 netns "$NS" || fail "cannot make veth"
+		ip -n "$br" link set "v$x" master br0 up
+		ip -n "$NS" addr add "${IPOF[$x]}/24" dev eth0
+		ip -n "$NS" link set eth0 up
+	done
+}
+
 # Run a command inside cgroup $1 (and netns $2 when not empty), in the background.
 # Usage: in_cg CG NS CMD...   (sets $!)
 in_cg() {
@@ -39,6 +55,7 @@ in_cg() {
 # Start weft-http on cgroup $1 writing spans to $2 (extra args after); waits for "ready".
 wh_start() {
 	local cg=$1 spans=$2; shift 2
+	WH_SPANS=$spans
 	WH_LOG=$(mktemp "${TMPDIR:-/tmp}/weft-http-log.XXXXXX")
 	cleanup_add "rm -f '$WH_LOG'"
 	"$WEFT_HTTP" --cgroup "$cg" --spans-file "$spans" "$@" 2>"$WH_LOG" &
@@ -63,11 +80,12 @@ wh_loop_calls() {
 	echo "$n"
 }
 
-# Stop weft-http with SIGINT and wait; prints its log.
+# Stop weft-http with SIGINT and wait; prints its log; checks the span trees.
 wh_stop() {
 	kill -INT "$WH_PID" 2>/dev/null
 	wait "$WH_PID"
 	local rc=$?
 	cat "$WH_LOG" >&2
 	[ $rc = 0 ] || fail "weft-http exited with $rc"
+	[ ! -f "$WH_SPANS" ] || check_span_trees "$WH_SPANS"
 }

@@ -70,6 +70,13 @@ cgroup_new() {
 	echo "$cg"
 }
 
+# check_span_trees SPANS.jsonl...: within each trace, span ids unique and parent
+# links a tree (tests/lib/check_span_trees.py); fails the test otherwise.
+check_span_trees() {
+	"$PY" "$WEFT_ROOT/tests/lib/check_span_trees.py" "$@" >&2 ||
+		fail "span trees broken (a span id twice or a parent cycle) in $*"
+}
+
 ensure_bpffs() { mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf; }
 
 # The BPF objects process PID holds open, "prog ID", "map ID" or "link ID" a

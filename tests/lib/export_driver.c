@@ -54,6 +54,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: export_driver [--count N] [--kind server|client|mixed] [--pid P[,P...]]\n"
 		"       [--status S[,S...]] [--method M] [--path P] [--host H] [--seed X]\n"
+		"       [--tracestate S]\n"
 		"       [--queue-max N] [--batch-max N] [--batch-ms MS] [--spans-file F]\n"
 		"       [--tls] [--flush] [--rate SPANS_PER_S] [--close-when FILE]\n");
 	exit(2);
@@ -81,12 +82,13 @@ int main(int argc, char **argv)
 	    {"batch-ms", 1, 0, 't'},  {"spans-file", 1, 0, 'f'},
 	    {"tls", 0, 0, 'T'},	      {"flush", 0, 0, 'F'},
 	    {"rate", 1, 0, 'r'},      {"close-when", 1, 0, 'C'},
+	    {"tracestate", 1, 0, 'x'},
 	    {0, 0, 0, 0},
 	};
 	struct weft_exporter_opts opts = {.injector = "export_driver"};
 	long pids[64] = {0}, statuses[64] = {200};
 	int npids = 1, nstatus = 1, tls = 0, flush = 0, c;
-	const char *kind = "server", *method = "GET", *path = "/hello", *host = "";
+	const char *kind = "server", *method = "GET", *path = "/hello", *host = "", *tstate = "";
 	const char *close_when = NULL;
 	unsigned long long count = 10, seed = 0xa1a2a3a4, rate = 0;
 	struct weft_exporter_stats st;
@@ -145,6 +147,9 @@ int main(int argc, char **argv)
 		case 'C':
 			close_when = optarg;
 			break;
+		case 'x':
+			tstate = optarg;
+			break;
 		default:
 			usage();
 		}
@@ -191,6 +196,8 @@ int main(int argc, char **argv)
 			ev.truncated |= WEFT_TRUNC_PATH;
 		ev.host_len = (uint8_t)strnlen(host, WEFT_HOST_MAX);
 		memcpy(ev.host, host, ev.host_len);
+		ev.tracestate_len = (uint16_t)strnlen(tstate, WEFT_TS_MAX);
+		memcpy(ev.tracestate, tstate, ev.tracestate_len);
 		ev.local.family = ev.peer.family = 4;
 		ev.local.addr[0] = 127, ev.local.addr[3] = 1;
 		ev.peer.addr[0] = 127, ev.peer.addr[3] = 2;

@@ -19,17 +19,21 @@ go_start() {
 
 # go_weft_start LOG ARGS...: start weft-go, wait for "running"; sets WEFT_GO_PID.
 go_weft_start() {
-	local log=$1; shift
+	local log=$1 prev= a; shift
+	WEFT_GO_SPANS=	# the spans file go_weft_stop checks
+	for a in "$@"; do [ "$prev" = --spans-file ] && WEFT_GO_SPANS=$a; prev=$a; done
 	weft-go "$@" >"$log" 2>&1 &
 	WEFT_GO_PID=$!
 	cleanup_add "kill -INT $WEFT_GO_PID; sleep 0.5; kill -9 $WEFT_GO_PID"
 	wait_for 600 grep -q 'running' "$log" || { cat "$log" >&2; fail "weft-go did not start"; }
 }
 
-# go_weft_stop: SIGINT, wait for the exit; fails on a non-zero status.
+# go_weft_stop: SIGINT, wait for the exit; fails on a non-zero status or when
+# the spans file (--spans-file) breaks the span-tree invariant.
 go_weft_stop() {
 	kill -INT "$WEFT_GO_PID"
 	wait "$WEFT_GO_PID" || fail "weft-go exited with status $?"
+	[ -z "$WEFT_GO_SPANS" ] || [ ! -f "$WEFT_GO_SPANS" ] || check_span_trees "$WEFT_GO_SPANS"
 }
 
 # go_concurrent URLBASE N: N requests /c1../cN, 20 at a time from one curl,

@@ -76,7 +76,7 @@ if a_srv and a_cli:
     check(len(pub) == 1, f"A published {len(pub)} contexts after request 1, expected 1: {pub}")
     for fd, (tid, sid, ver) in pub.items():
         check((tid, sid) == (T1, a_cli["span_id"]), f"A published {tid}-{sid}, expected {T1}-{a_cli['span_id']}")
-        check(ver == 1, "bad layout version")
+        check(ver == 2, "bad layout version (weft_conn_ctx.h: 2)")
         check(peer_of(pids["A"], fd) == f"127.0.0.1:{ports['B']}", f"A's published fd {fd} is not its connection to B ({peer_of(pids['A'], fd)})")
 b_srv, b_cli = find("B", "server", "/one"), find("B", "client", "/one")
 if b_srv and b_cli:

@@ -3,6 +3,8 @@
 # the VM by tests/vm/run, where bpf_probe_write_user is allowed.
 #
 #   go_vm_write.sh main   DB BIN        every scenario with one build of the chain
+#   go_vm_write.sh forward DB BIN       a reverse proxy (chain -mode proxy) that copies
+#                                       the incoming traceparent: replaced in the buffer
 #   go_vm_write.sh matrix DB BIN...     one chain through every binary, two requests
 #   go_vm_write.sh load   DB BIN SECS [REQS]
 #                                       wrk through the chain, uninstrumented then
@@ -25,7 +27,7 @@ grep -q none /sys/kernel/security/lockdown 2>/dev/null || fail "guest kernel is 
 
 check_writes_clean() {	# LOG: writes done, no skip for a bad state, no room or a fault
 	grep -E 'writes: [1-9][0-9]* done' "$1" || fail "no write done: $(cat "$1")"
-	grep -q 'state 0, space 0, .* fault 0, shared header map 0, not a bufio.Writer 0)' "$1" || fail "writes skipped: $(grep writes: "$1")"
+	grep -q 'state 0, space 0, .* fault 0, shared header map 0, not a bufio.Writer 0, forwarded 0)' "$1" || fail "writes skipped: $(grep writes: "$1")"
 }
 
 main() {
@@ -73,6 +75,40 @@ main() {
 	PIDS="A=$GO_PID_A B=$GO_PID_B C=$GO_PID_C G=$GO_PID_G P=$GO_PID_P TA=$GO_PID_TA TB=$GO_PID_TB" \
 		$PY tests/lib/go_write_check.py "$T" "${checks[@]}" || fail "checks failed"
 	ok "write path: chain, new trace, keep-alive, goroutine, app-set, TLS, 100 concurrent"
+}
+
+# A Go reverse proxy (httputil.ReverseProxy) copies the incoming traceparent
+# and tracestate onto its request: weft-go replaces the copied traceparent in
+# the buffer with its CLIENT span's context (same 55 bytes), child of the
+# SERVER span; the proxy's tracestate copy goes out untouched, once.
+forward() {
+	local bin=$1 i tp out checks=()
+	go_weft_start "$T/weft.log" --db "$db" --no-analyze --exe "$bin" --spans-file "$T/spans.jsonl"
+	grep -q 'writes on' "$T/weft.log" || fail "writes not enabled: $(cat "$T/weft.log")"
+	go_start C "$bin" "$T"
+	go_start X "$bin" "$T" -mode proxy -next "http://127.0.0.1:$GO_PORT_C"
+	for i in 1 2 3 4 5; do	# keep-alive: the same connection each time
+		tp=00-$(printf %032x $((0x6000 + i)))-$(printf %016x $((0x99 + i)))-01
+		out=$(curl -sf -H "traceparent: $tp" -H "tracestate: k=v$i" "http://127.0.0.1:$GO_PORT_X/f$i") ||
+			fail "f$i failed"
+		[ "$out" = "C/f$i" ] || fail "answer '$out'"
+		checks+=("chain:/f$i:X,C:$tp")
+	done
+	curl -sf "http://127.0.0.1:$GO_PORT_X/f0" >/dev/null || fail "f0 failed"	# no header: inserted
+	checks+=("chain:/f0:X,C:-")
+	go_weft_stop
+	cat "$T/weft.log"
+	check_writes_clean "$T/weft.log"
+	grep -q 'writes: 6 done' "$T/weft.log" || fail "want 5 replacements and 1 insertion: $(grep writes: "$T/weft.log")"
+	for i in 1 2 3 4 5; do
+		grep -qx "recvts name=C path=/f$i n=1 tracestate=k=v$i" "$T/C.log" ||
+			fail "C did not get the proxy's tracestate once for /f$i: $(grep "path=/f$i " "$T/C.log")"
+		# X's SERVER and CLIENT spans and C's SERVER span carry it
+		[ "$(grep -c "\"trace_state\":\"k=v$i\"" "$T/spans.jsonl")" = 3 ] ||
+			fail "/f$i: spans with trace_state k=v$i: $(grep -c "\"trace_state\":\"k=v$i\"" "$T/spans.jsonl"), want 3"
+	done
+	PIDS="X=$GO_PID_X C=$GO_PID_C" $PY tests/lib/go_write_check.py "$T" "${checks[@]}" || fail "checks failed"
+	ok "forwarded traceparent replaced in the proxy's buffer (5 requests, keep-alive), 1 inserted"
 }
 
 # One chain through every build: S1 -> S2 -> ... -> SN -> L, so each build
@@ -252,15 +288,15 @@ LUA
 	writes=$(sed -n 's/.*writes: \([0-9]*\) done.*/\1/p' "$T/weft.log")
 	# Every request crossed two instrumented client calls (A->B, B->C).
 	[ "$writes" -ge $((2 * reqs)) ] || fail "$writes writes for $reqs requests (expected 2 per request)"
-	# Uprobe hits: at most 6 per service per request with one client call (A, B), 3 for
-	# the leaf C. Requests = server spans / 3 (wrk does not count the last ones);
+	# Uprobe hits: at most 7 per service per request with one client call (A, B: the
+	# write site and the probe after it, for forwarded traceparents), 3 for the leaf C. Requests = server spans / 3 (wrk does not count the last ones);
 	# 2% + 100 more for connection set-up (goroutines) and entries run twice
 	# after a stack growth.
 	hits=$(sed -n 's/.*uprobe hits in targets: \([0-9]*\).*/\1/p' "$T/weft.log")
 	served=$(sed -n 's/.*spans: \([0-9]*\) server.*/\1/p' "$T/weft.log" | head -1)
 	n=$((served / 3))
-	[ -n "$hits" ] && [ "$n" -gt 0 ] && [ "$hits" -le $((15 * n * 102 / 100 + 100)) ] ||
-		fail "$hits uprobe hits for $n requests (expected <= 15 per request through A, B, C)"
+	[ -n "$hits" ] && [ "$n" -gt 0 ] && [ "$hits" -le $((17 * n * 102 / 100 + 100)) ] ||
+		fail "$hits uprobe hits for $n requests (expected <= 17 per request through A, B, C)"
 	echo "uprobe hits per request through A, B, C: $(awk -v h="$hits" -v n="$n" 'BEGIN {printf "%.2f", h / n}')"
 	out=$(curl -sf "http://127.0.0.1:$GO_PORT_A/load") && [ "$out" = "$want" ] || fail "services broken after the run"
 	ok "load: $reqs requests with writes on, 0 failed, 0 mismatched, 0 crashes, $writes writes"
@@ -268,6 +304,7 @@ LUA
 
 case $scenario in
 main) main "$@" ;;
+forward) forward "$@" ;;
 matrix) matrix "$@" ;;
 load) load "$@" ;;
 *) fail "unknown scenario $scenario" ;;

@@ -150,6 +150,7 @@ class Handler(BaseHTTPRequestHandler):
                             spans.append({
                                 "trace_id": sp.trace_id.hex(), "span_id": sp.span_id.hex(),
                                 "parent_span_id": sp.parent_span_id.hex(), "name": sp.name,
+                                "trace_state": sp.trace_state,
                                 "kind": sp.kind, "kind_name": KIND_NAMES.get(sp.kind, "?"),
                                 "flags": sp.flags,
                                 "start_time_unix_nano": sp.start_time_unix_nano,

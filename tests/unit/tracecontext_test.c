@@ -44,6 +44,136 @@ static int is_zero(const void *p, size_t n)
 	return 1;
 }
 
+
+/* tracestate of s normalised into ts_out; the length or -1 */
+static char ts_buf[WEFT_TS_STR_SIZE];
+
+static int ts(const char *s)
+{
+	return weft_ts_parse(s, strlen(s), ts_buf);
+}
+
+/* s normalises to want */
+static int ts_is(const char *s, const char *want)
+{
+	return ts(s) == (int)strlen(want) && !strcmp(ts_buf, want);
+}
+
+/* a list of n members "k<i>=v", separated by sep */
+static void ts_list(char *buf, int n, const char *sep)
+{
+	buf[0] = '\0';
+	for (int i = 0; i < n; i++)
+		sprintf(buf + strlen(buf), "%sk%d=v", i ? sep : "", i);
+}
+
+static void tracestate_checks(void)
+{
+	char big[4096], want[1024], key[300];
+	const char *lines[3];
+
+	/* keys */
+	check(ts_is("congo=t61rcWkgMzE", "congo=t61rcWkgMzE"), "simple key valid");
+	check(ts_is("a0_-*/=1", "a0_-*/=1"), "key with digits and _-*/ valid");
+	check(ts("Congo=1") < 0, "uppercase key invalid");
+	check(ts("0abc=1") < 0, "simple key starting with a digit invalid");
+	check(ts("ab.c=1") < 0, "key with '.' invalid");
+	check(ts("=1") < 0, "empty key invalid");
+	check(ts("k") < 0, "member without '=' invalid");
+	check(ts("k =1") < 0, "space before '=' invalid");
+	memset(key, 'k', 256);
+	strcpy(key + 256, "=1");
+	check(ts(key) == 258, "256-char key valid");
+	memset(key, 'k', 257);
+	strcpy(key + 257, "=1");
+	check(ts(key) < 0, "257-char key invalid");
+
+	/* vendor format tenant@system */
+	check(ts_is("fw529a3039@dt=x", "fw529a3039@dt=x"), "tenant@system valid");
+	check(ts_is("0tenant@sys=x", "0tenant@sys=x"), "tenant-id may start with a digit");
+	check(ts("t@0sys=x") < 0, "system-id starting with a digit invalid");
+	check(ts("t@=x") < 0, "empty system-id invalid");
+	check(ts("@sys=x") < 0, "empty tenant-id invalid");
+	check(ts("t@abcdefghijklmn=x") == 18, "14-char system-id valid");
+	check(ts("t@abcdefghijklmno=x") < 0, "15-char system-id invalid");
+	check(ts("a@b@c=x") < 0, "two '@' invalid");
+	memset(key, 't', 241);
+	strcpy(key + 241, "@s=1");
+	check(ts(key) == 245, "241-char tenant-id valid");
+	memset(key, 't', 242);
+	strcpy(key + 242, "@s=1");
+	check(ts(key) < 0, "242-char tenant-id invalid");
+
+	/* values */
+	check(ts("k=") < 0, "empty value invalid");
+	check(ts("k=   ") < 0, "value of spaces only invalid");
+	check(ts_is("k=a b", "k=a b"), "space inside a value kept");
+	check(ts_is("k= a", "k= a"), "value may start with a space");
+	check(ts("k=a,b") < 0, "member without '=' after a valid one invalid");
+	check(ts("k=a=b") < 0, "'=' in a value invalid");
+	check(ts("k=a\x7f") < 0, "DEL in a value invalid");
+	check(ts("k=\xc3\xa9") < 0, "non-ASCII value invalid");
+	check(ts("k=a\tb") < 0, "tab inside a value invalid");
+	memset(big, 'v', 256);
+	strcpy(big, "k=");
+	memset(big + 2, 'v', 256);
+	big[258] = '\0';
+	check(ts(big) == 258, "256-char value valid");
+	memset(big + 2, 'v', 257);
+	big[259] = '\0';
+	check(ts(big) < 0, "257-char value invalid");
+
+	/* whitespace and empty members */
+	check(ts_is(" \ta=1 ,\tb=2 \t", "a=1,b=2"), "optional whitespace dropped");
+	check(ts_is("a=1,,, b=2,", "a=1,b=2"), "empty list members ignored");
+	check(ts(" , ,") == 0 && ts_buf[0] == '\0', "only empty members: empty list");
+	check(ts("") == 0, "empty value: empty list");
+	check(ts("a=1 b=2") < 0, "members without ',' invalid");
+
+	/* duplicated keys */
+	check(ts("a=1,b=2,a=3") < 0, "duplicated key invalid");
+	check(ts("t@s=1,t@s=2") < 0, "duplicated vendor key invalid");
+	check(ts_is("t@s=1,t@r=2,s=3", "t@s=1,t@r=2,s=3"), "keys that differ are fine");
+
+	/* member count */
+	ts_list(big, 32, ",");
+	check(ts_is(big, big), "32 members valid");
+	ts_list(big, 33, ",");
+	check(ts(big) < 0, "33 members invalid");
+	ts_list(big, 32, " ,  ");
+	ts_list(want, 32, ",");
+	check(ts_is(big, want), "32 members with whitespace normalised");
+
+	/* several header lines: one list */
+	lines[0] = "a=1, b=2";
+	lines[1] = " c=3";
+	lines[2] = "";
+	check(weft_ts_parse_headers(lines, NULL, 3, ts_buf) == 11 && !strcmp(ts_buf, "a=1,b=2,c=3"),
+	      "header lines combined in order");
+	lines[1] = "a=9";
+	check(weft_ts_parse_headers(lines, NULL, 2, ts_buf) < 0 && !ts_buf[0],
+	      "duplicate across header lines invalid");
+	lines[1] = "B=9";
+	check(weft_ts_parse_headers(lines, NULL, 2, ts_buf) < 0,
+	      "one invalid line discards the whole value");
+
+	/* the 512-character limit */
+	big[0] = '\0';
+	for (int i = 0; i < 20; i++)	/* 20 members of 30 chars: 619 */
+		sprintf(big + strlen(big), "%sk%02d=%026d", i ? "," : "", i, i);
+	check(ts(big) == 495 && !strncmp(ts_buf, big, 495),
+	      "over 512: members removed from the end, a prefix of whole members kept");
+	big[0] = '\0';
+	for (int i = 0; i < 20; i++)	/* member 3 is 200 chars */
+		sprintf(big + strlen(big), "%sk%02d=%0*d", i ? "," : "", i, i == 3 ? 196 : 26, i);
+	ts(big);
+	check(strlen(ts_buf) <= 512 && !strstr(ts_buf, "k03=") && strstr(ts_buf, "k16=") &&
+	      !strstr(ts_buf, "k17="),
+	      "over 512: the member over 128 chars removed first");
+	ts_list(big, 20, ",");
+	check(ts_is(big, big), "under 512: nothing removed");
+}
+
 int main(void)
 {
 	struct weft_trace_ctx c, p, k;
@@ -184,6 +314,7 @@ int main(void)
 		check(weft_hex_decode(bytes, "00AB10FF", 4) < 0, "hex decode refuses uppercase");
 	}
 
+	tracestate_checks();
 	printf("1..%d\n", n_run);
 	if (n_fail)
 		printf("# %d of %d checks failed\n", n_fail, n_run);

@@ -49,17 +49,19 @@ in_cg() {
 # start_weft LOG SPANS [ARGS...]: start weft-tcpopt on $CG, wait for ready; sets WEFT_PID
 start_weft() {
 	local log=$1 spans=$2; shift 2
+	WEFT_SPANS=$spans
 	weft-tcpopt --cgroup "$CG" --spans-file "$spans" "$@" 2>"$log" &
 	WEFT_PID=$!
 	cleanup_add "kill -INT $WEFT_PID; sleep 1; kill -9 $WEFT_PID"
 	wait_for 100 grep -q 'ready' "$log" || { cat "$log" >&2; fail "weft-tcpopt did not get ready"; }
 }
 
-# stop_weft: SIGINT, wait for exit (spans flushed, counters printed)
+# stop_weft: SIGINT, wait for exit (spans flushed, counters printed); checks the span trees
 stop_weft() {
 	kill -INT "$WEFT_PID" 2>/dev/null
 	wait "$WEFT_PID"; local rc=$?
 	[ $rc -eq 0 ] || fail "weft-tcpopt exited with $rc"
+	[ ! -f "$WEFT_SPANS" ] || check_span_trees "$WEFT_SPANS"
 }
 
 # start_service NS NAME PORT [ARGS...]: HTTPS service in NS, in the cgroup; waits for ready

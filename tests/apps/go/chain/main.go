@@ -10,7 +10,14 @@
 //
 // Modes (-mode): direct (call from the handler's goroutine), goroutine (call
 // from a goroutine the handler spawns, twice removed), appset (the handler sets
-// its own traceparent, -app-tp, on the outgoing request).
+// its own traceparent, -app-tp, on the outgoing request), proxy (an
+// httputil.ReverseProxy to -next: it copies the incoming headers, traceparent
+// and tracestate included, onto its request, and answers with the next hop's
+// answer as is). A request carrying tracestate is also logged as
+//
+//	recvts name=A path=/x n=1 tracestate=...
+//
+// (values joined by '|').
 package main
 
 import (
@@ -27,17 +34,21 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"time"
 )
 
+var proxy *httputil.ReverseProxy // -mode proxy
+
 var (
 	name   = flag.String("name", "A", "service name used in answers and logs")
 	listen = flag.String("listen", "127.0.0.1:0", "address to serve on")
 	next   = flag.String("next", os.Getenv("CHAIN_NEXT"), "next hop base URL (empty: leaf)")
-	mode   = flag.String("mode", "direct", "direct | goroutine | appset")
+	mode   = flag.String("mode", "direct", "direct | goroutine | appset | proxy")
 	appTP  = flag.String("app-tp", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "traceparent set by the app in appset mode")
 	quiet  = flag.Bool("quiet", false, "do not log requests (benchmarks)")
 	delay  = flag.Duration("delay", 0, "sleep this long in each request (leaf)")
@@ -107,12 +118,19 @@ func handle(w http.ResponseWriter, r *http.Request) {
 	if !*quiet {
 		tp := r.Header.Values("Traceparent")
 		logf("recv name=%s path=%s n=%d traceparent=%s\n", *name, r.URL.Path, len(tp), strings.Join(tp, ","))
+		if ts := r.Header.Values("Tracestate"); len(ts) > 0 {
+			logf("recvts name=%s path=%s n=%d tracestate=%s\n", *name, r.URL.Path, len(ts), strings.Join(ts, "|"))
+		}
 	}
 	if *delay > 0 {
 		time.Sleep(*delay)
 	}
 	if *next == "" {
 		fmt.Fprintf(w, "%s%s\n", *name, r.URL.Path)
+		return
+	}
+	if *mode == "proxy" {
+		proxy.ServeHTTP(w, r)
 		return
 	}
 	var body string
@@ -145,6 +163,15 @@ func main() {
 		tmp := *pfile + ".tmp"
 		os.WriteFile(tmp, []byte(fmt.Sprintf("%d\n", port)), 0o644)
 		os.Rename(tmp, *pfile)
+	}
+	if *mode == "proxy" {
+		u, err := url.Parse(*next)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "chain: -next:", err)
+			os.Exit(1)
+		}
+		proxy = httputil.NewSingleHostReverseProxy(u)
+		proxy.Transport = client.Transport
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(handle)}
 	if *useTLS {
