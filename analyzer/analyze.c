@@ -29,15 +29,6 @@ struct walk_ctx {
 	size_t npkgs;
 };
 
-/* Fields an injector needs when a binary has one of its hooks (offsets/needed.def). */
-#define WEFT_NEED(fn, field) {fn, field},
-static const struct {
-	const char *func, *field;
-} needed[] = {
-#include "needed.def"
-};
-#undef WEFT_NEED
-#define NNEEDED (sizeof(needed) / sizeof(needed[0]))
 
 static const char **sorted_funcs;
 static size_t *sorted_index;
@@ -74,9 +65,9 @@ static void init_tables(void)
 		for (size_t i = 0; i < n; i++)
 			XXH3_64bits_update(st, weft_wanted_funcs[i],
 					   strlen(weft_wanted_funcs[i]) + 1);
-		for (size_t i = 0; i < NNEEDED; i++) {
-			XXH3_64bits_update(st, needed[i].func, strlen(needed[i].func) + 1);
-			XXH3_64bits_update(st, needed[i].field, strlen(needed[i].field) + 1);
+		for (size_t i = 0; i < weft_nneeded; i++) {
+			XXH3_64bits_update(st, weft_needed[i].func, strlen(weft_needed[i].func) + 1);
+			XXH3_64bits_update(st, weft_needed[i].field, strlen(weft_needed[i].field) + 1);
 		}
 		ktext = known_table_text(&klen);
 		XXH3_64bits_update(st, ktext, klen);
@@ -209,25 +200,25 @@ static int complete_needed(struct weft_record *rec, const struct walk_ctx *wc, b
 	size_t filled = 0, missing = 0;
 	const char *first_filled = NULL, *first_missing = NULL;
 
-	for (size_t i = 0; i < NNEEDED; i++) {
+	for (size_t i = 0; i < weft_nneeded; i++) {
 		enum weft_offset_source src = WEFT_SRC_DWARF;
 		struct weft_field *f;
 		int64_t off = -1;
 		char *pkg;
 
-		if (!have_func(wc, needed[i].func) || weft_record_field(rec, needed[i].field))
+		if (!have_func(wc, weft_needed[i].func) || weft_record_field(rec, weft_needed[i].field))
 			continue;
-		pkg = field_pkg(needed[i].field);
+		pkg = field_pkg(weft_needed[i].field);
 		if (pkg)
-			known_field(rec, needed[i].field, pkg, &off, &src);
+			known_field(rec, weft_needed[i].field, pkg, &off, &src);
 		free(pkg);
 		if (off < 0 || rec->nfields >= weft_wanted_nfields) {
 			if (!missing++)
-				first_missing = needed[i].field;
+				first_missing = weft_needed[i].field;
 			continue;
 		}
 		f = &rec->fields[rec->nfields];
-		f->name = strdup(needed[i].field);
+		f->name = strdup(weft_needed[i].field);
 		if (!f->name) {
 			snprintf(err, errlen, "out of memory");
 			return -1;
@@ -236,7 +227,7 @@ static int complete_needed(struct weft_record *rec, const struct walk_ctx *wc, b
 		f->source = src;
 		rec->nfields++;
 		if (!filled++)
-			first_filled = needed[i].field;
+			first_filled = weft_needed[i].field;
 	}
 	if (missing && !have_dwarf) {
 		snprintf(err, errlen,

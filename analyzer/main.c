@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * weft-analyze: study Go binaries once and store their offsets records.
- *   weft-analyze [--db DIR] [-j N] [--force] [--verbose] PATH...
+ *   weft-analyze [--db DIR] [-j|--jobs N] [--force] [--verbose] PATH...
  *   weft-analyze --json [--db DIR] BINARY
  */
 #include <dirent.h>
@@ -43,12 +43,12 @@ static struct {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: weft-analyze [--db DIR] [-j N] [--force] [--verbose] PATH...\n"
+		"usage: weft-analyze [--db DIR] [-j|--jobs N] [--force] [--verbose] PATH...\n"
 		"       weft-analyze --json [--db DIR] BINARY\n"
 		"Study Go binaries (files, or directories walked recursively) and store one\n"
 		"offsets record per binary in the offsets database.\n"
 		"  --db DIR     database directory (default $WEFT_OFFSETS_DB, else %s)\n"
-		"  -j N         analyse with N threads (default: number of CPUs)\n"
+		"  -j, --jobs N analyse with N threads (default: number of CPUs)\n"
 		"  --force      recompute records already in the database\n"
 		"  --verbose    report every skipped file and its reason\n"
 		"  --json       print the record of one binary as JSON on stdout\n"

@@ -8,6 +8,6 @@ $(OFFSETS_LIB): $(OFFSETS_SRCS:%.c=$(B)/obj/%.o)
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
 
-$(B)/obj/offsets/wanted.o: offsets/wanted.def
+$(B)/obj/offsets/wanted.o: offsets/wanted.def offsets/needed.def
 
 LINT_SOURCES += $(OFFSETS_SRCS)

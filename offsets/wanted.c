@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-/* The wanted table: expands offsets/wanted.def into two name arrays. */
+/* The wanted and needed tables: offsets/wanted.def and offsets/needed.def as arrays. */
 #include "wanted.h"
 
 #define WEFT_FIELD(name) name,
@@ -19,3 +19,10 @@ const char *const weft_wanted_funcs[] = {
 #undef WEFT_FIELD
 #undef WEFT_FUNC
 const size_t weft_wanted_nfuncs = sizeof(weft_wanted_funcs) / sizeof(weft_wanted_funcs[0]);
+
+#define WEFT_NEED(fn, field) {fn, field},
+const struct weft_need weft_needed[] = {
+#include "needed.def"
+};
+#undef WEFT_NEED
+const size_t weft_nneeded = sizeof(weft_needed) / sizeof(weft_needed[0]);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* The wanted table (offsets/wanted.def) as arrays. */
+/* The wanted table (offsets/wanted.def) and the needed table (offsets/needed.def) as arrays. */
 #ifndef WEFT_WANTED_H
 #define WEFT_WANTED_H
 
@@ -9,5 +9,12 @@ extern const char *const weft_wanted_fields[];
 extern const size_t weft_wanted_nfields;
 extern const char *const weft_wanted_funcs[];
 extern const size_t weft_wanted_nfuncs;
+
+/* A field an injector cannot do without when a binary has func (needed.def). */
+struct weft_need {
+	const char *func, *field;
+};
+extern const struct weft_need weft_needed[];
+extern const size_t weft_nneeded;
 
 #endif /* WEFT_WANTED_H */

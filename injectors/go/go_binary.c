@@ -13,6 +13,7 @@
 #include "go_analyze.h"
 #include "go_elf.h"
 #include "go_binary.h"
+#include "wanted.h"
 
 /* Offsets handed to BPF. write: needed exact (DWARF or exact known version) for writes. */
 static const struct {
@@ -372,6 +373,17 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 				 "%s: function %s not found (no net/http server and client in this "
 				 "binary?)",
 				 b->path, hooks[i].func);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < weft_nneeded; i++) {
+		if (weft_record_func(rec, weft_needed[i].func) &&
+		    !weft_record_field(rec, weft_needed[i].field)) {
+			snprintf(err, errlen,
+				 "%s: its offsets record lacks %s, which weft-go needs (a stripped Go "
+				 "%s the known tables do not cover, or damaged DWARF): left alone; "
+				 "rebuild it with DWARF or add its Go version to offsets/known",
+				 b->path, weft_needed[i].field, b->go_version);
 			goto out;
 		}
 	}
