@@ -696,6 +696,25 @@ struct ts_chars {
 	char c[WEFT_TS_MAX];
 };
 
+/*
+ * bpf_msg_push_data splits the message's buffer at the insertion point, and
+ * the kernel hands each piece to TCP as a send of its own: with Nagle on (a
+ * socket without TCP_NODELAY, e.g. nginx's upstreams) the piece after the
+ * request line then waits for the ACK of the first, which a peer on a reused
+ * connection delays (~40 ms a request). Copy a message of up to
+ * WEFT_JOIN_MAX bytes back into one piece, so it leaves in one send as the
+ * app wrote it; a larger one was several pieces already.
+ */
+#define WEFT_JOIN_MAX 16384
+
+static __always_inline void join_pieces(struct sk_msg_md *msg)
+{
+	__u32 size = msg->size;
+
+	if (size <= WEFT_JOIN_MAX && bpf_msg_pull_data(msg, 0, size, 0))
+		count(WH_ERRORS);
+}
+
 __attribute__((noinline)) int insert_tp(struct sk_msg_md *msg, __u32 off,
 					const struct weft_trace_ctx *ctx, const struct ts_chars *ts,
 					__u32 tl)
@@ -720,8 +739,10 @@ __attribute__((noinline)) int insert_tp(struct sk_msg_md *msg, __u32 off,
 	weft_tp_format(data + WEFT_TP_HEADER_LEN, ctx);
 	data[WEFT_TP_LINE_LEN - 2] = '\r';
 	data[WEFT_TP_LINE_LEN - 1] = '\n';
-	if (!tl)
+	if (!tl) {
+		join_pieces(msg);
 		return n;
+	}
 	if (data + WEFT_TP_LINE_LEN + WEFT_TS_HEADER_LEN > data_end)
 		return -1;
 	__builtin_memcpy(data + WEFT_TP_LINE_LEN, WEFT_TS_HEADER, WEFT_TS_HEADER_LEN);
@@ -738,6 +759,7 @@ __attribute__((noinline)) int insert_tp(struct sk_msg_md *msg, __u32 off,
 		return -1;
 	q[0] = '\r';
 	q[1] = '\n';
+	join_pieces(msg);
 	return n;
 }
 
