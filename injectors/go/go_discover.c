@@ -40,6 +40,7 @@ struct pending {
 	size_t npids;
 	int state; /* 0 queued, 1 analysing, 2 done */
 	int rc;	   /* go_analyze_child's */
+	double t0, t1; /* the analysis's start and end, s since boot (0: none, same content) */
 	char err[512];
 };
 
@@ -226,9 +227,9 @@ static void candidate(struct go_disc *d, pid_t pid, const char *why, uint64_t ts
 		struct timespec now;
 
 		clock_gettime(CLOCK_BOOTTIME, &now);
-		weft_debug("pid %d (%s): ready to trace %.1f ms after its %s", pid, path,
-			   ((double)now.tv_sec * 1e9 + (double)now.tv_nsec - (double)ts) / 1e6,
-			   strcmp(why, "--port") ? "exec" : "listen");
+		weft_debug("pid %d (%s): ready to trace %.1f ms after its %s (at %.3f s since boot)",
+			   pid, path, ((double)now.tv_sec * 1e9 + (double)now.tv_nsec - (double)ts) / 1e6,
+			   strcmp(why, "--port") ? "exec" : "listen", now.tv_sec + now.tv_nsec / 1e9);
 	} else if (rc == GO_DISC_ATTACHED) {
 		weft_debug("pid %d (%s): ready to trace", pid, path);
 	}
@@ -490,8 +491,14 @@ static void *worker_main(void *arg)
 			d->same_content++;
 			snprintf(err, sizeof(err), "same content as a binary analysed already");
 		} else {
+			struct timespec t0, t1;
+
 			d->analyses++;
+			clock_gettime(CLOCK_BOOTTIME, &t0);
 			rc = go_analyze_child(d->dbdir, todo->fd, todo->path, err, sizeof(err));
+			clock_gettime(CLOCK_BOOTTIME, &t1);
+			todo->t0 = t0.tv_sec + t0.tv_nsec / 1e9;
+			todo->t1 = t1.tv_sec + t1.tv_nsec / 1e9;
 			if (rc == 0 && hash[0])
 				memcpy(d->done[d->ndone++ % DONE_HASHES], hash, sizeof(hash));
 		}
@@ -520,6 +527,9 @@ void go_disc_poll(struct go_disc *d)
 	pthread_mutex_unlock(&d->lock);
 	while ((p = done)) {
 		done = p->next;
+		if (p->t1 > 0)
+			weft_debug("%s: analysed in %.1f ms (off the event path, from %.3f to %.3f s since boot)",
+				   p->path, (p->t1 - p->t0) * 1e3, p->t0, p->t1);
 		if (p->rc)
 			weft_warn("%s: left alone: %s", p->path, p->err);
 		for (size_t i = 0; i < p->npids && !p->rc; i++) {
