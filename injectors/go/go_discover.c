@@ -33,7 +33,6 @@ struct pending {
 	struct pending *next;
 	dev_t dev;
 	ino_t ino;
-	char hash[33]; /* its content: pods of one image, each with its own file, wait together */
 	int fd;
 	char path[PATH_MAX];
 	pid_t *pids;
@@ -152,7 +151,6 @@ static void *worker_main(void *arg);
 /* Queue the binary open at fd for analysis (takes fd), with pid waiting for it. */
 static void queue_analysis(struct go_disc *d, pid_t pid, int fd, const char *path)
 {
-	char hash[33] = "";
 	struct pending *p;
 	struct stat sb;
 	pid_t *np;
@@ -161,11 +159,11 @@ static void queue_analysis(struct go_disc *d, pid_t pid, int fd, const char *pat
 		close(fd);
 		return;
 	}
-	weft_hash_fd(fd, hash);
+	/* No content hash here (tens of ms for a big binary, on the event path):
+	 * files of one content queued apart are joined by the worker's done list. */
 	pthread_mutex_lock(&d->lock);
 	for (p = d->queue; p; p = p->next)
-		if ((p->dev == sb.st_dev && p->ino == sb.st_ino) ||
-		    (hash[0] && !strcmp(p->hash, hash)))
+		if (p->dev == sb.st_dev && p->ino == sb.st_ino)
 			break;
 	if (!p) {
 		p = calloc(1, sizeof(*p));
@@ -175,7 +173,6 @@ static void queue_analysis(struct go_disc *d, pid_t pid, int fd, const char *pat
 		p->ino = sb.st_ino;
 		p->fd = fd;
 		fd = -1;
-		memcpy(p->hash, hash, sizeof(hash));
 		snprintf(p->path, sizeof(p->path), "%s", path);
 		p->next = d->queue;
 		d->queue = p;
