@@ -33,13 +33,13 @@ struct pending {
 	struct pending *next;
 	dev_t dev;
 	ino_t ino;
-	char hash[33]; /* its content: pods of one image, each with its own file, wait together */
 	int fd;
 	char path[PATH_MAX];
 	pid_t *pids;
 	size_t npids;
 	int state; /* 0 queued, 1 analysing, 2 done */
 	int rc;	   /* go_analyze_child's */
+	double t0, t1; /* the analysis's start and end, s since boot (0: none, same content) */
 	char err[512];
 };
 
@@ -151,7 +151,6 @@ static void *worker_main(void *arg);
 /* Queue the binary open at fd for analysis (takes fd), with pid waiting for it. */
 static void queue_analysis(struct go_disc *d, pid_t pid, int fd, const char *path)
 {
-	char hash[33] = "";
 	struct pending *p;
 	struct stat sb;
 	pid_t *np;
@@ -160,11 +159,11 @@ static void queue_analysis(struct go_disc *d, pid_t pid, int fd, const char *pat
 		close(fd);
 		return;
 	}
-	weft_hash_fd(fd, hash);
+	/* No content hash here (tens of ms for a big binary, on the event path):
+	 * files of one content queued apart are joined by the worker's done list. */
 	pthread_mutex_lock(&d->lock);
 	for (p = d->queue; p; p = p->next)
-		if ((p->dev == sb.st_dev && p->ino == sb.st_ino) ||
-		    (hash[0] && !strcmp(p->hash, hash)))
+		if (p->dev == sb.st_dev && p->ino == sb.st_ino)
 			break;
 	if (!p) {
 		p = calloc(1, sizeof(*p));
@@ -174,7 +173,6 @@ static void queue_analysis(struct go_disc *d, pid_t pid, int fd, const char *pat
 		p->ino = sb.st_ino;
 		p->fd = fd;
 		fd = -1;
-		memcpy(p->hash, hash, sizeof(hash));
 		snprintf(p->path, sizeof(p->path), "%s", path);
 		p->next = d->queue;
 		d->queue = p;
@@ -226,9 +224,9 @@ static void candidate(struct go_disc *d, pid_t pid, const char *why, uint64_t ts
 		struct timespec now;
 
 		clock_gettime(CLOCK_BOOTTIME, &now);
-		weft_debug("pid %d (%s): ready to trace %.1f ms after its %s", pid, path,
-			   ((double)now.tv_sec * 1e9 + (double)now.tv_nsec - (double)ts) / 1e6,
-			   strcmp(why, "--port") ? "exec" : "listen");
+		weft_debug("pid %d (%s): ready to trace %.1f ms after its %s (at %.3f s since boot)",
+			   pid, path, ((double)now.tv_sec * 1e9 + (double)now.tv_nsec - (double)ts) / 1e6,
+			   strcmp(why, "--port") ? "exec" : "listen", now.tv_sec + now.tv_nsec / 1e9);
 	} else if (rc == GO_DISC_ATTACHED) {
 		weft_debug("pid %d (%s): ready to trace", pid, path);
 	}
@@ -490,8 +488,14 @@ static void *worker_main(void *arg)
 			d->same_content++;
 			snprintf(err, sizeof(err), "same content as a binary analysed already");
 		} else {
+			struct timespec t0, t1;
+
 			d->analyses++;
+			clock_gettime(CLOCK_BOOTTIME, &t0);
 			rc = go_analyze_child(d->dbdir, todo->fd, todo->path, err, sizeof(err));
+			clock_gettime(CLOCK_BOOTTIME, &t1);
+			todo->t0 = t0.tv_sec + t0.tv_nsec / 1e9;
+			todo->t1 = t1.tv_sec + t1.tv_nsec / 1e9;
 			if (rc == 0 && hash[0])
 				memcpy(d->done[d->ndone++ % DONE_HASHES], hash, sizeof(hash));
 		}
@@ -520,6 +524,9 @@ void go_disc_poll(struct go_disc *d)
 	pthread_mutex_unlock(&d->lock);
 	while ((p = done)) {
 		done = p->next;
+		if (p->t1 > 0)
+			weft_debug("%s: analysed in %.1f ms (off the event path, from %.3f to %.3f s since boot)",
+				   p->path, (p->t1 - p->t0) * 1e3, p->t0, p->t1);
 		if (p->rc)
 			weft_warn("%s: left alone: %s", p->path, p->err);
 		for (size_t i = 0; i < p->npids && !p->rc; i++) {

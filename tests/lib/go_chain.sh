@@ -48,3 +48,31 @@ go_concurrent() {
 	local codes; codes=$(curl "${args[@]}" 2>/dev/null)
 	[ "$(grep -c '^200$' <<<"$codes")" -eq "$n" ] || fail "concurrent requests failed: $(sort <<<"$codes" | uniq -c | tr '\n' ' ')"
 }
+
+# go_pod_start NAME BIN DIR QOS N [ARGS...]: a chain service as containerd
+# would run a pod: in cgroup QOS/kubepods-besteffort-pod<uid>.slice/
+# cri-containerd-<64 hex>.scope, its binary copied into a tmpfs of a private
+# mount namespace (the host path does not exist). N numbers the pod (uid and
+# id from N and our pid). Sets GO_PORT_, GO_PID_, POD_CID_, POD_UID_<NAME>.
+go_pod_start() {
+	local name=$1 bin=$2 dir=$3 qos=$4 n=$5 uid cid; shift 5
+	uid=$(printf '%08x-5b6a-4978-8695-%012x' "$n" $$)
+	cid=$(printf '%056x%08x' $$ "$n")
+	local pod=$qos/kubepods-besteffort-pod${uid//-/_}.slice
+	local ctr=$pod/cri-containerd-$cid.scope root=$dir/root-$name
+	mkdir -p "$ctr" "$root" || fail "cannot create $ctr"
+	# (busy until its process is gone: retried)
+	cleanup_add "wait_for 100 rmdir '$ctr'; rmdir '$pod'"
+	rm -f "$dir/$name.port"
+	(echo $BASHPID >"$ctr/cgroup.procs" && exec unshare -m --propagation private sh -c \
+		"mount -t tmpfs tmpfs '$root' && cp '$bin' '$root/chain' && exec '$root/chain' -name $name -port-file '$dir/$name.port' $*") \
+		>"$dir/$name.log" 2>&1 &
+	local pid=$!
+	cleanup_add "kill -9 $pid"
+	wait_for 100 test -s "$dir/$name.port" || { cat "$dir/$name.log" >&2; fail "pod $name did not start"; }
+	[ ! -e "$root/chain" ] || fail "pod $name's binary is visible outside its mount namespace"
+	printf -v "GO_PID_$name" %s "$pid"
+	printf -v "GO_PORT_$name" %s "$(cat "$dir/$name.port")"
+	printf -v "POD_CID_$name" %s "$cid"
+	printf -v "POD_UID_$name" %s "$uid"
+}

@@ -3,6 +3,7 @@
 # the VM by tests/vm/run, where bpf_probe_write_user is allowed.
 #
 #   go_vm_write.sh main   DB BIN        every scenario with one build of the chain
+#   go_vm_write.sh discover DB BIN      two "pods" found by --cgroup, no --exe
 #   go_vm_write.sh forward DB BIN       a reverse proxy (chain -mode proxy) that copies
 #                                       the incoming traceparent: replaced in the buffer
 #   go_vm_write.sh matrix DB BIN...     one chain through every binary, two requests
@@ -302,8 +303,60 @@ LUA
 	ok "load: $reqs requests with writes on, 0 failed, 0 mismatched, 0 crashes, $writes writes"
 }
 
+# Discovery with writes (issue 16): two chain services started as containerd
+# pods would be (binary only in a private mount namespace, kubepods-shaped
+# cgroup), found by weft-go --cgroup with no --exe, C before weft-go (read at
+# start), A after (its exec event); A -> C: C receives exactly one traceparent,
+# written by weft-go, naming A's CLIENT span; spans carry each pod's
+# container.id and k8s.pod.uid.
+discover() {
+	local bin=$1 p checks=() cg qos
+	cg=$(cgroup_root)/weft-vm-disc-$$
+	qos=$cg/kubepods.slice/kubepods-besteffort.slice
+	mkdir -p "$qos" || fail "cannot create $qos in the guest's cgroup2"
+	cleanup_add "rmdir '$qos' '$cg/kubepods.slice' '$cg'"
+	go_pod_start C "$bin" "$T" "$qos" 1
+	go_weft_start "$T/weft.log" --db "$db" --no-analyze --cgroup "$cg" --spans-file "$T/spans.jsonl" --verbose
+	grep -q 'writes on' "$T/weft.log" || fail "writes not enabled: $(cat "$T/weft.log")"
+	go_pod_start A "$bin" "$T" "$qos" 2 -next "http://127.0.0.1:$GO_PORT_C"
+	for p in $GO_PID_C $GO_PID_A; do
+		wait_for 300 grep -q "pid $p (.*): ready to trace" "$T/weft.log" ||
+			{ cat "$T/weft.log" >&2; fail "pod process $p not found and attached"; }
+	done
+	local tp1=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+	out=$(curl -sf -H "traceparent: $tp1" "http://127.0.0.1:$GO_PORT_A/d1") || fail "request d1 failed"
+	[ "$out" = "A>C/d1" ] || fail "answer '$out'"
+	checks+=("chain:/d1:A,C:$tp1")
+	curl -sf "http://127.0.0.1:$GO_PORT_A/d2" >/dev/null || fail "request d2 failed"
+	checks+=("chain:/d2:A,C:-")
+	tp=00-$(printf %032x 0x7003)-$(printf %016x 0x73)-01
+	curl -sf -H "traceparent: $tp" "http://127.0.0.1:$GO_PORT_A/d3" >/dev/null || fail "request d3 failed"
+	checks+=("chain:/d3:A,C:$tp")
+	go_weft_stop
+	grep 'discovery:' "$T/weft.log"
+	check_writes_clean "$T/weft.log"
+	grep -q 'writes: 3 done' "$T/weft.log" || fail "want 3 writes (one per request A -> C): $(grep writes: "$T/weft.log")"
+	PIDS="A=$GO_PID_A C=$GO_PID_C" $PY tests/lib/go_write_check.py "$T" "${checks[@]}" || fail "checks failed"
+	$PY - "$T/spans.jsonl" "$GO_PID_A:$POD_CID_A:$POD_UID_A" "$GO_PID_C:$POD_CID_C:$POD_UID_C" <<'PYEOF' || fail "resource check failed"
+import json, sys
+spans = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+for arg in sys.argv[2:]:
+    pid, cid, uid = arg.split(":")
+    mine = [s for s in spans if s["pid"] == int(pid)]
+    if not mine:
+        sys.exit(f"no span of pid {pid}")
+    for s in mine:
+        r = s["resource"]
+        if r.get("container.id") != cid or r.get("k8s.pod.uid") != uid:
+            sys.exit(f"pid {pid}: resource {r}, want container.id {cid}, k8s.pod.uid {uid}")
+print(f"ok: {len(spans)} spans, each with its pod's container.id and k8s.pod.uid")
+PYEOF
+	ok "discovery with writes: pods found by --cgroup, no --exe; C got one traceparent naming A's CLIENT span"
+}
+
 case $scenario in
 main) main "$@" ;;
+discover) discover "$@" ;;
 forward) forward "$@" ;;
 matrix) matrix "$@" ;;
 load) load "$@" ;;

@@ -4,7 +4,8 @@
 // (protojson, prototext, known types) and genproto, all from Debian's
 // sources. Built with -tags big it also links the generated packages of
 // bench/analyze/gen-big (big.go), which take it past 50 MB.
-// It does nothing unless run with -run (the benchmark only analyses it).
+// It does nothing unless run with -run (the benchmark only analyses it), or
+// -wait: sleep an hour (bench/go/discover analyses it while it runs).
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	protov1 "github.com/golang/protobuf/proto"
 	"golang.org/x/net/html"
@@ -97,6 +99,9 @@ func run() error {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "-wait" {
+		time.Sleep(time.Hour)
+	}
 	if len(os.Args) > 1 && os.Args[1] == "-run" {
 		if err := run(); err != nil {
 			fmt.Fprintln(os.Stderr, "bigapp: error:", err)
