@@ -577,16 +577,6 @@ int go_serve_ret(struct pt_regs *ctx)
 
 /* ---- client side ---- */
 
-static __always_inline bool same_trace(const __u8 *a, const __u8 *b)
-{
-	__u8 d = 0;
-
-#pragma unroll
-	for (int i = 0; i < WEFT_TRACE_ID_LEN; i++)
-		d |= a[i] ^ b[i];
-	return d == 0;
-}
-
 /*
  * Did the app copy the incoming traceparent of the request goroutine k serves
  * (a reverse proxy)? Then app is not the app's own context: the CLIENT span
@@ -595,14 +585,10 @@ static __always_inline bool same_trace(const __u8 *a, const __u8 *b)
 static __always_inline bool forwarded_tp(struct gkey *k, const struct weft_trace_ctx *app)
 {
 	struct server_state *st = bpf_map_lookup_elem(&servers, k);
-	__u64 a, b;
 
-	if (!st || st->ev.parent_src != WEFT_PARENT_HEADER ||
-	    !same_trace(st->ev.ctx.trace_id, app->trace_id))
-		return false;
-	__builtin_memcpy(&a, st->ev.parent_span_id, 8);
-	__builtin_memcpy(&b, app->span_id, 8);
-	return a == b;
+	return st && st->ev.parent_src == WEFT_PARENT_HEADER &&
+	       weft_trace_id_eq(st->ev.ctx.trace_id, app->trace_id) &&
+	       weft_span_id_eq(st->ev.parent_span_id, app->span_id);
 }
 
 /* The tracestate of the SERVER span goroutine k serves, into a CLIENT span. */
@@ -725,7 +711,7 @@ int go_rt_entry(struct pt_regs *ctx)
 	} else if (r == GO_TP_VALID) {
 		cl->app_set = 1;
 		/* Its trace and span id become this span's context. */
-		if (!same_trace(cl->ev.ctx.trace_id, app.trace_id)) {
+		if (!weft_trace_id_eq(cl->ev.ctx.trace_id, app.trace_id)) {
 			__builtin_memset(cl->ev.parent_span_id, 0, WEFT_SPAN_ID_LEN);
 			cl->ev.parent_src = WEFT_PARENT_HEADER;
 			cl->ev.tracestate_len = 0; /* another trace's state is not ours */
@@ -1056,7 +1042,7 @@ static __always_inline __u32 fwd_replace(const struct weft_go_cfg *cfg, struct f
 		return WEFT_GO_ST_SKIP_FORWARDED;
 	f->v.ptr = buf.ptr + sc.found;
 	f->v.len = WEFT_TRACEPARENT_LEN;
-	if (go_parse_traceparent(&f->v, &f->chk) || !same_trace(f->chk.trace_id, f->ctx.trace_id))
+	if (go_parse_traceparent(&f->v, &f->chk) || !weft_trace_id_eq(f->chk.trace_id, f->ctx.trace_id))
 		return WEFT_GO_ST_SKIP_FORWARDED;
 	__builtin_memcpy(&a, f->chk.span_id, 8);
 	__builtin_memcpy(&b, f->fwd_span_id, 8);

@@ -148,6 +148,27 @@ static __always_inline void weft_bpf_random_span_id(struct weft_trace_ctx *ctx)
 	__builtin_memcpy(ctx->span_id + 4, &b, 4);
 }
 
+/* Two trace ids (16 bytes) equal, without a data-dependent branch per byte. */
+static __always_inline bool weft_trace_id_eq(const __u8 *a, const __u8 *b)
+{
+	__u8 d = 0;
+
+#pragma unroll
+	for (int i = 0; i < WEFT_TRACE_ID_LEN; i++)
+		d |= a[i] ^ b[i];
+	return !d;
+}
+
+/* Two span ids (8 bytes) equal. */
+static __always_inline bool weft_span_id_eq(const __u8 *a, const __u8 *b)
+{
+	__u64 x, y;
+
+	__builtin_memcpy(&x, a, WEFT_SPAN_ID_LEN);
+	__builtin_memcpy(&y, b, WEFT_SPAN_ID_LEN);
+	return x == y;
+}
+
 /* A new trace: random trace id and span id, flags random | sampled. */
 static __always_inline void weft_bpf_new_trace(struct weft_trace_ctx *ctx, __u8 sampled)
 {

@@ -388,15 +388,6 @@ struct {
 	__type(value, struct srv_ts);
 } srv_ts_tmp SEC(".maps");
 
-static __always_inline bool span_id_eq(const __u8 *a, const __u8 *b)
-{
-	__u64 x, y;
-
-	__builtin_memcpy(&x, a, 8);
-	__builtin_memcpy(&y, b, 8);
-	return x == y;
-}
-
 /* Has the thread a tracestate at all (for some SERVER span)? */
 static __always_inline bool srv_ts_maybe(__u64 pid_tgid)
 {
@@ -410,7 +401,7 @@ static __always_inline struct srv_ts *srv_ts_get(__u64 pid_tgid, const __u8 *spa
 {
 	struct srv_ts *e = bpf_map_lookup_elem(&srv_ts, &pid_tgid);
 
-	return e && e->len && span_id_eq(e->span_id, span_id) ? e : NULL;
+	return e && e->len && weft_span_id_eq(e->span_id, span_id) ? e : NULL;
 }
 
 /* A global function: its 512-byte copy is verified once, not on every path. */
@@ -627,16 +618,6 @@ static __always_inline struct weft_server_ctx *served_request(__u64 pid_tgid, __
 	return sc;
 }
 
-static __always_inline bool same_trace(const __u8 *a, const __u8 *b)
-{
-	__u8 d = 0;
-
-#pragma unroll
-	for (int i = 0; i < WEFT_TRACE_ID_LEN; i++)
-		d |= a[i] ^ b[i];
-	return !d;
-}
-
 /* A CLIENT span whose response was never seen: exported as it is (status 0, ends now). */
 static __always_inline void client_flush(struct cp_key *k)
 {
@@ -830,8 +811,8 @@ static __always_inline struct weft_conn_ctx *go_fwd_ctx(struct weft_conn_key *k,
 	if (!have_go_pids || k->fd < 0)
 		return NULL;
 	gc = bpf_map_lookup_elem(&go_conn_ctx, k);
-	if (!gc || !gc->ctx.valid || !gc->forwarded || !same_trace(gc->ctx.trace_id, tp->trace_id) ||
-	    !span_id_eq(gc->fwd_span_id, tp->span_id))
+	if (!gc || !gc->ctx.valid || !gc->forwarded || !weft_trace_id_eq(gc->ctx.trace_id, tp->trace_id) ||
+	    !weft_span_id_eq(gc->fwd_span_id, tp->span_id))
 		return NULL;
 	return gc;
 }
@@ -900,8 +881,8 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 		bpf_map_delete_elem(&go_conn_ctx, &gk);
 		emit = false;
 	} else if (s->tp_count && sctx && sctx->parent_src == WEFT_PARENT_HEADER &&
-		   same_trace(sctx->ctx.trace_id, cp->ev.ctx.trace_id) &&
-		   span_id_eq(sctx->parent_span_id, cp->ev.ctx.span_id)) {
+		   weft_trace_id_eq(sctx->ctx.trace_id, cp->ev.ctx.trace_id) &&
+		   weft_span_id_eq(sctx->parent_span_id, cp->ev.ctx.span_id)) {
 		/* forwarded (a proxy copied the incoming header): the CLIENT span's
 		 * context in the same 55 bytes; untouched and no span if that fails */
 		weft_sctx_client(sctx, &cp->ev.ctx, cp->ev.parent_span_id, &cp->ev.parent_src);
@@ -916,7 +897,7 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 	} else if (s->tp_count) {
 		/* the app set traceparent: leave the request alone, use its context */
 		count(WH_LEFT_ALONE);
-		if (sctx && same_trace(sctx->ctx.trace_id, cp->ev.ctx.trace_id)) {
+		if (sctx && weft_trace_id_eq(sctx->ctx.trace_id, cp->ev.ctx.trace_id)) {
 			__builtin_memcpy(cp->ev.parent_span_id, sctx->ctx.span_id, WEFT_SPAN_ID_LEN);
 			ev_set_ts(&cp->ev, srv_ts_get(pid_tgid, sctx->ctx.span_id));
 		}
