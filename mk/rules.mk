@@ -5,6 +5,8 @@
 .DELETE_ON_ERROR:
 
 PROGRAMS :=
+# BPF objects linked from units (their rules add them; GNUmakefile's -include).
+WEFT_LINKED_BPF :=
 TESTS_BIN :=
 LINT_SOURCES :=
 
@@ -25,8 +27,23 @@ $(B)/bpf/%.bpf.o: %.bpf.c $(B)/gen/vmlinux.h
 	$(BPFTOOL) gen object $@.tmp $@.tmp.o && mv $@.tmp $@
 	@rm -f $@.tmp.o
 
-# Skeleton name: the file's base name with '-' for '_' (weft_http.bpf.c -> weft_http.skel.h).
+# A BPF object linked from units by concern, one skeleton: each unit
+# (.bpf.c) is compiled alone to .unit.o, then libbpf's static linker joins
+# them (maps and globals the units share: bpf/include/weft_link.h). The
+# object's rule lists its units as prerequisites and uses this recipe:
+#   $(B)/bpf/DIR/NAME.bpf.o: $(UNITS:%.bpf.c=$(B)/bpf/%.unit.o)
+#   	$(WEFT_BPF_LINK)
+#   WEFT_LINKED_BPF += $(B)/bpf/DIR/NAME.bpf.o
+$(B)/bpf/%.unit.o: %.bpf.c $(B)/gen/vmlinux.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -MMD -MP -MF $(@:.o=.d) -MT $@ -c $< -o $@
+
+define WEFT_BPF_LINK
+@mkdir -p $(@D)
+$(BPFTOOL) gen object $@.tmp $(filter %.unit.o,$^) && mv $@.tmp $@
+endef
+
+# Skeleton name: the object's base name with '-' for '_' (weft_http.bpf.o -> weft_http.skel.h).
 $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$(notdir $*)) > $@.tmp && mv $@.tmp $@
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -42,11 +42,17 @@
  * costly to verify unrolled further). Prefer weft_http_parse_block. The includer must define
  *   const volatile bool weft_have_bpf_loop;
  * before including this file.
+ *
+ * Over 600 lines on purpose: one parser. The byte scanner and the fast block
+ * parser fill the same struct weft_http_scan by the same rules and must stay
+ * in step; tests/unit/http_parse_test.c compiles this file whole for the
+ * host and checks both paths against each other.
  */
 #ifndef WEFT_HTTP_PARSE_BPF_H
 #define WEFT_HTTP_PARSE_BPF_H
 
 #include "weft_span.h"
+#include "weft_link.h"
 
 #define WEFT_SCRATCH_SZ		8192	/* power of two: indexes are masked */
 #define WEFT_SCRATCH_MASK	(WEFT_SCRATCH_SZ - 1)
@@ -429,7 +435,7 @@ static __always_inline __u64 weft_load8(const char *buf, __u32 off)
  * long. Word at a time: the lowest 0x80 bit of the "has zero byte" mask marks
  * the first LF; its byte index comes from a multiply (no ctz in BPF).
  */
-__attribute__((noinline)) int weft_find_lf(struct weft_scratch *sc, __u32 off, __u32 end)
+WEFT_GLOBAL_FN int weft_find_lf(struct weft_scratch *sc, __u32 off, __u32 end)
 {
 	const char *buf;
 
@@ -498,8 +504,8 @@ static __always_inline __u32 weft_rskip_ows(const char *buf, __u32 lo, __u32 end
  * One header line [p, lf]: record the fields we care about. A global
  * function, so the verifier checks it once rather than in every context.
  */
-__attribute__((noinline)) int weft_fast_field(struct weft_http_scan *s, struct weft_scratch *sc,
-					      __u32 p, __u32 lf)
+WEFT_GLOBAL_FN int weft_fast_field(struct weft_http_scan *s, struct weft_scratch *sc, __u32 p,
+				   __u32 lf)
 {
 	__u32 vend = lf, v;
 	const char *buf;

@@ -9,7 +9,7 @@
  *                                 upstream connection: tie its fd to u's
  *                                 request. Retries call it again: a new tie.
  * Offsets per build from the offsets record (weft_rt_layouts, NGX_* in weft_rt.h).
- * Included by weft_http.bpf.c after rt_tie.bpf.h and its target filter.
+ * Included by http_rt.bpf.c (after http_shared.bpf.h: rt_tie.bpf.h and the target filter).
  */
 #ifndef WEFT_RT_NGINX_BPF_H
 #define WEFT_RT_NGINX_BPF_H

@@ -13,6 +13,7 @@
 #define WEFT_RT_TIE_BPF_H
 
 #include "weft_rt.h"
+#include "weft_link.h"
 
 struct weft_rt_key {
 	__u32 tgid;
@@ -23,37 +24,26 @@ struct weft_rt_tie {
 	__u64 conn;	/* the served request's connection (server_ctx.bpf.h) */
 };
 
-struct {
+WEFT_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct weft_rt_key);
 	__type(value, struct weft_rt_tie);
 } weft_rt_ties SEC(".maps");
 
-struct {
+WEFT_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, WEFT_RT_LAYOUTS);
 	__type(key, __u32);
 	__type(value, struct weft_rt_layout);
 } weft_rt_layouts SEC(".maps");
 
-/* Execs of target processes (tgid), for user space to find runtimes. */
-struct {
+/* Execs of target processes (tgid), for user space to find runtimes
+ * (written by the includer's sched_process_exec program: http_rt.bpf.c). */
+WEFT_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 12);
 } weft_rt_execs SEC(".maps");
-
-/* The includer defines task_targeted(pid_tgid) (its target filter). */
-SEC("tracepoint/sched/sched_process_exec")
-int weft_rt_exec(void *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32;
-
-	if (task_targeted(id))
-		bpf_ringbuf_output(&weft_rt_execs, &tgid, sizeof(tgid), 0);
-	return 0;
-}
 
 /* The request a runtime rule ties the connection (tgid of pid_tgid, fd) to, or NULL. */
 static __always_inline struct weft_server_ctx *weft_rt_parent(__u64 pid_tgid, __s32 fd)

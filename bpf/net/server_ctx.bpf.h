@@ -55,12 +55,14 @@
  *                         that defines WEFT_SCTX_END_HOOK(ev, s, pid_tgid)
  *                         fills its own fields of the event before submit.
  *
- * Each including object gets its own map instance.
+ * Each including object gets its own map instance; the units of a linked
+ * object share it (weft_link.h).
  */
 #ifndef WEFT_SERVER_CTX_BPF_H
 #define WEFT_SERVER_CTX_BPF_H
 
 #include "weft_span.h"
+#include "weft_link.h"
 
 #define WEFT_SCTX_MAX 16384
 
@@ -82,7 +84,7 @@ struct weft_server_ctx {
 	char path[WEFT_PATH_MAX];
 };
 
-struct {
+WEFT_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, WEFT_SCTX_MAX);
 	__type(key, __u64);
@@ -101,7 +103,7 @@ enum weft_sctx_why {
 #define WEFT_UNCERTAIN_TWO	0x1
 #define WEFT_UNCERTAIN_LOOP	0x2
 
-struct {
+WEFT_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, WEFT_SCTX_MAX);
 	__type(key, __u64);	/* pid_tgid */
@@ -114,7 +116,7 @@ struct weft_sctx_key {
 	__u64 conn;
 };
 
-struct {
+WEFT_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, WEFT_SCTX_MAX);
 	__type(key, struct weft_sctx_key);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* weft-http: definitions shared by bpf/net/weft_http.bpf.c and injectors/net/weft_http.c. */
+/* weft-http: definitions shared by its BPF units (http_shared.bpf.h) and injectors/net/weft_http.c. */
 #ifndef WEFT_HTTP_H
 #define WEFT_HTTP_H
 

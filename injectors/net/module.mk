@@ -4,6 +4,13 @@
 WEFT_HTTP_SRCS := injectors/net/weft_http.c injectors/net/loop_threads.c injectors/net/rt_nginx.c
 WEFT_HTTP_OBJS := $(WEFT_HTTP_SRCS:%.c=$(B)/obj/%.o)
 
+# The BPF object, linked from units by concern (bpf/net/http_shared.bpf.h).
+WEFT_HTTP_BPF_UNITS := bpf/net/http_shared.bpf.c bpf/net/http_insert.bpf.c \
+	bpf/net/http_observe.bpf.c bpf/net/http_rt.bpf.c
+$(B)/bpf/bpf/net/weft_http.bpf.o: $(WEFT_HTTP_BPF_UNITS:%.bpf.c=$(B)/bpf/%.unit.o)
+	$(WEFT_BPF_LINK)
+WEFT_LINKED_BPF += $(B)/bpf/bpf/net/weft_http.bpf.o
+
 $(B)/obj/injectors/net/weft_http.o: $(B)/bpf/bpf/net/weft_http.skel.h
 # bpf/include headers carry "#pragma unroll" for clang -target bpf
 $(B)/obj/injectors/net/weft_http.o: CFLAGS += -Wno-unknown-pragmas
@@ -28,6 +35,13 @@ LINT_SOURCES += bench/http/forwarder.c
 WEFT_TCPOPT_SRCS := injectors/net/weft_tcpopt.c injectors/net/tcpopt_util.c \
 	injectors/net/tcpopt_ssl_layout.c injectors/net/loop_threads.c
 WEFT_TCPOPT_OBJS := $(WEFT_TCPOPT_SRCS:%.c=$(B)/obj/%.o)
+
+# The BPF object, linked from units by concern (bpf/net/tcpopt_shared.bpf.h).
+WEFT_TCPOPT_BPF_UNITS := bpf/net/tcpopt_shared.bpf.c bpf/net/tcpopt_option.bpf.c \
+	bpf/net/tcpopt_discover.bpf.c bpf/net/tcpopt_ssl.bpf.c
+$(B)/bpf/bpf/net/weft_tcpopt.bpf.o: $(WEFT_TCPOPT_BPF_UNITS:%.bpf.c=$(B)/bpf/%.unit.o)
+	$(WEFT_BPF_LINK)
+WEFT_LINKED_BPF += $(B)/bpf/bpf/net/weft_tcpopt.bpf.o
 
 $(B)/obj/injectors/net/weft_tcpopt.o: $(B)/bpf/bpf/net/weft_tcpopt.skel.h
 # bpf/include headers carry "#pragma unroll" for clang -target bpf

@@ -1,0 +1,574 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * weft-http, incoming: syscall tracepoints on read/recvfrom/recvmsg/readv
+ * exits parse requests read by target threads (across reads) and the
+ * responses to their own outgoing requests; write/sendto/sendmsg/writev
+ * entries note the fd a thread writes (for sk_msg) and end the SERVER span
+ * at the status line. The request's tracestate is kept for its outgoing
+ * requests (srv_ts, http_shared.bpf.h).
+ */
+#define WEFT_LINK_EXTERN
+#include "net/http_shared.bpf.h"
+#include "net/http_client.bpf.h"
+
+struct ts_line_ctx {
+	struct weft_scratch *sc;
+	struct weft_ts_state *st;
+	__u32 pos;
+	__u32 end;
+	__u32 lines;	/* tracestate header lines seen */
+	__u32 off;	/* the value being fed */
+};
+
+static long ts_byte_cb(__u32 i, void *data)
+{
+	struct ts_line_ctx *lc = data;
+
+	weft_ts_byte(lc->st, lc->sc->buf[(lc->off + i) & WEFT_SCRATCH_MASK]);
+	return 0;
+}
+
+/* One header line: feed a tracestate value to the parser (lines joined by ','). */
+static long ts_line_cb(__u32 i, void *data)
+{
+	struct ts_line_ctx *lc = data;
+	__u32 p = lc->pos, vend;
+	int lf;
+
+	if (p >= lc->end)
+		return 1;
+	lf = weft_find_lf(lc->sc, p, lc->end);
+	if (lf < 0)
+		return 1;
+	lc->pos = lf + 1;
+	vend = lf;
+	if (vend > p && lc->sc->buf[(vend - 1) & WEFT_SCRATCH_MASK] == '\r')
+		vend--;
+	if (vend >= p + 11 && weft_name_is(lc->sc->buf, p, "tracestate:", 11)) {
+		if (lc->lines++)
+			weft_ts_byte(lc->st, ',');
+		lc->off = p + 11;
+		bpf_loop(vend - p - 11, ts_byte_cb, lc, 0);
+	}
+	return 0;
+}
+
+/*
+ * The request header block buf[start, end) was read for SERVER span span_id:
+ * keep its validated tracestate (or none) as the thread's srv_ts entry.
+ * Needs bpf_loop; without it no tracestate is carried.
+ */
+static __always_inline void ts_capture(__u64 id, const __u8 *span_id, struct weft_scratch *sc,
+				       __u32 start, __u32 end)
+{
+	struct ts_line_ctx lc = { .sc = sc, .end = end };
+	struct srv_ts *e;
+	__u32 zero = 0;
+	int r = 0;
+
+	if (!sc)
+		return;
+	if (lc.end > WEFT_SCRATCH_SZ)
+		lc.end = WEFT_SCRATCH_SZ;
+	e = bpf_map_lookup_elem(&srv_ts, &id);
+	if (!e) {
+		e = bpf_map_lookup_elem(&srv_ts_tmp, &zero);
+		if (!e)
+			return;
+		e->len = 0;
+		bpf_map_update_elem(&srv_ts, &id, e, BPF_ANY);
+		e = bpf_map_lookup_elem(&srv_ts, &id);
+		if (!e)
+			return;
+	}
+	__builtin_memcpy(e->span_id, span_id, WEFT_SPAN_ID_LEN);
+	e->len = 0;
+	lc.st = bpf_map_lookup_elem(&ts_tmp, &zero);
+	if (!lc.st || !weft_have_bpf_loop)
+		return;
+	/* a second pass only when over 512 with members over 128 characters */
+	for (int pass = 0; pass < 2; pass++) {
+		weft_ts_init(lc.st, pass);
+		lc.pos = start;
+		lc.lines = 0;
+		bpf_loop(WEFT_LINES_MAX, ts_line_cb, &lc, 0);
+		r = weft_ts_end(lc.st);
+		if (r != 1)
+			break;
+	}
+	if (r < 0) {
+		count(WH_TS_INVALID);
+		return;
+	}
+	__builtin_memcpy(e->ts, lc.st->out, WEFT_TS_MAX);
+	e->len = lc.st->out_len > WEFT_TS_MAX ? 0 : lc.st->out_len;
+}
+
+/* ------------------------------------------------------------- tracepoints */
+
+static __always_inline struct file *fd_file(__s32 fd)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct file **fds;
+	struct file *f = NULL;
+	unsigned int max;
+
+	fds = BPF_CORE_READ(t, files, fdt, fd);
+	max = BPF_CORE_READ(t, files, fdt, max_fds);
+	if (fd < 0 || (unsigned int)fd >= max)
+		return NULL;
+	bpf_core_read(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+static __always_inline struct sock *fd_sock(__s32 fd)
+{
+	struct file *f = fd_file(fd);
+	struct socket *so;
+	umode_t mode;
+
+	if (!f)
+		return NULL;
+	mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	so = BPF_CORE_READ(f, private_data);
+	return so ? BPF_CORE_READ(so, sk) : NULL;
+}
+
+static __always_inline void sock_addrs(struct sock *sk, struct weft_sockaddr *local,
+				       struct weft_sockaddr *peer)
+{
+	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	if (fam == AF_INET) {
+		__u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__u32 p = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+
+		__builtin_memcpy(local->addr, &l, 4);
+		__builtin_memcpy(peer->addr, &p, 4);
+		local->family = peer->family = 4;
+	} else if (fam == AF_INET6) {
+		BPF_CORE_READ_INTO(local->addr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(peer->addr, sk, __sk_common.skc_v6_daddr);
+		local->family = peer->family = 6;
+	}
+	local->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	peer->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+}
+
+static __always_inline void save_rd(__s32 fd, __u64 ubuf)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct rd_args a = { .buf = ubuf, .fd = fd }, *p;
+
+	if (!task_targeted(id))
+		return;
+	p = bpf_map_lookup_elem(&rd_args, &id);
+	if (p)
+		*p = a;	/* in place: cheaper than an LRU update */
+	else
+		bpf_map_update_elem(&rd_args, &id, &a, BPF_ANY);
+}
+
+/* blk: where the request's header block starts in the tracepoint scratch, -1 if not all there */
+static __always_inline void server_begin(__u64 id, __s32 fd, struct in_state *is, __u32 avail,
+					 struct sock *sk, __s32 blk)
+{
+	struct weft_trace_ctx in = {};
+	struct weft_server_ctx *sc;
+	bool have = weft_http_scan_tp(&is->scan, &in) == 0;
+	__u32 zero = 0;
+
+	/* weft-go makes the SERVER spans of its processes */
+	sc = go_owned(id >> 32) ? NULL
+				: weft_sctx_begin(id, have ? &in : NULL, WEFT_PARENT_HEADER, fd,
+						  (__u32)fd, bpf_map_lookup_elem(&sctx_tmp, &zero));
+	if (sc) {
+		sc->method_len = is->scan.method_len;
+		sc->path_len = is->scan.path_len;
+		sc->truncated = is->scan.truncated;
+		__builtin_memcpy(sc->method, is->scan.method, WEFT_METHOD_MAX);
+		__builtin_memcpy(sc->path, is->scan.path, WEFT_PATH_MAX);
+		if (!sk)
+			sk = fd_sock(fd);
+		if (sk)
+			sock_addrs(sk, &sc->local, &sc->peer);
+		/* tracestate only beside a valid traceparent (W3C) */
+		if (have && blk >= 0 && blk < WEFT_SCRATCH_SZ)
+			ts_capture(id, sc->ctx.span_id, bpf_map_lookup_elem(&scratch, &zero),
+				   blk + is->scan.reqline_end, blk + is->scan.hdr_end);
+	}
+	/* skip the request body; avail: body bytes already in this read */
+	is->body_left = 0;
+	if (is->scan.cl_seen && is->scan.content_length != ~0ULL)
+		is->body_left = is->scan.content_length > avail ? is->scan.content_length - avail : 0;
+}
+
+/* 1xx but 101 Switching Protocols: a final response follows, without a request */
+static __always_inline bool interim(__u16 status)
+{
+	return status < 200 && status != 101;
+}
+
+struct resp_loop {
+	struct weft_scratch *sc;
+	struct weft_http_scan *s;	/* the current response's header fields */
+	struct cp_seq *q;
+	const struct fd_key *fk;
+	__u32 pos;
+	__u32 len;
+	bool in_hdr;		/* pos is at a header line of the current response */
+	bool popped;		/* the current response's span is already ended */
+	bool no_body;
+};
+
+/*
+ * One step through a read of pipelined responses: a status line ends the
+ * oldest unanswered span; its header lines are read for Content-Length, and
+ * the next response is looked for right after its body. Anything else
+ * (chunked or unframed bodies, a response going on in the next read) stops.
+ */
+static long resp_step_cb(__u32 i, void *data)
+{
+	struct resp_loop *rl = data;
+	char *buf = rl->sc->buf;
+	__u16 status;
+	int lf;
+	char t[12];
+
+	lf = weft_find_lf(rl->sc, rl->pos, rl->len);
+	if (lf < 0)
+		return 1;
+	if (rl->in_hdr) {
+		__u32 p = rl->pos;
+
+		if (lf == p || (lf == p + 1 && buf[p & WEFT_SCRATCH_MASK] == '\r')) {
+			/* end of the header block: skip the body */
+			if (rl->no_body) {
+				rl->pos = lf + 1;
+			} else if (rl->s->cl_seen && !rl->s->chunked && !rl->s->te_seen &&
+				   !rl->s->bad_framing && rl->s->content_length < WEFT_SCRATCH_SZ) {
+				rl->pos = lf + 1 + (__u32)rl->s->content_length;
+			} else {
+				return 1;
+			}
+			rl->in_hdr = false;
+			rl->popped = false;
+			return rl->q->head == rl->q->tail;
+		}
+		weft_fast_field(rl->s, rl->sc, p, lf);
+		rl->pos = lf + 1;
+		return 0;
+	}
+	/* at the start of a response */
+	if (rl->pos + 12 > rl->len)
+		return 1;
+	for (int j = 0; j < 12; j++)
+		t[j] = buf[(rl->pos + j) & WEFT_SCRATCH_MASK];
+	status = weft_http_status(t, sizeof(t));
+	if (!status)
+		return 1;
+	if (!rl->popped)
+		rl->no_body = interim(status) || client_pop(rl->fk, rl->q, status);
+	weft_http_scan_init(rl->s);
+	rl->in_hdr = true;
+	rl->pos = lf + 1;
+	return 0;
+}
+
+/*
+ * A read began with the response to the oldest unanswered request (already
+ * ended, or interim; no_body as client_pop said) and more are unanswered
+ * (pipelining), or the final response may follow the interim one: the
+ * responses that follow it in the same read end them in order.
+ */
+static __always_inline void more_responses(const struct fd_key *fk, struct cp_seq *q, __u64 ubuf,
+					   __u32 len, bool no_body)
+{
+	__u32 zero = 0;
+	struct resp_loop rl = { .q = q, .fk = fk, .len = len, .popped = true, .no_body = no_body };
+	struct in_state *tmp = bpf_map_lookup_elem(&in_tmp, &zero);
+
+	rl.sc = bpf_map_lookup_elem(&scratch, &zero);
+	if (!rl.sc || !tmp)
+		return;
+	rl.s = &tmp->scan;
+	weft_barrier_var(len);
+	len &= 2 * WEFT_SCRATCH_SZ - 1;
+	if (len > WEFT_SCRATCH_SZ || len == 0)
+		return;
+	if (bpf_probe_read_user(rl.sc->buf, len, (void *)ubuf))
+		return;
+	bpf_loop(512, resp_step_cb, &rl, 0);
+}
+
+/* A target thread read n bytes at ubuf from fd. */
+static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n)
+{
+	struct fd_key fk = { .tgid = id >> 32, .fd = fd };
+	struct in_state *is;
+	struct cp_seq *q;
+	__u32 zero = 0, off = 0, len, before, hl;
+	struct sock *sk = NULL;
+	char head[16] = {};
+	char *buf;
+	int r;
+
+	if (n <= 0)
+		return;
+	len = n > WEFT_SCRATCH_SZ ? WEFT_SCRATCH_SZ : n;
+	hl = len < 16 ? len : 16;
+	/* fixed size (bytes past hl are ignored); a short buffer at a page end fails */
+	if (bpf_probe_read_user(head, sizeof(head), (void *)ubuf) &&
+	    bpf_probe_read_user(head, 1, (void *)ubuf))
+		return;
+
+	/*
+	 * The response to one of our outgoing requests ("HTTP/1.x NNN"): looked
+	 * up only then, so a request read costs no lookup here (HEAD requests
+	 * also start with 'H'; weft_http_status rejects them).
+	 */
+	q = head[0] == 'H' ? bpf_map_lookup_elem(&client_seq, &fk) : NULL;
+	if (q && q->head != q->tail) {
+		__u16 status = weft_http_status(head, hl);
+
+		if (status) {
+			/* an interim response (100 Continue) ends nothing: the final one follows */
+			bool no_body = interim(status) || client_pop(&fk, q, status);
+
+			if ((interim(status) || q->head != q->tail) && weft_have_bpf_loop)
+				more_responses(&fk, q, ubuf, len, no_body);
+			return;
+		}
+	}
+
+	is = bpf_map_lookup_elem(&in_states, &fk);
+	if (is && is->body_left) {
+		if (is->body_left >= len) {
+			is->body_left -= len;
+			return;
+		}
+		off = is->body_left;
+		is->body_left = 0;
+	}
+	if ((!is || !is->active) && off == 0 && (head[0] < 'A' || head[0] > 'Z'))
+		return;
+	buf = bpf_map_lookup_elem(&scratch, &zero);
+	if (!buf)
+		return;
+	weft_barrier_var(len);
+	len &= 2 * WEFT_SCRATCH_SZ - 1;
+	if (len > WEFT_SCRATCH_SZ || len == 0)
+		return;
+	if (bpf_probe_read_user(buf, len, (void *)ubuf))
+		return;
+	if (!is || !is->active) {
+		char c = buf[off & WEFT_SCRATCH_MASK];
+
+		if (c < 'A' || c > 'Z')
+			return;
+		sk = fd_sock(fd);
+		if (!sk)
+			return;
+		if (!is) {
+			is = bpf_map_lookup_elem(&in_tmp, &zero);
+			if (!is)
+				return;
+			__builtin_memset(is, 0, sizeof(*is));
+			bpf_map_update_elem(&in_states, &fk, is, BPF_ANY);
+			is = bpf_map_lookup_elem(&in_states, &fk);
+			if (!is)
+				return;
+		}
+		weft_http_scan_init(&is->scan);
+		if (off == 0) {
+			/* common case: the whole header block in this read */
+			r = weft_http_parse_block(&is->scan, buf, len);
+			if (r == WEFT_SCAN_DONE) {
+				server_begin(id, fd, is, len - is->scan.hdr_end, sk, 0);
+				return;
+			}
+			if (r == WEFT_SCAN_BAD || !weft_have_bpf_loop)
+				return;	/* without bpf_loop: whole blocks in one read only */
+			weft_http_scan_init(&is->scan);
+		}
+		is->active = 1;
+	}
+	if (off >= len)
+		return;
+	before = is->scan.pos;
+	r = weft_http_scan_run(&is->scan, buf, off, len - off);
+	if (r == WEFT_SCAN_MORE)
+		return;
+	is->active = 0;
+	if (r == WEFT_SCAN_DONE) {
+		/* body bytes that came in this read after the header block */
+		__u32 used = is->scan.pos - before;
+
+		server_begin(id, fd, is, len - off > used ? len - off - used : 0, NULL,
+			     before == 0 ? (__s32)off : -1);
+	}
+}
+
+static __always_inline void exit_rd(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct rd_args *a = bpf_map_lookup_elem(&rd_args, &id);
+	struct rd_args c;
+
+	if (!a || !a->buf)
+		return;
+	c = *a;
+	a->buf = 0;	/* consumed; the entry stays for the thread's next read */
+	if (ret > 0)
+		on_read(id, c.fd, c.buf, ret);
+}
+
+/* A target thread writes to fd: note it; end its SERVER span at the status line. */
+static __always_inline void on_write(__s32 fd, __u64 ubuf, __u64 count_)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct weft_server_ctx *sc;
+	char head[12];
+	__u16 status;
+	__s32 *fdp;
+
+	if (!task_targeted(id))
+		return;
+	fdp = bpf_map_lookup_elem(&cur_fd, &id);
+	if (fdp)
+		*fdp = fd;
+	else
+		bpf_map_update_elem(&cur_fd, &id, &fd, BPF_ANY);
+	sc = weft_sctx_get(id);
+	if (count_ < 12)
+		return;
+	/* not the current request's fd: only a thread that parked one looks further */
+	if ((!sc || sc->fd != fd) && !(weft_uncertain_get(id) & WEFT_UNCERTAIN_TWO))
+		return;
+	if (bpf_probe_read_user(head, sizeof(head), (void *)ubuf))
+		return;
+	status = weft_http_status(head, sizeof(head));
+	if (status &&
+	    !weft_sctx_end_conn(&spans, id, (__u32)fd, status, WEFT_INJ_HTTP, WEFT_PROTO_HTTP1))
+		count(WH_SERVER_SPANS);
+}
+
+/* First iovec of an iovec array (readv/writev/recvmsg/sendmsg). */
+static __always_inline void first_iov(__u64 uiov, __u64 *base, __u64 *len)
+{
+	struct iovec iov = {};
+
+	bpf_probe_read_user(&iov, sizeof(iov), (void *)uiov);
+	*base = (__u64)iov.iov_base;
+	*len = iov.iov_len;
+}
+
+static __always_inline __u64 msghdr_iov(__u64 umsg)
+{
+	struct user_msghdr m = {};
+
+	bpf_probe_read_user(&m, sizeof(m), (void *)umsg);
+	return (__u64)m.msg_iov;
+}
+
+SEC("tracepoint/syscalls/sys_enter_read")
+int weft_http_enter_read(struct trace_event_raw_sys_enter *ctx)
+{
+	save_rd(ctx->args[0], ctx->args[1]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int weft_http_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+	save_rd(ctx->args[0], ctx->args[1]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_readv")
+int weft_http_enter_readv(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid(), base, len;
+
+	if (!task_targeted(id))
+		return 0;
+	first_iov(ctx->args[1], &base, &len);
+	save_rd(ctx->args[0], base);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int weft_http_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid(), base, len;
+
+	if (!task_targeted(id))
+		return 0;
+	first_iov(msghdr_iov(ctx->args[1]), &base, &len);
+	save_rd(ctx->args[0], base);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_read")
+int weft_http_exit_read(struct trace_event_raw_sys_exit *ctx)
+{
+	exit_rd(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvfrom")
+int weft_http_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
+{
+	exit_rd(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_readv")
+int weft_http_exit_readv(struct trace_event_raw_sys_exit *ctx)
+{
+	exit_rd(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvmsg")
+int weft_http_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	exit_rd(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_write")
+int weft_http_enter_write(struct trace_event_raw_sys_enter *ctx)
+{
+	on_write(ctx->args[0], ctx->args[1], ctx->args[2]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int weft_http_enter_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	on_write(ctx->args[0], ctx->args[1], ctx->args[2]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_writev")
+int weft_http_enter_writev(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 base, len;
+
+	first_iov(ctx->args[1], &base, &len);
+	on_write(ctx->args[0], base, len);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int weft_http_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 base, len;
+
+	first_iov(msghdr_iov(ctx->args[1]), &base, &len);
+	on_write(ctx->args[0], base, len);
+	return 0;
+}
