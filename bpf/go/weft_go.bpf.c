@@ -155,6 +155,32 @@ struct {
 
 static const struct fwd_site fwd_zero;
 
+/*
+ * A SERVER span's tracestate, key {tgid, its span id}: goroutines its handler
+ * spawns inherit its context (that span id) and find the tracestate here. Not
+ * deleted when the span ends (a spawned goroutine may call later); the LRU
+ * keeps the 8192 most recent, the trace id is checked on every use.
+ */
+struct span_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u8 span_id[WEFT_SPAN_ID_LEN];
+};
+
+struct span_ts {
+	__u8 trace_id[WEFT_TRACE_ID_LEN];
+	__u16 len;
+	__u8 _pad[6];
+	char ts[WEFT_TS_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct span_key);
+	__type(value, struct span_ts);
+} span_tss SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, WEFT_CONN_CTX_MAX);
@@ -209,6 +235,7 @@ struct go_run {
 	};
 	struct go_snaps sn;
 	struct weft_ts_state ts; /* an incoming tracestate being parsed */
+	struct span_ts sts;	 /* a SERVER span's tracestate being stored */
 };
 
 struct {
@@ -482,6 +509,22 @@ static __always_inline void emit(struct weft_span_event *ev, __u32 stat)
 
 /* ---- server side ---- */
 
+/* Keep SERVER span ev's tracestate for the goroutines it spawns (v: scratch). */
+static __always_inline void span_ts_put(__u32 tgid, const struct weft_span_event *ev,
+					struct span_ts *v)
+{
+	struct span_key sk = {.tgid = tgid};
+
+	if (ev->tracestate_len > WEFT_TS_MAX)
+		return;
+	__builtin_memcpy(sk.span_id, ev->ctx.span_id, WEFT_SPAN_ID_LEN);
+	__builtin_memcpy(v->trace_id, ev->ctx.trace_id, WEFT_TRACE_ID_LEN);
+	v->len = ev->tracestate_len;
+	__builtin_memset(v->_pad, 0, sizeof(v->_pad));
+	__builtin_memcpy(v->ts, ev->tracestate, WEFT_TS_MAX);
+	bpf_map_update_elem(&span_tss, &sk, v, BPF_ANY);
+}
+
 SEC("uprobe")
 int go_serve_entry(struct pt_regs *ctx)
 {
@@ -537,6 +580,8 @@ int go_serve_entry(struct pt_regs *ctx)
 		st->ev.parent_src = WEFT_PARENT_GENERATED;
 	}
 	new_span_id(&st->ev.ctx);
+	if (st->ev.tracestate_len)
+		span_ts_put(tgid, &st->ev, &run->sts);
 
 	k.tgid = tgid;
 	k.g = ctx->r14;
@@ -591,15 +636,39 @@ static __always_inline bool forwarded_tp(struct gkey *k, const struct weft_trace
 	       weft_span_id_eq(st->ev.parent_span_id, app->span_id);
 }
 
-/* The tracestate of the SERVER span goroutine k serves, into a CLIENT span. */
-static __always_inline void copy_server_ts(struct gkey *k, struct weft_span_event *ev)
+/*
+ * The tracestate of the SERVER span goroutine k serves, into a CLIENT span.
+ * Returns false when k serves no request (its context is inherited).
+ */
+static __always_inline bool copy_server_ts(struct gkey *k, struct weft_span_event *ev)
 {
 	struct server_state *st = bpf_map_lookup_elem(&servers, k);
 
-	if (!st || !st->ev.tracestate_len || st->ev.tracestate_len > WEFT_TS_MAX)
-		return;
+	if (!st)
+		return false;
+	if (!st->ev.tracestate_len || st->ev.tracestate_len > WEFT_TS_MAX)
+		return true;
 	ev->tracestate_len = st->ev.tracestate_len;
 	__builtin_memcpy(ev->tracestate, st->ev.tracestate, WEFT_TS_MAX);
+	return true;
+}
+
+/*
+ * The tracestate of the SERVER span whose context p a spawned goroutine
+ * inherited (p's span id is that span's), into a CLIENT span.
+ */
+static __always_inline void copy_inherited_ts(__u32 tgid, const struct weft_trace_ctx *p,
+					      struct weft_span_event *ev)
+{
+	struct span_key sk = {.tgid = tgid};
+	struct span_ts *v;
+
+	__builtin_memcpy(sk.span_id, p->span_id, WEFT_SPAN_ID_LEN);
+	v = bpf_map_lookup_elem(&span_tss, &sk);
+	if (!v || !v->len || v->len > WEFT_TS_MAX || !weft_trace_id_eq(v->trace_id, p->trace_id))
+		return;
+	ev->tracestate_len = v->len;
+	__builtin_memcpy(ev->tracestate, v->ts, WEFT_TS_MAX);
 }
 
 /* The context a client call in goroutine k continues, if any. */
@@ -691,7 +760,8 @@ int go_rt_entry(struct pt_regs *ctx)
 		cl->ev.ctx.flags = p->flags;
 		cl->ev.ctx.valid = 1;
 		cl->ev.parent_src = src;
-		copy_server_ts(&k, &cl->ev);
+		if (!copy_server_ts(&k, &cl->ev))
+			copy_inherited_ts(tgid, p, &cl->ev);
 	} else {
 		new_trace(&cl->ev.ctx);
 		cl->ev.parent_src = WEFT_PARENT_GENERATED;
