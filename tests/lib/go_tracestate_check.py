@@ -46,6 +46,9 @@ CASES = [
     ("G", "/t8", TPF % (0x7108, 0x18, 0x03), ["g=8"], ["tracestate: g=8"]),
     ("S", "/t9", TP % (0x7109, 0x19), ["s=9"], ["Tracestate: " + APP_TS]),
     ("X", "/t10", TP % (0x710a, 0x1a), ["x=10"], ["Tracestate: x=10"]),
+    # a request line of ~3.9 KB: the traceparent line still fits in the 4 KB
+    # buffer, both lines do not: the traceparent goes alone (counted)
+    ("A", "/t11/" + "n" * 3865, TP % (0x710b, 0x1b), ["long=" + "v" * 195], []),
 ]
 CONC = [("A", "/c%d" % i, TP % (0xdef000 + i, i), ["c=%d" % i], ["tracestate: c=%d" % i])
         for i in range(1, 201)]
