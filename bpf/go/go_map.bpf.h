@@ -260,6 +260,19 @@ __noinline int go_header_traceparent(const struct weft_go_cfg *cfg, __u64 hmap,
 	return go_parse_traceparent(&w.val, out) ? GO_TP_INVALID : GO_TP_VALID;
 }
 
+/*
+ * Has the Go map at hmap a tracestate key (any letter case)? GO_TP_NONE: no;
+ * GO_TP_VALID or GO_TP_INVALID: yes (once, or more); GO_TP_UNKNOWN: unreadable.
+ */
+__noinline int go_header_has_tracestate(const struct weft_go_cfg *cfg, __u64 hmap)
+{
+	struct go_walk w = {.ts = 1};
+
+	if (!cfg)
+		return GO_TP_UNKNOWN;
+	return go_map_find(cfg, hmap, &w);
+}
+
 #define GO_TS_LINES 4	   /* tracestate header lines read (more: discarded) */
 #define GO_TS_LINE_MAX 4096 /* bytes of one line (longer: discarded) */
 

@@ -53,7 +53,8 @@ struct client_state {
 	__u8 may_write; /* no traceparent set by the app */
 	__u8 app_set;	/* the app set a valid or invalid one */
 	__u8 forwarded; /* the app copied the served request's traceparent */
-	__u8 _pad[5];
+	__u8 write_ts;	/* its tracestate goes beside the traceparent written (app set none) */
+	__u8 _pad[4];
 	__u8 fwd_span_id[WEFT_SPAN_ID_LEN]; /* the parent id of that copy */
 };
 
@@ -155,6 +156,32 @@ struct {
 
 static const struct fwd_site fwd_zero;
 
+/*
+ * A SERVER span's tracestate, key {tgid, its span id}: goroutines its handler
+ * spawns inherit its context (that span id) and find the tracestate here. Not
+ * deleted when the span ends (a spawned goroutine may call later); the LRU
+ * keeps the 8192 most recent, the trace id is checked on every use.
+ */
+struct span_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u8 span_id[WEFT_SPAN_ID_LEN];
+};
+
+struct span_ts {
+	__u8 trace_id[WEFT_TRACE_ID_LEN];
+	__u16 len;
+	__u8 _pad[6];
+	char ts[WEFT_TS_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct span_key);
+	__type(value, struct span_ts);
+} span_tss SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, WEFT_CONN_CTX_MAX);
@@ -201,6 +228,20 @@ struct go_snaps {
 	__u64 url_addr;
 };
 
+/*
+ * The bytes the write site writes, composed first: the traceparent line at 0,
+ * then, when the request carries tracestate, "tracestate: <value>\r\n" (the
+ * value at GO_WLINE_TS). The index of the final CRLF depends on the value's
+ * length: it is masked to the buffer, so the verifier (Debian's 6.1 too) sees
+ * a bounded store into a map value, and the write's size is bounded.
+ */
+#define GO_WLINE_TS (WEFT_TP_LINE_LEN + WEFT_TS_HEADER_LEN) /* 82: the tracestate value */
+#define GO_WLINE_MAX (GO_WLINE_TS + WEFT_TS_MAX + 2)	    /* 596: both lines, at most */
+#define GO_WLINE_BUF 1024 /* a power of two >= GO_WLINE_MAX */
+struct go_wline {
+	char b[GO_WLINE_BUF + 2];
+};
+
 struct go_run {
 	union {
 		struct server_state st;
@@ -209,6 +250,10 @@ struct go_run {
 	};
 	struct go_snaps sn;
 	struct weft_ts_state ts; /* an incoming tracestate being parsed */
+	union {
+		struct span_ts sts;  /* a SERVER span's tracestate being stored */
+		struct go_wline wl;  /* the lines a write site writes */
+	};
 };
 
 struct {
@@ -482,6 +527,22 @@ static __always_inline void emit(struct weft_span_event *ev, __u32 stat)
 
 /* ---- server side ---- */
 
+/* Keep SERVER span ev's tracestate for the goroutines it spawns (v: scratch). */
+static __always_inline void span_ts_put(__u32 tgid, const struct weft_span_event *ev,
+					struct span_ts *v)
+{
+	struct span_key sk = {.tgid = tgid};
+
+	if (ev->tracestate_len > WEFT_TS_MAX)
+		return;
+	__builtin_memcpy(sk.span_id, ev->ctx.span_id, WEFT_SPAN_ID_LEN);
+	__builtin_memcpy(v->trace_id, ev->ctx.trace_id, WEFT_TRACE_ID_LEN);
+	v->len = ev->tracestate_len;
+	__builtin_memset(v->_pad, 0, sizeof(v->_pad));
+	__builtin_memcpy(v->ts, ev->tracestate, WEFT_TS_MAX);
+	bpf_map_update_elem(&span_tss, &sk, v, BPF_ANY);
+}
+
 SEC("uprobe")
 int go_serve_entry(struct pt_regs *ctx)
 {
@@ -537,6 +598,8 @@ int go_serve_entry(struct pt_regs *ctx)
 		st->ev.parent_src = WEFT_PARENT_GENERATED;
 	}
 	new_span_id(&st->ev.ctx);
+	if (st->ev.tracestate_len)
+		span_ts_put(tgid, &st->ev, &run->sts);
 
 	k.tgid = tgid;
 	k.g = ctx->r14;
@@ -591,15 +654,39 @@ static __always_inline bool forwarded_tp(struct gkey *k, const struct weft_trace
 	       weft_span_id_eq(st->ev.parent_span_id, app->span_id);
 }
 
-/* The tracestate of the SERVER span goroutine k serves, into a CLIENT span. */
-static __always_inline void copy_server_ts(struct gkey *k, struct weft_span_event *ev)
+/*
+ * The tracestate of the SERVER span goroutine k serves, into a CLIENT span.
+ * Returns false when k serves no request (its context is inherited).
+ */
+static __always_inline bool copy_server_ts(struct gkey *k, struct weft_span_event *ev)
 {
 	struct server_state *st = bpf_map_lookup_elem(&servers, k);
 
-	if (!st || !st->ev.tracestate_len || st->ev.tracestate_len > WEFT_TS_MAX)
-		return;
+	if (!st)
+		return false;
+	if (!st->ev.tracestate_len || st->ev.tracestate_len > WEFT_TS_MAX)
+		return true;
 	ev->tracestate_len = st->ev.tracestate_len;
 	__builtin_memcpy(ev->tracestate, st->ev.tracestate, WEFT_TS_MAX);
+	return true;
+}
+
+/*
+ * The tracestate of the SERVER span whose context p a spawned goroutine
+ * inherited (p's span id is that span's), into a CLIENT span.
+ */
+static __always_inline void copy_inherited_ts(__u32 tgid, const struct weft_trace_ctx *p,
+					      struct weft_span_event *ev)
+{
+	struct span_key sk = {.tgid = tgid};
+	struct span_ts *v;
+
+	__builtin_memcpy(sk.span_id, p->span_id, WEFT_SPAN_ID_LEN);
+	v = bpf_map_lookup_elem(&span_tss, &sk);
+	if (!v || !v->len || v->len > WEFT_TS_MAX || !weft_trace_id_eq(v->trace_id, p->trace_id))
+		return;
+	ev->tracestate_len = v->len;
+	__builtin_memcpy(ev->tracestate, v->ts, WEFT_TS_MAX);
 }
 
 /* The context a client call in goroutine k continues, if any. */
@@ -691,7 +778,8 @@ int go_rt_entry(struct pt_regs *ctx)
 		cl->ev.ctx.flags = p->flags;
 		cl->ev.ctx.valid = 1;
 		cl->ev.parent_src = src;
-		copy_server_ts(&k, &cl->ev);
+		if (!copy_server_ts(&k, &cl->ev))
+			copy_inherited_ts(tgid, p, &cl->ev);
 	} else {
 		new_trace(&cl->ev.ctx);
 		cl->ev.parent_src = WEFT_PARENT_GENERATED;
@@ -726,6 +814,11 @@ int go_rt_entry(struct pt_regs *ctx)
 	if ((cfg->flags & WEFT_GO_CFG_WRITE) && hdr && (cl->may_write || cl->forwarded)) {
 		pending_open(tgid, hdr, k.g, &cl->ev.ctx, cl->forwarded ? cl->fwd_span_id : NULL);
 		cl->hdr = hdr;
+		/* The span's tracestate goes out beside the traceparent written,
+		 * unless the request has its own (a forwarded copy keeps its own). */
+		if (cl->may_write && cl->ev.tracestate_len &&
+		    go_header_has_tracestate(cfg, hdr) == GO_TP_NONE)
+			cl->write_ts = 1;
 	}
 	bpf_map_update_elem(&clients, &k, cl, BPF_ANY);
 	return 0;
@@ -861,10 +954,54 @@ int go_rt_ret(struct pt_regs *ctx)
 }
 
 /*
+ * "tracestate: <value>\r\n" composed at wl->b[WEFT_TP_LINE_LEN] (after room
+ * for the traceparent line) when the request of pending p goes out with its
+ * CLIENT span's tracestate (the app set none). That span's state is the
+ * roundTrip goroutine's entry in clients, checked to be the same span (span
+ * id) before and after the copy: a returned roundTrip's goroutine may make
+ * another request meanwhile. Returns wl and *len (the line's bytes), or NULL.
+ */
+static __always_inline struct go_wline *ts_line(const struct pending *p, __u32 tgid, __u64 *len)
+{
+	struct gkey ck = {.tgid = tgid, .g = p->g};
+	const struct client_state *cl;
+	struct go_wline *wl;
+	struct go_run *run;
+	__u32 n, end;
+
+	cl = bpf_map_lookup_elem(&clients, &ck);
+	if (!cl || !cl->write_ts)
+		return NULL;
+	n = cl->ev.tracestate_len;
+	barrier_var(n);
+	if (n < 1 || n > WEFT_TS_MAX || !weft_span_id_eq(cl->ev.ctx.span_id, p->ctx.span_id))
+		goto skip;
+	run = go_run_state();
+	if (!run)
+		goto skip;
+	wl = &run->wl;
+	__builtin_memcpy(wl->b + WEFT_TP_LINE_LEN, WEFT_TS_HEADER, WEFT_TS_HEADER_LEN);
+	if (bpf_probe_read_kernel(wl->b + GO_WLINE_TS, WEFT_TS_MAX, cl->ev.tracestate) ||
+	    !weft_span_id_eq(cl->ev.ctx.span_id, p->ctx.span_id))
+		goto skip;
+	end = GO_WLINE_TS + n;
+	barrier_var(end); /* keep the mask: the verifier may not know n's bound here */
+	end &= GO_WLINE_BUF - 1;
+	wl->b[end] = '\r';
+	wl->b[end + 1] = '\n';
+	*len = WEFT_TS_HEADER_LEN + n + 2;
+	return wl;
+skip:
+	stat_inc(WEFT_GO_ST_TS_SKIP);
+	return NULL;
+}
+
+/*
  * At the CALL of r.Header.writeSubset(w, reqWriteExcludeHeader, trace) inside
  * (*Request).write: RAX = h (the request's Header map), RBX:RCX = w, RDI =
  * exclude (non-nil for this call). The request line and the first headers are
- * in w's buffer; write "traceparent: <55>\r\n" at buf[n] and advance n if
+ * in w's buffer; write "traceparent: <55>\r\n" (and the span's
+ * "tracestate: <value>\r\n", in the same write) at buf[n] and advance n if
  * everything checks out. Decided once per request and connection.
  */
 SEC("uprobe")
@@ -878,6 +1015,9 @@ int go_write_site(struct pt_regs *ctx)
 	__s64 n = -1, nn;
 	char line[WEFT_TP_LINE_LEN];
 	char crlf[2] = {};
+	char *src = line;
+	struct go_wline *wl;
+	__u64 len = WEFT_TP_LINE_LEN, tslen = 0; /* 64-bit: checked in the register used */
 	__u32 tgid;
 
 	cfg = go_cfg(ctx, &tgid);
@@ -941,17 +1081,32 @@ int go_write_site(struct pt_regs *ctx)
 		stat_inc(WEFT_GO_ST_SKIP_SPACE);
 		return 0;
 	}
-	__builtin_memcpy(line, WEFT_TP_HEADER, WEFT_TP_HEADER_LEN);
-	weft_tp_format(line + WEFT_TP_HEADER_LEN, &p->ctx);
-	line[WEFT_TP_LINE_LEN - 2] = '\r';
-	line[WEFT_TP_LINE_LEN - 1] = '\n';
-	if (bpf_probe_write_user((void *)(buf.ptr + n), line, WEFT_TP_LINE_LEN))
+	/* With tracestate: both lines composed in task storage, one write. */
+	wl = ts_line(p, tgid, &tslen);
+	if (wl && n + WEFT_TP_LINE_LEN + tslen > buf.len) {
+		stat_inc(WEFT_GO_ST_TS_SKIP); /* no room for both: the traceparent alone */
+		wl = NULL;
+	}
+	if (wl) {
+		src = wl->b;
+		len += tslen;
+	}
+	__builtin_memcpy(src, WEFT_TP_HEADER, WEFT_TP_HEADER_LEN);
+	weft_tp_format(src + WEFT_TP_HEADER_LEN, &p->ctx);
+	src[WEFT_TP_LINE_LEN - 2] = '\r';
+	src[WEFT_TP_LINE_LEN - 1] = '\n';
+	barrier_var(len);
+	if (len < WEFT_TP_LINE_LEN || len > GO_WLINE_MAX || n + (__s64)len > buf.len)
+		goto bad_state;
+	if (bpf_probe_write_user((void *)(buf.ptr + n), src, len))
 		goto fault;
-	nn = n + WEFT_TP_LINE_LEN;
+	nn = n + len;
 	if (bpf_probe_write_user((void *)(bw + cfg->bw_n), &nn, sizeof(nn)))
 		goto fault; /* bytes beyond n are not part of the request */
 	p->state = PENDING_WRITTEN;
 	stat_inc(WEFT_GO_ST_WRITES);
+	if (wl)
+		stat_inc(WEFT_GO_ST_TS_WRITES);
 	return 0;
 fault:
 	stat_inc(WEFT_GO_ST_SKIP_FAULT);

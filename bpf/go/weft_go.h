@@ -83,6 +83,8 @@ enum weft_go_stat {
 	WEFT_GO_ST_SKIP_WRITER,	 /* write skipped: the io.Writer is not a *bufio.Writer */
 	WEFT_GO_ST_NO_STATE,	 /* request untraced: no per-thread state (task storage) */
 	WEFT_GO_ST_SKIP_FORWARDED, /* the app's copy of the incoming traceparent not replaced */
+	WEFT_GO_ST_TS_WRITES,	 /* tracestate lines written beside a traceparent line */
+	WEFT_GO_ST_TS_SKIP,	 /* ... not written: no room, or the client span's state gone */
 	WEFT_GO_ST_MAX,
 };
 

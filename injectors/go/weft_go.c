@@ -456,6 +456,11 @@ static void print_stats(struct state *st, bool write, bool publish)
 		  (unsigned long long)tot[WEFT_GO_ST_SKIP_SHARED],
 		  (unsigned long long)tot[WEFT_GO_ST_SKIP_WRITER],
 		  (unsigned long long)tot[WEFT_GO_ST_SKIP_FORWARDED], write ? "" : " (read-only)");
+	if (write)
+		weft_info("tracestate: %llu written beside a traceparent, %llu not (no room, or "
+			  "the client span's state gone)",
+			  (unsigned long long)tot[WEFT_GO_ST_TS_WRITES],
+			  (unsigned long long)tot[WEFT_GO_ST_TS_SKIP]);
 	if (publish)
 		weft_info(
 		    "published: %llu connection contexts, %llu not published (TLS or no socket)",

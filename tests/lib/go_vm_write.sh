@@ -6,6 +6,9 @@
 #   go_vm_write.sh discover DB BIN      two "pods" found by --cgroup, no --exe
 #   go_vm_write.sh forward DB BIN       a reverse proxy (chain -mode proxy) that copies
 #                                       the incoming traceparent: replaced in the buffer
+#   go_vm_write.sh tracestate DB BIN    tracestate written beside the traceparent (one
+#                                       write), inherited by spawned goroutines; the
+#                                       app's own and a proxy's copy untouched
 #   go_vm_write.sh matrix DB BIN...     one chain through every binary, two requests
 #   go_vm_write.sh load   DB BIN SECS [REQS]
 #                                       wrk through the chain, uninstrumented then
@@ -110,6 +113,44 @@ forward() {
 	done
 	PIDS="X=$GO_PID_X C=$GO_PID_C" $PY tests/lib/go_write_check.py "$T" "${checks[@]}" || fail "checks failed"
 	ok "forwarded traceparent replaced in the proxy's buffer (5 requests, keep-alive), 1 inserted"
+}
+
+# tracestate (issue 14): A (direct, POST with a body), G (goroutine mode), S
+# (the app sets its own tracestate) and X (a reverse proxy) call the raw sink
+# R, which records every request byte. The requests go once without weft-go
+# (the baseline), then with it, then 200 + 50 concurrent ones (A, G):
+# go_tracestate_check.py says what R must have received.
+tracestate() {
+	local bin=$1 n
+	rm -f "$T/R.port"
+	$PY tests/lib/raw_sink.py --port-file "$T/R.port" --log "$T/R.jsonl" 2>"$T/R.err" &
+	cleanup_add "kill -9 $!"
+	wait_for 100 test -s "$T/R.port" || fail "raw sink did not start: $(cat "$T/R.err")"
+	local r=http://127.0.0.1:$(cat "$T/R.port")
+	go_start A "$bin" "$T" -next "$r" -body "hello body"
+	go_start G "$bin" "$T" -next "$r" -mode goroutine
+	go_start S "$bin" "$T" -next "$r" -app-ts "app=1 ,  x=y"
+	go_start X "$bin" "$T" -next "$r" -mode proxy
+	local ports="A=$GO_PORT_A G=$GO_PORT_G S=$GO_PORT_S X=$GO_PORT_X"
+	$PY tests/lib/go_tracestate_check.py send $ports || fail "baseline requests failed"
+	go_weft_start "$T/weft.log" --db "$db" --no-analyze --exe "$bin" --spans-file "$T/spans.jsonl"
+	grep -q 'writes on' "$T/weft.log" || fail "writes not enabled: $(cat "$T/weft.log")"
+	$PY tests/lib/go_tracestate_check.py send $ports --concurrent || fail "requests with weft-go failed"
+	go_weft_stop
+	cat "$T/weft.log"
+	for n in A G S X; do
+		eval "kill -0 \$GO_PID_$n" 2>/dev/null || fail "service $n died: $(tail -5 "$T/$n.log")"
+	done
+	PIDS="A=$GO_PID_A G=$GO_PID_G S=$GO_PID_S X=$GO_PID_X" \
+		$PY tests/lib/go_tracestate_check.py check "$T" || fail "tracestate checks failed"
+	check_writes_clean "$T/weft.log"
+	# 11 cases (X's a replacement) and 250 concurrent requests, one write each;
+	# tracestate beside 4 of the cases' traceparents and all 250 concurrent
+	# ones, not beside the one without room for it
+	grep -q 'writes: 261 done' "$T/weft.log" || fail "want 261 writes: $(grep writes: "$T/weft.log")"
+	grep -q 'tracestate: 254 written beside a traceparent, 1 not' "$T/weft.log" ||
+		fail "want 254 tracestate lines written, 1 not: $(grep tracestate: "$T/weft.log")"
+	ok "tracestate written with the traceparent (one write), goroutines inherit it, app's and proxy's own untouched, 250 concurrent"
 }
 
 # One chain through every build: S1 -> S2 -> ... -> SN -> L, so each build
@@ -358,6 +399,7 @@ case $scenario in
 main) main "$@" ;;
 discover) discover "$@" ;;
 forward) forward "$@" ;;
+tracestate) tracestate "$@" ;;
 matrix) matrix "$@" ;;
 load) load "$@" ;;
 *) fail "unknown scenario $scenario" ;;

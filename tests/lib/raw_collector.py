@@ -18,8 +18,9 @@ import threading
 import time
 
 
-def read_request(c):
-    data = b""
+def read_message(c, data=b""):
+    """One request from socket c, data the bytes already read from it:
+    (head, Content-Length body, the bytes after it), or None at EOF."""
     while b"\r\n\r\n" not in data:
         got = c.recv(65536)
         if not got:
@@ -36,7 +37,12 @@ def read_request(c):
         if not got:
             return None
         body += got
-    return head
+    return head, body[:length], body[length:]
+
+
+def read_request(c):
+    m = read_message(c)
+    return m[0] if m else None
 
 
 def main():

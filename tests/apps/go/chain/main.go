@@ -13,7 +13,9 @@
 // its own traceparent, -app-tp, on the outgoing request), proxy (an
 // httputil.ReverseProxy to -next: it copies the incoming headers, traceparent
 // and tracestate included, onto its request, and answers with the next hop's
-// answer as is). A request carrying tracestate is also logged as
+// answer as is). -app-ts sets the app's own tracestate on outgoing requests,
+// -body makes them POSTs with that body. A request carrying tracestate is
+// also logged as
 //
 //	recvts name=A path=/x n=1 tracestate=...
 //
@@ -54,6 +56,8 @@ var (
 	delay  = flag.Duration("delay", 0, "sleep this long in each request (leaf)")
 	pfile  = flag.String("port-file", "", "write the bound port here once listening")
 	useTLS = flag.Bool("tls", false, "serve HTTPS (HTTP/1.1) with a self-signed certificate")
+	appTS  = flag.String("app-ts", "", "tracestate the app sets on its outgoing requests (any mode but proxy)")
+	post   = flag.String("body", "", "call the next hop with POST and this body (default: GET)")
 )
 
 var (
@@ -72,12 +76,19 @@ func logf(format string, args ...interface{}) {
 }
 
 func call(path string) (string, int, error) {
-	req, err := http.NewRequest("GET", *next+path, nil)
+	method, body := "GET", io.Reader(nil)
+	if *post != "" {
+		method, body = "POST", strings.NewReader(*post)
+	}
+	req, err := http.NewRequest(method, *next+path, body)
 	if err != nil {
 		return "", 0, err
 	}
 	if *mode == "appset" {
 		req.Header.Set("traceparent", *appTP)
+	}
+	if *appTS != "" {
+		req.Header.Set("tracestate", *appTS)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
