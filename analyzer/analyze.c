@@ -423,11 +423,13 @@ static enum weft_analyze_result analyze(const uint8_t *data, size_t size, bool m
 		const struct found *fd = &wc.found[i];
 		struct weft_func *fn = &rec->funcs[rec->nfuncs];
 		const uint8_t *code;
+		int64_t fileoff;
 
 		if (!fd->have || !fd->size || fd->size > WEFT_FUNC_SIZE_MAX)
 			continue;
 		code = welf_vaddr(&w, fd->entry, fd->size);
-		if (!code)
+		fileoff = welf_code_offset(&w, fd->entry, fd->size);
+		if (!code || fileoff <= 0)
 			continue;
 		if (disasm_returns(dis, code, fd->size, fd->entry, &fn->returns, &fn->nreturns))
 			continue;
@@ -440,9 +442,12 @@ static enum weft_analyze_result analyze(const uint8_t *data, size_t size, bool m
 		if (!fn->name)
 			FAIL("out of memory");
 		fn->entry = fd->entry;
+		fn->fileoff = (uint64_t)fileoff;
 		fn->size = fd->size;
 		rec->nfuncs++;
 	}
+	if (gosites_find(dis, &w, rec))
+		FAIL("out of memory");
 	if (weft_record_check(rec, why, sizeof(why)))
 		FAIL("inconsistent analysis: %s", why);
 	/* A warning for the caller (the record is still good). */

@@ -76,3 +76,58 @@ int disasm_returns(struct disasm *d, const uint8_t *code, uint64_t size, uint64_
 	*nrets = n;
 	return 0;
 }
+
+/* Is insn ID reg, [RIP + disp]? Then *ea is the address it names. */
+static bool rip_load(const cs_insn *in, unsigned id, x86_reg reg, uint64_t *ea)
+{
+	const cs_x86 *x = &in->detail->x86;
+
+	if (in->id != id || x->op_count != 2 || x->operands[0].type != X86_OP_REG ||
+	    x->operands[0].reg != reg || x->operands[1].type != X86_OP_MEM ||
+	    x->operands[1].mem.base != X86_REG_RIP || x->operands[1].mem.index != X86_REG_INVALID)
+		return false;
+	*ea = in->address + in->size + (uint64_t)x->operands[1].mem.disp;
+	return true;
+}
+
+int disasm_call_after_load(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t addr,
+			   uint64_t target, const struct disasm_load *load, uint64_t *call_at,
+			   uint32_t *call_len, uint64_t *loaded)
+{
+	const uint8_t *p = code;
+	size_t left = size;
+	uint64_t pc = addr, load_at = 0, ea = 0;
+	bool have_load = false;
+	cs_insn *in;
+	int rc = -1;
+
+	if (cs_option(d->cs, CS_OPT_DETAIL, CS_OPT_ON) != CS_ERR_OK)
+		return -1;
+	in = cs_malloc(d->cs);
+	while (in && left && cs_disasm_iter(d->cs, &p, &left, &pc, in)) {
+		const cs_x86 *x = &in->detail->x86;
+		uint64_t v;
+
+		if (rip_load(in, load->insn, load->reg, &v)) {
+			load_at = in->address;
+			ea = v;
+			have_load = true;
+			continue;
+		}
+		if (in->id != X86_INS_CALL || x->op_count != 1 ||
+		    x->operands[0].type != X86_OP_IMM || (uint64_t)x->operands[0].imm != target)
+			continue;
+		/* The first call of target decides. */
+		if (have_load && in->address - load_at <= load->window) {
+			*call_at = in->address;
+			*call_len = in->size;
+			*loaded = ea;
+			rc = 0;
+		}
+		break;
+	}
+	if (in)
+		cs_free(in, 1);
+	cs_option(d->cs, CS_OPT_DETAIL, CS_OPT_OFF);
+	return rc;
+}

@@ -36,6 +36,11 @@ void welf_close(struct welf *w);
 bool welf_section(struct welf *w, const char *name, struct wsect *out);
 /* Pointer to n bytes at virtual address va (file-backed bytes only), or NULL. */
 const uint8_t *welf_vaddr(const struct welf *w, uint64_t va, uint64_t n);
+/*
+ * File offset of n bytes of code at virtual address va (inside one executable
+ * PT_LOAD segment, file-backed), or -1: where a uprobe on va attaches.
+ */
+int64_t welf_code_offset(const struct welf *w, uint64_t va, uint64_t n);
 /* Pointer to n bytes at file offset off, or NULL. */
 const uint8_t *welf_at(const struct welf *w, uint64_t off, uint64_t n);
 /*
@@ -84,6 +89,30 @@ struct disasm *disasm_new(void);
 void disasm_free(struct disasm *d);
 int disasm_returns(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t addr,
 		   uint32_t **rets, uint32_t *nrets);
+/* A load of reg from a RIP-relative address (insn: X86_INS_MOV or X86_INS_LEA). */
+struct disasm_load {
+	unsigned insn;
+	unsigned reg;	 /* x86_reg */
+	uint64_t window; /* at most this many bytes before the CALL */
+};
+/*
+ * Linear sweep of code (at addr) to the first CALL of target: 0 when the
+ * instruction load describes precedes it within its window (the last such
+ * load counts), with *call_at / *call_len the CALL and *loaded the address the
+ * load names; -1 otherwise (no such call, no such load, bytes that do not
+ * decode).
+ */
+int disasm_call_after_load(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t addr,
+			   uint64_t target, const struct disasm_load *load, uint64_t *call_at,
+			   uint32_t *call_len, uint64_t *loaded);
+
+/*
+ * Go code facts (gosites.c): the write site of net/http.(*Request).write and
+ * the itab writeLoop passes it, by disassembly, and the ABI and map-layout
+ * facts of rec->go_version. Adds what it finds to rec; 0, or -1 when out of
+ * memory.
+ */
+int gosites_find(struct disasm *d, const struct welf *w, struct weft_record *rec);
 
 /* known/ tables. */
 int known_lookup(const char *field, const char *scope_name, const char *version, int64_t *offset,

@@ -210,8 +210,17 @@ enum weft_analyze_result nginx_analyze(struct welf *w, const char *path, const c
 	if (!rec->funcs)
 		goto oom;
 	for (size_t i = 0; i < NGX_NFUNCS; i++) {
+		int64_t off = welf_code_offset(w, entry[i], size[i] ? size[i] : 1);
+
+		if (off <= 0) {
+			snprintf(err, errlen, "nginx: %s at 0x%llx is outside its code segments",
+				 ngx_funcs[i], (unsigned long long)entry[i]);
+			weft_record_free(rec);
+			return WEFT_ANALYZE_FAIL;
+		}
 		rec->funcs[i].name = strdup(ngx_funcs[i]);
 		rec->funcs[i].entry = entry[i];
+		rec->funcs[i].fileoff = (uint64_t)off;
 		rec->funcs[i].size = size[i];
 		rec->nfuncs++;
 		if (!rec->funcs[i].name)

@@ -145,6 +145,24 @@ const uint8_t *welf_vaddr(const struct welf *w, uint64_t va, uint64_t n)
 	return NULL;
 }
 
+int64_t welf_code_offset(const struct welf *w, uint64_t va, uint64_t n)
+{
+	for (size_t i = 0; i < w->nphdr; i++) {
+		const GElf_Phdr *p = &w->phdrs[i];
+		uint64_t off;
+
+		if (p->p_type != PT_LOAD || !(p->p_flags & PF_X) || va < p->p_vaddr)
+			continue;
+		if (va - p->p_vaddr > p->p_filesz || n > p->p_filesz - (va - p->p_vaddr))
+			continue;
+		off = p->p_offset + (va - p->p_vaddr);
+		if (off > w->size || n > w->size - off || off > INT64_MAX)
+			return -1;
+		return (int64_t)off;
+	}
+	return -1;
+}
+
 void welf_drop(const struct welf *w, uint64_t off, uint64_t n)
 {
 	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), start, end;

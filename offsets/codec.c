@@ -11,7 +11,9 @@
  *   runtime <name>                        (absent for Go: nginx, ...)
  *   module <path> <version>               (repeated)
  *   field <name> <offset> <source>        (repeated)
- *   func <name> <entry hex> <size> <ret>...  (repeated)
+ *   func <name> <entry hex> <file offset hex> <size> <ret>...  (repeated)
+ *   site <name> <address hex> <file offset hex>               (repeated)
+ *   fact <name> <value>                                       (repeated)
  *   end <xxh3-64 hex of every byte before this line>
  * Strings are percent-encoded (bytes <= 0x20, '%', 0x7f).
  */
@@ -78,10 +80,20 @@ int weft_record_encode(const struct weft_record *rec, char **buf, size_t *len)
 
 		fputs("func ", f);
 		put_str(f, fn->name);
-		fprintf(f, " %" PRIx64 " %" PRIu64, fn->entry, fn->size);
+		fprintf(f, " %" PRIx64 " %" PRIx64 " %" PRIu64, fn->entry, fn->fileoff, fn->size);
 		for (j = 0; j < fn->nreturns; j++)
 			fprintf(f, " %u", fn->returns[j]);
 		fputc('\n', f);
+	}
+	for (i = 0; i < rec->nsites; i++) {
+		fputs("site ", f);
+		put_str(f, rec->sites[i].name);
+		fprintf(f, " %" PRIx64 " %" PRIx64 "\n", rec->sites[i].addr, rec->sites[i].fileoff);
+	}
+	for (i = 0; i < rec->nfacts; i++) {
+		fputs("fact ", f);
+		put_str(f, rec->facts[i].name);
+		fprintf(f, " %" PRId64 "\n", rec->facts[i].value);
 	}
 	fflush(f);
 	fprintf(f, "end %016llx\n", (unsigned long long)XXH3_64bits(body, blen));
@@ -196,8 +208,19 @@ int weft_record_decode(const char *buf, size_t len, struct weft_record **out, ch
 		if (lineno == 1) {
 			if (n != 2 || strcmp(tok[0], "weft-offsets") != 0)
 				FAIL("not a weft offsets record");
-			if (strcmp(tok[1], "1") != 0)
-				FAIL("unsupported record format version");
+			if (strcmp(tok[1], WEFT_RECORD_FORMAT_STR) != 0) {
+				uint64_t v;
+
+				if (parse_u64(tok[1], 10, &v) || v == 0 || v >= WEFT_RECORD_FORMAT)
+					FAIL("unsupported record format version");
+				if (err && errlen)
+					snprintf(err, errlen,
+						 "older format (%" PRIu64 ", this weft reads %d)",
+						 v, WEFT_RECORD_FORMAT);
+				free(copy);
+				weft_record_free(rec);
+				return -ESTALE;
+			}
 			continue;
 		}
 		if (strcmp(tok[0], "analyzer") == 0 && n == 2 && !rec->analyzer_version) {
@@ -258,7 +281,7 @@ int weft_record_decode(const char *buf, size_t len, struct weft_record **out, ch
 				f->source = WEFT_SRC_CODE;
 			else
 				FAIL("bad field source");
-		} else if (strcmp(tok[0], "func") == 0 && n >= 4) {
+		} else if (strcmp(tok[0], "func") == 0 && n >= 5) {
 			struct weft_func *fn;
 
 			if (grow((void **)&rec->funcs, rec->nfuncs, sizeof(*fn)))
@@ -267,21 +290,49 @@ int weft_record_decode(const char *buf, size_t len, struct weft_record **out, ch
 			memset(fn, 0, sizeof(*fn));
 			fn->name = get_str(tok[1]);
 			if (!fn->name || parse_u64(tok[2], 16, &fn->entry) ||
-			    parse_u64(tok[3], 10, &fn->size))
+			    parse_u64(tok[3], 16, &fn->fileoff) || parse_u64(tok[4], 10, &fn->size))
 				FAIL("bad func line");
 			if (n == 1024)
 				FAIL("too many returns");
-			fn->nreturns = (uint32_t)(n - 4);
+			fn->nreturns = (uint32_t)(n - 5);
 			fn->returns = calloc(fn->nreturns + 1, sizeof(uint32_t));
 			if (!fn->returns)
 				FAIL("out of memory");
-			for (int i = 4; i < n; i++) {
+			for (int i = 5; i < n; i++) {
 				uint64_t r;
 
 				if (parse_u64(tok[i], 10, &r) || r > UINT32_MAX)
 					FAIL("bad return offset");
-				fn->returns[i - 4] = (uint32_t)r;
+				fn->returns[i - 5] = (uint32_t)r;
 			}
+		} else if (strcmp(tok[0], "site") == 0 && n == 4) {
+			uint64_t addr, off;
+			char *name = get_str(tok[1]);
+
+			if (!name || parse_u64(tok[2], 16, &addr) || parse_u64(tok[3], 16, &off)) {
+				free(name);
+				FAIL("bad site line");
+			}
+			if (weft_record_add_site(rec, name, addr, off)) {
+				free(name);
+				FAIL("out of memory");
+			}
+			free(name);
+		} else if (strcmp(tok[0], "fact") == 0 && n == 3) {
+			char *name = get_str(tok[1]), *end;
+			long long v;
+
+			errno = 0;
+			v = strtoll(tok[2], &end, 10);
+			if (!name || errno || *end || end == tok[2]) {
+				free(name);
+				FAIL("bad fact line");
+			}
+			if (weft_record_add_fact(rec, name, v)) {
+				free(name);
+				FAIL("out of memory");
+			}
+			free(name);
 		} else {
 			FAIL("unexpected or repeated line");
 		}

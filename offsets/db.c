@@ -310,10 +310,14 @@ int weft_db_lookup_hash(struct weft_db *db, const char *hash, const char *path,
 		snprintf(why, sizeof(why), "hash inside differs from its name");
 		rc = -EINVAL;
 	}
+	if (rc == -ESTALE) {
+		ERR("offsets record %s/%s is of an %s: the binary is analysed again", db->dir, hash,
+		    why);
+		return -ENOENT;
+	}
 	if (rc) {
 		ERR("offsets record %s/%s is invalid (%s): ignored; run weft-analyze --force on "
-		    "the "
-		    "binary",
+		    "the binary",
 		    db->dir, hash, why);
 		return -ENOENT;
 	}

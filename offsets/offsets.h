@@ -31,10 +31,41 @@ struct weft_field {
 struct weft_func {
 	char *name;		/* "net/http.serverHandler.ServeHTTP" */
 	uint64_t entry;		/* virtual address */
+	uint64_t fileoff;	/* file offset of the entry (where a uprobe attaches) */
 	uint64_t size;
 	uint32_t nreturns;
 	uint32_t *returns;	/* offsets from entry of each RET, ascending */
 };
+
+/* A call site an injector attaches at, found by disassembly (analyzer/gosites.c). */
+struct weft_site {
+	char *name;		/* WEFT_SITE_* */
+	uint64_t addr;		/* virtual address of the instruction */
+	uint64_t fileoff;	/* its file offset */
+};
+
+/* A fact about the binary's code or ABI that an injector acts on (WEFT_FACT_*). */
+struct weft_fact {
+	char *name;
+	int64_t value;
+};
+
+/*
+ * Sites and facts of Go binaries (docs/architecture.md, "Record format").
+ * WEFT_SITE_GO_WRITE: the CALL of r.Header.writeSubset(w, reqWriteExcludeHeader,
+ * trace) in net/http.(*Request).write, where weft-go writes traceparent;
+ * WEFT_SITE_GO_WRITE_RET: the instruction after that CALL.
+ * WEFT_FACT_GO_BUFIO_ITAB: virtual address of the itab of (*bufio.Writer,
+ * io.Writer) that (*persistConn).writeLoop passes to (*Request).write.
+ * WEFT_FACT_GO_REGABI: 1 when the Go version passes arguments in registers
+ * (go1.17 and later on amd64). WEFT_FACT_GO_HMAP: 1 when Go maps are runtime.hmap
+ * with buckets (go1.17 to go1.23).
+ */
+#define WEFT_SITE_GO_WRITE	"net/http.(*Request).write:call:net/http.Header.writeSubset"
+#define WEFT_SITE_GO_WRITE_RET	"net/http.(*Request).write:after:net/http.Header.writeSubset"
+#define WEFT_FACT_GO_BUFIO_ITAB	"net/http.(*persistConn).writeLoop:itab:bufio.Writer,io.Writer"
+#define WEFT_FACT_GO_REGABI	"go.abi.regs"
+#define WEFT_FACT_GO_HMAP	"go.maps.hmap"
 
 struct weft_module {
 	char *path;
@@ -54,6 +85,10 @@ struct weft_record {
 	struct weft_field *fields;
 	size_t nfuncs;
 	struct weft_func *funcs;
+	size_t nsites;
+	struct weft_site *sites;
+	size_t nfacts;
+	struct weft_fact *facts;
 	char *runtime;		/* NULL: Go; else the runtime recognised ("nginx"), whose
 				 * version is its module line of the same name */
 };
@@ -77,7 +112,8 @@ const char *weft_db_dir(const struct weft_db *db);
  * Look up the record of a binary, by path or by an open fd (the stat cache
  * avoids re-hashing). 0 and *out set; -ENOENT on a miss; another -errno on
  * failure with err filled. A record that fails its checksum, version or sanity
- * check is reported in err and treated as a miss (-ENOENT).
+ * check is reported in err and treated as a miss (-ENOENT); so is a record of an
+ * older format, with err saying so in one line (the caller analyses it again).
  */
 int weft_db_lookup_path(struct weft_db *db, const char *path, struct weft_record **out,
 			char *err, size_t errlen);
@@ -94,6 +130,13 @@ int weft_hash_fd(int fd, char out[33]);
 
 const struct weft_field *weft_record_field(const struct weft_record *rec, const char *name);
 const struct weft_func *weft_record_func(const struct weft_record *rec, const char *name);
+const struct weft_site *weft_record_site(const struct weft_record *rec, const char *name);
+/* The value of a fact, or dflt when the record lacks it. */
+int64_t weft_record_fact(const struct weft_record *rec, const char *name, int64_t dflt);
+/* Append a site or a fact (analyzer): 0 or -ENOMEM. */
+int weft_record_add_site(struct weft_record *rec, const char *name, uint64_t addr,
+			 uint64_t fileoff);
+int weft_record_add_fact(struct weft_record *rec, const char *name, int64_t value);
 /* The record as the JSON object weft-analyze --json prints. */
 int weft_record_write_json(const struct weft_record *rec, FILE *out);
 void weft_record_free(struct weft_record *rec);
@@ -102,7 +145,8 @@ void weft_record_free(struct weft_record *rec);
 /* --- Record codec (codec.c), hashing helpers (hash.c), DB internals (db.c). --- */
 #include <sys/stat.h>
 
-#define WEFT_RECORD_FORMAT	1	/* on-disk record format version */
+#define WEFT_RECORD_FORMAT	2	/* on-disk record format version */
+#define WEFT_RECORD_FORMAT_STR	"2"
 #define WEFT_OFFSET_MAX		(1 << 20)	/* sanity bound of a struct offset */
 #define WEFT_FUNC_SIZE_MAX	(1 << 24)	/* sanity bound of a function size */
 
@@ -112,7 +156,10 @@ void weft_hash_mem(const void *buf, size_t len, char out[33]);
 
 /* Encode a record (text, checksummed); *buf is malloc'd. 0 or -errno. */
 int weft_record_encode(const struct weft_record *rec, char **buf, size_t *len);
-/* Decode and verify (checksum, format version, sanity). 0 or -EINVAL with err. */
+/*
+ * Decode and verify (checksum, format version, sanity). 0; -ESTALE for a valid
+ * record of an older format version (err names it); or -EINVAL with err.
+ */
 int weft_record_decode(const char *buf, size_t len, struct weft_record **out, char *err,
 		       size_t errlen);
 /* Sanity checks shared by decode and store. 0 or -EINVAL with err. */

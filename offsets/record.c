@@ -36,6 +36,53 @@ const struct weft_func *weft_record_func(const struct weft_record *rec, const ch
 	return NULL;
 }
 
+const struct weft_site *weft_record_site(const struct weft_record *rec, const char *name)
+{
+	for (size_t i = 0; rec && i < rec->nsites; i++)
+		if (strcmp(rec->sites[i].name, name) == 0)
+			return &rec->sites[i];
+	return NULL;
+}
+
+int64_t weft_record_fact(const struct weft_record *rec, const char *name, int64_t dflt)
+{
+	for (size_t i = 0; rec && i < rec->nfacts; i++)
+		if (strcmp(rec->facts[i].name, name) == 0)
+			return rec->facts[i].value;
+	return dflt;
+}
+
+int weft_record_add_site(struct weft_record *rec, const char *name, uint64_t addr, uint64_t fileoff)
+{
+	struct weft_site *n = realloc(rec->sites, (rec->nsites + 1) * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	rec->sites = n;
+	n[rec->nsites].name = strdup(name);
+	if (!n[rec->nsites].name)
+		return -ENOMEM;
+	n[rec->nsites].addr = addr;
+	n[rec->nsites].fileoff = fileoff;
+	rec->nsites++;
+	return 0;
+}
+
+int weft_record_add_fact(struct weft_record *rec, const char *name, int64_t value)
+{
+	struct weft_fact *n = realloc(rec->facts, (rec->nfacts + 1) * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	rec->facts = n;
+	n[rec->nfacts].name = strdup(name);
+	if (!n[rec->nfacts].name)
+		return -ENOMEM;
+	n[rec->nfacts].value = value;
+	rec->nfacts++;
+	return 0;
+}
+
 static int bad(char *err, size_t errlen, const char *what, const char *name)
 {
 	if (err && errlen)
@@ -102,7 +149,8 @@ int weft_record_check(const struct weft_record *rec, char *err, size_t errlen)
 		if (!fn->name || !*fn->name)
 			return bad(err, errlen, "empty function name", NULL);
 		if (!fn->entry || !fn->size || fn->size > WEFT_FUNC_SIZE_MAX ||
-		    fn->entry + fn->size < fn->entry)
+		    fn->entry + fn->size < fn->entry || !fn->fileoff ||
+		    fn->fileoff + fn->size < fn->fileoff)
 			return bad(err, errlen, "function bounds out of range", fn->name);
 		if (fn->nreturns > fn->size || fn->nreturns > 1000)
 			return bad(err, errlen, "too many returns", fn->name);
@@ -113,11 +161,22 @@ int weft_record_check(const struct weft_record *rec, char *err, size_t errlen)
 				return bad(err, errlen, "returns not ascending", fn->name);
 		}
 	}
+	for (i = 0; i < rec->nsites; i++)
+		if (!rec->sites[i].name || !*rec->sites[i].name || !rec->sites[i].addr ||
+		    !rec->sites[i].fileoff)
+			return bad(err, errlen, "bad site", rec->sites[i].name);
+	for (i = 0; i < rec->nfacts; i++)
+		if (!rec->facts[i].name || !*rec->facts[i].name)
+			return bad(err, errlen, "empty fact name", NULL);
 	/* One line per name: a repeated one would make the record ambiguous. */
 	if ((dup = duplicate(rec->fields, rec->nfields, sizeof(*rec->fields), &oom)) || oom)
 		return bad(err, errlen, oom ? "out of memory" : "field given twice", dup);
 	if ((dup = duplicate(rec->funcs, rec->nfuncs, sizeof(*rec->funcs), &oom)) || oom)
 		return bad(err, errlen, oom ? "out of memory" : "function given twice", dup);
+	if ((dup = duplicate(rec->sites, rec->nsites, sizeof(*rec->sites), &oom)) || oom)
+		return bad(err, errlen, oom ? "out of memory" : "site given twice", dup);
+	if ((dup = duplicate(rec->facts, rec->nfacts, sizeof(*rec->facts), &oom)) || oom)
+		return bad(err, errlen, oom ? "out of memory" : "fact given twice", dup);
 	if ((dup = duplicate(rec->modules, rec->nmodules, sizeof(*rec->modules), &oom)) || oom)
 		return bad(err, errlen, oom ? "out of memory" : "module given twice", dup);
 	return 0;
@@ -218,11 +277,30 @@ int weft_record_write_json(const struct weft_record *rec, FILE *out)
 		if (i)
 			fputc(',', out);
 		json_str(out, fn->name);
-		fprintf(out, ":{\"entry\":\"0x%llx\",\"size\":%llu,\"returns\":[",
-			(unsigned long long)fn->entry, (unsigned long long)fn->size);
+		fprintf(out,
+			":{\"entry\":\"0x%llx\",\"file_offset\":\"0x%llx\",\"size\":%llu,"
+			"\"returns\":[",
+			(unsigned long long)fn->entry, (unsigned long long)fn->fileoff,
+			(unsigned long long)fn->size);
 		for (j = 0; j < fn->nreturns; j++)
 			fprintf(out, "%s%u", j ? "," : "", fn->returns[j]);
 		fputs("]}", out);
+	}
+	fputs("},\"sites\":{", out);
+	for (i = 0; i < rec->nsites; i++) {
+		if (i)
+			fputc(',', out);
+		json_str(out, rec->sites[i].name);
+		fprintf(out, ":{\"address\":\"0x%llx\",\"file_offset\":\"0x%llx\"}",
+			(unsigned long long)rec->sites[i].addr,
+			(unsigned long long)rec->sites[i].fileoff);
+	}
+	fputs("},\"facts\":{", out);
+	for (i = 0; i < rec->nfacts; i++) {
+		if (i)
+			fputc(',', out);
+		json_str(out, rec->facts[i].name);
+		fprintf(out, ":%lld", (long long)rec->facts[i].value);
 	}
 	fputs("}}\n", out);
 	return ferror(out) ? -EIO : 0;
@@ -251,5 +329,11 @@ void weft_record_free(struct weft_record *rec)
 		free(rec->funcs[i].returns);
 	}
 	free(rec->funcs);
+	for (i = 0; i < rec->nsites; i++)
+		free(rec->sites[i].name);
+	free(rec->sites);
+	for (i = 0; i < rec->nfacts; i++)
+		free(rec->facts[i].name);
+	free(rec->facts);
 	free(rec);
 }

@@ -3,20 +3,24 @@
 #include "wanted.h"
 
 #define WEFT_FIELD(name) name,
+#define WEFT_GO_FIELD(name, member, use) name,
 #define WEFT_FUNC(name)
 const char *const weft_wanted_fields[] = {
 #include "wanted.def"
 };
 #undef WEFT_FIELD
+#undef WEFT_GO_FIELD
 #undef WEFT_FUNC
 const size_t weft_wanted_nfields = sizeof(weft_wanted_fields) / sizeof(weft_wanted_fields[0]);
 
 #define WEFT_FIELD(name)
+#define WEFT_GO_FIELD(name, member, use)
 #define WEFT_FUNC(name) name,
 const char *const weft_wanted_funcs[] = {
 #include "wanted.def"
 };
 #undef WEFT_FIELD
+#undef WEFT_GO_FIELD
 #undef WEFT_FUNC
 const size_t weft_wanted_nfuncs = sizeof(weft_wanted_funcs) / sizeof(weft_wanted_funcs[0]);
 

@@ -20,39 +20,14 @@
 #define WEFT_GO_CFG_CURG 0x08	 /* g.m and m.curg known: newproc1 needs no entry probe */
 #define WEFT_GO_CFG_ALLPROCS 0x10 /* --exe: every process of the binary is a target */
 
-/* Field offsets of one binary, from its offsets record; -1 when unknown. */
+/*
+ * Field offsets of one binary, from its offsets record; -1 when unknown. The
+ * __s32 members are generated from offsets/wanted.def (its WEFT_GO_FIELD
+ * lines: member name, record field), as is weft-go's table that fills them
+ * (injectors/go/go_binary.c).
+ */
 struct weft_go_cfg {
 	__u32 flags;
-	__s32 req_method;	/* net/http.Request.Method */
-	__s32 req_url;		/* net/http.Request.URL */
-	__s32 req_proto_major;	/* net/http.Request.ProtoMajor */
-	__s32 req_header;	/* net/http.Request.Header */
-	__s32 req_host;		/* net/http.Request.Host */
-	__s32 req_remote_addr;	/* net/http.Request.RemoteAddr */
-	__s32 req_tls;		/* net/http.Request.TLS */
-	__s32 url_scheme;	/* net/url.URL.Scheme */
-	__s32 url_host;		/* net/url.URL.Host */
-	__s32 url_path;		/* net/url.URL.Path */
-	__s32 resp_status_code; /* net/http.Response.StatusCode */
-	__s32 rw_status;	/* net/http.response.status */
-	__s32 pc_conn;		/* net/http.persistConn.conn (interface) */
-	__s32 pc_tls_state;	/* net/http.persistConn.tlsState */
-	__s32 pc_bw;		/* net/http.persistConn.bw */
-	__s32 bw_err;		/* bufio.Writer.err (interface) */
-	__s32 bw_buf;		/* bufio.Writer.buf (slice) */
-	__s32 bw_n;		/* bufio.Writer.n */
-	__s32 tcpconn_conn;	/* net.TCPConn.conn */
-	__s32 conn_fd;		/* net.conn.fd */
-	__s32 netfd_pfd;	/* net.netFD.pfd */
-	__s32 netfd_family;	/* net.netFD.family */
-	__s32 netfd_sotype;	/* net.netFD.sotype */
-	__s32 pfd_sysfd;	/* internal/poll.FD.Sysfd */
-	__s32 hmap_count;	/* runtime.hmap.count */
-	__s32 hmap_b;		/* runtime.hmap.B */
-	__s32 hmap_buckets;	/* runtime.hmap.buckets */
-	__s32 hmap_oldbuckets;	/* runtime.hmap.oldbuckets */
-	__s32 g_m;		/* runtime.g.m */
-	__s32 m_curg;		/* runtime.m.curg */
 	__s32 _pad;
 	/*
 	 * Writes: the uprobe sits on the CALL of r.Header.writeSubset inside
@@ -61,6 +36,13 @@ struct weft_go_cfg {
 	 * Request.write: expected RBX = probe address + bw_itab_delta.
 	 */
 	__s64 bw_itab_delta;
+#define WEFT_FIELD(name)
+#define WEFT_FUNC(name)
+#define WEFT_GO_FIELD(name, member, use) __s32 member;
+#include "../../offsets/wanted.def"
+#undef WEFT_FIELD
+#undef WEFT_FUNC
+#undef WEFT_GO_FIELD
 };
 
 /* Counters (per-CPU array "stats"), summed and printed by user space at exit. */

@@ -11,46 +11,28 @@
 #include "go/weft_go.h"
 #include "bpf/go/weft_go.skel.h"
 #include "go_analyze.h"
-#include "go_elf.h"
 #include "go_binary.h"
 #include "wanted.h"
 
-/* Offsets handed to BPF. write: needed exact (DWARF or exact known version) for writes. */
+/*
+ * Offsets handed to BPF, generated from offsets/wanted.def like struct
+ * weft_go_cfg itself. write: writes depend on it, so it must be exact (DWARF
+ * or an exact known version).
+ */
+#define GO_USE_read false
+#define GO_USE_write true
 static const struct {
 	const char *name;
 	size_t cfg_off;
 	bool write;
 } go_fields[] = {
-    {"net/http.Request.Method", offsetof(struct weft_go_cfg, req_method), false},
-    {"net/http.Request.URL", offsetof(struct weft_go_cfg, req_url), false},
-    {"net/http.Request.ProtoMajor", offsetof(struct weft_go_cfg, req_proto_major), false},
-    {"net/http.Request.Header", offsetof(struct weft_go_cfg, req_header), true},
-    {"net/http.Request.Host", offsetof(struct weft_go_cfg, req_host), false},
-    {"net/http.Request.RemoteAddr", offsetof(struct weft_go_cfg, req_remote_addr), false},
-    {"net/http.Request.TLS", offsetof(struct weft_go_cfg, req_tls), false},
-    {"net/url.URL.Scheme", offsetof(struct weft_go_cfg, url_scheme), false},
-    {"net/url.URL.Host", offsetof(struct weft_go_cfg, url_host), false},
-    {"net/url.URL.Path", offsetof(struct weft_go_cfg, url_path), false},
-    {"net/http.Response.StatusCode", offsetof(struct weft_go_cfg, resp_status_code), false},
-    {"net/http.response.status", offsetof(struct weft_go_cfg, rw_status), false},
-    {"net/http.persistConn.conn", offsetof(struct weft_go_cfg, pc_conn), false},
-    {"net/http.persistConn.tlsState", offsetof(struct weft_go_cfg, pc_tls_state), false},
-    {"net/http.persistConn.bw", offsetof(struct weft_go_cfg, pc_bw), true},
-    {"bufio.Writer.err", offsetof(struct weft_go_cfg, bw_err), true},
-    {"bufio.Writer.buf", offsetof(struct weft_go_cfg, bw_buf), true},
-    {"bufio.Writer.n", offsetof(struct weft_go_cfg, bw_n), true},
-    {"net.TCPConn.conn", offsetof(struct weft_go_cfg, tcpconn_conn), false},
-    {"net.conn.fd", offsetof(struct weft_go_cfg, conn_fd), false},
-    {"net.netFD.pfd", offsetof(struct weft_go_cfg, netfd_pfd), false},
-    {"net.netFD.family", offsetof(struct weft_go_cfg, netfd_family), false},
-    {"net.netFD.sotype", offsetof(struct weft_go_cfg, netfd_sotype), false},
-    {"internal/poll.FD.Sysfd", offsetof(struct weft_go_cfg, pfd_sysfd), false},
-    {"runtime.hmap.count", offsetof(struct weft_go_cfg, hmap_count), true},
-    {"runtime.hmap.B", offsetof(struct weft_go_cfg, hmap_b), true},
-    {"runtime.hmap.buckets", offsetof(struct weft_go_cfg, hmap_buckets), true},
-    {"runtime.hmap.oldbuckets", offsetof(struct weft_go_cfg, hmap_oldbuckets), true},
-    {"runtime.g.m", offsetof(struct weft_go_cfg, g_m), false},
-    {"runtime.m.curg", offsetof(struct weft_go_cfg, m_curg), false},
+#define WEFT_FIELD(name)
+#define WEFT_FUNC(name)
+#define WEFT_GO_FIELD(name, member, use) {name, offsetof(struct weft_go_cfg, member), GO_USE_##use},
+#include "wanted.def"
+#undef WEFT_FIELD
+#undef WEFT_FUNC
+#undef WEFT_GO_FIELD
 };
 
 enum hook_need { NEED_ALWAYS, NEED_ANCESTRY, NEED_PUBLISH };
@@ -60,15 +42,6 @@ struct hook {
 	enum hook_need need;
 	struct bpf_program *entry, *ret;
 };
-
-static int go_minor(const char *v)
-{
-	int major = 0, minor = 0;
-
-	if (!v || sscanf(v, "go%d.%d", &major, &minor) != 2 || major != 1)
-		return -1;
-	return minor;
-}
 
 /* Find the record, or analyse the binary and store it. */
 static enum go_binary_result get_record(struct go_binary *b, const struct go_env *env, int fd,
@@ -84,16 +57,20 @@ static enum go_binary_result get_record(struct go_binary *b, const struct go_env
 		snprintf(err, errlen, "offsets lookup of %s failed: %s", b->path, e);
 		return GO_BIN_FAIL;
 	}
-	if (*e)
-		weft_warn("%s", e);
 	if (env->no_analyze) {
+		if (*e)
+			weft_warn("%s", e);
 		snprintf(err, errlen,
 			 "%s is not in the offsets database %s: run weft-analyze --db %s %s, or "
 			 "drop --no-analyze",
 			 b->path, weft_db_dir(env->db), weft_db_dir(env->db), b->path);
 		return GO_BIN_FAIL;
 	}
-	weft_info("%s: not in the offsets database, analysing it now", b->path);
+	/* One line either way: why the stored record was unusable, or that there is none. */
+	if (*e)
+		weft_warn("%s: %s", b->path, e);
+	else
+		weft_info("%s: not in the offsets database, analysing it now", b->path);
 	if (go_analyze_child(weft_db_dir(env->db), fd, b->path, e, sizeof(e))) {
 		snprintf(err, errlen, "analysis of %s failed: %s", b->path, e);
 		return GO_BIN_FAIL;
@@ -157,106 +134,12 @@ static int add_site(struct sites *st, const char *path, const char *fn, int64_t 
 	return 0;
 }
 
-/* The code of fn (malloc'd), or NULL. */
-static uint8_t *func_code(const struct go_elf *elf, const struct weft_func *fn)
+/* Entry site, and one on each RET (file offsets from the record). */
+static int func_sites(const char *path, const struct weft_func *fn, struct sites *entry,
+		      struct sites *ret, char *err, size_t errlen)
 {
-	int64_t off = go_elf_offset(elf, fn->entry);
-	uint8_t *code;
+	int64_t off = (int64_t)fn->fileoff;
 
-	if (off < 0 || !fn->size || fn->size > (1 << 16) ||
-	    go_elf_offset(elf, fn->entry + fn->size - 1) != off + (int64_t)fn->size - 1)
-		return NULL;
-	code = malloc(fn->size);
-	if (code && go_elf_read(elf, off, code, fn->size)) {
-		free(code);
-		return NULL;
-	}
-	return code;
-}
-
-/* Offset in code[size] (at vaddr base) of the first CALL rel32 to target, from i; or -1. */
-static int64_t find_call(const uint8_t *code, uint64_t size, uint64_t base, uint64_t target,
-			 uint64_t from)
-{
-	for (uint64_t i = from; i + 5 <= size; i++) {
-		int32_t rel;
-
-		if (code[i] != 0xe8)
-			continue;
-		memcpy(&rel, code + i + 1, 4);
-		if (base + i + 5 + (int64_t)rel == target)
-			return (int64_t)i;
-	}
-	return -1;
-}
-
-/*
- * Where writes happen: the CALL of r.Header.writeSubset(w, reqWriteExcludeHeader,
- * trace) in (*Request).write -- the first CALL of writeSubset there, preceded
- * by a RIP-relative load of DI (the exclude map; the extra-headers call that
- * follows passes nil) -- hit once per request. And the itab that writeLoop
- * passes with pc.bw to Request.write (LEAQ itab(SB), BX before the CALL), which
- * the BPF program requires in RBX there. A CALL rel32 whose target is exactly
- * writeSubset is an instruction boundary barring a 1-in-2^32 coincidence per
- * byte. Fills *site (vaddr) and *delta (itab - site); false when not found.
- */
-static bool find_write_site(const struct weft_record *rec, uint64_t *site, __s64 *delta,
-			    const struct go_elf *elf)
-{
-	const struct weft_func *fw = weft_record_func(rec, "net/http.(*Request).write");
-	const struct weft_func *fs = weft_record_func(rec, "net/http.Header.writeSubset");
-	const struct weft_func *fl = weft_record_func(rec, "net/http.(*persistConn).writeLoop");
-	uint8_t *cw = NULL, *cl = NULL;
-	uint64_t itab = 0;
-	int64_t i, j, call;
-	bool ok = false;
-
-	if (!fw || !fs || !fl || !(cw = func_code(elf, fw)) || !(cl = func_code(elf, fl)))
-		goto out;
-	i = call = find_call(cw, fw->size, fw->entry, fs->entry, 0);
-	if (i < 0)
-		goto out;
-	/* MOVQ sym(SB), DI (48 8b 3d rel32) among the argument loads before it. */
-	for (j = i - 7; j >= 0 && j >= i - 48; j--)
-		if (cw[j] == 0x48 && cw[j + 1] == 0x8b && cw[j + 2] == 0x3d)
-			break;
-	if (j < 0 || j < i - 48)
-		goto out;
-	/* writeLoop: LEAQ itab(SB), BX (48 8d 1d rel32) shortly before CALL (*Request).write. */
-	i = find_call(cl, fl->size, fl->entry, fw->entry, 0);
-	if (i < 0)
-		goto out;
-	for (j = i - 7; j >= 0 && j >= i - 64; j--) {
-		int32_t rel;
-
-		if (cl[j] != 0x48 || cl[j + 1] != 0x8d || cl[j + 2] != 0x1d)
-			continue;
-		memcpy(&rel, cl + j + 3, 4);
-		itab = fl->entry + (uint64_t)j + 7 + (int64_t)rel;
-		break;
-	}
-	if (!itab)
-		goto out;
-	*site = fw->entry + (uint64_t)call;
-	*delta = (__s64)(itab - *site);
-	ok = true;
-out:
-	free(cw);
-	free(cl);
-	return ok;
-}
-
-/* Entry site, and one on each RET (checked to be a RET opcode). */
-static int func_sites(const char *path, const struct go_elf *elf, const struct weft_func *fn,
-		      struct sites *entry, struct sites *ret, char *err, size_t errlen)
-{
-	int64_t off = go_elf_offset(elf, fn->entry);
-
-	if (off < 0) {
-		snprintf(err, errlen, "%s: %s at 0x%llx is outside the code segments", path,
-			 fn->name, (unsigned long long)fn->entry);
-		return -1;
-	}
 	if (entry && add_site(entry, path, fn->name, off, err, errlen))
 		return -1;
 	if (!ret)
@@ -266,16 +149,8 @@ static int func_sites(const char *path, const struct go_elf *elf, const struct w
 		return -1;
 	}
 	for (uint32_t i = 0; i < fn->nreturns; i++) {
-		int op;
-
 		if (fn->returns[i] >= fn->size) {
 			snprintf(err, errlen, "%s: return site outside %s", path, fn->name);
-			return -1;
-		}
-		op = go_elf_byte(elf, off + fn->returns[i]);
-		if (op != 0xc3 && op != 0xc2) {
-			snprintf(err, errlen, "%s: %s+0x%x is not a RET instruction (0x%02x)", path,
-				 fn->name, fn->returns[i], op & 0xff);
 			return -1;
 		}
 		if (add_site(ret, path, fn->name, off + fn->returns[i], err, errlen))
@@ -344,13 +219,12 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 	};
 	/* One more for the write site. */
 	struct sites sites[2 * sizeof(hooks) / sizeof(hooks[0]) + 1];
-	uint64_t wsite = 0;
+	const struct weft_site *wsite = NULL, *wafter = NULL;
 	struct weft_record *rec = NULL;
 	struct weft_go_cfg cfg = {};
-	struct go_elf *elf = NULL;
 	enum go_binary_result res;
+	int64_t itab;
 	bool exact;
-	int minor;
 
 	memset(sites, 0, sizeof(sites));
 	res = get_record(b, env, fd, &rec, err, errlen);
@@ -359,8 +233,7 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 	res = GO_BIN_UNSUPPORTED;
 	snprintf(b->go_version, sizeof(b->go_version), "%s",
 		 rec->go_version ? rec->go_version : "?");
-	minor = go_minor(rec->go_version);
-	if (minor < 17) {
+	if (weft_record_fact(rec, WEFT_FACT_GO_REGABI, 0) != 1) {
 		snprintf(err, errlen,
 			 "%s: Go version %s is not supported (needs go1.17 or later, amd64 "
 			 "register ABI)",
@@ -388,20 +261,20 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 		}
 	}
 	exact = fill_cfg(rec, &cfg);
-	if (minor <= 23)
+	if (weft_record_fact(rec, WEFT_FACT_GO_HMAP, 0) == 1)
 		cfg.flags |= WEFT_GO_CFG_MAPWALK;
 	if (cfg.g_m >= 0 && cfg.m_curg >= 0) {
 		cfg.flags |= WEFT_GO_CFG_CURG;
 		hooks[3].entry = NULL; /* newproc1: RETs only */
 	}
-	elf = go_elf_open(fd, b->path, err, errlen);
-	if (!elf)
-		goto out;
 	b->write = env->write && exact && (cfg.flags & WEFT_GO_CFG_MAPWALK);
-	if (b->write && !find_write_site(rec, &wsite, &cfg.bw_itab_delta, elf)) {
-		weft_warn("%s: writes disabled for this binary (the call of Header.writeSubset in "
-			  "Request.write or writeLoop's *bufio.Writer itab not recognised): spans "
-			  "only",
+	wsite = weft_record_site(rec, WEFT_SITE_GO_WRITE);
+	wafter = weft_record_site(rec, WEFT_SITE_GO_WRITE_RET);
+	itab = weft_record_fact(rec, WEFT_FACT_GO_BUFIO_ITAB, 0);
+	if (b->write && (!wsite || !itab)) {
+		weft_warn("%s: writes disabled for this binary (its offsets record has no write "
+			  "site: the call of Header.writeSubset in Request.write or writeLoop's "
+			  "*bufio.Writer itab not recognised): spans only",
 			  b->path);
 		b->write = false;
 	} else if (env->write && !b->write) {
@@ -409,8 +282,10 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 			  "layout unknown): spans only",
 			  b->path, b->go_version);
 	}
-	if (b->write)
+	if (b->write) {
 		cfg.flags |= WEFT_GO_CFG_WRITE;
+		cfg.bw_itab_delta = (__s64)((uint64_t)itab - wsite->addr);
+	}
 	if (env->publish)
 		cfg.flags |= WEFT_GO_CFG_PUBLISH;
 	if (bpf_map_update_elem(bpf_map__fd(s->maps.cfgs), &b->index, &cfg, BPF_ANY)) {
@@ -421,15 +296,9 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 	res = GO_BIN_FAIL;
 	if (b->write) {
 		struct sites *w = &sites[2 * sizeof(hooks) / sizeof(hooks[0])];
-		int64_t off = go_elf_offset(elf, wsite);
 
 		w->prog = s->progs.go_write_site;
-		if (off < 0 || go_elf_byte(elf, off) != 0xe8) {
-			snprintf(err, errlen, "%s: write site 0x%llx is not a CALL", b->path,
-				 (unsigned long long)wsite);
-			goto out;
-		}
-		w->offs[w->n++] = (size_t)off;
+		w->offs[w->n++] = (size_t)wsite->fileoff;
 	}
 	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
 		const struct weft_func *fn = weft_record_func(rec, hooks[i].func);
@@ -448,18 +317,22 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 				  b->path, hooks[i].func);
 			continue;
 		}
-		if (func_sites(b->path, elf, fn, en, rt, err, errlen))
+		if (func_sites(b->path, fn, en, rt, err, errlen))
 			goto out;
 	}
 	for (size_t i = 0; i < sizeof(sites) / sizeof(sites[0]); i++)
 		if (sites[i].prog && attach_sites(b, &sites[i], env->multi, err, errlen))
 			goto out;
 	if (b->write) {
-		/* after the write site's CALL (5 bytes): replaces a forwarded traceparent */
+		/* after the write site's CALL: replaces a forwarded traceparent */
 		struct sites after = {.prog = s->progs.go_write_after};
 
-		after.offs[after.n++] = sites[2 * sizeof(hooks) / sizeof(hooks[0])].offs[0] + 5;
-		if (attach_sites(b, &after, env->multi, err, errlen)) {
+		if (wafter)
+			after.offs[after.n++] = (size_t)wafter->fileoff;
+		else
+			snprintf(err, errlen,
+				 "its offsets record has no site after the write call");
+		if (!wafter || attach_sites(b, &after, env->multi, err, errlen)) {
 			weft_warn("%s: %s: a forwarded traceparent will not be replaced", b->path,
 				  err);
 			err[0] = '\0';
@@ -467,7 +340,6 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 	}
 	res = GO_BIN_OK;
 out:
-	go_elf_close(elf);
 	weft_record_free(rec);
 	if (res != GO_BIN_OK)
 		go_binary_detach(b);

@@ -4,7 +4,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gelf.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -61,42 +60,10 @@ void weft_rt_nginx_prepare(struct bpf_object *obj)
 	}
 }
 
-/* Does the ELF open at fd export ngx_event_connect_peer (a cheap first look)? */
-static bool exports_ngx(int fd)
-{
-	Elf *e;
-	Elf_Scn *scn = NULL;
-	bool yes = false;
-
-	elf_version(EV_CURRENT);
-	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!e)
-		return false;
-	while (!yes && (scn = elf_nextscn(e, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *d;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !sh.sh_entsize)
-			continue;
-		d = elf_getdata(scn, NULL);
-		for (size_t i = 0; d && i < sh.sh_size / sh.sh_entsize; i++) {
-			GElf_Sym s;
-			const char *n;
-
-			if (!gelf_getsym(d, (int)i, &s))
-				break;
-			n = elf_strptr(e, sh.sh_link, s.st_name);
-			if (n && strcmp(n, "ngx_event_connect_peer") == 0) {
-				yes = true;
-				break;
-			}
-		}
-	}
-	elf_end(e);
-	return yes;
-}
-
-/* Run weft-analyze on path (next to this program, else on PATH): it stores the record. */
+/*
+ * Run weft-analyze on path (next to this program, else on PATH): it stores the
+ * record (runtime "nginx" for an nginx) and says on stderr why it failed.
+ */
 static void run_analyzer(const char *path)
 {
 	char self[PATH_MAX], tool[PATH_MAX + 16];
@@ -143,10 +110,20 @@ static int layout_of(const struct weft_record *rec, struct weft_rt_layout *l, co
 }
 
 /* path: /proc/PID/exe (attached through), name: its target (messages) */
-static void attach(const char *path, const char *name, const char *version,
+static void attach(const char *path, const char *name, const struct weft_record *rec,
 		   const struct weft_rt_layout *l)
 {
+	const char *version = rec->nmodules ? rec->modules[0].version : "?";
 	__u32 idx = (__u32)g.nlayouts;
+
+	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		if (!weft_record_func(rec, probes[i].func)) {
+			weft_warn("nginx %s: no %s in its offsets record: its upstream requests "
+				  "start new traces",
+				  name, probes[i].func);
+			return;
+		}
+	}
 
 	if (g.nlayouts >= WEFT_RT_LAYOUTS || bpf_map_update_elem(g.layouts_fd, &idx, l, BPF_ANY)) {
 		weft_warn("nginx %s: no room for another layout: its upstream requests start new "
@@ -156,13 +133,14 @@ static void attach(const char *path, const char *name, const char *version,
 	}
 	g.nlayouts++;
 	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
-		struct bpf_uprobe_opts uo = {.sz = sizeof(uo),
-					     .func_name = probes[i].func,
-					     .retprobe = probes[i].ret,
-					     .bpf_cookie = idx};
+		/* The entry's file offset, from the record: libbpf reads no ELF. */
+		const struct weft_func *fn = weft_record_func(rec, probes[i].func);
+		struct bpf_uprobe_opts uo = {
+		    .sz = sizeof(uo), .retprobe = probes[i].ret, .bpf_cookie = idx};
 		struct bpf_program *p = bpf_object__find_program_by_name(g.obj, probes[i].prog);
 		struct bpf_link *k =
-		    p ? bpf_program__attach_uprobe_opts(p, -1, path, 0, &uo) : NULL;
+		    p ? bpf_program__attach_uprobe_opts(p, -1, path, (size_t)fn->fileoff, &uo)
+		      : NULL;
 
 		if (!k) {
 			weft_warn("nginx %s: cannot attach to %s: %s: its upstream requests start "
@@ -224,26 +202,28 @@ static void consider(int pid)
 			goto out;
 	g.seen[g.nseen].dev = st.st_dev;
 	g.seen[g.nseen++].ino = st.st_ino;
-	if (!exports_ngx(fd))
-		goto out;
 	n = readlink(path, name, sizeof(name) - 1);
 	name[n > 0 ? n : 0] = 0;
 	if (n <= 0)
 		snprintf(name, sizeof(name), "%s", path);
-	run_analyzer(path);
 	db = weft_db_open(NULL, WEFT_DB_STRICT, err, sizeof(err));
 	if (!db) {
-		weft_warn("nginx %s: %s: its upstream requests start new traces", name, err);
+		static bool warned;
+
+		if (!warned)
+			weft_warn("%s: nginx upstream requests start new traces", err);
+		warned = true;
 		goto out;
 	}
-	if (weft_db_lookup_fd(db, fd, path, &rec, err, sizeof(err)) || !rec->runtime ||
-	    strcmp(rec->runtime, "nginx")) {
-		weft_warn("nginx %s: no nginx offsets record%s%s (run weft-analyze on it): its "
-			  "upstream requests start new traces",
-			  name, err[0] ? ": " : "", err);
-	} else if (layout_of(rec, &l, name) == 0) {
-		attach(path, name, rec->nmodules ? rec->modules[0].version : "?", &l);
+	/* Whether it is nginx is the analyzer's finding (its record says runtime nginx). */
+	if (weft_db_lookup_fd(db, fd, path, &rec, err, sizeof(err)) == -ENOENT) {
+		run_analyzer(path);
+		err[0] = 0;
+		weft_db_lookup_fd(db, fd, path, &rec, err, sizeof(err));
 	}
+	if (rec && rec->runtime && strcmp(rec->runtime, "nginx") == 0 &&
+	    layout_of(rec, &l, name) == 0)
+		attach(path, name, rec, &l);
 	weft_record_free(rec);
 	weft_db_close(db);
 out:

@@ -181,11 +181,15 @@ def build(layout, bikind):
     funcs = {}
     for i, (name, va, code) in enumerate(entries):
         nxt = entries[i + 1][1] if i + 1 < len(entries) else text_end
-        funcs[name] = {"entry": hex(va), "size": nxt - va, "returns": returns_of(code)}
+        # .text is the first section: file offset 0x1000
+        funcs[name] = {"entry": hex(va), "file_offset": hex(0x1000 + va - TEXT_VA),
+                       "size": nxt - va, "returns": returns_of(code)}
+    minor = int(version.split(b".")[1]) if bi else -1
+    facts = {"go.abi.regs": int(minor >= 17), "go.maps.hmap": int(17 <= minor <= 23)} if bi else {}
     expect = {"go_version": version.decode() if bi else "",
               "modules": {"example.com/app": "(devel)", "google.golang.org/grpc": "v1.33.3",
                           "golang.org/x/net": "v0.0.2"} if bi else {},
-              "stripped": True, "functions": funcs}
+              "stripped": True, "functions": funcs, "sites": {}, "facts": facts}
     return elf, expect
 
 

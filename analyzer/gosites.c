@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * What weft-go used to work out at attach time, found once here and kept in
+ * the record: the call site it writes at, the itab it expects there, and the
+ * ABI and map-layout facts of the Go version (see WEFT_SITE_* and WEFT_FACT_*
+ * in offsets/offsets.h).
+ */
+#include <capstone/capstone.h>
+#include <stdio.h>
+#include "internal.h"
+
+#define F_WRITE "net/http.(*Request).write"
+#define F_SUBSET "net/http.Header.writeSubset"
+#define F_LOOP "net/http.(*persistConn).writeLoop"
+
+/* Minor version of "go1.N[.P]", or -1. */
+static int go_minor(const char *v)
+{
+	int major = 0, minor = 0;
+
+	if (!v || sscanf(v, "go%d.%d", &major, &minor) != 2 || major != 1)
+		return -1;
+	return minor;
+}
+
+/*
+ * The write site: the CALL of r.Header.writeSubset(w, reqWriteExcludeHeader,
+ * trace) in (*Request).write -- its first CALL of writeSubset, preceded by a
+ * RIP-relative load of DI (the exclude map; the extra-headers call that follows
+ * passes nil) -- hit once per request. And the itab writeLoop passes with pc.bw
+ * to (*Request).write (LEAQ itab(SB), BX shortly before that CALL), which weft-go
+ * requires in RBX at the write site. Both or neither are recorded.
+ */
+static int write_site(struct disasm *d, const struct welf *w, struct weft_record *rec)
+{
+	static const struct disasm_load exclude = {X86_INS_MOV, X86_REG_RDI, 48};
+	static const struct disasm_load itab = {X86_INS_LEA, X86_REG_RBX, 64};
+	const struct weft_func *fw = weft_record_func(rec, F_WRITE);
+	const struct weft_func *fs = weft_record_func(rec, F_SUBSET);
+	const struct weft_func *fl = weft_record_func(rec, F_LOOP);
+	const uint8_t *cw, *cl;
+	uint64_t call, lcall, map, tab;
+	uint32_t len, llen;
+	int64_t off;
+
+	if (!fw || !fs || !fl)
+		return 0;
+	cw = welf_vaddr(w, fw->entry, fw->size);
+	cl = welf_vaddr(w, fl->entry, fl->size);
+	if (!cw || !cl ||
+	    disasm_call_after_load(d, cw, fw->size, fw->entry, fs->entry, &exclude, &call, &len,
+				   &map) ||
+	    disasm_call_after_load(d, cl, fl->size, fl->entry, fw->entry, &itab, &lcall, &llen,
+				   &tab))
+		return 0;
+	off = welf_code_offset(w, call, len);
+	if (off <= 0 || !tab)
+		return 0;
+	if (weft_record_add_site(rec, WEFT_SITE_GO_WRITE, call, (uint64_t)off) ||
+	    weft_record_add_site(rec, WEFT_SITE_GO_WRITE_RET, call + len, (uint64_t)off + len) ||
+	    weft_record_add_fact(rec, WEFT_FACT_GO_BUFIO_ITAB, (int64_t)tab))
+		return -1;
+	return 0;
+}
+
+int gosites_find(struct disasm *d, const struct welf *w, struct weft_record *rec)
+{
+	int minor = go_minor(rec->go_version);
+
+	if (minor >= 0) {
+		/* amd64 register ABI from go1.17; runtime.hmap maps until go1.23 (1.24: swiss) */
+		if (weft_record_add_fact(rec, WEFT_FACT_GO_REGABI, minor >= 17) ||
+		    weft_record_add_fact(rec, WEFT_FACT_GO_HMAP, minor >= 17 && minor <= 23))
+			return -1;
+	}
+	return write_site(d, w, rec);
+}
