@@ -206,19 +206,25 @@ static void consider(int pid)
 	name[n > 0 ? n : 0] = 0;
 	if (n <= 0)
 		snprintf(name, sizeof(name), "%s", path);
+	/*
+	 * Whether it is nginx is the analyzer's finding (its record says runtime
+	 * nginx): on a miss (or no database yet) weft-analyze runs, then the
+	 * lookup is repeated.
+	 */
 	db = weft_db_open(NULL, WEFT_DB_STRICT, err, sizeof(err));
-	if (!db) {
-		static bool warned;
-
-		if (!warned)
-			weft_warn("%s: nginx upstream requests start new traces", err);
-		warned = true;
-		goto out;
-	}
-	/* Whether it is nginx is the analyzer's finding (its record says runtime nginx). */
-	if (weft_db_lookup_fd(db, fd, path, &rec, err, sizeof(err)) == -ENOENT) {
+	if (!db || weft_db_lookup_fd(db, fd, path, &rec, err, sizeof(err)) == -ENOENT) {
+		weft_db_close(db);
 		run_analyzer(path);
 		err[0] = 0;
+		db = weft_db_open(NULL, WEFT_DB_STRICT, err, sizeof(err));
+		if (!db) {
+			static bool warned;
+
+			if (!warned)
+				weft_warn("%s: nginx upstream requests start new traces", err);
+			warned = true;
+			goto out;
+		}
 		weft_db_lookup_fd(db, fd, path, &rec, err, sizeof(err));
 	}
 	if (rec && rec->runtime && strcmp(rec->runtime, "nginx") == 0 &&
