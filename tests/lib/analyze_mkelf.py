@@ -21,7 +21,7 @@ FUNCS = [
     ("runtime.newproc1", bytes.fromhex("55" "4889e5" "31c0" "5d" "c3")),  # push; mov; xor; pop; ret
     ("net/http.serverHandler.ServeHTTP",
      bytes.fromhex("4883ec08" "85c0" "7405" "4883c408" "c3" "31c0" "4883c408" "c3")),
-    ("google.golang.org/grpc/internal/transport.(*http2Client).NewStream",
+    ("net/http.(*persistConn).roundTrip",
      bytes.fromhex("c20800" "90" "c3")),  # ret 8; nop; ret
     ("main.main", bytes.fromhex("90c3")),
 ]

@@ -55,7 +55,7 @@ func die(format string, args ...interface{}) {
 	os.Exit(1)
 }
 
-var wantedLine = regexp.MustCompile(`^\s*WEFT_(FIELD|FUNC)\s*\(\s*"([^"]+)"`)
+var wantedLine = regexp.MustCompile(`^\s*WEFT_(?:GO_)?(FIELD|FUNC)\s*\(\s*"([^"]+)"`)
 
 func readWanted(path string) (fields, funcs []string) {
 	f, err := os.Open(path)

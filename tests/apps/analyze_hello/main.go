@@ -19,14 +19,13 @@ func main() {
 		fmt.Printf("net/http.Request.URL %d\n", unsafe.Offsetof(r.URL))
 		fmt.Printf("net/http.Request.Header %d\n", unsafe.Offsetof(r.Header))
 		fmt.Printf("net/http.Request.Host %d\n", unsafe.Offsetof(r.Host))
-		fmt.Printf("net/http.Request.RequestURI %d\n", unsafe.Offsetof(r.RequestURI))
-		fmt.Printf("net/http.Request.ContentLength %d\n", unsafe.Offsetof(r.ContentLength))
+		fmt.Printf("net/http.Request.ProtoMajor %d\n", unsafe.Offsetof(r.ProtoMajor))
+		fmt.Printf("net/http.Request.RemoteAddr %d\n", unsafe.Offsetof(r.RemoteAddr))
+		fmt.Printf("net/http.Request.TLS %d\n", unsafe.Offsetof(r.TLS))
 		fmt.Printf("net/url.URL.Scheme %d\n", unsafe.Offsetof(u.Scheme))
 		fmt.Printf("net/url.URL.Host %d\n", unsafe.Offsetof(u.Host))
 		fmt.Printf("net/url.URL.Path %d\n", unsafe.Offsetof(u.Path))
-		fmt.Printf("net/url.URL.RawQuery %d\n", unsafe.Offsetof(u.RawQuery))
 		fmt.Printf("net/http.Response.StatusCode %d\n", unsafe.Offsetof(resp.StatusCode))
-		fmt.Printf("net/http.Response.Request %d\n", unsafe.Offsetof(resp.Request))
 		return
 	}
 	if len(os.Args) > 5 {
