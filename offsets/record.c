@@ -52,34 +52,44 @@ int64_t weft_record_fact(const struct weft_record *rec, const char *name, int64_
 	return dflt;
 }
 
+/*
+ * A new zeroed element at the end of *arr (n elements of elem bytes, each
+ * starting with its char *name), named a copy of name; NULL when out of memory.
+ */
+static void *append_named(void **arr, size_t *n, size_t elem, const char *name)
+{
+	char *p = realloc(*arr, (*n + 1) * elem), *e;
+
+	if (!p)
+		return NULL;
+	*arr = p;
+	e = p + *n * elem;
+	memset(e, 0, elem);
+	*(char **)e = strdup(name);
+	if (!*(char **)e)
+		return NULL;
+	(*n)++;
+	return e;
+}
+
 int weft_record_add_site(struct weft_record *rec, const char *name, uint64_t addr, uint64_t fileoff)
 {
-	struct weft_site *n = realloc(rec->sites, (rec->nsites + 1) * sizeof(*n));
+	struct weft_site *s = append_named((void **)&rec->sites, &rec->nsites, sizeof(*s), name);
 
-	if (!n)
+	if (!s)
 		return -ENOMEM;
-	rec->sites = n;
-	n[rec->nsites].name = strdup(name);
-	if (!n[rec->nsites].name)
-		return -ENOMEM;
-	n[rec->nsites].addr = addr;
-	n[rec->nsites].fileoff = fileoff;
-	rec->nsites++;
+	s->addr = addr;
+	s->fileoff = fileoff;
 	return 0;
 }
 
 int weft_record_add_fact(struct weft_record *rec, const char *name, int64_t value)
 {
-	struct weft_fact *n = realloc(rec->facts, (rec->nfacts + 1) * sizeof(*n));
+	struct weft_fact *f = append_named((void **)&rec->facts, &rec->nfacts, sizeof(*f), name);
 
-	if (!n)
+	if (!f)
 		return -ENOMEM;
-	rec->facts = n;
-	n[rec->nfacts].name = strdup(name);
-	if (!n[rec->nfacts].name)
-		return -ENOMEM;
-	n[rec->nfacts].value = value;
-	rec->nfacts++;
+	f->value = value;
 	return 0;
 }
 
