@@ -119,9 +119,27 @@ int known_lookup(const char *field, const char *scope_name, const char *version,
 		 enum weft_offset_source *src);
 const char *known_table_text(size_t *len);
 
+/* Runtime recognisers (runtime.c): entries and sizes of the n exported functions names[]
+ * (.dynsym); false if one is missing. */
+bool rt_dynsym_funcs(struct welf *w, const char *const *names, size_t n, uint64_t *entry,
+		     uint64_t *size);
+/* A record with `runtime RUNTIME`, module RUNTIME at version (taken; NULL: "unknown") and
+ * those functions with their file offsets: 0 (*out), or -1 with err. */
+int rt_record_new(struct welf *w, const char *path, const char *hash, const char *runtime,
+		  char *version, const char *const *names, const uint64_t *entry,
+		  const uint64_t *size, size_t n, struct weft_record **out, char *err,
+		  size_t errlen);
+/* Add field name at off (off < 0: not found, nothing added); -1 when out of memory. */
+int rt_add_field(struct weft_record *rec, const char *name, int64_t off,
+		 enum weft_offset_source src);
+
 /* nginx (nginx.c): a record with runtime "nginx", or SKIP when it is not nginx. */
 enum weft_analyze_result nginx_analyze(struct welf *w, const char *path, const char *hash,
 				       struct weft_record **out, char *err, size_t errlen);
+
+/* Node.js (node.c): a record with runtime "node", or SKIP when it is not Node.js. */
+enum weft_analyze_result node_analyze(struct welf *w, const char *path, const char *hash,
+				      struct weft_record **out, char *err, size_t errlen);
 
 /* Version comparison for "go1.22.12", "v1.33.3": <0, 0, >0. */
 int version_cmp(const char *a, const char *b);

@@ -29,44 +29,6 @@ static const char *const ngx_funcs[] = {
 };
 #define NGX_NFUNCS (sizeof(ngx_funcs) / sizeof(ngx_funcs[0]))
 
-/* Entry and size of the exported functions in .dynsym; false if one is missing. */
-static bool ngx_symbols(struct welf *w, uint64_t entry[NGX_NFUNCS], uint64_t size[NGX_NFUNCS])
-{
-	Elf_Scn *scn = NULL;
-	size_t found = 0;
-
-	memset(entry, 0, NGX_NFUNCS * sizeof(*entry));
-	while ((scn = elf_nextscn(w->elf, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *d;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !sh.sh_entsize)
-			continue;
-		d = elf_getdata(scn, NULL);
-		if (!d)
-			continue;
-		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
-			GElf_Sym sym;
-			const char *name;
-
-			if (!gelf_getsym(d, (int)i, &sym) ||
-			    GELF_ST_TYPE(sym.st_info) != STT_FUNC || !sym.st_value || !sym.st_size)
-				continue;
-			name = elf_strptr(w->elf, sh.sh_link, sym.st_name);
-			if (!name || strncmp(name, "ngx_", 4))
-				continue;
-			for (size_t f = 0; f < NGX_NFUNCS; f++) {
-				if (!entry[f] && strcmp(name, ngx_funcs[f]) == 0) {
-					entry[f] = sym.st_value;
-					size[f] = sym.st_size;
-					found++;
-				}
-			}
-		}
-	}
-	return found == NGX_NFUNCS;
-}
-
 /* "1.22.1" from the "nginx/1.22.1" string in the binary, or NULL. */
 static char *ngx_version(const struct welf *w)
 {
@@ -150,90 +112,28 @@ static int64_t ngx_upstream_offset(const uint8_t *code, uint64_t size, uint64_t 
 	return load;
 }
 
-static int add_field(struct weft_record *rec, const char *name, int64_t off,
-		     enum weft_offset_source src)
-{
-	struct weft_field *f = realloc(rec->fields, (rec->nfields + 1) * sizeof(*f));
-
-	if (!f)
-		return -1;
-	rec->fields = f;
-	f += rec->nfields;
-	f->name = strdup(name);
-	f->offset = off;
-	f->source = src;
-	if (!f->name)
-		return -1;
-	rec->nfields++;
-	return 0;
-}
-
 enum weft_analyze_result nginx_analyze(struct welf *w, const char *path, const char *hash,
 				       struct weft_record **out, char *err, size_t errlen)
 {
 	uint64_t entry[NGX_NFUNCS], size[NGX_NFUNCS];
 	struct weft_record *rec;
 	const uint8_t *code;
-	struct wsect s;
 	int64_t up = -1;
 
-	if (!ngx_symbols(w, entry, size)) {
+	if (!rt_dynsym_funcs(w, ngx_funcs, NGX_NFUNCS, entry, size)) {
 		snprintf(err, errlen, "not a Go binary (no .go.buildinfo or .gopclntab) nor nginx");
 		return WEFT_ANALYZE_SKIP;
 	}
-	rec = calloc(1, sizeof(*rec));
-	if (!rec)
-		goto oom;
-	if (hash)
-		snprintf(rec->hash, sizeof(rec->hash), "%s", hash);
-	else
-		weft_hash_mem(w->data, w->size, rec->hash);
-	rec->path = strdup(path ? path : "");
-	rec->go_version = strdup("");
-	rec->analyzer_version = strdup(weft_analyzer_version());
-	rec->stripped = !welf_section(w, ".debug_info", &s);
-	rec->pie = w->ehdr.e_type == ET_DYN;
-	rec->runtime = strdup("nginx");
-	if (!rec->path || !rec->go_version || !rec->analyzer_version)
-		goto oom;
-	rec->modules = calloc(1, sizeof(*rec->modules));
-	if (!rec->runtime || !rec->modules)
-		goto oom;
-	rec->nmodules = 1;
-	rec->modules[0].path = strdup("nginx");
-	rec->modules[0].version = ngx_version(w);
-	if (!rec->modules[0].version)
-		rec->modules[0].version = strdup("unknown");
-	if (!rec->modules[0].path || !rec->modules[0].version)
-		goto oom;
-	rec->funcs = calloc(NGX_NFUNCS, sizeof(*rec->funcs));
-	if (!rec->funcs)
-		goto oom;
-	for (size_t i = 0; i < NGX_NFUNCS; i++) {
-		int64_t off = welf_code_offset(w, entry[i], size[i] ? size[i] : 1);
-
-		if (off <= 0) {
-			snprintf(err, errlen, "nginx: %s at 0x%llx is outside its code segments",
-				 ngx_funcs[i], (unsigned long long)entry[i]);
-			weft_record_free(rec);
-			return WEFT_ANALYZE_FAIL;
-		}
-		rec->funcs[i].name = strdup(ngx_funcs[i]);
-		rec->funcs[i].entry = entry[i];
-		rec->funcs[i].fileoff = (uint64_t)off;
-		rec->funcs[i].size = size[i];
-		rec->nfuncs++;
-		if (!rec->funcs[i].name)
-			goto oom;
-	}
+	if (rt_record_new(w, path, hash, "nginx", ngx_version(w), ngx_funcs, entry, size,
+			  NGX_NFUNCS, &rec, err, errlen))
+		return WEFT_ANALYZE_FAIL;
 	code = size[2] <= 4096 ? welf_vaddr(w, entry[2], size[2]) : NULL;
 	if (code)
 		up = ngx_upstream_offset(code, size[2], entry[2]);
-	if ((up >= 0 &&
-	     add_field(rec, NGX_FIELD("ngx_http_request_t.upstream"), up, WEFT_SRC_CODE)) ||
-	    add_field(rec, NGX_FIELD("ngx_http_request_t.connection"), 8, WEFT_SRC_KNOWN) ||
-	    add_field(rec, NGX_FIELD("ngx_connection_t.fd"), 24, WEFT_SRC_KNOWN) ||
-	    add_field(rec, NGX_FIELD("ngx_http_upstream_t.peer"), 16, WEFT_SRC_KNOWN))
+	if (rt_add_field(rec, NGX_FIELD("ngx_http_request_t.upstream"), up, WEFT_SRC_CODE) ||
+	    rt_add_field(rec, NGX_FIELD("ngx_http_request_t.connection"), 8, WEFT_SRC_KNOWN) ||
+	    rt_add_field(rec, NGX_FIELD("ngx_connection_t.fd"), 24, WEFT_SRC_KNOWN) ||
+	    rt_add_field(rec, NGX_FIELD("ngx_http_upstream_t.peer"), 16, WEFT_SRC_KNOWN))
 		goto oom;
 	if (weft_record_check(rec, err, errlen)) {
 		weft_record_free(rec);
