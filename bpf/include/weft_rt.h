@@ -20,4 +20,19 @@ struct weft_rt_layout {
 #define NGX_C_FD		2	/* nginx.ngx_connection_t.fd */
 #define NGX_U_PEER		3	/* nginx.ngx_http_upstream_t.peer */
 
+/* Node.js: indices into off[] (bpf/net/rt_node.bpf.h) */
+#define NODE_ENV_FIELDS		0	/* node.Environment.async_id_fields */
+#define NODE_ASYNC_ID		1	/* node.AsyncWrap.async_id_ (trigger id follows) */
+#define NODE_UV_DATA		2	/* node.uv_handle_s.data */
+#define NODE_UV_FD		3	/* node.uv_stream_s.io_watcher.fd */
+#define NODE_REALM		4	/* node.BaseObject.realm_ */
+#define NODE_REALM_ENV		5	/* node.Realm.env_ */
+
+/* weft_rt_counts: outgoing requests by what their connection's tie said */
+#define WEFT_RT_TIED		0	/* the tie's request: its parent */
+#define WEFT_RT_NO_ANCESTRY	1	/* written with no running resource (Node.js after await) */
+#define WEFT_RT_UNKNOWN		2	/* a running resource of unknown ancestry */
+#define WEFT_RT_ANSWERED	3	/* the tie's request was answered meanwhile */
+#define WEFT_RT_NCOUNTS		4
+
 #endif /* WEFT_RT_H */

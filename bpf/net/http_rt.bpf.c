@@ -8,6 +8,7 @@
 #include "net/http_shared.bpf.h"
 #include "net/loop_thread.bpf.h"
 #include "net/rt_nginx.bpf.h"
+#include "net/rt_node.bpf.h"
 
 /* Execs of target processes, for user space to find runtimes (weft_rt_execs). */
 SEC("tracepoint/sched/sched_process_exec")

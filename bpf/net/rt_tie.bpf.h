@@ -5,6 +5,10 @@
  * connection (tgid, fd) to the served request's connection; the sk_msg
  * program takes that request as the parent of the next request written on
  * it (weft_rt_parent) and drops the tie, so a tie serves one request only.
+ * A tie may name the request's SERVER span (weft_rt_tie_req): it is taken
+ * only while that request is still owed on the connection (a keep-alive
+ * connection's next request never inherits it); or say why the write had no
+ * request (weft_rt_tie_none): no parent, counted by reason in weft_rt_counts.
  * Each probe program gets the layout of its binary from weft_rt_layouts by
  * its attach cookie (an index that user space sets per binary from the
  * offsets record); a layout it cannot read fails closed: no tie, a new trace.
@@ -22,7 +26,27 @@ struct weft_rt_key {
 
 struct weft_rt_tie {
 	__u64 conn;	/* the served request's connection (server_ctx.bpf.h) */
+	__u8 span_id[WEFT_SPAN_ID_LEN];	/* its SERVER span, when has_span */
+	__u8 has_span;
+	__u8 why;	/* WEFT_RT_*: 0 a tie, else why there is no parent */
+	__u8 _pad[6];
 };
+
+/* Outgoing requests by what their tie said (WEFT_RT_*), for user space to report. */
+WEFT_SHARED struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, WEFT_RT_NCOUNTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} weft_rt_counts SEC(".maps");
+
+static __always_inline void weft_rt_count(__u32 i)
+{
+	__u64 *v = bpf_map_lookup_elem(&weft_rt_counts, &i);
+
+	if (v)
+		__sync_fetch_and_add(v, 1);
+}
 
 WEFT_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -49,23 +73,53 @@ WEFT_SHARED struct {
 static __always_inline struct weft_server_ctx *weft_rt_parent(__u64 pid_tgid, __s32 fd)
 {
 	struct weft_rt_key k = { .tgid = pid_tgid >> 32, .fd = fd };
-	struct weft_rt_tie *t;
-	__u64 conn;
+	struct weft_server_ctx *s;
+	struct weft_rt_tie t, *tp;
 
 	if (fd < 0)
 		return NULL;
-	t = bpf_map_lookup_elem(&weft_rt_ties, &k);
-	if (!t)
+	tp = bpf_map_lookup_elem(&weft_rt_ties, &k);
+	if (!tp)
 		return NULL;
-	conn = t->conn;
+	t = *tp;
 	bpf_map_delete_elem(&weft_rt_ties, &k);
-	return weft_sctx_at(pid_tgid, conn);
+	if (t.why) {
+		weft_rt_count(t.why);
+		return NULL;
+	}
+	s = weft_sctx_at(pid_tgid, t.conn);
+	if (t.has_span && (!s || !weft_span_id_eq(s->ctx.span_id, t.span_id))) {
+		weft_rt_count(WEFT_RT_ANSWERED);
+		return NULL;
+	}
+	weft_rt_count(s ? WEFT_RT_TIED : WEFT_RT_ANSWERED);
+	return s;
 }
 
 static __always_inline void weft_rt_tie_set(__u32 tgid, __s32 fd, __u64 conn)
 {
 	struct weft_rt_key k = { .tgid = tgid, .fd = fd };
 	struct weft_rt_tie t = { .conn = conn };
+
+	bpf_map_update_elem(&weft_rt_ties, &k, &t, BPF_ANY);
+}
+
+/* Tie (tgid, fd) to the request with SERVER span span_id owed on connection conn. */
+static __always_inline void weft_rt_tie_req(__u32 tgid, __s32 fd, __u64 conn,
+					    const __u8 span_id[WEFT_SPAN_ID_LEN])
+{
+	struct weft_rt_key k = { .tgid = tgid, .fd = fd };
+	struct weft_rt_tie t = { .conn = conn, .has_span = 1 };
+
+	__builtin_memcpy(t.span_id, span_id, WEFT_SPAN_ID_LEN);
+	bpf_map_update_elem(&weft_rt_ties, &k, &t, BPF_ANY);
+}
+
+/* The next request written on (tgid, fd) has no parent, for reason why (WEFT_RT_*). */
+static __always_inline void weft_rt_tie_none(__u32 tgid, __s32 fd, __u8 why)
+{
+	struct weft_rt_key k = { .tgid = tgid, .fd = fd };
+	struct weft_rt_tie t = { .why = why };
 
 	bpf_map_update_elem(&weft_rt_ties, &k, &t, BPF_ANY);
 }

@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* weft-http's runtime rules, user space: see rt_discover.h and docs/weft-http.md. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+#include "log.h"
+#include "offsets.h"
+#include "weft_rt.h"
+#include "rt_discover.h"
+
+#define MAX_BINS 256
+#define MAX_LINKS (8 * WEFT_RT_LAYOUTS)
+
+static const struct weft_rt_runtime *const runtimes[] = {&weft_rt_nginx, &weft_rt_node};
+#define NRUNTIMES (sizeof(runtimes) / sizeof(runtimes[0]))
+
+static struct {
+	struct bpf_object *obj;
+	int layouts_fd;
+	const char *cgroup_rel; /* the target cgroup below the mount root ("" = all) */
+	struct {
+		dev_t dev;
+		ino_t ino;
+	} seen[MAX_BINS];
+	int nseen, nlayouts, nlinks;
+	bool tp_done[NRUNTIMES];
+	struct bpf_link *links[MAX_LINKS];
+} g = {.layouts_fd = -1};
+
+static const char *const count_names[WEFT_RT_NCOUNTS] = {
+    [WEFT_RT_TIED] = "parent from a runtime rule",
+    [WEFT_RT_NO_ANCESTRY] = "new trace: no ancestry (Node.js after an await)",
+    [WEFT_RT_UNKNOWN] = "new trace: ancestry unknown",
+    [WEFT_RT_ANSWERED] = "new trace: its request was answered meanwhile",
+};
+
+void weft_rt_prepare(struct bpf_object *obj)
+{
+	for (size_t r = 0; r < NRUNTIMES; r++) {
+		const struct weft_rt_runtime *rt = runtimes[r];
+
+		for (size_t i = 0; i < rt->nprobes; i++) {
+			struct bpf_program *p =
+			    bpf_object__find_program_by_name(obj, rt->probes[i].prog);
+
+			if (p)
+				bpf_program__set_autoattach(p, false);
+		}
+		for (size_t i = 0; rt->tracepoints && rt->tracepoints[i]; i++) {
+			struct bpf_program *p =
+			    bpf_object__find_program_by_name(obj, rt->tracepoints[i]);
+
+			if (p)
+				bpf_program__set_autoattach(p, false);
+		}
+	}
+}
+
+/*
+ * Run weft-analyze on path (next to this program, else on PATH): it stores the
+ * record (its runtime for a runtime's binary) and says on stderr why it failed.
+ */
+static void run_analyzer(const char *path)
+{
+	char self[PATH_MAX], tool[PATH_MAX + 16];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	pid_t pid;
+	int st;
+
+	snprintf(tool, sizeof(tool), "weft-analyze");
+	if (n > 0) {
+		self[n] = 0;
+		snprintf(tool, sizeof(tool), "%s/weft-analyze", dirname(self));
+		if (access(tool, X_OK))
+			snprintf(tool, sizeof(tool), "weft-analyze");
+	}
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		if (null >= 0)
+			dup2(null, STDOUT_FILENO);
+		execlp(tool, tool, path, (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0)
+		waitpid(pid, &st, 0);
+}
+
+/* The layout of the record, or -1 (with the reason logged) when a field is missing. */
+static int layout_of(const struct weft_rt_runtime *rt, const struct weft_record *rec,
+		     struct weft_rt_layout *l, const char *path)
+{
+	for (int i = 0; i < WEFT_RT_NOFF; i++) {
+		const char *name = rt->fields[i];
+		const struct weft_field *f = name ? weft_record_field(rec, name) : NULL;
+
+		l->off[i] = f ? (__s32)f->offset : -1;
+		if (name && !f) {
+			weft_warn("%s %s (%s): no %s in its offsets record: %s start new traces",
+				  rt->name, path, rec->nmodules ? rec->modules[0].version : "?",
+				  name, rt->what);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The runtime's tracepoint programs, once (they serve every binary of it). */
+static int attach_tracepoints(size_t r)
+{
+	const struct weft_rt_runtime *rt = runtimes[r];
+
+	for (size_t i = 0; !g.tp_done[r] && rt->tracepoints && rt->tracepoints[i]; i++) {
+		struct bpf_program *p = bpf_object__find_program_by_name(g.obj, rt->tracepoints[i]);
+		struct bpf_link *k = p && g.nlinks < MAX_LINKS ? bpf_program__attach(p) : NULL;
+
+		if (!k)
+			return -1;
+		g.links[g.nlinks++] = k;
+	}
+	g.tp_done[r] = true;
+	return 0;
+}
+
+/* path: /proc/PID/exe (attached through), name: its target (messages) */
+static void attach(size_t r, const char *path, const char *name, const struct weft_record *rec,
+		   const struct weft_rt_layout *l)
+{
+	const struct weft_rt_runtime *rt = runtimes[r];
+	const char *version = rec->nmodules ? rec->modules[0].version : "?";
+	__u32 idx = (__u32)g.nlayouts;
+
+	for (size_t i = 0; i < rt->nprobes; i++) {
+		if (!weft_record_func(rec, rt->probes[i].func)) {
+			weft_warn("%s %s (%s): no %s in its offsets record: %s start new traces",
+				  rt->name, name, version, rt->probes[i].func, rt->what);
+			return;
+		}
+	}
+	if (g.nlayouts >= WEFT_RT_LAYOUTS || bpf_map_update_elem(g.layouts_fd, &idx, l, BPF_ANY)) {
+		weft_warn("%s %s: no room for another layout: %s start new traces", rt->name, name,
+			  rt->what);
+		return;
+	}
+	g.nlayouts++;
+	if (attach_tracepoints(r)) {
+		weft_warn("%s %s: cannot attach its tracepoints: %s: %s start new traces", rt->name,
+			  name, strerror(errno), rt->what);
+		return;
+	}
+	for (size_t i = 0; i < rt->nprobes; i++) {
+		/* The entry's file offset, from the record: libbpf reads no ELF. */
+		const struct weft_func *fn = weft_record_func(rec, rt->probes[i].func);
+		struct bpf_uprobe_opts uo = {
+		    .sz = sizeof(uo), .retprobe = rt->probes[i].ret, .bpf_cookie = idx};
+		struct bpf_program *p = bpf_object__find_program_by_name(g.obj, rt->probes[i].prog);
+		struct bpf_link *k =
+		    p && g.nlinks < MAX_LINKS
+			? bpf_program__attach_uprobe_opts(p, -1, path, (size_t)fn->fileoff, &uo)
+			: NULL;
+
+		if (!k) {
+			weft_warn("%s %s: cannot attach to %s: %s: %s start new traces", rt->name,
+				  name, rt->probes[i].func, strerror(errno), rt->what);
+			return; /* the probes attached so far find no tie to make: harmless */
+		}
+		g.links[g.nlinks++] = k;
+	}
+	fprintf(stderr, "weft-http: %s %s (%s): %s\n", rt->name, version, name, rt->attached);
+}
+
+/* Is process pid in the target cgroup (or below)? */
+static bool in_target(int pid)
+{
+	char path[64], line[4096];
+	size_t n = strlen(g.cgroup_rel);
+	bool yes = false;
+	FILE *f;
+
+	if (!n)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, "::");
+
+		if (strncmp(line, "0::", 3) || !p)
+			continue;
+		p += 2;
+		p[strcspn(p, "\n")] = 0;
+		yes = strncmp(p, g.cgroup_rel, n) == 0 && (p[n] == 0 || p[n] == '/');
+	}
+	fclose(f);
+	return yes;
+}
+
+/* A process of the cgroup: if it runs a runtime's binary not seen before, probe it. */
+static void consider(int pid)
+{
+	char path[64], name[PATH_MAX], err[256] = "";
+	struct weft_record *rec = NULL;
+	struct weft_rt_layout l;
+	struct weft_db *db;
+	struct stat st;
+	ssize_t n;
+	size_t r;
+	int fd, i;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) || g.nseen >= MAX_BINS)
+		goto out;
+	for (i = 0; i < g.nseen; i++)
+		if (g.seen[i].dev == st.st_dev && g.seen[i].ino == st.st_ino)
+			goto out;
+	g.seen[g.nseen].dev = st.st_dev;
+	g.seen[g.nseen++].ino = st.st_ino;
+	n = readlink(path, name, sizeof(name) - 1);
+	name[n > 0 ? n : 0] = 0;
+	if (n <= 0)
+		snprintf(name, sizeof(name), "%s", path);
+	/*
+	 * Which runtime it is, if any, is the analyzer's finding (its record's
+	 * runtime line): on a miss (or no database yet) weft-analyze runs, then
+	 * the lookup is repeated.
+	 */
+	db = weft_db_open(NULL, WEFT_DB_STRICT, err, sizeof(err));
+	if (!db || weft_db_lookup_fd(db, fd, path, &rec, err, sizeof(err)) == -ENOENT) {
+		weft_db_close(db);
+		run_analyzer(path);
+		err[0] = 0;
+		db = weft_db_open(NULL, WEFT_DB_STRICT, err, sizeof(err));
+		if (!db) {
+			static bool warned;
+
+			if (!warned)
+				weft_warn("%s: runtime rules (nginx, Node.js) off: their outgoing "
+					  "requests start new traces",
+					  err);
+			warned = true;
+			goto out;
+		}
+		weft_db_lookup_fd(db, fd, path, &rec, err, sizeof(err));
+	}
+	for (r = 0; rec && rec->runtime && r < NRUNTIMES; r++)
+		if (strcmp(rec->runtime, runtimes[r]->name) == 0 &&
+		    layout_of(runtimes[r], rec, &l, name) == 0)
+			attach(r, path, name, rec, &l);
+	weft_record_free(rec);
+	weft_db_close(db);
+out:
+	close(fd);
+}
+
+static int on_exec(void *ctx, void *data, size_t len)
+{
+	(void)ctx;
+	if (len >= sizeof(__u32))
+		consider((int)*(__u32 *)data);
+	return 0;
+}
+
+int weft_rt_start(struct bpf_object *obj, struct ring_buffer *rb, const char *cgroup,
+			const char *root)
+{
+	struct bpf_map *execs = bpf_object__find_map_by_name(obj, "weft_rt_execs");
+	struct bpf_map *layouts = bpf_object__find_map_by_name(obj, "weft_rt_layouts");
+	size_t rl = strlen(root);
+	struct dirent *de;
+	DIR *d;
+
+	if (!execs || !layouts)
+		return 0;
+	g.obj = obj;
+	g.layouts_fd = bpf_map__fd(layouts);
+	g.cgroup_rel = strncmp(cgroup, root, rl) == 0 ? cgroup + rl : "";
+	if (ring_buffer__add(rb, bpf_map__fd(execs), on_exec, NULL)) {
+		weft_err("cannot watch execs: %s", strerror(errno));
+		return -1;
+	}
+	d = opendir("/proc");
+	while (d && (de = readdir(d)))
+		if (isdigit((unsigned char)de->d_name[0]) && in_target(atoi(de->d_name)))
+			consider(atoi(de->d_name));
+	if (d)
+		closedir(d);
+	return 0;
+}
+
+void weft_rt_stop(void)
+{
+	struct bpf_map *m = g.obj ? bpf_object__find_map_by_name(g.obj, "weft_rt_counts") : NULL;
+	bool any = false;
+
+	for (int i = 0; i < g.nlinks; i++)
+		bpf_link__destroy(g.links[i]);
+	for (__u32 i = 0; m && g.nlayouts && i < WEFT_RT_NCOUNTS; i++) {
+		__u64 v = 0;
+
+		if (bpf_map_lookup_elem(bpf_map__fd(m), &i, &v) || !v)
+			continue;
+		fprintf(stderr, "%s %llu %s", any ? "," : "weft-http: outgoing requests:",
+			(unsigned long long)v, count_names[i]);
+		any = true;
+	}
+	if (any)
+		fputc('\n', stderr);
+	g.nlinks = 0;
+}
