@@ -25,7 +25,8 @@ uint32_t weft_batch_group(struct weft_batch *b, struct weft_resource *r, uint64_
 /* Fill b->order and b->group_start from each view's group (group_of[i]). */
 void weft_batch_order(struct weft_batch *b, const uint32_t *group_of);
 
-/* OTLP/HTTP protobuf: ExportTraceServiceRequest. -1 when out of memory. */
+/* OTLP/HTTP protobuf: ExportTraceServiceRequest, packed by protobuf-c (otlp_pb.c).
+ * -1 when out of memory. */
 struct weft_pb_enc;
 struct weft_pb_enc *weft_pb_enc_new(void);
 void weft_pb_enc_free(struct weft_pb_enc *e);
@@ -33,6 +34,8 @@ int weft_pb_encode(struct weft_pb_enc *e, const struct weft_batch *b, struct wbu
 /* ExportTraceServiceResponse: rejected spans (0 if none) and its message. */
 int weft_pb_parse_response(const void *body, size_t len, int64_t *rejected, char *msg,
 			   size_t msgsz);
+/* google.rpc.Status (an error body): its message; -1 when body is not one or has none. */
+int weft_pb_status_message(const void *body, size_t len, char *msg, size_t msgsz);
 
 /* OTLP/HTTP JSON: the same request in the protobuf JSON mapping. */
 void weft_otlp_json_encode(const struct weft_batch *b, struct wbuf *out);

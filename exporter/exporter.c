@@ -20,7 +20,6 @@
 #include "config.h"
 #include "exporter.h"
 #include "log.h"
-#include "otlp_wire.h"
 #include "random.h"
 #include "resource.h"
 #include "transport.h"
@@ -58,8 +57,6 @@ struct weft_exporter {
 	/* worker-only state */
 	struct weft_rcache *rc;
 	struct weft_pb_enc *pb;
-	struct weft_wire_enc wire;
-	bool pb_reference; /* WEFT_OTLP_ENCODER=protobuf-c: pack everything with protoc-c */
 	struct weft_http *http;
 	struct wbuf body, jbody;
 	int jfd;
@@ -209,59 +206,17 @@ static void handle_response(struct weft_exporter *e, const struct weft_http_resu
 	e->exported += n - (uint64_t)rejected;
 }
 
-/* Read a protobuf varint; NULL when truncated. */
-static const uint8_t *get_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
-{
-	*v = 0;
-	for (int shift = 0; p < end && shift < 64; shift += 7) {
-		uint8_t b = *p++;
-
-		*v |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80))
-			return p;
-	}
-	return NULL;
-}
-
-/* google.rpc.Status.message (field 2) of a protobuf error body, if it is one. */
-static bool rpc_status_message(const struct wbuf *body, const char **msg, size_t *len)
-{
-	const uint8_t *p = (const uint8_t *)body->p, *end = p + body->len;
-	uint64_t key, v;
-
-	while (p && p < end) {
-		p = get_varint(p, end, &key);
-		if (!p)
-			return false;
-		switch (key & 7) {
-		case 0:
-			p = get_varint(p, end, &v);
-			break;
-		case 2:
-			p = get_varint(p, end, &v);
-			if (!p || v > (uint64_t)(end - p))
-				return false;
-			if (key >> 3 == 2) {
-				*msg = (const char *)p;
-				*len = (size_t)v;
-				return true;
-			}
-			p += v;
-			break;
-		default:
-			return false;
-		}
-	}
-	return false;
-}
-
 /* A response body (its google.rpc.Status message if it is one) for one log line. */
 static void body_summary(const struct wbuf *body, char *out, size_t size)
 {
+	char status_msg[1024];
 	const char *s = body->p;
 	size_t n = body->len;
 
-	rpc_status_message(body, &s, &n);
+	if (weft_pb_status_message(body->p, body->len, status_msg, sizeof(status_msg)) == 0) {
+		s = status_msg;
+		n = strlen(status_msg);
+	}
 	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\n' || s[n - 1] == '\r'))
 		n--;
 	escape_text(s, n, out, size);
@@ -408,8 +363,7 @@ static void export_batch(struct weft_exporter *e, uint64_t h, size_t n)
 			weft_otlp_json_encode(&b, &e->body);
 			rc = e->body.oom ? -1 : 0;
 		} else {
-			rc = e->pb_reference ? weft_pb_encode(e->pb, &b, &e->body)
-					     : weft_wire_encode(e->pb, &e->wire, &b, &e->body);
+			rc = weft_pb_encode(e->pb, &b, &e->body);
 		}
 		if (rc) {
 			export_log(e, "out of memory encoding an OTLP request: dropping %zu spans",
@@ -473,7 +427,6 @@ static void exporter_free(struct weft_exporter *e)
 		return;
 	weft_http_free(e->http);
 	weft_pb_enc_free(e->pb);
-	weft_wire_enc_free(&e->wire);
 	weft_rcache_free(e->rc);
 	wbuf_free(&e->body);
 	wbuf_free(&e->jbody);
@@ -574,8 +527,6 @@ struct weft_exporter *weft_exporter_new(const struct weft_exporter_opts *opts, c
 			e->jfd = STDOUT_FILENO;
 		}
 	}
-	if ((v = getenv("WEFT_OTLP_ENCODER")) && !strcmp(v, "protobuf-c"))
-		e->pb_reference = true;
 	if ((v = getenv("WEFT_EXPORTER_DEBUG")) && *v == '1')
 		weft_info("exporter: otlp=%s%s%s jsonl=%s queue=%zu batch=%zu/%ums",
 			  e->cfg.otlp ? e->cfg.url : "off",

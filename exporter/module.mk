@@ -10,19 +10,25 @@ OTLP_PROTO_DIR := /usr/include
 OTLP_PROTOS := opentelemetry/proto/common/v1/common.proto \
                opentelemetry/proto/resource/v1/resource.proto \
                opentelemetry/proto/trace/v1/trace.proto \
-               opentelemetry/proto/collector/trace/v1/trace_service.proto
-OTLP_GEN_C  := $(OTLP_PROTOS:%.proto=$(B)/gen/%.pb-c.c)
-OTLP_GEN_H  := $(OTLP_PROTOS:%.proto=$(B)/gen/%.pb-c.h)
+               opentelemetry/proto/collector/trace/v1/trace_service.proto \
+               google/protobuf/any.proto
+# weft's own: the export request with pre-packed spans (wire-identical to
+# OTLP's) and google.rpc.Status for error bodies (Debian has no copy).
+WEFT_PROTO_DIR := exporter/proto
+WEFT_PROTOS := weft/otlp_envelope.proto weft/otlp_attr.proto google/rpc/status.proto
+OTLP_GEN_C  := $(patsubst %.proto,$(B)/gen/%.pb-c.c,$(OTLP_PROTOS) $(WEFT_PROTOS))
+OTLP_GEN_H  := $(patsubst %.proto,$(B)/gen/%.pb-c.h,$(OTLP_PROTOS) $(WEFT_PROTOS))
 OTLP_STAMP  := $(B)/gen/opentelemetry/.stamp
 
-$(OTLP_STAMP): $(addprefix $(OTLP_PROTO_DIR)/,$(OTLP_PROTOS))
+$(OTLP_STAMP): $(addprefix $(OTLP_PROTO_DIR)/,$(OTLP_PROTOS)) $(addprefix $(WEFT_PROTO_DIR)/,$(WEFT_PROTOS))
 	@mkdir -p $(B)/gen
-	$(PROTOC_C) --c_out=$(B)/gen -I$(OTLP_PROTO_DIR) $(addprefix $(OTLP_PROTO_DIR)/,$(OTLP_PROTOS))
+	$(PROTOC_C) --c_out=$(B)/gen -I$(WEFT_PROTO_DIR) -I$(OTLP_PROTO_DIR) \
+		$(addprefix $(OTLP_PROTO_DIR)/,$(OTLP_PROTOS)) $(addprefix $(WEFT_PROTO_DIR)/,$(WEFT_PROTOS))
 	@touch $@
 $(OTLP_GEN_C) $(OTLP_GEN_H): $(OTLP_STAMP)
 
 EXPORT_SRCS := exporter/exporter.c exporter/config.c exporter/resource.c exporter/procinfo.c \
-               exporter/span_view.c exporter/otlp_pb.c exporter/otlp_wire.c exporter/otlp_json.c exporter/jsonl.c \
+               exporter/span_view.c exporter/otlp_pb.c exporter/otlp_json.c exporter/jsonl.c \
                exporter/transport.c exporter/buf.c exporter/batch.c exporter/container.c
 EXPORT_OBJS := $(EXPORT_SRCS:%.c=$(B)/obj/%.o) $(OTLP_GEN_C:%.c=$(B)/obj/%.o)
 
@@ -46,12 +52,14 @@ TESTS_BIN += $(B)/tests/export_driver
 LINT_SOURCES += tests/lib/export_driver.c
 
 # Unit tests of the exporter's pieces (tests/unit/export_unit.test).
-$(B)/obj/tests/unit/export_unit_test.o: | $(OTLP_STAMP)
-$(B)/tests/export_unit_test: $(B)/obj/tests/unit/export_unit_test.o $(EXPORT_LIB) $(COMMON_LIB)
+$(B)/obj/tests/unit/export_unit_test.o $(B)/obj/tests/lib/otlp_pb_reference.o: | $(OTLP_STAMP)
+$(B)/obj/tests/unit/export_unit_test.o $(B)/obj/tests/lib/otlp_pb_reference.o: CFLAGS += -Itests/lib
+$(B)/tests/export_unit_test: $(B)/obj/tests/unit/export_unit_test.o $(B)/obj/tests/lib/otlp_pb_reference.o \
+			     $(EXPORT_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(EXPORT_LIBS)
 TESTS_BIN += $(B)/tests/export_unit_test
-LINT_SOURCES += tests/unit/export_unit_test.c
+LINT_SOURCES += tests/unit/export_unit_test.c tests/lib/otlp_pb_reference.c
 
 # The cgroup path parser (tests/unit/cgroup_ids.test).
 $(B)/tests/cgroup_ids_test: tests/unit/cgroup_ids_test.c exporter/container.c
@@ -62,14 +70,14 @@ LINT_SOURCES += tests/unit/cgroup_ids_test.c
 
 # Fuzz target (libFuzzer + ASan/UBSan): traceparent, span events, responses.
 FUZZ_EXPORT := $(B)/tests/fuzz_export
-FUZZ_EXPORT_SRCS := tests/fuzz/export_fuzz.c exporter/buf.c exporter/config.c exporter/resource.c \
-                    exporter/procinfo.c exporter/container.c exporter/span_view.c exporter/otlp_pb.c exporter/otlp_wire.c \
+FUZZ_EXPORT_SRCS := tests/fuzz/export_fuzz.c tests/lib/otlp_pb_reference.c exporter/buf.c exporter/config.c exporter/resource.c \
+                    exporter/procinfo.c exporter/container.c exporter/span_view.c exporter/otlp_pb.c \
                     exporter/otlp_json.c exporter/jsonl.c exporter/batch.c common/tracecontext.c \
                     common/random.c common/log.c $(OTLP_GEN_C)
 $(FUZZ_EXPORT): $(FUZZ_EXPORT_SRCS) $(wildcard exporter/*.h) | $(OTLP_STAMP)
 	@mkdir -p $(@D)
 	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -DWEFT_VERSION=\"$(VERSION)\" -I. -Icommon -Iexporter \
-		-Ibpf/include -I$(B)/gen -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-Ibpf/include -Itests/lib -I$(B)/gen -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-o $@ $(FUZZ_EXPORT_SRCS) -lprotobuf-c
 TESTS_BIN += $(FUZZ_EXPORT)
 LINT_SOURCES += tests/fuzz/export_fuzz.c

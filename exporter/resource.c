@@ -40,7 +40,6 @@ static void resource_free(struct weft_resource *r)
 	wbuf_free(&r->json_otlp);
 	wbuf_free(&r->json_flat);
 	free(r->pb);
-	wbuf_free(&r->pb_bytes);
 	free(r);
 }
 

@@ -28,7 +28,6 @@ struct weft_resource {
 	struct wbuf json_otlp; /* OTLP/JSON "resource" object */
 	struct wbuf json_flat; /* JSON-lines "resource" object */
 	void *pb;	       /* protobuf Resource message (one allocation) */
-	struct wbuf pb_bytes;  /* that message, packed */
 	/* Per-batch grouping, owned by the encoder of the current batch. */
 	uint64_t batch_gen;
 	uint32_t group;

@@ -3,24 +3,23 @@
  * libFuzzer target over everything the exporter parses or builds from
  * untrusted bytes: traceparent values, span events as they come out of BPF
  * (any lengths, any bytes), collector responses (protobuf and JSON), and
- * key=value lists. Differential check: the fast protobuf encoder must produce
- * exactly the bytes protoc-c packs for the same request, and protoc-c must
- * decode them.
+ * key=value lists. Differential check: the protobuf encoder (spans packed one
+ * by one into an envelope) must produce exactly the bytes protobuf-c packs
+ * for the same request as one message tree, and protobuf-c must decode them.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "batch.h"
 #include "config.h"
-#include "otlp_wire.h"
+#include "otlp_pb_reference.h"
 #include "tracecontext.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
 static struct weft_export_config cfg;
 static struct weft_rcache *rc;
 static struct weft_pb_enc *pe;
-static struct weft_wire_enc we;
-static struct wbuf ref, fast, js, jl;
+static struct wbuf ref, enc, js, jl;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -52,6 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* collector responses */
 	weft_pb_parse_response(data, size, &rejected, msg, sizeof(msg));
+	weft_pb_status_message(data, size, msg, sizeof(msg));
 	weft_otlp_json_parse_response((const char *)data, size, &rejected, msg, sizeof(msg));
 
 	/* key=value lists */
@@ -84,13 +84,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		gof[0] = weft_batch_group(&b, weft_rcache_get(rc, ev.pid, 1), weft_batch_gen());
 		weft_span_view_build(&view, &ev, b.groups[0], (int64_t)data[0] << 40);
 		weft_batch_order(&b, gof);
-		if (weft_pb_encode(pe, &b, &ref) || weft_wire_encode(pe, &we, &b, &fast))
+		if (weft_pb_reference_encode(&b, &ref) || weft_pb_encode(pe, &b, &enc))
 			abort();
-		if (ref.len != fast.len || memcmp(ref.p, fast.p, ref.len))
-			abort(); /* the fast encoder disagrees with protoc-c */
+		if (ref.len != enc.len || memcmp(ref.p, enc.p, ref.len))
+			abort(); /* the envelope differs from the whole-request pack */
 		m = (ProtobufCMessage *)
 		    opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
-			NULL, fast.len, (const uint8_t *)fast.p);
+			NULL, enc.len, (const uint8_t *)enc.p);
 		if (!m)
 			abort(); /* e.g. invalid UTF-8 slipped into a string */
 		protobuf_c_message_free_unpacked(m, NULL);

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * Unit tests of the exporter's pieces (TAP output): the fast protobuf encoder
- * is byte-identical to packing the same request with the protoc-c generated
- * code and decodes back; HTTP semantic conventions of span views; config
- * parsing (key=value lists, precedence); UTF-8 sanitising; JSON escaping.
+ * Unit tests of the exporter's pieces (TAP output): the protobuf encoder
+ * (spans packed one by one into an envelope, exporter/otlp_pb.c) is
+ * byte-identical to packing the whole request as one protoc-c message tree
+ * and decodes back to the spans' fields; error bodies (google.rpc.Status)
+ * and responses are read with protobuf-c; HTTP semantic conventions of span
+ * views; config parsing (key=value lists, precedence); UTF-8 sanitising;
+ * JSON escaping.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +14,8 @@
 #include <unistd.h>
 #include "batch.h"
 #include "config.h"
-#include "otlp_wire.h"
+#include "otlp_pb_reference.h"
+#include "google/rpc/status.pb-c.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
 static int n_run, n_fail;
@@ -128,9 +132,8 @@ static void test_encoders(void)
 	uint32_t order[N_EV], gstart[N_EV + 1], gof[N_EV];
 	struct weft_batch b = {
 	    .views = views, .n = N_EV, .groups = groups, .order = order, .group_start = gstart};
-	struct wbuf ref = {0}, fast = {0}, js = {0};
+	struct wbuf ref = {0}, enc = {0}, js = {0};
 	struct weft_pb_enc *pe = weft_pb_enc_new();
-	struct weft_wire_enc we = {0};
 	struct weft_rcache *rc;
 	uint64_t gen = weft_batch_gen();
 	Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest *req;
@@ -148,26 +151,98 @@ static void test_encoders(void)
 	check(b.ngroups == 3, "three processes -> three resource groups");
 	check(gstart[0] == 0 && gstart[3] == N_EV, "group offsets cover the batch");
 
-	check(weft_pb_encode(pe, &b, &ref) == 0, "protoc-c reference encoding");
-	check(weft_wire_encode(pe, &we, &b, &fast) == 0, "fast encoding");
-	check(ref.len == fast.len, "same size as protoc-c");
-	check(ref.len == fast.len && !memcmp(ref.p, fast.p, ref.len), "byte-identical to protoc-c");
-	/* again: the cached resource/scope bytes are reused */
-	check(weft_wire_encode(pe, &we, &b, &fast) == 0 && ref.len == fast.len &&
-		  !memcmp(ref.p, fast.p, ref.len),
-	      "byte-identical again with cached resource bytes");
+	check(weft_pb_reference_encode(&b, &ref) == 0, "whole-request protoc-c reference encoding");
+	check(weft_pb_encode(pe, &b, &enc) == 0, "per-span protobuf-c encoding");
+	check(ref.len == enc.len, "same size as the whole-request pack");
+	check(ref.len == enc.len && !memcmp(ref.p, enc.p, ref.len),
+	      "byte-identical to the whole-request pack");
+	/* again: buffers and message structs reused from the first batch */
+	check(weft_pb_encode(pe, &b, &enc) == 0 && ref.len == enc.len &&
+		  !memcmp(ref.p, enc.p, ref.len),
+	      "byte-identical again with reused buffers");
+
+	/* batches whose values change: a value cached from an earlier batch is
+	 * reused only while it matches (ports, statuses, paths, hosts differ) */
+	{
+		int same = 1;
+		struct wbuf r2 = {0}, e2 = {0};
+		struct weft_span_event evs2[N_EV];
+		struct weft_span_view views2[N_EV];
+		struct weft_batch b2 = b;
+
+		b2.views = views2;
+		/* many values per key, each seen in several batches: some of them
+		 * share a cache slot (256 of them) */
+		for (int round = 1; round <= 60; round++) {
+			memcpy(evs2, evs, sizeof(evs2));
+			for (int i = 0; i < N_EV; i++) {
+				evs2[i].peer.port = (uint16_t)(evs[i].peer.port + (i + round) % 7);
+				evs2[i].status = (uint16_t)(round % 2 ? 200 : evs[i].status);
+				evs2[i].tid = (uint32_t)(1000 + (round * 7 + i) % 200);
+				evs2[i].path[1] = (char)('a' + (round + i) % 20);
+				if (round % 5 == 4)
+					set_str(evs2[i].host, WEFT_HOST_MAX, "", &evs2[i].host_len, 1);
+				weft_span_view_build(&views2[i], &evs2[i], views[i].res,
+						     1700000000000000000ll + round);
+			}
+			same &= weft_pb_reference_encode(&b2, &r2) == 0 &&
+				weft_pb_encode(pe, &b2, &e2) == 0 && r2.len == e2.len &&
+				!memcmp(r2.p, e2.p, r2.len);
+		}
+		check(same, "byte-identical over 60 batches with changing values (attribute cache)");
+		check(weft_pb_encode(pe, &b, &enc) == 0 && ref.len == enc.len &&
+			  !memcmp(ref.p, enc.p, ref.len),
+		      "byte-identical again for the first batch");
+		wbuf_free(&r2);
+		wbuf_free(&e2);
+	}
 
 	req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
-	    NULL, fast.len, (const uint8_t *)fast.p);
-	check(req != NULL, "protoc-c decodes the fast encoding");
+	    NULL, enc.len, (const uint8_t *)enc.p);
+	check(req != NULL, "protoc-c decodes the request");
 	if (req) {
-		size_t spans = 0;
+		size_t spans = 0, k = 0, same = 0;
 
 		for (size_t g = 0; g < req->n_resource_spans; g++)
 			spans += req->resource_spans[g]->scope_spans[0]->n_spans;
 		check(req->n_resource_spans == 3 && spans == N_EV, "3 resources, 40 spans decoded");
 		check(!strcmp(req->resource_spans[0]->scope_spans[0]->scope->name, "weft"),
 		      "scope name weft");
+		/* each decoded span carries its view's fields, in batch order */
+		for (size_t g = 0; g < req->n_resource_spans; g++) {
+			Opentelemetry__Proto__Trace__V1__ScopeSpans *ss =
+			    req->resource_spans[g]->scope_spans[0];
+
+			for (size_t j = 0; j < ss->n_spans; j++, k++) {
+				const Opentelemetry__Proto__Trace__V1__Span *sp = ss->spans[j];
+				const struct weft_span_view *v = &views[order[k]];
+				int ok = sp->trace_id.len == 16 &&
+					 !memcmp(sp->trace_id.data, v->ev->ctx.trace_id, 16) &&
+					 !memcmp(sp->span_id.data, v->ev->ctx.span_id, 8) &&
+					 !strcmp(sp->name, v->name) &&
+					 sp->start_time_unix_nano == v->start_ns &&
+					 sp->end_time_unix_nano == v->end_ns &&
+					 sp->n_attributes == v->nattrs &&
+					 (sp->status != NULL) == (v->status == WEFT_STATUS_ERROR) &&
+					 (sp->flags & 0xff) == v->ev->ctx.flags &&
+					 sp->kind == (v->ev->kind == WEFT_KIND_SERVER ? 2u : 3u);
+
+				for (size_t a = 0; ok && a < v->nattrs; a++) {
+					const Opentelemetry__Proto__Common__V1__AnyValue *av =
+					    sp->attributes[a]->value;
+
+					ok = !strcmp(sp->attributes[a]->key, v->attrs[a].key) &&
+					     (v->attrs[a].type == WEFT_ATTR_STR
+						  ? !strcmp(av->string_value, v->attrs[a].s)
+						  : v->attrs[a].type == WEFT_ATTR_INT
+						  ? av->int_value == v->attrs[a].i
+						  : av->bool_value == (v->attrs[a].i != 0));
+				}
+				same += ok;
+			}
+		}
+		check(same == N_EV, "every decoded span has its ids, name, times, kind, flags, "
+				    "status and attributes");
 		opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(
 		    req, NULL);
 	}
@@ -220,9 +295,8 @@ static void test_encoders(void)
 	      "local parent is not remote");
 
 	wbuf_free(&ref);
-	wbuf_free(&fast);
+	wbuf_free(&enc);
 	wbuf_free(&js);
-	weft_wire_enc_free(&we);
 	weft_pb_enc_free(pe);
 	weft_rcache_free(rc);
 	weft_config_free(&cfg);
@@ -297,6 +371,47 @@ static void test_strings(void)
 	wbuf_free(&b);
 }
 
+/* Collector answers, read with protobuf-c: partial success and google.rpc.Status. */
+static void test_responses(void)
+{
+	Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse resp =
+	    OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_RESPONSE__INIT;
+	Opentelemetry__Proto__Collector__Trace__V1__ExportTracePartialSuccess ps =
+	    OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_PARTIAL_SUCCESS__INIT;
+	Google__Rpc__Status st = GOOGLE__RPC__STATUS__INIT;
+	uint8_t buf[256];
+	char msg[64];
+	int64_t rejected = -1;
+	size_t n;
+
+	ps.rejected_spans = 7;
+	ps.error_message = "too big";
+	resp.partial_success = &ps;
+	n = opentelemetry__proto__collector__trace__v1__export_trace_service_response__pack(&resp,
+											      buf);
+	check(weft_pb_parse_response(buf, n, &rejected, msg, sizeof(msg)) == 0 && rejected == 7 &&
+		  !strcmp(msg, "too big"),
+	      "partial success: 7 rejected, message read");
+	check(weft_pb_parse_response(buf, 0, &rejected, msg, sizeof(msg)) == 0 && rejected == 0 &&
+		  !msg[0],
+	      "empty response: nothing rejected");
+	check(weft_pb_parse_response("\x0a\x05" "ab", 4, &rejected, msg, sizeof(msg)) < 0,
+	      "truncated response refused");
+
+	st.code = 3;
+	st.message = "invalid span id";
+	n = google__rpc__status__pack(&st, buf);
+	check(weft_pb_status_message(buf, n, msg, sizeof(msg)) == 0 &&
+		  !strcmp(msg, "invalid span id"),
+	      "google.rpc.Status body: message read");
+	check(weft_pb_status_message("404 page not found\n", 19, msg, sizeof(msg)) < 0,
+	      "plain-text body is not a google.rpc.Status");
+	st.message = "";
+	n = google__rpc__status__pack(&st, buf);
+	check(weft_pb_status_message(buf, n, msg, sizeof(msg)) < 0,
+	      "google.rpc.Status without a message: the raw body is shown instead");
+}
+
 int main(void)
 {
 	static const char *const vars[] = {
@@ -322,6 +437,7 @@ int main(void)
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		unsetenv(vars[i]);
 	test_encoders();
+	test_responses();
 	test_config();
 	test_strings();
 	printf("1..%d\n", n_run);
