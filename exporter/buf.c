@@ -31,13 +31,27 @@ bool wbuf_grow(struct wbuf *b, size_t n)
 
 void wbuf_u64(struct wbuf *b, uint64_t v)
 {
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+				    "25262728293031323334353637383940414243444546474849"
+				    "50515253545556575859606162636465666768697071727374"
+				    "75767778798081828384858687888990919293949596979899";
 	char tmp[24];
 	int i = sizeof(tmp);
 
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
+	/* two digits per division: timestamps have 19 */
+	while (v >= 100) {
+		unsigned d = (unsigned)(v % 100);
+
+		v /= 100;
+		i -= 2;
+		memcpy(tmp + i, pairs + 2 * d, 2);
+	}
+	if (v >= 10) {
+		i -= 2;
+		memcpy(tmp + i, pairs + 2 * v, 2);
+	} else {
+		tmp[--i] = (char)('0' + v);
+	}
 	wbuf_put(b, tmp + i, sizeof(tmp) - (size_t)i);
 }
 
@@ -63,21 +77,16 @@ void wbuf_json_str(struct wbuf *b, const char *s, size_t n)
 	if (b->cap - b->len < 6 * n + 2 && !wbuf_grow(b, 6 * n + 2))
 		return;
 	char *o = b->p + b->len;
-	size_t i = 0;
 
 	*o++ = '"';
-	while (i < n) {
-		size_t run = i;
+	/* one pass: the strings are short, a call to memcpy per run costs more */
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
 
-		while (run < n && json_plain((unsigned char)s[run]))
-			run++;
-		memcpy(o, s + i, run - i);
-		o += run - i;
-		i = run;
-		if (i >= n)
-			break;
-		unsigned char c = (unsigned char)s[i++];
-
+		if (json_plain(c)) {
+			*o++ = (char)c;
+			continue;
+		}
 		*o++ = '\\';
 		if (c == '"' || c == '\\') {
 			*o++ = (char)c;
@@ -139,6 +148,16 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 	return len;
 }
 
+/* Whether all 8 bytes of w are printable ASCII (0x20..0x7e). */
+static inline bool ascii8_printable(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	uint64_t del = w ^ (0x7f * ones);
+
+	/* no high bit; no byte below 0x20 (subtracting borrows); no 0x7f byte */
+	return !(w & high) && !((w - 0x20 * ones) & high) && !((del - ones) & ~del & high);
+}
+
 size_t weft_utf8_copy(char *dst, size_t dstsz, const char *src, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)src;
@@ -147,7 +166,25 @@ size_t weft_utf8_copy(char *dst, size_t dstsz, const char *src, size_t n)
 	if (!dstsz)
 		return 0;
 	while (i < n && s[i] && o + 1 < dstsz) {
-		size_t l = utf8_seq(s + i, n - i);
+		size_t l;
+
+		/* printable ASCII, most of it: 8 bytes at a time, then one */
+		if (i + 8 <= n && o + 8 < dstsz) {
+			uint64_t w;
+
+			memcpy(&w, s + i, 8);
+			if (ascii8_printable(w)) {
+				memcpy(dst + o, &w, 8);
+				i += 8;
+				o += 8;
+				continue;
+			}
+		}
+		if ((unsigned)(s[i] - 0x20) < 0x5f) {
+			dst[o++] = (char)s[i++];
+			continue;
+		}
+		l = utf8_seq(s + i, n - i);
 
 		if (l == 1 && s[i] >= 0x20 && s[i] != 0x7f) {
 			dst[o++] = (char)s[i++];

@@ -5,13 +5,22 @@
 
 #define LIT(b, s) wbuf_put((b), (s), sizeof(s) - 1)
 
-static void flat_attrs(struct wbuf *b, const struct weft_attr *a, size_t n)
+/* keys_plain: every key is a literal of span_view.c (plain ASCII, nothing to
+ * escape), as span attributes' keys are; resource keys may come from the
+ * environment and are escaped. */
+static void flat_attrs(struct wbuf *b, const struct weft_attr *a, size_t n, bool keys_plain)
 {
 	wbuf_putc(b, '{');
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			wbuf_putc(b, ',');
-		wbuf_json_str(b, a[i].key, strlen(a[i].key));
+		if (keys_plain) {
+			wbuf_putc(b, '"');
+			wbuf_put(b, a[i].key, a[i].klen);
+			wbuf_putc(b, '"');
+		} else {
+			wbuf_json_str(b, a[i].key, a[i].klen);
+		}
 		wbuf_putc(b, ':');
 		if (a[i].type == WEFT_ATTR_INT)
 			wbuf_i64(b, a[i].i);
@@ -69,10 +78,10 @@ void weft_jsonl_encode(const struct weft_batch *b, struct wbuf *out)
 		else
 			LIT(out, ",\"status\":\"unset\"");
 		LIT(out, ",\"attributes\":");
-		flat_attrs(out, v->attrs, v->nattrs);
+		flat_attrs(out, v->attrs, v->nattrs, true);
 		LIT(out, ",\"resource\":");
 		if (!r->json_flat.len)
-			flat_attrs(&r->json_flat, r->attrs, r->nattrs);
+			flat_attrs(&r->json_flat, r->attrs, r->nattrs, false);
 		wbuf_put(out, r->json_flat.p, r->json_flat.len);
 		LIT(out, "}\n");
 	}

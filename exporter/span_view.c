@@ -156,10 +156,14 @@ void weft_span_view_build(struct weft_span_view *v, const struct weft_span_event
 	v->ev = ev;
 	v->res = res;
 	/* the BPF side ran the same rules; a bad value from any injector never leaves */
-	r = weft_ts_parse(ev->tracestate,
-			  ev->tracestate_len < WEFT_TS_MAX ? ev->tracestate_len : WEFT_TS_MAX,
-			  v->trace_state);
+	r = ev->tracestate_len
+		? weft_ts_parse(ev->tracestate,
+				ev->tracestate_len < WEFT_TS_MAX ? ev->tracestate_len : WEFT_TS_MAX,
+				v->trace_state)
+		: 0;
 	v->trace_state_len = r > 0 ? (size_t)r : 0;
+	if (!v->trace_state_len)
+		v->trace_state[0] = '\0';
 	v->nattrs = 0;
 	v->start_ns = ev->start_ns + (uint64_t)mono_to_wall;
 	v->end_ns = ev->end_ns >= ev->start_ns ? ev->end_ns + (uint64_t)mono_to_wall : v->start_ns;
