@@ -14,11 +14,15 @@ OTELCPP_LIBS := -lopentelemetry_exporter_otlp_http -lopentelemetry_exporter_otlp
 WEFT_EXPORT_LIBS := $(B)/lib/libweftexport.a $(B)/lib/libweftcommon.a
 WEFT_EXPORT_LDLIBS := $(or $(EXPORT_LIBS),-lprotobuf-c -lcurl -lz -lpthread)
 
-$(BENCH_EXP)/otlp_sink: $(B)/obj/bench/exporter/otlp_sink.o
+$(B)/obj/bench/exporter/otlp_sink.o: | $(OTLP_STAMP)
+$(BENCH_EXP)/otlp_sink: $(B)/obj/bench/exporter/otlp_sink.o $(OTLP_GEN_C:%.c=$(B)/obj/%.o)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lprotobuf-c
 
-$(BENCH_EXP)/weft_spanload: $(B)/obj/bench/exporter/weft_spanload.o $(WEFT_EXPORT_LIBS)
+$(B)/obj/bench/exporter/weft_spanload.o: CFLAGS += -Itests/lib
+$(B)/obj/bench/exporter/weft_spanload.o: | $(OTLP_STAMP)
+$(BENCH_EXP)/weft_spanload: $(B)/obj/bench/exporter/weft_spanload.o $(B)/obj/tests/lib/otlp_pb_reference.o \
+			    $(WEFT_EXPORT_LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(WEFT_EXPORT_LDLIBS)
 

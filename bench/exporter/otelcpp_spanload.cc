@@ -11,7 +11,11 @@
  * at most half the processor's queue in flight so nothing is dropped and the
  * figure is the pipeline's throughput. --rate R: R spans per second, paced
  * every millisecond; spans the processor refuses are counted as drops.
- * Prints one line: "spans N exported N dropped N wall_s X cpu_s X".
+ * Prints one line, as weft_spanload: "spans N exported N dropped N wall_s X
+ * cpu_s X main_cpu_s X exporter_cpu_s X warmup N" (main:
+ * this thread, which starts and ends the spans; exporter: the SDK's
+ * processor and exporter threads). First, not measured, one queue's worth of
+ * spans warms the pipeline up, as weft_spanload does.
  *
  * The exporter is built with its factory's defaults (options read from the
  * OTEL_* environment inside the library), so this program never depends on
@@ -82,10 +86,11 @@ class CountingExporter final : public sdktrace::SpanExporter
 	std::unique_ptr<sdktrace::SpanExporter> inner_;
 };
 
-static double cpu_seconds()
+/* CPU seconds, user + system, of the process (RUSAGE_SELF) or this thread. */
+static double cpu_seconds(int who)
 {
 	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
+	getrusage(who, &ru);
 	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
 	       ru.ru_stime.tv_usec / 1e6;
 }
@@ -153,31 +158,20 @@ int main(int argc, char **argv)
 		sid[i] = (uint8_t)(0xa1 + i * 3);
 
 	const int64_t tid_self = (int64_t)getpid();
-	double cpu0 = cpu_seconds();
-	uint64_t t0 = mono_ns(), sent = 0;
 	const uint64_t inflight_max = queue_max / 2;
 
-	while (sent < nspans) {
-		if (rate) {
-			/* Pace: by now we should have sent rate * elapsed spans. */
-			uint64_t due = (mono_ns() - t0) * rate / 1000000000ull + 1;
-			if (sent >= due) {
-				struct timespec ts = {0,
-						      1000000 - (long)((mono_ns() - t0) % 1000000)};
-				nanosleep(&ts, nullptr);
-				continue;
-			}
-		} else if ((sent & 255) == 0) {
-			while (sent - g_exported.load(std::memory_order_relaxed) > inflight_max) {
-				struct timespec ts = {0, 100000};
-				nanosleep(&ts, nullptr);
-			}
-		}
+	/* Span seq of a run: its own ids, url.path and client port (as weft_spanload). */
+	auto one_span = [&](uint64_t seq) {
+		char path[48];
+		const int64_t port = 32768 + (int64_t)(seq % 28232);
+
+		snprintf(path, sizeof(path), "/api/v1/orders/%llu",
+			 (unsigned long long)(seq % 1000000));
+		for (int i = 0; i < 8; i++)
+			tid[i] = (uint8_t)(seq >> (8 * i));
+		for (int i = 0; i < 4; i++)
+			sid[i] = (uint8_t)(seq >> (8 * i));
 		/* A remote parent: the server span of a request with a traceparent. */
-		tid[0] = (uint8_t)sent;
-		tid[1] = (uint8_t)(sent >> 8);
-		tid[2] = (uint8_t)(sent >> 16);
-		sid[0] = (uint8_t)sent;
 		trace_api::SpanContext parent(
 		    trace_api::TraceId(nostd::span<const uint8_t, 16>(tid)),
 		    trace_api::SpanId(nostd::span<const uint8_t, 8>(sid)),
@@ -192,15 +186,15 @@ int main(int argc, char **argv)
 		auto span = tracer->StartSpan("GET",
 					      {
 						  {"http.request.method", "GET"},
-						  {"url.path", "/api/v1/orders/1234567"},
+						  {"url.path", (const char *)path},
 						  {"url.scheme", "http"},
 						  {"http.response.status_code", (int64_t)200},
 						  {"server.address", "orders.internal"},
 						  {"server.port", (int64_t)8080},
 						  {"client.address", "10.42.7.19"},
-						  {"client.port", (int64_t)51234},
+						  {"client.port", port},
 						  {"network.peer.address", "10.42.7.19"},
-						  {"network.peer.port", (int64_t)51234},
+						  {"network.peer.port", port},
 						  {"network.local.address", "10.42.0.5"},
 						  {"network.local.port", (int64_t)8080},
 						  {"network.type", "ipv4"},
@@ -216,15 +210,50 @@ int main(int argc, char **argv)
 		eo.end_steady_time =
 		    opentelemetry::common::SteadyTimestamp(std::chrono::steady_clock::now());
 		span->End(eo);
-		sent++;
-	}
-	provider->ForceFlush();
+	};
+	/* n spans from first: paced at rate, or as fast as the pipeline takes them. */
+	auto run = [&](uint64_t first, uint64_t n, uint64_t r) {
+		uint64_t t0 = mono_ns(), base = g_exported.load(), sent = 0;
+
+		while (sent < n) {
+			if (r) {
+				/* Pace: by now we should have sent r * elapsed spans. */
+				uint64_t due = (mono_ns() - t0) * r / 1000000000ull + 1;
+				if (sent >= due) {
+					struct timespec ts = {
+					    0, 1000000 - (long)((mono_ns() - t0) % 1000000)};
+					nanosleep(&ts, nullptr);
+					continue;
+				}
+			} else if ((sent & 255) == 0) {
+				while (sent - (g_exported.load(std::memory_order_relaxed) - base) >
+				       inflight_max) {
+					struct timespec ts = {0, 100000};
+					nanosleep(&ts, nullptr);
+				}
+			}
+			one_span(first + sent);
+			sent++;
+		}
+		provider->ForceFlush();
+	};
+
+	/* Warm-up, not measured: one queue's worth (as weft_spanload). */
+	run(0, queue_max, 0);
+	const uint64_t exported0 = g_exported.load();
+	const double cpu0 = cpu_seconds(RUSAGE_SELF), main0 = cpu_seconds(RUSAGE_THREAD);
+	uint64_t t0 = mono_ns(), sent = nspans;
+
+	run(queue_max, nspans, rate);
 	uint64_t t1 = mono_ns();
-	double cpu1 = cpu_seconds();
-	uint64_t exported = g_exported.load();
-	printf("spans %llu exported %llu dropped %llu wall_s %.4f cpu_s %.4f\n",
+	const double cpu = cpu_seconds(RUSAGE_SELF) - cpu0,
+		     main_cpu = cpu_seconds(RUSAGE_THREAD) - main0;
+	uint64_t exported = g_exported.load() - exported0;
+	printf("spans %llu exported %llu dropped %llu wall_s %.4f cpu_s %.4f main_cpu_s %.4f "
+	       "exporter_cpu_s %.4f warmup %zu\n",
 	       (unsigned long long)sent, (unsigned long long)exported,
-	       (unsigned long long)(sent - exported), (t1 - t0) / 1e9, cpu1 - cpu0);
+	       (unsigned long long)(sent - exported), (t1 - t0) / 1e9, cpu, main_cpu,
+	       cpu - main_cpu, queue_max);
 	provider->Shutdown();
 	return exported ? 0 : 3;
 }

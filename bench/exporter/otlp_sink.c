@@ -5,11 +5,15 @@
  * Listens on 127.0.0.1 (port given, or 0 for any), accepts any number of
  * keep-alive HTTP/1.1 connections on one epoll thread, reads each request
  * (Content-Length or chunked body, "Expect: 100-continue" answered) and
- * answers "200 OK" with an empty body (an empty ExportTraceServiceResponse),
- * discarding the body. Prints the port on stdout once listening; on SIGINT or
- * SIGTERM prints "requests N bytes N" (body bytes) on stdout and exits.
+ * answers "200 OK" with an empty body (an empty ExportTraceServiceResponse).
+ * With --decode it unpacks each body as an ExportTraceServiceRequest
+ * (protobuf-c, uncompressed) and counts its spans, so a benchmark can tell
+ * spans received from spans sent; without, bodies are discarded unread.
+ * Prints the port on stdout once listening; on SIGUSR1 prints
+ * "requests N bytes N spans N bad N" (body bytes; spans decoded; bodies that
+ * did not decode) and goes on; on SIGINT or SIGTERM prints it and exits.
  *
- *   otlp_sink [PORT]
+ *   otlp_sink [--decode] [PORT]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,6 +29,8 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
 #define HDR_MAX 16384
 #define IOBUF (256 * 1024)
@@ -42,9 +48,12 @@ struct conn {
 	char hdr[HDR_MAX];
 	size_t hlen;
 	uint64_t left; /* body or chunk bytes still to read */
+	uint8_t *body; /* --decode: the request's body so far */
+	size_t blen, bcap;
 };
 
-static uint64_t n_requests, n_bytes;
+static uint64_t n_requests, n_bytes, n_spans, n_bad;
+static int decode;
 
 static void die(const char *what)
 {
@@ -85,9 +94,50 @@ static const char *find_header(const char *hdr, const char *name)
 	return NULL;
 }
 
+static void count_spans(struct conn *c)
+{
+	Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest *req =
+	    opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
+		NULL, c->blen, c->body);
+
+	c->blen = 0;
+	if (!req) {
+		n_bad++;
+		return;
+	}
+	for (size_t r = 0; r < req->n_resource_spans; r++)
+		for (size_t s = 0; s < req->resource_spans[r]->n_scope_spans; s++)
+			n_spans += req->resource_spans[r]->scope_spans[s]->n_spans;
+	opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(
+	    req, NULL);
+}
+
+static void keep_body(struct conn *c, const char *p, size_t n)
+{
+	if (c->bcap - c->blen < n) {
+		size_t cap = c->bcap ? c->bcap : 65536;
+		uint8_t *b;
+
+		while (cap - c->blen < n)
+			cap *= 2;
+		b = realloc(c->body, cap);
+		if (!b) {
+			fprintf(stderr, "otlp_sink: error: out of memory keeping a body: run "
+					"without --decode\n");
+			exit(1);
+		}
+		c->body = b;
+		c->bcap = cap;
+	}
+	memcpy(c->body + c->blen, p, n);
+	c->blen += n;
+}
+
 static void request_done(struct conn *c)
 {
 	n_requests++;
+	if (decode)
+		count_spans(c);
 	send_all(c->fd, ok_resp, sizeof(ok_resp) - 1);
 	c->st = ST_HEADERS;
 	c->hlen = 0;
@@ -166,6 +216,8 @@ static int feed(struct conn *c, const char *buf, size_t n)
 
 			c->left -= take;
 			n_bytes += take;
+			if (decode)
+				keep_body(c, buf, take);
 			buf += take;
 			n -= take;
 			if (c->left == 0) {
@@ -192,6 +244,11 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	int one = 1, lfd, ep, sfd;
 
+	if (argc > 1 && !strcmp(argv[1], "--decode")) {
+		decode = 1;
+		argc--;
+		argv++;
+	}
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sa.sin_port = htons(argc > 1 ? (uint16_t)atoi(argv[1]) : 0);
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -207,6 +264,7 @@ int main(int argc, char **argv)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	ep = epoll_create1(EPOLL_CLOEXEC);
@@ -232,9 +290,17 @@ int main(int argc, char **argv)
 			struct conn *c = evs[i].data.ptr;
 
 			if (evs[i].data.ptr == &sfd) {
-				printf("requests %llu bytes %llu\n", (unsigned long long)n_requests,
-				       (unsigned long long)n_bytes);
-				return 0;
+				struct signalfd_siginfo si;
+
+				if (read(sfd, &si, sizeof(si)) != sizeof(si))
+					continue;
+				printf("requests %llu bytes %llu spans %llu bad %llu\n",
+				       (unsigned long long)n_requests, (unsigned long long)n_bytes,
+				       (unsigned long long)n_spans, (unsigned long long)n_bad);
+				fflush(stdout);
+				if (si.ssi_signo != SIGUSR1)
+					return 0;
+				continue;
 			}
 			if (!c) {
 				int fd;
@@ -263,6 +329,7 @@ int main(int argc, char **argv)
 					break;
 				if (r <= 0 || feed(c, buf, (size_t)r) < 0) {
 					close(c->fd); /* also leaves the epoll set */
+					free(c->body);
 					free(c);
 					break;
 				}
