@@ -57,17 +57,18 @@ static const Resource res_init = OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__I
  * Packed attributes by value: a server's spans repeat most of theirs (method,
  * status, addresses, local port, thread, weft's own), so each distinct
  * (key, value) is packed once and its bytes reused while it stays in the
- * cache. Direct-mapped; a value takes a slot only when it misses twice in a
- * row there, so one-off values (paths, client ports) do not evict the ones
- * that repeat. Span attribute keys are string literals: the key is compared
+ * cache. Two-way set-associative, the least recently used way replaced; a
+ * value takes a way only when it is among the last two misses of its set, so
+ * one-off values (paths, client ports) do not evict the ones that repeat. Span attribute keys are string literals: the key is compared
  * by pointer, the value by content.
  */
-#define KV_SLOTS 256 /* indexed by a hash's top 8 bits */
+#define KV_SLOTS 256 /* 128 sets of 2, by a hash's top 7 bits */
+#define KV_WAYS 2
 #define KV_VAL_MAX 40	/* longest string value cached */
 #define KV_SLOT_BYTES 128 /* longest packed attribute cached */
 
 struct kv_slot {
-	uint64_t hash, candidate; /* of the cached value; of the last miss here */
+	uint64_t hash, candidate; /* of the cached value; of a recent miss in the set */
 	uint64_t span;		  /* the last span using it (kept until packed) */
 	const char *key;
 	int64_t i;
@@ -277,39 +278,84 @@ static size_t pack_kv(struct weft_pb_enc *e, const struct weft_attr *a, uint8_t 
 	}
 }
 
+static inline uint64_t mix(uint64_t h, uint64_t v)
+{
+	h = (h ^ v) * 0x9e3779b97f4a7c15ull;
+	return h ^ h >> 29;
+}
+
+/* Fixed-size loads only (they compile to one move): 8 bytes at a time, the
+ * tail as an overlapping last word, short strings from two half-words. */
+static inline uint64_t load64(const char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline uint64_t load32(const char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
 static uint64_t attr_hash(const struct weft_attr *a)
 {
-	uint64_t h = ((uintptr_t)a->key * 0x9e3779b97f4a7c15ull) ^ (uint64_t)a->type;
+	uint64_t h = mix((uintptr_t)a->key, (uint64_t)a->type);
+	const char *s = a->s;
+	size_t n = a->slen;
 
-	/* FNV-1a over the value: short strings, a byte loop beats anything with calls */
-	if (a->type == WEFT_ATTR_STR)
-		for (size_t i = 0; i < a->slen; i++)
-			h = (h ^ (uint8_t)a->s[i]) * 0x100000001b3ull;
-	else
-		h = (h ^ (uint64_t)a->i) * 0x100000001b3ull;
-	return h;
+	if (a->type != WEFT_ATTR_STR)
+		return mix(h, (uint64_t)a->i);
+	if (n >= 8) {
+		for (size_t i = 0; i + 8 < n; i += 8)
+			h = mix(h, load64(s + i));
+		h = mix(h, load64(s + n - 8));
+	} else if (n >= 4) {
+		h = mix(h, load32(s) << 32 | load32(s + n - 4));
+	} else if (n) {
+		h = mix(h, (uint64_t)(uint8_t)s[0] << 16 | (uint64_t)(uint8_t)s[n / 2] << 8 |
+			       (uint8_t)s[n - 1]);
+	}
+	return mix(h, n);
+}
+
+static bool slot_holds(const struct kv_slot *c, const struct weft_attr *a, uint64_t h)
+{
+	return c->len && c->hash == h && c->key == a->key && c->type == a->type &&
+	       (a->type == WEFT_ATTR_STR ? c->slen == a->slen && !memcmp(c->s, a->s, a->slen)
+					 : c->i == a->i);
 }
 
 /* a's packed bytes from the cache (packed into it when a value repeats), or
  * NULL: then the caller packs it. */
 static const struct kv_slot *cached_kv(struct weft_pb_enc *e, const struct weft_attr *a)
 {
-	struct kv_slot *c;
+	struct kv_slot *set, *c;
 	uint64_t h;
 
 	if ((a->type == WEFT_ATTR_STR && a->slen > KV_VAL_MAX) || KV_BOUND(a) > KV_SLOT_BYTES)
 		return NULL;
 	h = attr_hash(a);
-	c = &e->kv_cache[(h * 0x9e3779b97f4a7c15ull) >> 56]; /* KV_SLOTS == 256 */
-	if (c->len && c->hash == h && c->key == a->key && c->type == a->type &&
-	    (a->type == WEFT_ATTR_STR ? c->slen == a->slen && !memcmp(c->s, a->s, a->slen)
-				      : c->i == a->i)) {
-		c->span = e->span_seq;
-		return c;
-	}
-	if (c->candidate != h || c->span == e->span_seq) {
-		c->candidate = h; /* packed by the caller; cached if it misses here again */
-		return NULL;
+	set = &e->kv_cache[((h * 0x9e3779b97f4a7c15ull) >> 57) * KV_WAYS]; /* 128 sets */
+	for (c = set; c < set + KV_WAYS; c++)
+		if (slot_holds(c, a, h)) {
+			c->span = e->span_seq;
+			return c;
+		}
+	/* the least recently used way, unless the span being packed uses it;
+	 * admitted when among the set's last two misses (two values that take
+	 * turns missing there both get in) */
+	c = set[0].span <= set[1].span ? &set[0] : &set[1];
+	if ((set[0].candidate != h && set[1].candidate != h) || c->span == e->span_seq) {
+		if (set[0].candidate != h) {
+			set[1].candidate = set[0].candidate;
+			set[0].candidate = h;
+		}
+		return NULL; /* packed by the caller */
 	}
 	c->hash = h;
 	c->key = a->key;

@@ -119,23 +119,29 @@ static char *put_s(char *o, const char *end, const char *s)
 }
 
 /* Strip ":port" from a Host header value (keeps "[v6]" brackets off). */
+/* Strip ":port" from a Host header value (keeps "[v6]" brackets off); one
+ * pass over the short value (strchr + strrchr cost more per span). */
 static void host_only(char *host)
 {
-	size_t n = strlen(host);
-	char *c;
+	char *colon = NULL;
+	int colons = 0;
 
 	if (host[0] == '[') {
-		c = strchr(host, ']');
+		char *c = strchr(host, ']');
+
 		if (c) {
 			memmove(host, host + 1, (size_t)(c - host - 1));
 			host[c - host - 1] = '\0';
 		}
 		return;
 	}
-	c = strchr(host, ':');
-	if (c && c == strrchr(host, ':'))
-		*c = '\0';
-	(void)n;
+	for (char *c = host; *c; c++)
+		if (*c == ':') {
+			colon = c;
+			colons++;
+		}
+	if (colons == 1)
+		*colon = '\0';
 }
 
 static bool is_http(int proto)

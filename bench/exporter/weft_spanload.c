@@ -176,9 +176,9 @@ static double thread_ns(void)
 }
 
 /*
- * --stages: the worker's steps for one batch of STAGE_BATCH spans, each timed
- * alone (this thread's CPU time, rounds of the same batch, first rounds not
- * counted), in ns per span: span views (semantic conventions), the OTLP
+ * --stages: the worker's steps for batches of STAGE_BATCH spans, each timed
+ * alone (this thread's CPU time; new spans every round, as vary_event() makes
+ * them; the first rounds not counted), in ns per span: span views (semantic conventions), the OTLP
  * protobuf request as the exporter packs it, the same request packed whole
  * by protobuf-c (the reference, tests/lib/otlp_pb_reference.c), JSON lines.
  */
@@ -202,13 +202,14 @@ static int stages(unsigned rounds)
 		fprintf(stderr, "weft_spanload: error: cannot set up the encoders: %s\n", err);
 		return 1;
 	}
-	for (int i = 0; i < STAGE_BATCH; i++) {
+	for (int i = 0; i < STAGE_BATCH; i++)
 		make_event(&evs[i]);
-		vary_event(&evs[i], (uint64_t)i);
-	}
 	for (unsigned r = 0; r < rounds + 10; r++) {
 		uint64_t gen = weft_batch_gen();
 
+		/* new spans every round: ids, paths and client ports as in a stream */
+		for (int i = 0; i < STAGE_BATCH; i++)
+			vary_event(&evs[i], (uint64_t)r * STAGE_BATCH + (uint64_t)i);
 		t[0] = thread_ns();
 		b.ngroups = 0;
 		for (int i = 0; i < STAGE_BATCH; i++) {
