@@ -77,17 +77,17 @@ static inline void add_bool(struct weft_span_view *v, const char *key, bool b)
 		    .key = key, .klen = strlen(key), .i = b, .type = WEFT_ATTR_BOOL};
 }
 
+/* Decimal digits of v at o; returns the end. Written in place, backwards:
+ * a memcpy of a variable length was a call for every octet of an address. */
 static char *put_u(char *o, unsigned v)
 {
-	char tmp[12];
-	int i = sizeof(tmp);
+	unsigned n = 1;
 
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	memcpy(o, tmp + i, sizeof(tmp) - (size_t)i);
-	return o + sizeof(tmp) - i;
+	for (unsigned t = v; t >= 10; t /= 10)
+		n++;
+	for (char *p = o + n; p > o; v /= 10)
+		*--p = (char)('0' + v % 10);
+	return o + n;
 }
 
 /* Address text, or "" when unknown (IPv4 by hand: inet_ntop uses sprintf). */
