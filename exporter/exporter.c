@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -551,6 +552,11 @@ struct weft_exporter *weft_exporter_new(const struct weft_exporter_opts *opts, c
 	return e;
 }
 
+/* submit() copies an event up to the end of its tracestate */
+_Static_assert(offsetof(struct weft_span_event, tracestate) + WEFT_TS_MAX ==
+		   sizeof(struct weft_span_event),
+	       "the tracestate must be the span event's last member");
+
 int weft_exporter_submit(struct weft_exporter *e, const struct weft_span_event *ev)
 {
 	uint64_t queued;
@@ -562,7 +568,11 @@ int weft_exporter_submit(struct weft_exporter *e, const struct weft_span_event *
 		e->dropped_queue++;
 		return -1;
 	}
-	memcpy(&e->ring[e->tail % e->cap], ev, sizeof(*ev));
+	/* the tracestate is last and mostly empty: copy only what it holds (the
+	 * span view reads tracestate_len bytes of it, no more) */
+	memcpy(&e->ring[e->tail % e->cap], ev,
+	       offsetof(struct weft_span_event, tracestate) +
+		   (ev->tracestate_len < WEFT_TS_MAX ? ev->tracestate_len : WEFT_TS_MAX));
 	e->tail++;
 	pthread_mutex_unlock(&e->mu);
 	e->submitted++;
