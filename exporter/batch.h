@@ -31,6 +31,13 @@ struct weft_pb_enc;
 struct weft_pb_enc *weft_pb_enc_new(void);
 void weft_pb_enc_free(struct weft_pb_enc *e);
 int weft_pb_encode(struct weft_pb_enc *e, const struct weft_batch *b, struct wbuf *out);
+/* The same in steps, so that each span is packed while its view is fresh:
+ * weft_pb_begin() for n spans, weft_pb_add() of each view i in arrival order
+ * (0 .. n-1; the view may be reused once added), weft_pb_finish() once b is
+ * grouped (b->views unused). weft_pb_encode() does all three. */
+int weft_pb_begin(struct weft_pb_enc *e, size_t n);
+int weft_pb_add(struct weft_pb_enc *e, const struct weft_span_view *v, size_t i);
+int weft_pb_finish(struct weft_pb_enc *e, const struct weft_batch *b, struct wbuf *out);
 /* ExportTraceServiceResponse: rejected spans (0 if none) and its message. */
 int weft_pb_parse_response(const void *body, size_t len, int64_t *rejected, char *msg,
 			   size_t msgsz);
@@ -44,5 +51,7 @@ int weft_otlp_json_parse_response(const char *body, size_t len, int64_t *rejecte
 
 /* JSON lines: one object per span, each ending in '\n'. */
 void weft_jsonl_encode(const struct weft_batch *b, struct wbuf *out);
+/* One span's line, appended to out. */
+void weft_jsonl_add(const struct weft_span_view *v, struct wbuf *out);
 
 #endif /* WEFT_EXPORT_BATCH_H */

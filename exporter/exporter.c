@@ -319,7 +319,12 @@ static int jsonl_write(struct weft_exporter *e)
 	return 0;
 }
 
-/* Export ring[h .. h+n) (mod cap). Runs without the lock. */
+/*
+ * Export ring[h .. h+n) (mod cap). Runs without the lock. Each span's view is
+ * encoded as soon as it is built (protobuf span, JSON line), while it is in
+ * the cache; only OTLP/JSON, which encodes the grouped batch at the end,
+ * keeps every view of the batch.
+ */
 static void export_batch(struct weft_exporter *e, uint64_t h, size_t n)
 {
 	struct weft_batch b = {.views = e->views,
@@ -327,15 +332,19 @@ static void export_batch(struct weft_exporter *e, uint64_t h, size_t n)
 			       .groups = e->groups,
 			       .order = e->order,
 			       .group_start = e->group_start};
+	bool pb = e->cfg.otlp && e->cfg.proto != WEFT_OTLP_JSON;
+	bool all_views = e->cfg.otlp && e->cfg.proto == WEFT_OTLP_JSON;
 	int64_t off = mono_to_wall();
 	uint64_t mono = now_ns(CLOCK_MONOTONIC);
-
 	uint64_t gen = weft_batch_gen();
+	int pb_rc = pb ? weft_pb_begin(e->pb, n) : 0;
 
 	weft_rcache_trim(e->rc);
+	wbuf_reset(&e->jbody);
 	for (size_t i = 0; i < n; i++) {
 		const struct weft_span_event *ev = &e->ring[(h + i) % e->cap];
 		struct weft_resource *r = weft_rcache_get(e->rc, ev->pid, mono);
+		struct weft_span_view *v = &e->views[all_views ? i : 0];
 
 		if (!r) {
 			export_log(e, "out of memory building a resource: dropping a batch");
@@ -343,12 +352,15 @@ static void export_batch(struct weft_exporter *e, uint64_t h, size_t n)
 			return;
 		}
 		e->group_of[i] = weft_batch_group(&b, r, gen);
-		weft_span_view_build(&e->views[i], ev, r, off);
+		weft_span_view_build(v, ev, r, off);
+		if (pb && !pb_rc)
+			pb_rc = weft_pb_add(e->pb, v, i);
+		if (e->cfg.jsonl)
+			weft_jsonl_add(v, &e->jbody);
 	}
 	weft_batch_order(&b, e->group_of);
 
 	if (e->cfg.jsonl) {
-		weft_jsonl_encode(&b, &e->jbody);
 		if (e->jbody.oom) {
 			export_log(e, "out of memory encoding JSON lines: dropping a batch");
 		} else if (jsonl_write(e) == 0) {
@@ -358,13 +370,13 @@ static void export_batch(struct weft_exporter *e, uint64_t h, size_t n)
 		}
 	}
 	if (e->cfg.otlp) {
-		int rc = 0;
+		int rc;
 
-		if (e->cfg.proto == WEFT_OTLP_JSON) {
+		if (!pb) {
 			weft_otlp_json_encode(&b, &e->body);
 			rc = e->body.oom ? -1 : 0;
 		} else {
-			rc = weft_pb_encode(e->pb, &b, &e->body);
+			rc = pb_rc ? pb_rc : weft_pb_finish(e->pb, &b, &e->body);
 		}
 		if (rc) {
 			export_log(e, "out of memory encoding an OTLP request: dropping %zu spans",

@@ -95,7 +95,8 @@ struct weft_pb_enc {
 	/* the batch */
 	struct wbuf packed; /* its spans, packed one after another */
 	size_t span_cap, group_cap;
-	ProtobufCBinaryData *spans; /* per span (batch order): its bytes in packed */
+	ProtobufCBinaryData *arrived; /* per span, in arrival order: its bytes in packed */
+	ProtobufCBinaryData *spans;   /* the same, grouped by resource */
 	EnvScopeSpans *ss;
 	EnvScopeSpans **ss_ptrs;
 	EnvResourceSpans *rs;
@@ -227,6 +228,7 @@ void weft_pb_enc_free(struct weft_pb_enc *e)
 	free(e->kv_cache);
 	wbuf_free(&e->attr_bytes);
 	wbuf_free(&e->packed);
+	free(e->arrived);
 	free(e->spans);
 	free(e->ss);
 	free(e->ss_ptrs);
@@ -237,13 +239,8 @@ void weft_pb_enc_free(struct weft_pb_enc *e)
 
 #define GROW(p, n) ((p) = realloc((p), (n) * sizeof(*(p))))
 
-static int reserve(struct weft_pb_enc *e, size_t spans, size_t groups)
+static int reserve_groups(struct weft_pb_enc *e, size_t groups)
 {
-	if (spans > e->span_cap) {
-		if (!GROW(e->spans, spans))
-			return -1;
-		e->span_cap = spans;
-	}
 	if (groups > e->group_cap) {
 		if (!GROW(e->ss, groups) || !GROW(e->ss_ptrs, groups) || !GROW(e->rs, groups) ||
 		    !GROW(e->rs_ptrs, groups))
@@ -369,7 +366,8 @@ static const struct kv_slot *cached_kv(struct weft_pb_enc *e, const struct weft_
 	return c;
 }
 
-/* Pack v's attributes, then v, at the end of e->packed; -1 when out of memory. */
+/* Pack v's attributes, then v, at the end of e->packed; -1 when out of memory.
+ * out->data is an offset into e->packed until weft_pb_finish(). */
 static int pack_span(struct weft_pb_enc *e, const struct weft_span_view *v, ProtobufCBinaryData *out)
 {
 	const struct weft_span_event *ev = v->ev;
@@ -423,19 +421,35 @@ static int pack_span(struct weft_pb_enc *e, const struct weft_span_view *v, Prot
 	return 0;
 }
 
-int weft_pb_encode(struct weft_pb_enc *e, const struct weft_batch *b, struct wbuf *out)
+int weft_pb_begin(struct weft_pb_enc *e, size_t n)
+{
+	if (n > e->span_cap) {
+		if (!GROW(e->arrived, n) || !GROW(e->spans, n))
+			return -1;
+		e->span_cap = n;
+	}
+	wbuf_reset(&e->packed);
+	return 0;
+}
+
+int weft_pb_add(struct weft_pb_enc *e, const struct weft_span_view *v, size_t i)
+{
+	return i < e->span_cap ? pack_span(e, v, &e->arrived[i]) : -1;
+}
+
+int weft_pb_finish(struct weft_pb_enc *e, const struct weft_batch *b, struct wbuf *out)
 {
 	EnvRequest req = WEFT__OTLP__EXPORT_TRACE_SERVICE_REQUEST__INIT;
 	size_t size;
 
-	if (reserve(e, b->n, b->ngroups))
+	if (b->n > e->span_cap || reserve_groups(e, b->ngroups))
 		return -1;
-	wbuf_reset(&e->packed);
-	for (size_t k = 0; k < b->n; k++)
-		if (pack_span(e, &b->views[b->order[k]], &e->spans[k]))
-			return -1;
-	for (size_t k = 0; k < b->n; k++)
-		e->spans[k].data = (uint8_t *)e->packed.p + (uintptr_t)e->spans[k].data;
+	/* packed in arrival order; listed by resource (offsets until now: the
+	 * buffer may have moved while it grew) */
+	for (size_t k = 0; k < b->n; k++) {
+		e->spans[k].len = e->arrived[b->order[k]].len;
+		e->spans[k].data = (uint8_t *)e->packed.p + (uintptr_t)e->arrived[b->order[k]].data;
+	}
 
 	/* the request: one ResourceSpans per resource, one ScopeSpans in it */
 	for (size_t g = 0; g < b->ngroups; g++) {
@@ -465,6 +479,16 @@ int weft_pb_encode(struct weft_pb_enc *e, const struct weft_batch *b, struct wbu
 		return -1;
 	out->len = protobuf_c_message_pack(&req.base, (uint8_t *)out->p);
 	return out->len == size ? 0 : -1;
+}
+
+int weft_pb_encode(struct weft_pb_enc *e, const struct weft_batch *b, struct wbuf *out)
+{
+	if (weft_pb_begin(e, b->n))
+		return -1;
+	for (size_t i = 0; i < b->n; i++)
+		if (weft_pb_add(e, &b->views[i], i))
+			return -1;
+	return weft_pb_finish(e, b, out);
 }
 
 /* --- responses ---------------------------------------------------------- */
