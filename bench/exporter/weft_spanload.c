@@ -189,8 +189,11 @@ static int stages(unsigned rounds)
 	static struct weft_span_view views[STAGE_BATCH];
 	static struct weft_resource *groups[STAGE_BATCH];
 	static uint32_t order[STAGE_BATCH], gstart[STAGE_BATCH + 1], gof[STAGE_BATCH];
-	struct weft_batch b = {
-	    .views = views, .n = STAGE_BATCH, .groups = groups, .order = order, .group_start = gstart};
+	struct weft_batch b = {.views = views,
+			       .n = STAGE_BATCH,
+			       .groups = groups,
+			       .order = order,
+			       .group_start = gstart};
 	struct weft_export_config cfg;
 	struct weft_rcache *rc;
 	struct weft_pb_enc *pe = weft_pb_enc_new();
@@ -198,7 +201,8 @@ static int stages(unsigned rounds)
 	double t[5], sum[4] = {0};
 	char err[256];
 
-	if (!pe || weft_config_load(&cfg, NULL, err, sizeof(err)) || !(rc = weft_rcache_new(&cfg))) {
+	if (!pe || weft_config_load(&cfg, NULL, err, sizeof(err)) ||
+	    !(rc = weft_rcache_new(&cfg))) {
 		fprintf(stderr, "weft_spanload: error: cannot set up the encoders: %s\n", err);
 		return 1;
 	}
@@ -229,8 +233,9 @@ static int stages(unsigned rounds)
 		weft_jsonl_encode(&b, &jl);
 		t[4] = thread_ns();
 		if (out.len != whole.len || memcmp(out.p, whole.p, out.len)) {
-			fprintf(stderr, "weft_spanload: error: the exporter's protobuf differs from "
-					"the whole-request pack: run tests/unit/export_unit.test\n");
+			fprintf(stderr,
+				"weft_spanload: error: the exporter's protobuf differs from "
+				"the whole-request pack: run tests/unit/export_unit.test\n");
 			return 1;
 		}
 		for (int k = 0; r >= 10 && k < 4; k++)

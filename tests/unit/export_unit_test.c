@@ -181,7 +181,8 @@ static void test_encoders(void)
 				evs2[i].tid = (uint32_t)(1000 + (round * 7 + i) % 200);
 				evs2[i].path[1] = (char)('a' + (round + i) % 20);
 				if (round % 5 == 4)
-					set_str(evs2[i].host, WEFT_HOST_MAX, "", &evs2[i].host_len, 1);
+					set_str(evs2[i].host, WEFT_HOST_MAX, "", &evs2[i].host_len,
+						1);
 				weft_span_view_build(&views2[i], &evs2[i], views[i].res,
 						     1700000000000000000ll + round);
 			}
@@ -189,7 +190,8 @@ static void test_encoders(void)
 				weft_pb_encode(pe, &b2, &e2) == 0 && r2.len == e2.len &&
 				!memcmp(r2.p, e2.p, r2.len);
 		}
-		check(same, "byte-identical over 60 batches with changing values (attribute cache)");
+		check(same,
+		      "byte-identical over 60 batches with changing values (attribute cache)");
 		check(weft_pb_encode(pe, &b, &enc) == 0 && ref.len == enc.len &&
 			  !memcmp(ref.p, enc.p, ref.len),
 		      "byte-identical again for the first batch");
@@ -234,7 +236,7 @@ static void test_encoders(void)
 					ok = !strcmp(sp->attributes[a]->key, v->attrs[a].key) &&
 					     (v->attrs[a].type == WEFT_ATTR_STR
 						  ? !strcmp(av->string_value, v->attrs[a].s)
-						  : v->attrs[a].type == WEFT_ATTR_INT
+					      : v->attrs[a].type == WEFT_ATTR_INT
 						  ? av->int_value == v->attrs[a].i
 						  : av->bool_value == (v->attrs[a].i != 0));
 				}
@@ -388,14 +390,16 @@ static void test_responses(void)
 	ps.error_message = "too big";
 	resp.partial_success = &ps;
 	n = opentelemetry__proto__collector__trace__v1__export_trace_service_response__pack(&resp,
-											      buf);
+											    buf);
 	check(weft_pb_parse_response(buf, n, &rejected, msg, sizeof(msg)) == 0 && rejected == 7 &&
 		  !strcmp(msg, "too big"),
 	      "partial success: 7 rejected, message read");
 	check(weft_pb_parse_response(buf, 0, &rejected, msg, sizeof(msg)) == 0 && rejected == 0 &&
 		  !msg[0],
 	      "empty response: nothing rejected");
-	check(weft_pb_parse_response("\x0a\x05" "ab", 4, &rejected, msg, sizeof(msg)) < 0,
+	check(weft_pb_parse_response("\x0a\x05"
+				     "ab",
+				     4, &rejected, msg, sizeof(msg)) < 0,
 	      "truncated response refused");
 
 	st.code = 3;
