@@ -102,6 +102,8 @@ cost_table() {
 		printf "| %s'"'"'s own CPU (ring buffers, span assembly, export) | %.2f | %s | /proc/PID/stat utime+stime of the injector over the loaded run / requests (10 ms ticks) |\n", name, inj, pct(inj, total), name
 		printf "| remainder | %.2f | %s | the workload'"'"'s added CPU minus traps and BPF: syscall tracepoint entry and exit paths, sk_msg/sockops plumbing, cache and scheduling effects |\n", rest, pct(rest, total)
 		printf "| **total added** | %.2f | 100%% | %s per request with %s minus without (%.2f - %.2f us, same run), plus %s'"'"'s own CPU |\n", total, how, name, weft, base, name
+		if (rest < 0)
+			printf "\nThe remainder is negative: the parts measured on their own (trapcost'"'"'s hit in a tight loop, bpf_stats) add up to more than the added CPU measured directly in this run; on this shared VM one hit'"'"'s cost swings with the load (steal time, the exception path), so the traps row is an upper estimate here and the total is the reliable figure.\n"
 	}
 	function pct(x, tot) { return tot > 0 ? sprintf("%.0f%%", 100 * x / tot) : "n/a" }'
 }
