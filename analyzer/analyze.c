@@ -315,6 +315,8 @@ static enum weft_analyze_result analyze(const uint8_t *data, size_t size, bool m
 		res = nginx_analyze(&w, path, hash, out, err, errlen);	/* else SKIP */
 		if (res == WEFT_ANALYZE_SKIP)
 			res = node_analyze(&w, path, hash, out, err, errlen);
+		if (res == WEFT_ANALYZE_SKIP)
+			res = python_analyze(&w, path, hash, out, err, errlen);
 		goto out;
 	}
 	have_dwarf = welf_section(&w, ".debug_info", &s) || welf_section(&w, ".zdebug_info", &s);

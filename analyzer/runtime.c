@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * What the analyzer's runtime recognisers (nginx.c, node.c) share: exported
- * functions looked up in .dynsym, and the skeleton of a runtime's record
+ * What the analyzer's runtime recognisers (nginx.c, node.c, python.c) share:
+ * exported functions (and data) looked up in .dynsym, and the skeleton of a runtime's record
  * (`runtime NAME`, its version as module NAME, those functions).
  */
 #include <stdlib.h>
@@ -123,4 +123,29 @@ int rt_add_field(struct weft_record *rec, const char *name, int64_t off,
 		return -1;
 	rec->nfields++;
 	return 0;
+}
+
+bool rt_dynsym(struct welf *w, const char *name, GElf_Sym *out)
+{
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(w->elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !sh.sh_entsize)
+			continue;
+		d = elf_getdata(scn, NULL);
+		for (size_t i = 0; d && i < sh.sh_size / sh.sh_entsize; i++) {
+			const char *n;
+
+			if (!gelf_getsym(d, (int)i, out) || out->st_shndx == SHN_UNDEF ||
+			    !out->st_value)
+				continue;
+			n = elf_strptr(w->elf, sh.sh_link, out->st_name);
+			if (n && strcmp(n, name) == 0)
+				return true;
+		}
+	}
+	return false;
 }

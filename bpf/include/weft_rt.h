@@ -35,4 +35,33 @@ struct weft_rt_layout {
 #define WEFT_RT_ANSWERED	3	/* the tie's request was answered meanwhile */
 #define WEFT_RT_NCOUNTS		4
 
+/*
+ * CPython (bpf/net/rt_asyncio.bpf.h): per process (map py_procs, key tgid),
+ * the addresses and struct offsets of its interpreter build.
+ */
+enum weft_py_off {
+	PY_RT_TSTATE_CURRENT,	/* _PyRuntimeState.gilstate.tstate_current */
+	PY_RT_INTERP_HEAD,	/* _PyRuntimeState.interpreters.head */
+	PY_IS_NEXT,		/* PyInterpreterState.next */
+	PY_IS_THREADS_HEAD,	/* PyInterpreterState.threads.head */
+	PY_TS_NEXT,		/* PyThreadState.next */
+	PY_TS_NATIVE_TID,	/* PyThreadState.native_thread_id */
+	PY_TS_CONTEXT,		/* PyThreadState.context */
+	PY_TS_CFRAME,		/* PyThreadState.cframe */
+	PY_CF_CURRENT_FRAME,	/* _PyCFrame.current_frame */
+	PY_FR_CODE,		/* _PyInterpreterFrame.f_code */
+	PY_FR_PREVIOUS,		/* _PyInterpreterFrame.previous */
+	PY_CO_QUALNAME,		/* PyCodeObject.co_qualname */
+	PY_STR_LENGTH,		/* PyASCIIObject.length */
+	PY_STR_STATE,		/* PyASCIIObject.state */
+	PY_STR_DATA,		/* sizeof(PyASCIIObject): a compact ASCII string's bytes */
+	PY_NOFF
+};
+
+struct weft_py_layout {
+	__u64 runtime;		/* the address of _PyRuntime in the process */
+	__s32 off[PY_NOFF];
+	__u32 gen;		/* changes with each process image probed: older ties are void */
+};
+
 #endif /* WEFT_RT_H */

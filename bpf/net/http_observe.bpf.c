@@ -106,21 +106,6 @@ static __always_inline void ts_capture(__u64 id, const __u8 *span_id, struct wef
 
 /* ------------------------------------------------------------- tracepoints */
 
-static __always_inline struct file *fd_file(__s32 fd)
-{
-	struct task_struct *t = bpf_get_current_task_btf();
-	struct file **fds;
-	struct file *f = NULL;
-	unsigned int max;
-
-	fds = BPF_CORE_READ(t, files, fdt, fd);
-	max = BPF_CORE_READ(t, files, fdt, max_fds);
-	if (fd < 0 || (unsigned int)fd >= max)
-		return NULL;
-	bpf_core_read(&f, sizeof(f), &fds[fd]);
-	return f;
-}
-
 static __always_inline struct sock *fd_sock(__s32 fd)
 {
 	struct file *f = fd_file(fd);

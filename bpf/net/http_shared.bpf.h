@@ -306,6 +306,22 @@ static __always_inline bool pid_targeted(__u32 tgid)
 	return !filter_pids || bpf_map_lookup_elem(&target_pids, &tgid);
 }
 
+/* The current process's file at fd, or NULL. */
+static __always_inline struct file *fd_file(__s32 fd)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct file **fds;
+	struct file *f = NULL;
+	unsigned int max;
+
+	fds = BPF_CORE_READ(t, files, fdt, fd);
+	max = BPF_CORE_READ(t, files, fdt, max_fds);
+	if (fd < 0 || (unsigned int)fd >= max)
+		return NULL;
+	bpf_core_read(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
 /* Is the current task one we instrument (tracepoints fire for every task)? */
 static __always_inline bool task_targeted(__u64 pid_tgid)
 {

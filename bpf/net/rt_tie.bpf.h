@@ -29,7 +29,10 @@ struct weft_rt_tie {
 	__u8 span_id[WEFT_SPAN_ID_LEN];	/* its SERVER span, when has_span */
 	__u8 has_span;
 	__u8 why;	/* WEFT_RT_*: 0 a tie, else why there is no parent */
-	__u8 _pad[6];
+	__u8 snap;	/* the request is the copy in weft_rt_snaps (another thread's) */
+	__u8 _pad[5];
+	__u64 after_ns;	/* only a request read after this (bpf_ktime_get_ns) */
+	__u64 exact_ns;	/* not 0: only the request read at this time (its start_ns) */
 };
 
 /* Outgoing requests by what their tie said (WEFT_RT_*), for user space to report. */
@@ -54,6 +57,19 @@ WEFT_SHARED struct {
 	__type(key, struct weft_rt_key);
 	__type(value, struct weft_rt_tie);
 } weft_rt_ties SEC(".maps");
+
+/*
+ * A served request copied when the tie was made, for a writer that is not
+ * the request's reading thread (asyncio.to_thread): the reader reuses its
+ * entry in place for its next request, so the writer's sk_msg run must not
+ * read it later; the copy is checked whole (rt_asyncio.bpf.h, py_snap).
+ */
+WEFT_SHARED struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct weft_rt_key);
+	__type(value, struct weft_server_ctx);
+} weft_rt_snaps SEC(".maps");
 
 WEFT_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -87,7 +103,13 @@ static __always_inline struct weft_server_ctx *weft_rt_parent(__u64 pid_tgid, __
 		weft_rt_count(t.why);
 		return NULL;
 	}
-	s = weft_sctx_at(pid_tgid, t.conn);
+	if (t.snap)
+		s = bpf_map_lookup_elem(&weft_rt_snaps, &k);
+	else
+		s = weft_sctx_at(pid_tgid, t.conn);
+	if (s && (!s->ctx.valid || s->start_ns < t.after_ns ||
+		  (t.exact_ns && s->start_ns != t.exact_ns)))
+		s = NULL;
 	if (t.has_span && (!s || !weft_span_id_eq(s->ctx.span_id, t.span_id))) {
 		weft_rt_count(WEFT_RT_ANSWERED);
 		return NULL;
@@ -102,6 +124,36 @@ static __always_inline void weft_rt_tie_set(__u32 tgid, __s32 fd, __u64 conn)
 	struct weft_rt_tie t = { .conn = conn };
 
 	bpf_map_update_elem(&weft_rt_ties, &k, &t, BPF_ANY);
+}
+
+/*
+ * Tie (tgid, fd) to the request owed on conn and read after after_ns;
+ * exact_ns: that request only (0: any).
+ */
+static __always_inline void weft_rt_tie_at(__u32 tgid, __s32 fd, __u64 conn, __u64 after_ns,
+					   __u64 exact_ns)
+{
+	struct weft_rt_key k = { .tgid = tgid, .fd = fd };
+	struct weft_rt_tie t = { .conn = conn, .after_ns = after_ns, .exact_ns = exact_ns };
+
+	bpf_map_update_elem(&weft_rt_ties, &k, &t, BPF_ANY);
+}
+
+/* Tie (tgid, fd) to the copy of the request read at exact_ns in weft_rt_snaps. */
+static __always_inline void weft_rt_tie_snap(__u32 tgid, __s32 fd, __u64 exact_ns)
+{
+	struct weft_rt_key k = { .tgid = tgid, .fd = fd };
+	struct weft_rt_tie t = { .exact_ns = exact_ns, .snap = 1 };
+
+	bpf_map_update_elem(&weft_rt_ties, &k, &t, BPF_ANY);
+}
+
+/* The next request written on (tgid, fd) gets no tie from an earlier write. */
+static __always_inline void weft_rt_tie_clear(__u32 tgid, __s32 fd)
+{
+	struct weft_rt_key k = { .tgid = tgid, .fd = fd };
+
+	bpf_map_delete_elem(&weft_rt_ties, &k);
 }
 
 /* Tie (tgid, fd) to the request with SERVER span span_id owed on connection conn. */

@@ -1,16 +1,12 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* weft-http's runtime rules, user space: see rt_discover.h and docs/weft-http.md. */
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 
@@ -18,6 +14,7 @@
 #include "offsets.h"
 #include "weft_rt.h"
 #include "rt_discover.h"
+#include "rt_proc.h"
 
 #define MAX_BINS 256
 #define MAX_LINKS (8 * WEFT_RT_LAYOUTS)
@@ -65,37 +62,6 @@ void weft_rt_prepare(struct bpf_object *obj)
 				bpf_program__set_autoattach(p, false);
 		}
 	}
-}
-
-/*
- * Run weft-analyze on path (next to this program, else on PATH): it stores the
- * record (its runtime for a runtime's binary) and says on stderr why it failed.
- */
-static void run_analyzer(const char *path)
-{
-	char self[PATH_MAX], tool[PATH_MAX + 16];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	pid_t pid;
-	int st;
-
-	snprintf(tool, sizeof(tool), "weft-analyze");
-	if (n > 0) {
-		self[n] = 0;
-		snprintf(tool, sizeof(tool), "%s/weft-analyze", dirname(self));
-		if (access(tool, X_OK))
-			snprintf(tool, sizeof(tool), "weft-analyze");
-	}
-	pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		if (null >= 0)
-			dup2(null, STDOUT_FILENO);
-		execlp(tool, tool, path, (char *)NULL);
-		_exit(127);
-	}
-	if (pid > 0)
-		waitpid(pid, &st, 0);
 }
 
 /* The layout of the record, or -1 (with the reason logged) when a field is missing. */
@@ -181,33 +147,6 @@ static void attach(size_t r, const char *path, const char *name, const struct we
 	fprintf(stderr, "weft-http: %s %s (%s): %s\n", rt->name, version, name, rt->attached);
 }
 
-/* Is process pid in the target cgroup (or below)? */
-static bool in_target(int pid)
-{
-	char path[64], line[4096];
-	size_t n = strlen(g.cgroup_rel);
-	bool yes = false;
-	FILE *f;
-
-	if (!n)
-		return true;
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f)) {
-		char *p = strstr(line, "::");
-
-		if (strncmp(line, "0::", 3) || !p)
-			continue;
-		p += 2;
-		p[strcspn(p, "\n")] = 0;
-		yes = strncmp(p, g.cgroup_rel, n) == 0 && (p[n] == 0 || p[n] == '/');
-	}
-	fclose(f);
-	return yes;
-}
-
 /* A process of the cgroup: if it runs a runtime's binary not seen before, probe it. */
 static void consider(int pid)
 {
@@ -243,7 +182,7 @@ static void consider(int pid)
 	db = weft_db_open(NULL, WEFT_DB_STRICT, err, sizeof(err));
 	if (!db || weft_db_lookup_fd(db, fd, path, &rec, err, sizeof(err)) == -ENOENT) {
 		weft_db_close(db);
-		run_analyzer(path);
+		weft_rt_run_analyzer(path);
 		err[0] = 0;
 		db = weft_db_open(NULL, WEFT_DB_STRICT, err, sizeof(err));
 		if (!db) {
@@ -281,25 +220,17 @@ int weft_rt_start(struct bpf_object *obj, struct ring_buffer *rb, const char *cg
 {
 	struct bpf_map *execs = bpf_object__find_map_by_name(obj, "weft_rt_execs");
 	struct bpf_map *layouts = bpf_object__find_map_by_name(obj, "weft_rt_layouts");
-	size_t rl = strlen(root);
-	struct dirent *de;
-	DIR *d;
 
 	if (!execs || !layouts)
 		return 0;
 	g.obj = obj;
 	g.layouts_fd = bpf_map__fd(layouts);
-	g.cgroup_rel = strncmp(cgroup, root, rl) == 0 ? cgroup + rl : "";
+	g.cgroup_rel = weft_rt_cgroup_rel(cgroup, root);
 	if (ring_buffer__add(rb, bpf_map__fd(execs), on_exec, NULL)) {
 		weft_err("cannot watch execs: %s", strerror(errno));
 		return -1;
 	}
-	d = opendir("/proc");
-	while (d && (de = readdir(d)))
-		if (isdigit((unsigned char)de->d_name[0]) && in_target(atoi(de->d_name)))
-			consider(atoi(de->d_name));
-	if (d)
-		closedir(d);
+	weft_rt_scan(g.cgroup_rel, consider);
 	return 0;
 }
 

@@ -31,6 +31,7 @@
 #include "bpf/net/weft_http.skel.h"
 #include "loop_threads.h"
 #include "rt_discover.h"
+#include "rt_asyncio.h"
 
 #define MAX_PIDS 1024
 #define CG_UNIFIED "/sys/fs/cgroup/unified"
@@ -404,6 +405,7 @@ int main(int argc, char **argv)
 			  "block arrives in one read");
 	reuse_go_map(skel);
 	weft_rt_prepare(skel->obj);
+	weft_rt_asyncio_prepare(skel->obj);
 
 	if (weft_http__load(skel)) {
 		weft_err("cannot load BPF programs: %s: run as root; see --verbose for the "
@@ -474,7 +476,8 @@ int main(int argc, char **argv)
 	}
 
 	weft_loop_prescan(bpf_map__fd(skel->maps.weft_uncertain));
-	if (weft_rt_start(skel->obj, rb, o.cgroup, root))
+	if (weft_rt_start(skel->obj, rb, o.cgroup, root) ||
+	    weft_rt_asyncio_start(skel->obj, rb, o.cgroup, root))
 		goto out;
 
 	/* loading parsed the kernel's BTF (megabytes): give the freed heap back */
@@ -499,6 +502,7 @@ out:
 		bpf_prog_detach2(bpf_program__fd(skel->progs.weft_http_msg), sock_map_fd,
 				 BPF_SK_MSG_VERDICT);
 	weft_rt_stop();
+	weft_rt_asyncio_stop();
 	if (skel)
 		weft_http__detach(skel);
 	if (rb) {

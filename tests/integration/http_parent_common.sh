@@ -22,7 +22,9 @@ pa_setup() {
 
 # pa_front NAME CMD...: start a front in the cgroup (it listens on 8080), load
 # it, stop it; the backend log is kept per front. PA_READY_LOG: a line
-# weft-http prints once it is ready for that front (its runtime's probes).
+# weft-http prints once it is ready for that front (its runtime's probes;
+# "{pid}" in it stands for the front's pid);
+# PA_CLIENT_ARGS: more options of the load client (e.g. --new-conn).
 pa_front() {
 	local name=$1 pid; shift
 	: >"$T/backend.log"
@@ -32,11 +34,12 @@ pa_front() {
 	wait_for 100 ip netns exec "$PA_NS" bash -c '</dev/tcp/127.0.0.1/8080' ||
 		fail "front $name did not start"
 	if [ -n "${PA_READY_LOG:-}" ]; then
-		wait_for 100 grep -q "$PA_READY_LOG" "$WH_LOG" ||
-			{ cat "$WH_LOG" >&2; fail "weft-http: no '$PA_READY_LOG'"; }
+		local want=${PA_READY_LOG//\{pid\}/$pid}
+		wait_for 100 grep -q "$want" "$WH_LOG" ||
+			{ cat "$WH_LOG" >&2; fail "weft-http: no '$want'"; }
 	fi
 	ip netns exec "$PA_NS" "$PA_PY" "$PA_APPS" client --port 8080 --n "$PA_N" --conc "$PA_CONC" \
-		--out "$T/$name.client" || fail "$name: the load client failed"
+		${PA_CLIENT_ARGS:-} --out "$T/$name.client" || fail "$name: the load client failed"
 	# calls made after answering (fire-and-forget) may still be on their way
 	wait_for 100 bash -c "[ \$(wc -l <'$T/backend.log') -ge $PA_N ]"
 	kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null

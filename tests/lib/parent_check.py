@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Check which trace each backend request of a front joined (tests/integration/http_parent_*).
 
-  parent_check.py CLIENT_OUT BACKEND_LOG SPANS [--min-own PCT] [--name NAME]
+  parent_check.py CLIENT_OUT BACKEND_LOG SPANS [--min-own PCT] [--max-own PCT] [--name NAME]
 
 CLIENT_OUT: loop_apps.py client's lines {path, trace, span, status};
 BACKEND_LOG: the backend's lines {path, traceparent: [...]}; SPANS: weft's
@@ -9,8 +9,8 @@ JSON lines. Each backend request is: own (its client request's trace id),
 wrong (another client request's trace id), new (a trace of its own), two
 (more than one traceparent) or none. Prints one line of counts and fails on
 any wrong/two/none, on a client request that failed or whose backend request
-is missing, on fewer than PCT % own, and when the spans do not make, per
-client request, one SERVER span of the front under the client's span with the
+is missing, on fewer than --min-own or more than --max-own % own, and when
+the spans do not make, per client request, one SERVER span of the front under the client's span with the
 backend request below it: own: front CLIENT span under that SERVER span,
 backend SERVER span under the CLIENT span whose id the backend received; new:
 the front's CLIENT span as the root of the new trace, the same below it.
@@ -24,6 +24,7 @@ p.add_argument("client")
 p.add_argument("backend")
 p.add_argument("spans")
 p.add_argument("--min-own", type=float, default=0.0)
+p.add_argument("--max-own", type=float, default=100.0)
 p.add_argument("--name", default="front")
 p.add_argument("--handoff", action="store_true",
                help="the request is answered by another thread than the one that read it: "
@@ -93,7 +94,8 @@ print("%s: requests=%d own=%d new=%d wrong=%d two=%d none=%d missing=%d failed=%
 for x in problems:
     print("  ", x)
 bad = [k for k in ("wrong", "two", "none", "missing", "failed", "tree_bad") if n[k]]
-if total == 0 or bad or n["own"] * 100.0 < a.min_own * total:
-    print("%s: FAIL (%s%s)" % (a.name, " ".join(bad),
-          " own below %g%%" % a.min_own if n["own"] * 100.0 < a.min_own * total else ""))
+low, high = n["own"] * 100.0 < a.min_own * total, n["own"] * 100.0 > a.max_own * total
+if total == 0 or bad or low or high:
+    print("%s: FAIL (%s%s%s)" % (a.name, " ".join(bad), " own below %g%%" % a.min_own if low else "",
+                                " own above %g%%" % a.max_own if high else ""))
     sys.exit(1)

@@ -9,6 +9,11 @@
       the backend (new connection, GET same path) before answering.
   loop_apps.py asyncio-after ...
       the same, but answers first and calls the backend 20 ms later.
+  loop_apps.py asyncio-gather ...
+      the call runs in a task of its own: `await asyncio.gather(call,
+      asyncio.sleep(0))`.
+  loop_apps.py asyncio-thread ...
+      the call is made with blocking sockets in asyncio.to_thread.
   loop_apps.py selectors --port P --next PORT --ready FILE
       single-threaded selectors loop: the backend call starts in a later loop
       iteration than the read of the request (non-blocking connect).
@@ -20,7 +25,12 @@
   loop_apps.py client   --port P --n N --conc C --out FILE
       N requests over C concurrent keep-alive connections, request i with
       path /r/i and traceparent 00-<trace i>-<span i>-01; writes
-      {"path", "trace", "span", "status"} per request.
+      {"path", "trace", "span", "status"} per request. --new-conn: a new
+      connection for each request.
+
+--uvloop (asyncio fronts): run on uvloop's event loop (Debian's python3-uvloop).
+--shared-context (asyncio fronts): a task factory runs every task in one
+context.
 
 --tls DIR (backend, asyncio, client): HTTPS with DIR/server.pem,
 server.key and ca.pem (tests/apps/tls/mkcerts.sh) instead of plain HTTP.
@@ -30,6 +40,7 @@ so the traceparent the backend sees is weft's.
 """
 import argparse
 import asyncio
+import contextvars
 import json
 import os
 import selectors
@@ -115,6 +126,10 @@ async def call_backend(port, path, ctx=None):
 async def asyncio_front(args):
     later = set()
     cctx = tls_client(args)
+    if args.shared_context:	# every task runs in one context (a task factory)
+        shared = contextvars.copy_context()
+        asyncio.get_running_loop().set_task_factory(
+            lambda loop, coro, **kw: asyncio.Task(coro, loop=loop, context=shared))
 
     async def call_later(path):
         await asyncio.sleep(0.02)
@@ -133,8 +148,14 @@ async def asyncio_front(args):
                 later.add(t)
                 t.add_done_callback(later.discard)
                 continue
-            await asyncio.sleep(0)		# an await before the call
-            data = await call_backend(args.next, path, cctx)
+            if args.mode == "asyncio-gather":
+                data, _ = await asyncio.gather(call_backend(args.next, path, cctx),
+                                               asyncio.sleep(0))
+            elif args.mode == "asyncio-thread":
+                data = await asyncio.to_thread(blocking_call, args.next, path)
+            else:
+                await asyncio.sleep(0)		# an await before the call
+                data = await call_backend(args.next, path, cctx)
             writer.write(answer(b"front " + data.split(b"\r\n")[0] + b"\n"))
             await writer.drain()
         writer.close()
@@ -287,6 +308,9 @@ async def client(args):
                     n = int(h[1].get("content-length", ["0"])[0])
                     await r.readexactly(n)
                     status = int(h[0].split(" ")[1])
+                    if args.new_conn:
+                        w.close()
+                        w = None
                     break
                 except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
                     w = None
@@ -303,8 +327,9 @@ async def client(args):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["backend", "asyncio", "asyncio-after", "selectors", "threaded",
-                                    "threaded-after", "pool", "client"])
+    p.add_argument("mode", choices=["backend", "asyncio", "asyncio-after", "asyncio-gather",
+                                    "asyncio-thread", "selectors", "threaded", "threaded-after",
+                                    "pool", "client"])
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--next", type=int)
     p.add_argument("--log")
@@ -313,14 +338,19 @@ def main():
     p.add_argument("--n", type=int, default=2000)
     p.add_argument("--conc", type=int, default=50)
     p.add_argument("--tls")
+    p.add_argument("--new-conn", action="store_true")
+    p.add_argument("--uvloop", action="store_true")
+    p.add_argument("--shared-context", action="store_true")
     a = p.parse_args()
+    if a.uvloop:
+        import uvloop
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     if a.mode == "selectors":
         selectors_front(a)
     elif a.mode in ("threaded", "threaded-after", "pool"):
         threaded_front(a)
     else:
-        asyncio.run({"backend": backend, "asyncio": asyncio_front, "asyncio-after": asyncio_front,
-                     "client": client}[a.mode](a))
+        asyncio.run({"backend": backend, "client": client}.get(a.mode, asyncio_front)(a))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * CPython recognised in an ELF executable (issue 20): the exported
+ * PyContext_CopyCurrent, _PyRuntime, PyContext_Type and Py_Version (3.11 and
+ * later), as one offsets record with `runtime python` and the version as
+ * module "python". weft-http's asyncio rule (bpf/net/rt_asyncio.bpf.h) needs:
+ *   funcs  PyContext_CopyCurrent; PyContext_Type.tp_dealloc (the Context
+ *          type's static deallocator, its address read from the exported
+ *          type object's tp_dealloc slot; size unknown, 1)
+ *   facts  python._PyRuntime (its address), python.version (Py_Version)
+ *   fields python.* (interpreter structs), from the table below: CPython's
+ *          own headers of that minor version (x86-64 release builds), kept
+ *          only when the binary's PyContext_Type.tp_basicsize is the
+ *          table's sizeof(PyContext). Another version: no fields (the
+ *          injector says so and probes nothing).
+ * An interpreter linked to libpython*.so exports none of these from the
+ * executable: not recognised here.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "analyze.h"
+#include "internal.h"
+
+#define PY_NFIELDS 15
+#define TP_BASICSIZE 32 /* PyTypeObject.tp_basicsize (public, every version) */
+#define TP_DEALLOC 48	/* PyTypeObject.tp_dealloc */
+
+static const struct py_layout {
+	unsigned major, minor;
+	int64_t ctx_size; /* sizeof(PyContext) */
+	struct {
+		const char *name;
+		int64_t off;
+	} f[PY_NFIELDS];
+} py_layouts[] = {
+    {.major = 3,
+     .minor = 11,
+     .ctx_size = 48,
+     .f = {{"python._PyRuntimeState.gilstate.tstate_current", 576},
+	   {"python._PyRuntimeState.interpreters.head", 40},
+	   {"python.PyInterpreterState.next", 0},
+	   {"python.PyInterpreterState.threads.head", 16},
+	   {"python.PyThreadState.next", 8},
+	   {"python.PyThreadState.native_thread_id", 160},
+	   {"python.PyThreadState.context", 224},
+	   {"python.PyThreadState.cframe", 56},
+	   {"python._PyCFrame.current_frame", 8},
+	   {"python._PyInterpreterFrame.f_code", 32},
+	   {"python._PyInterpreterFrame.previous", 48},
+	   {"python.PyCodeObject.co_qualname", 128},
+	   {"python.PyASCIIObject.length", 16},
+	   {"python.PyASCIIObject.state", 32},
+	   {"python.PyASCIIObject.data", 48}}},
+};
+
+static const char *const py_funcs[] = {"PyContext_CopyCurrent", "PyContext_Type.tp_dealloc"};
+
+enum weft_analyze_result python_analyze(struct welf *w, const char *path, const char *hash,
+					struct weft_record **out, char *err, size_t errlen)
+{
+	GElf_Sym runtime, ctype, ver;
+	const struct py_layout *lay = NULL;
+	uint64_t entry[2], size[2], tp_size, tp_dealloc;
+	const uint8_t *vp, *tp;
+	struct weft_record *rec;
+	uint32_t hex;
+	char v[32];
+
+	if (!rt_dynsym_funcs(w, py_funcs, 1, entry, size) || !rt_dynsym(w, "_PyRuntime", &runtime) ||
+	    !rt_dynsym(w, "PyContext_Type", &ctype) || !rt_dynsym(w, "Py_Version", &ver) ||
+	    !(vp = welf_vaddr(w, ver.st_value, 4)) ||
+	    !(tp = welf_vaddr(w, ctype.st_value + TP_BASICSIZE, TP_DEALLOC + 8 - TP_BASICSIZE))) {
+		snprintf(err, errlen,
+			 "not a Go binary (no .go.buildinfo or .gopclntab), nginx, Node.js nor "
+			 "CPython 3.11+");
+		return WEFT_ANALYZE_SKIP;
+	}
+	memcpy(&hex, vp, 4);
+	memcpy(&tp_size, tp, 8);
+	memcpy(&tp_dealloc, tp + TP_DEALLOC - TP_BASICSIZE, 8);
+	entry[1] = tp_dealloc;
+	size[1] = 1;
+	for (size_t i = 0; i < sizeof(py_layouts) / sizeof(py_layouts[0]); i++)
+		if (py_layouts[i].major == hex >> 24 && py_layouts[i].minor == ((hex >> 16) & 0xff) &&
+		    py_layouts[i].ctx_size == (int64_t)tp_size)
+			lay = &py_layouts[i];
+	snprintf(v, sizeof(v), "%u.%u.%u", hex >> 24, (hex >> 16) & 0xff, (hex >> 8) & 0xff);
+	if (rt_record_new(w, path, hash, "python", strdup(v), py_funcs, entry, size, 2, &rec, err,
+			  errlen))
+		return WEFT_ANALYZE_FAIL;
+	if (weft_record_add_fact(rec, "python._PyRuntime", (int64_t)runtime.st_value) ||
+	    weft_record_add_fact(rec, "python.version", hex))
+		goto oom;
+	for (size_t i = 0; lay && i < PY_NFIELDS; i++)
+		if (rt_add_field(rec, lay->f[i].name, lay->f[i].off, WEFT_SRC_KNOWN))
+			goto oom;
+	if (weft_record_check(rec, err, errlen)) {
+		weft_record_free(rec);
+		return WEFT_ANALYZE_FAIL;
+	}
+	*out = rec;
+	if (errlen)
+		err[0] = 0;
+	return WEFT_ANALYZE_OK;
+oom:
+	weft_record_free(rec);
+	snprintf(err, errlen, "out of memory");
+	return WEFT_ANALYZE_FAIL;
+}

@@ -1,0 +1,481 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Python asyncio (CPython's own event loop): which request a task serves
+ * (issue 20, docs/weft-http.md "Runtime rules: Python asyncio").
+ *
+ * Every Task, every scheduled callback and asyncio.to_thread run in a
+ * contextvars Context copied from the running one by PyContext_CopyCurrent
+ * (exported); the running one is the thread state's `context`. So:
+ *   - tie: the task asyncio makes for each accepted connection
+ *     (BaseSelectorEventLoop._accept_connection2) builds the connection's
+ *     transport, whose constructor (_SelectorTransport.__init__) calls
+ *     getsockname() on it: at that syscall, with exactly those two code
+ *     objects at the top of the thread's frame stack, the running context is
+ *     that task's own, made for this connection only. It is tied to the
+ *     connection (fd, the socket's inode, the reading thread, the time):
+ *     a connection-level tie (a context found building the transports of
+ *     two connections, e.g. given to every task by a task factory, is
+ *     marked shared and names none);
+ *   - lineage: PyContext_CopyCurrent (entry: the running context; return:
+ *     the copy) passes the tie on. A copy of a request-bound context is bound
+ *     to the same request. A copy of a connection-level one is bound to the
+ *     request owed on the connection at that moment, if any, else it stays
+ *     connection-level (its setup: connection_made, the handler task); but
+ *     only while the connection was read once at most and nothing was
+ *     written to it: after its first request, the connection's own contexts
+ *     (its handler) may be working for an earlier request while the next one
+ *     is owed already, so they name no request;
+ *   - a context's deallocation (PyContext_Type.tp_dealloc) drops its tie, so
+ *     an address reused by a context made in any other way has none;
+ *   - a write of the connection's loop thread whose running context carries
+ *     a tie, on any other fd, ties that fd (rt_tie.bpf.h) to: the bound
+ *     request, if it is still owed; for a connection-level context, the
+ *     request owed on the connection under the same condition (its first);
+ *     and only while the fd still holds the same socket (inode). A write of
+ *     another thread (asyncio.to_thread's workers) in a bound context ties
+ *     the fd to a checked copy of the bound request (py_snap), taken now:
+ *     its sk_msg run must not read the loop thread's entry, which the loop
+ *     reuses for its next request. Any other write of the process clears
+ *     the fd's tie; writes and read calls on a tied connection are counted.
+ * A task made while a request is owed serves that request: the same rule as
+ * contextvars-based tracing (OpenTelemetry's) inside the process.
+ * Offsets per interpreter build: py_procs (user space: injectors/net/rt_asyncio.c).
+ * Included by http_rt.bpf.c (after http_shared.bpf.h: task_targeted, fd_file).
+ */
+#ifndef WEFT_RT_ASYNCIO_BPF_H
+#define WEFT_RT_ASYNCIO_BPF_H
+
+#include <bpf/bpf_tracing.h>
+#include "net/rt_tie.bpf.h"
+
+#define PY_MAX_INTERPS 4
+#define PY_MAX_THREADS 64
+#define PY_NAME_MAX 48
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);	/* tgid */
+	__type(value, struct weft_py_layout);
+} py_procs SEC(".maps");
+
+struct py_ctx_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 ctx;	/* the PyContext's address */
+};
+
+struct py_tie {
+	__s32 fd;	/* the accepted connection */
+	__u32 gen;	/* the process image's (weft_py_layout.gen) */
+	__u64 ino;	/* its socket's inode (the same connection, not a reused fd) */
+	__u64 reader;	/* the thread that built its transport (its loop) */
+	__u64 at_ns;	/* when (bpf_ktime_get_ns) */
+	__u64 req_ns;	/* bound to the request read at this time (start_ns); 0: connection-level */
+	__u64 shared;	/* the context built transports of two connections: it names none */
+};
+
+/* Tied connections: was anything written to them since the tie? */
+struct py_conn_key {
+	__u32 tgid;
+	__s32 fd;
+};
+
+struct py_conn {
+	__u64 ino;
+	__u32 answered;	/* anything written to it since the tie */
+	__u32 reads;	/* read calls on it since the tie (any result) */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct py_conn_key);
+	__type(value, struct py_conn);
+} py_conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct py_ctx_key);
+	__type(value, struct py_tie);
+} py_ctx SEC(".maps");
+
+/* PyContext_CopyCurrent's running context's tie per thread, entry to return */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct py_tie);
+} py_copy SEC(".maps");
+
+/* Execs of target processes (tgid): user space looks for Python there. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 12);
+} py_execs SEC(".maps");
+
+static __always_inline bool py_off_ok(const struct weft_py_layout *l, int i)
+{
+	return l->off[i] >= 0 && l->off[i] < 4096;
+}
+
+static __always_inline __u64 py_ptr(__u64 base, const struct weft_py_layout *l, int i)
+{
+	__u64 v = 0;
+
+	if (!base || !py_off_ok(l, i) || bpf_probe_read_user(&v, 8, (void *)(base + l->off[i])))
+		return 0;
+	return v;
+}
+
+static __always_inline const struct weft_py_layout *py_layout(__u64 pid_tgid)
+{
+	__u32 tgid = pid_tgid >> 32;
+
+	return bpf_map_lookup_elem(&py_procs, &tgid);
+}
+
+/* The calling thread's PyThreadState (found by its native thread id), or 0. */
+static __noinline __u64 py_tstate(const struct weft_py_layout *l, __u32 tid)
+{
+	__u64 is, ts;
+
+	if (!l)
+		return 0;
+	is = py_ptr(l->runtime, l, PY_RT_INTERP_HEAD);
+	for (int i = 0; i < PY_MAX_INTERPS && is; i++) {
+		ts = py_ptr(is, l, PY_IS_THREADS_HEAD);
+		for (int j = 0; j < PY_MAX_THREADS && ts; j++) {
+			if ((__u32)py_ptr(ts, l, PY_TS_NATIVE_TID) == tid)
+				return ts;
+			ts = py_ptr(ts, l, PY_TS_NEXT);
+		}
+		is = py_ptr(is, l, PY_IS_NEXT);
+	}
+	return 0;
+}
+
+/* Is the code object's co_qualname the compact ASCII string want (n bytes)? */
+static __always_inline bool py_qualname_is(const struct weft_py_layout *l, __u64 code,
+					   const char *want, int n)
+{
+	char buf[PY_NAME_MAX];
+	__u64 s = py_ptr(code, l, PY_CO_QUALNAME), len = 0;
+	__u32 state = 0;
+
+	if (!s || n > PY_NAME_MAX || !py_off_ok(l, PY_STR_LENGTH) || !py_off_ok(l, PY_STR_STATE) ||
+	    !py_off_ok(l, PY_STR_DATA))
+		return false;
+	if (bpf_probe_read_user(&len, 8, (void *)(s + l->off[PY_STR_LENGTH])) || len != n ||
+	    bpf_probe_read_user(&state, 4, (void *)(s + l->off[PY_STR_STATE])))
+		return false;
+	/* kind 1 (bits 2-4), compact (bit 5), ascii (bit 6) */
+	if ((state & 0x7c) != 0x64)
+		return false;
+	if (bpf_probe_read_user(buf, PY_NAME_MAX, (void *)(s + l->off[PY_STR_DATA])))
+		return false;
+	for (int i = 0; i < PY_NAME_MAX; i++) {
+		if (i >= n)
+			break;
+		if (buf[i] != want[i])
+			return false;
+	}
+	return true;
+}
+
+#define PY_TRANSPORT_INIT "_SelectorTransport.__init__"
+#define PY_ACCEPT_TASK "BaseSelectorEventLoop._accept_connection2"
+
+/* The inode of the current process's fd, or 0. */
+static __always_inline __u64 py_fd_ino(__s32 fd)
+{
+	struct file *f = fd_file(fd);
+
+	return f ? BPF_CORE_READ(f, f_inode, i_ino) : 0;
+}
+
+/*
+ * May a connection-level context of t's connection still name a request?
+ * Only while nothing was written to the connection and it was read once:
+ * its first request, arrived in one read (a second read may have brought a
+ * second, pipelined request, which weft-http's entry for the connection then
+ * names instead).
+ */
+static __always_inline bool py_first_only(const struct py_tie *t, __u32 tgid)
+{
+	struct py_conn_key ck = { .tgid = tgid, .fd = t->fd };
+	struct py_conn *c = bpf_map_lookup_elem(&py_conns, &ck);
+
+	return c && c->ino == t->ino && !c->answered && c->reads <= 1;
+}
+
+/* The request owed on t's connection, read after its tie, or NULL. */
+static __always_inline struct weft_server_ctx *py_owed(const struct py_tie *t)
+{
+	struct weft_server_ctx *s = weft_sctx_at(t->reader, (__u32)t->fd);	/* the loop's */
+
+	return s && s->start_ns >= t->at_ns ? s : NULL;
+}
+
+SEC("tracepoint/syscalls/sys_enter_getsockname")
+int weft_py_getsockname(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid(), ts, fr, ctxp;
+	const struct weft_py_layout *l = py_layout(id);
+	struct py_ctx_key k = { .tgid = id >> 32 };
+	struct py_tie t = { .fd = (__s32)ctx->args[0], .reader = id };
+	struct py_conn_key ck = { .tgid = id >> 32, .fd = t.fd };
+	struct py_conn c = {};
+	struct py_tie *old;
+	/* on the stack: constant arrays in .rodata get BTF the kernel refuses */
+	char init[] = PY_TRANSPORT_INIT, accept[] = PY_ACCEPT_TASK;
+
+	if (!l || !task_targeted(id))
+		return 0;
+	ts = py_tstate(l, (__u32)id);
+	fr = py_ptr(py_ptr(ts, l, PY_TS_CFRAME), l, PY_CF_CURRENT_FRAME);
+	/* _SelectorTransport.__init__ <- _SelectorSocketTransport.__init__ <-
+	 * _make_socket_transport (or _make_ssl_transport) <- _accept_connection2 */
+	if (!py_qualname_is(l, py_ptr(fr, l, PY_FR_CODE), init, sizeof(init) - 1))
+		return 0;
+	for (int i = 0; i < 3; i++)
+		fr = py_ptr(fr, l, PY_FR_PREVIOUS);
+	if (!py_qualname_is(l, py_ptr(fr, l, PY_FR_CODE), accept, sizeof(accept) - 1))
+		return 0;
+	ctxp = py_ptr(ts, l, PY_TS_CONTEXT);
+	t.ino = py_fd_ino(t.fd);
+	t.gen = l->gen;
+	if (!ctxp || !t.ino)
+		return 0;
+	k.ctx = ctxp;
+	t.at_ns = bpf_ktime_get_ns();
+	c.ino = t.ino;
+	bpf_map_update_elem(&py_conns, &ck, &c, BPF_ANY);
+	/* the accept task's context is its own, unless a task factory shares one */
+	old = bpf_map_lookup_elem(&py_ctx, &k);
+	if (old && old->gen == t.gen && (old->fd != t.fd || old->ino != t.ino)) {
+		old->shared = 1;
+		return 0;
+	}
+	bpf_map_update_elem(&py_ctx, &k, &t, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_UPROBE(weft_py_copy)
+{
+	__u64 id = bpf_get_current_pid_tgid(), ts, ctxp;
+	const struct weft_py_layout *l = py_layout(id);
+	struct py_ctx_key k = { .tgid = id >> 32 };
+	struct weft_server_ctx *s;
+	struct py_tie *t, child;
+
+	bpf_map_delete_elem(&py_copy, &id);
+	if (!l)
+		return 0;
+	/* the GIL is held here: the runtime's current thread state is this thread's */
+	ts = py_ptr(l->runtime, l, PY_RT_TSTATE_CURRENT);
+	ctxp = py_ptr(ts, l, PY_TS_CONTEXT);
+	if (!ctxp || (__u32)py_ptr(ts, l, PY_TS_NATIVE_TID) != (__u32)id)
+		return 0;
+	k.ctx = ctxp;
+	t = bpf_map_lookup_elem(&py_ctx, &k);
+	if (!t || t->gen != l->gen || t->shared)
+		return 0;
+	child = *t;
+	if (!child.req_ns) {
+		if (!py_first_only(t, k.tgid))
+			return 0;	/* after its first request: no request named */
+		s = py_owed(t);
+		if (s)
+			child.req_ns = s->start_ns;
+	}
+	bpf_map_update_elem(&py_copy, &id, &child, BPF_ANY);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_URETPROBE(weft_py_copy_ret, __u64 copy)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct py_ctx_key k = { .tgid = id >> 32, .ctx = copy };
+	struct py_tie *t = bpf_map_lookup_elem(&py_copy, &id);
+
+	/* a new object: whatever an earlier one at its address carried is gone */
+	if (!t) {
+		bpf_map_delete_elem(&py_ctx, &k);
+		return 0;
+	}
+	if (copy)
+		bpf_map_update_elem(&py_ctx, &k, t, BPF_ANY);
+	bpf_map_delete_elem(&py_copy, &id);
+	return 0;
+}
+
+/* PyContext_Type.tp_dealloc(ctx): its address may next hold any context */
+SEC("uprobe")
+int BPF_UPROBE(weft_py_ctx_free, __u64 ctxp)
+{
+	struct py_ctx_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .ctx = ctxp };
+
+	bpf_map_delete_elem(&py_ctx, &k);
+	return 0;
+}
+
+/* Room to copy a served request in (tracepoints run with preemption off). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct weft_server_ctx);
+} py_snap_buf SEC(".maps");
+
+/*
+ * A write on fd by another thread than the loop (to_thread's workers) in a
+ * context bound to a request: copy that request, if still owed, into
+ * weft_rt_snaps for the write's sk_msg run. The loop thread may be rewriting
+ * its entry in place meanwhile (for its next request: start time zeroed
+ * first, the trace id, then the new start time): the copy counts only if
+ * the entry's start time is the bound one before and after it was taken (x86
+ * keeps loads in order, as the layouts table is x86-64 only).
+ */
+static __always_inline bool py_snap(const struct py_tie *t, __u32 tgid, __s32 fd)
+{
+	struct weft_rt_key k = { .tgid = tgid, .fd = fd };
+	struct weft_server_ctx *s, *buf;
+	__u32 zero = 0;
+	__u64 after = 0;
+
+	if (!t->req_ns)
+		return false;	/* connection-level: only the loop's own writes */
+	s = weft_sctx_at(t->reader, (__u32)t->fd);
+	buf = bpf_map_lookup_elem(&py_snap_buf, &zero);
+	if (!s || !buf || s->start_ns != t->req_ns || !s->ctx.valid)
+		return false;
+	if (bpf_probe_read_kernel(buf, sizeof(*buf), s) ||
+	    bpf_probe_read_kernel(&after, sizeof(after), &s->start_ns))
+		return false;
+	if (after != t->req_ns || buf->start_ns != t->req_ns || !buf->ctx.valid)
+		return false;
+	return bpf_map_update_elem(&weft_rt_snaps, &k, buf, BPF_ANY) == 0;
+}
+
+/* A write of a Python process on fd: tie fd to its running context's request, or clear it. */
+static __always_inline int py_write(__s32 fd)
+{
+	__u64 id = bpf_get_current_pid_tgid(), ts;
+	const struct weft_py_layout *l = py_layout(id);
+	struct py_ctx_key k = { .tgid = id >> 32 };
+	struct py_conn_key ck = { .tgid = id >> 32, .fd = fd };
+	struct py_conn *c;
+	struct py_tie *t;
+
+	if (!l || fd < 0)
+		return 0;
+	c = bpf_map_lookup_elem(&py_conns, &ck);
+	if (c && c->ino == py_fd_ino(fd))
+		c->answered = 1;	/* a response (or anything) on a tied connection */
+	ts = py_tstate(l, (__u32)id);
+	k.ctx = py_ptr(ts, l, PY_TS_CONTEXT);
+	t = k.ctx ? bpf_map_lookup_elem(&py_ctx, &k) : NULL;
+	if (!t || t->gen != l->gen || t->shared || t->fd == fd || py_fd_ino(t->fd) != t->ino ||
+	    (!t->req_ns && !py_first_only(t, k.tgid)))
+		weft_rt_tie_clear(k.tgid, fd);
+	else if (t->reader != id && py_snap(t, k.tgid, fd))
+		weft_rt_tie_snap(k.tgid, fd, t->req_ns); /* another thread: a checked copy */
+	else if (t->reader != id)
+		weft_rt_tie_clear(k.tgid, fd);
+	else
+		weft_rt_tie_at(k.tgid, fd, (__u32)t->fd, t->at_ns, t->req_ns);
+	return 0;
+}
+
+/* A read call of a Python process on fd: counted if fd is a tied connection. */
+static __always_inline int py_read(__s32 fd)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct py_conn_key ck = { .tgid = id >> 32, .fd = fd };
+	struct py_conn *c;
+
+	if (!py_layout(id))
+		return 0;
+	c = bpf_map_lookup_elem(&py_conns, &ck);
+	if (c && c->ino == py_fd_ino(fd))
+		__sync_fetch_and_add(&c->reads, 1);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_read")
+int weft_py_read(struct trace_event_raw_sys_enter *ctx)
+{
+	return py_read((__s32)ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int weft_py_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+	return py_read((__s32)ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_readv")
+int weft_py_readv(struct trace_event_raw_sys_enter *ctx)
+{
+	return py_read((__s32)ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int weft_py_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return py_read((__s32)ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_write")
+int weft_py_write(struct trace_event_raw_sys_enter *ctx)
+{
+	return py_write((__s32)ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int weft_py_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	return py_write((__s32)ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_writev")
+int weft_py_writev(struct trace_event_raw_sys_enter *ctx)
+{
+	return py_write((__s32)ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int weft_py_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return py_write((__s32)ctx->args[0]);
+}
+
+/* A new program image: its Python layout (if any) no longer holds; user space looks again. */
+SEC("tracepoint/sched/sched_process_exec")
+int weft_py_exec(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+
+	bpf_map_delete_elem(&py_procs, &tgid);
+	if (task_targeted(id))
+		bpf_ringbuf_output(&py_execs, &tgid, sizeof(tgid), 0);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int weft_py_exit(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+
+	if ((__u32)id == tgid)
+		bpf_map_delete_elem(&py_procs, &tgid);
+	return 0;
+}
+
+#endif /* WEFT_RT_ASYNCIO_BPF_H */

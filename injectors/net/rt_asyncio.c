@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* weft-http's Python asyncio rule, user space: see rt_asyncio.h and docs/weft-http.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+#include "log.h"
+#include "offsets.h"
+#include "weft_rt.h"
+#include "rt_asyncio.h"
+#include "rt_proc.h"
+
+#define MAX_PROCS 256
+#define MAX_WARNED 64
+
+/* The record's field for each layout slot (analyzer/python.c). */
+static const char *const fields[PY_NOFF] = {
+    [PY_RT_TSTATE_CURRENT] = "python._PyRuntimeState.gilstate.tstate_current",
+    [PY_RT_INTERP_HEAD] = "python._PyRuntimeState.interpreters.head",
+    [PY_IS_NEXT] = "python.PyInterpreterState.next",
+    [PY_IS_THREADS_HEAD] = "python.PyInterpreterState.threads.head",
+    [PY_TS_NEXT] = "python.PyThreadState.next",
+    [PY_TS_NATIVE_TID] = "python.PyThreadState.native_thread_id",
+    [PY_TS_CONTEXT] = "python.PyThreadState.context",
+    [PY_TS_CFRAME] = "python.PyThreadState.cframe",
+    [PY_CF_CURRENT_FRAME] = "python._PyCFrame.current_frame",
+    [PY_FR_CODE] = "python._PyInterpreterFrame.f_code",
+    [PY_FR_PREVIOUS] = "python._PyInterpreterFrame.previous",
+    [PY_CO_QUALNAME] = "python.PyCodeObject.co_qualname",
+    [PY_STR_LENGTH] = "python.PyASCIIObject.length",
+    [PY_STR_STATE] = "python.PyASCIIObject.state",
+    [PY_STR_DATA] = "python.PyASCIIObject.data",
+};
+
+static struct {
+	struct bpf_object *obj;
+	int procs_fd;
+	const char *cgroup_rel;
+	struct {
+		dev_t dev;
+		ino_t ino;
+	} warned[MAX_WARNED];
+	int nwarned, queue[2];
+	pthread_t thread;
+	bool running;
+	unsigned long dropped;
+	__u32 gen;
+	struct {
+		int pid;
+		dev_t dev; /* its binary */
+		ino_t ino;
+		struct bpf_link *links[3];
+	} procs[MAX_PROCS]; /* pid 0: a free slot */
+} g = {.procs_fd = -1};
+
+static const char *const uprobes[] = {"weft_py_copy", "weft_py_copy_ret", "weft_py_ctx_free"};
+
+void weft_rt_asyncio_prepare(struct bpf_object *obj)
+{
+	for (size_t i = 0; i < sizeof(uprobes) / sizeof(uprobes[0]); i++) {
+		struct bpf_program *p = bpf_object__find_program_by_name(obj, uprobes[i]);
+
+		if (p)
+			bpf_program__set_autoattach(p, false);
+	}
+}
+
+/* Once per binary: has a line been printed about it? */
+static bool warned_once(const struct stat *st)
+{
+	for (int i = 0; i < g.nwarned; i++)
+		if (g.warned[i].dev == st->st_dev && g.warned[i].ino == st->st_ino)
+			return true;
+	if (g.nwarned < MAX_WARNED) {
+		g.warned[g.nwarned].dev = st->st_dev;
+		g.warned[g.nwarned++].ino = st->st_ino;
+	}
+	return false;
+}
+
+/* The load address of pid's executable (ino): a PIE's bias. */
+static __u64 exe_bias(int pid, ino_t exe)
+{
+	char path[64], line[512];
+	unsigned long lo, off, ino;
+	unsigned maj, min;
+	__u64 bias = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%*x %*s %lx %x:%x %lu", &lo, &off, &maj, &min, &ino) == 5 &&
+		    off == 0 && ino == exe) {
+			bias = lo;
+			break;
+		}
+	if (f)
+		fclose(f);
+	return bias;
+}
+
+static void detach(int slot)
+{
+	for (int i = 0; i < 3; i++)
+		bpf_link__destroy(g.procs[slot].links[i]);
+	memset(&g.procs[slot], 0, sizeof(g.procs[slot]));
+}
+
+/*
+ * A slot for pid running binary st: its own (probes of another binary that
+ * it ran before dropped), else a free one, or -1. *kept: it has its probes.
+ */
+static int slot_for(int pid, const struct stat *st, bool *kept)
+{
+	int free = -1;
+
+	*kept = false;
+	for (int i = 0; i < MAX_PROCS; i++) {
+		if (g.procs[i].pid == pid && g.procs[i].dev == st->st_dev &&
+		    g.procs[i].ino == st->st_ino) {
+			*kept = true; /* an exec of the same binary: its uprobes hold */
+			return i;
+		}
+		if (g.procs[i].pid == pid ||
+		    (g.procs[i].pid && kill(g.procs[i].pid, 0) && errno == ESRCH))
+			detach(i);
+		if (!g.procs[i].pid && free < 0)
+			free = i;
+	}
+	return free;
+}
+
+/* 1: probes attached now, 0: attached already, -1: failed (said why). */
+static int attach(int pid, const char *path, const char *name, const struct stat *st, long copy_off,
+		  long free_off)
+{
+	const long offs[] = {copy_off, copy_off, free_off};
+	bool kept;
+	int s = slot_for(pid, st, &kept);
+
+	if (s < 0) {
+		weft_warn("python %s (pid %d): %d processes probed already: its asyncio calls "
+			  "start new traces",
+			  name, pid, MAX_PROCS);
+		return -1;
+	}
+	if (kept)
+		return 0;
+	g.procs[s].pid = pid;
+	g.procs[s].dev = st->st_dev;
+	g.procs[s].ino = st->st_ino;
+	for (size_t i = 0; i < 3; i++) {
+		struct bpf_uprobe_opts uo = {.sz = sizeof(uo), .retprobe = i == 1};
+		struct bpf_program *p = bpf_object__find_program_by_name(g.obj, uprobes[i]);
+		struct bpf_link *k =
+		    p ? bpf_program__attach_uprobe_opts(p, pid, path, (size_t)offs[i], &uo) : NULL;
+
+		if (!k) {
+			if (errno != ESRCH) /* else it has exited already */
+				weft_warn("python %s (pid %d): cannot attach its probes: %s: its "
+					  "asyncio calls start new traces",
+					  name, pid, strerror(errno));
+			detach(s);
+			return -1;
+		}
+		g.procs[s].links[i] = k;
+	}
+	return 1;
+}
+
+/* The layout from a python record, or -1 (one line, once per binary) when it has none. */
+static int layout_of(const struct weft_record *rec, struct weft_py_layout *l, const char *name,
+		     const char *version, const struct stat *st)
+{
+	int64_t rt = weft_record_fact(rec, "python._PyRuntime", 0);
+
+	for (int i = 0; i < PY_NOFF; i++) {
+		const struct weft_field *f = weft_record_field(rec, fields[i]);
+
+		if (!f || !rt) {
+			if (!warned_once(st))
+				fprintf(
+				    stderr,
+				    "weft-http: python %s (%s): no record for this version: its "
+				    "asyncio calls start new traces\n",
+				    version, name);
+			return -1;
+		}
+		l->off[i] = (__s32)f->offset;
+	}
+	l->runtime = (__u64)rt;
+	return 0;
+}
+
+/* A process of the cgroup: if its record says CPython with a layout, probe it. */
+static void consider(int pid)
+{
+	char path[64], name[PATH_MAX], err[256] = "";
+	const struct weft_func *copy, *dealloc;
+	struct weft_record *rec = NULL;
+	struct weft_py_layout l = {0};
+	const char *version;
+	struct weft_db *db;
+	struct stat st;
+	ssize_t n;
+	int fd, r;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st))
+		goto out;
+	n = readlink(path, name, sizeof(name) - 1);
+	name[n > 0 ? n : 0] = 0;
+	/* Whether it is CPython is the analyzer's finding: on a miss it runs. */
+	db = weft_db_open(NULL, WEFT_DB_STRICT, err, sizeof(err));
+	if (!db || weft_db_lookup_fd(db, fd, path, &rec, err, sizeof(err)) == -ENOENT) {
+		weft_db_close(db);
+		weft_rt_run_analyzer(path);
+		db = weft_db_open(NULL, WEFT_DB_STRICT, err, sizeof(err));
+		if (!db)
+			goto out;
+		weft_db_lookup_fd(db, fd, path, &rec, err, sizeof(err));
+	}
+	weft_db_close(db);
+	if (!rec || !rec->runtime || strcmp(rec->runtime, "python"))
+		goto out;
+	version = rec->nmodules ? rec->modules[0].version : "?";
+	copy = weft_record_func(rec, "PyContext_CopyCurrent");
+	dealloc = weft_record_func(rec, "PyContext_Type.tp_dealloc");
+	if (!copy || !dealloc || layout_of(rec, &l, name, version, &st))
+		goto out;
+	if (rec->pie)
+		l.runtime += exe_bias(pid, st.st_ino);
+	l.gen = ++g.gen;
+	/*
+	 * Probes first, the layout after: the probes do nothing without it, so
+	 * every context copied or freed from the moment ties can be made is seen
+	 * (a tie made before the deallocation probe held would outlive its
+	 * context, and a context made later at that address would inherit it).
+	 */
+	r = attach(pid, path, name, &st, (long)copy->fileoff, (long)dealloc->fileoff);
+	if (r < 0)
+		goto out;
+	if (bpf_map_update_elem(g.procs_fd, &(__u32){(__u32)pid}, &l, BPF_ANY)) {
+		weft_warn("python %s (pid %d): cannot record its layout: %s: its asyncio calls "
+			  "start new traces",
+			  name, pid, strerror(errno));
+		goto out;
+	}
+	if (r > 0)
+		fprintf(stderr, "weft-http: python %s (%s, pid %d): asyncio probes attached\n",
+			version, name, pid);
+out:
+	weft_record_free(rec);
+	close(fd);
+}
+
+/*
+ * Probing happens on a thread of its own: attaching and detaching uprobes
+ * waits for the kernel (RCU grace periods, the mmap locks of every process
+ * mapping the binary), up to hundreds of milliseconds on a busy machine,
+ * and the span ring buffer must not wait for that (it filled up and dropped
+ * spans while the ring-buffer loop attached).
+ */
+static void *prober(void *arg)
+{
+	__u32 pid;
+
+	(void)arg;
+	weft_rt_scan(g.cgroup_rel, consider);
+	while (read(g.queue[0], &pid, sizeof(pid)) == (ssize_t)sizeof(pid))
+		consider((int)pid);
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (g.procs[i].pid)
+			detach(i);
+	return NULL;
+}
+
+static int on_exec(void *ctx, void *data, size_t len)
+{
+	(void)ctx;
+	/* a full queue (a storm of execs): that process is not probed, new traces */
+	if (len >= sizeof(__u32) && write(g.queue[1], data, sizeof(__u32)) != sizeof(__u32))
+		g.dropped++;
+	return 0;
+}
+
+int weft_rt_asyncio_start(struct bpf_object *obj, struct ring_buffer *rb, const char *cgroup,
+			  const char *root)
+{
+	struct bpf_map *execs = bpf_object__find_map_by_name(obj, "py_execs");
+	struct bpf_map *procs = bpf_object__find_map_by_name(obj, "py_procs");
+
+	if (!execs || !procs)
+		return 0;
+	g.obj = obj;
+	g.procs_fd = bpf_map__fd(procs);
+	g.cgroup_rel = weft_rt_cgroup_rel(cgroup, root);
+	if (pipe2(g.queue, O_CLOEXEC)) {
+		weft_err("cannot make the queue of processes to probe: %s", strerror(errno));
+		return -1;
+	}
+	fcntl(g.queue[1], F_SETFL, O_NONBLOCK);
+	if (ring_buffer__add(rb, bpf_map__fd(execs), on_exec, NULL)) {
+		weft_err("cannot watch execs: %s", strerror(errno));
+		return -1;
+	}
+	errno = pthread_create(&g.thread, NULL, prober, NULL);
+	if (errno) {
+		weft_err("cannot start the Python prober thread: %s", strerror(errno));
+		return -1;
+	}
+	g.running = true;
+	return 0;
+}
+
+void weft_rt_asyncio_stop(void)
+{
+	if (!g.running)
+		return;
+	close(g.queue[1]); /* the prober sees the end, detaches everything and returns */
+	pthread_join(g.thread, NULL);
+	close(g.queue[0]);
+	g.running = false;
+	if (g.dropped)
+		weft_warn("%lu processes were not looked at for Python (too many execs at once): "
+			  "their asyncio calls started new traces",
+			  g.dropped);
+}
