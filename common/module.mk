@@ -1,5 +1,5 @@
 # common/: small shared user-space pieces, linked into every program.
-COMMON_SRCS := common/log.c common/lifecycle.c common/mounts.c common/random.c common/tracecontext.c
+COMMON_SRCS := common/log.c common/lifecycle.c common/mounts.c common/host.c common/injector.c common/random.c common/tracecontext.c
 COMMON_LIB  := $(B)/lib/libweftcommon.a
 
 $(COMMON_LIB): $(COMMON_SRCS:%.c=$(B)/obj/%.o)

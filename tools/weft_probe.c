@@ -21,21 +21,16 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "host.h"
 #include "log.h"
 #include "mounts.h"
 #include "tools/weft_probe.skel.h"
-
-#ifndef CGROUP2_SUPER_MAGIC
-#define CGROUP2_SUPER_MAGIC 0x63677270
-#endif
 
 #define SECURITYFS_DIR WEFT_SECURITYFS_DIR
 #define LOCKDOWN_FILE SECURITYFS_DIR "/lockdown"
@@ -127,13 +122,6 @@ static void report(const char *name, const char *status, const char *fmt, ...)
 static const char *yesno(bool ok)
 {
 	return ok ? "yes" : "no";
-}
-
-static bool fs_is(const char *path, long magic)
-{
-	struct statfs st;
-
-	return statfs(path, &st) == 0 && (long)st.f_type == magic;
 }
 
 /* A file system weft needs, mounted by weft_ensure_*() (rc) if it was absent. */
@@ -355,37 +343,6 @@ static bool probe_tc(const char *name, bool tcx)
 	return status == 0;
 }
 
-static const char *cgroup2_root(void)
-{
-	if (fs_is("/sys/fs/cgroup/unified", CGROUP2_SUPER_MAGIC))
-		return "/sys/fs/cgroup/unified";
-	if (fs_is("/sys/fs/cgroup", CGROUP2_SUPER_MAGIC))
-		return "/sys/fs/cgroup";
-	return NULL;
-}
-
-/* Lockdown mode: the bracketed word of the lockdown file, or NULL. */
-static const char *lockdown_mode(char *buf, size_t len)
-{
-	FILE *f = fopen(LOCKDOWN_FILE, "r");
-	char line[128], *a, *b;
-
-	if (!f)
-		return NULL;
-	if (!fgets(line, sizeof(line), f)) {
-		fclose(f);
-		return NULL;
-	}
-	fclose(f);
-	a = strchr(line, '[');
-	b = a ? strchr(a, ']') : NULL;
-	if (!a || !b)
-		return NULL;
-	*b = '\0';
-	snprintf(buf, len, "%s", a + 1);
-	return buf;
-}
-
 static void usage(FILE *to)
 {
 	fprintf(to,
@@ -448,13 +405,13 @@ int main(int argc, char **argv)
 	report_mount("tracefs", weft_ensure_tracefs(), WEFT_TRACEFS_DIR,
 		     "syscall tracepoints need it");
 
-	cg = cgroup2_root();
+	cg = weft_cgroup2_root(false);
 	report("cgroup2", yesno(cg), "%s%s", cg ? "mounted at " : "",
 	       cg ? cg
 		  : "no cgroup v2 mount at /sys/fs/cgroup or /sys/fs/cgroup/unified: "
 		    "mount -t cgroup2 none /sys/fs/cgroup/unified (sockops need it)");
 
-	mode = lockdown_mode(mode_buf, sizeof(mode_buf));
+	mode = weft_lockdown_mode(mode_buf, sizeof(mode_buf));
 	report("lockdown", mode ? mode : "?", "%s",
 	       mode ? "from " LOCKDOWN_FILE
 		    : "no " LOCKDOWN_FILE ": kernel without the lockdown LSM (or no securityfs)");

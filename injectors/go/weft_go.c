@@ -14,9 +14,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,23 +33,21 @@
 #include "go_binary.h"
 #include "go_pin.h"
 #include "weft_conn_ctx.h"
-#include "go_probe.h"
 #include "go_procs.h"
 #include "go_analyze.h"
-#include "lifecycle.h"
+#include "host.h"
+#include "injector.h"
 #include "go_discover.h"
 
 #define MAX_ARGS WEFT_GO_MAX_BINARIES
 
 struct opts {
+	struct weft_inj_opts c; /* --pid, --cgroup, --spans-file, --verbose */
 	const char *db;
-	const char *spans_file;
 	const char *exes[MAX_ARGS];
 	int nexes;
-	pid_t pids[MAX_ARGS];
-	int npids;
 	struct go_disc_sel sel; /* --cgroup, --exe-name, --port: discovery */
-	bool no_write, no_analyze, verbose;
+	bool no_write, no_analyze;
 };
 
 struct state {
@@ -61,138 +57,107 @@ struct state {
 	unsigned nbins;
 	char pin[PATH_MAX];	 /* go_conn_ctx, in read-only mode */
 	char pids_pin[PATH_MAX]; /* go_pids: the processes whose spans weft-go makes */
+	struct go_disc *disc;
 };
 
-static volatile sig_atomic_t stop;
+enum { OPT_NAME = 0x100, OPT_PORT, OPT_NO_WRITE, OPT_NO_ANALYZE };
 
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-	go_analyze_stop(); /* an analysis on the spot ends too */
-}
+static const struct weft_inj_flag go_flags[] = {
+    {{"db", required_argument, NULL, 'd'},
+     "DIR",
+     "offsets database (default $WEFT_OFFSETS_DB or " WEFT_DB_DEFAULT_DIR ")"},
+    {{"exe", required_argument, NULL, 'e'},
+     "PATH",
+     "every process of this executable, now and later (repeatable)"},
+    {{"exe-name", required_argument, NULL, OPT_NAME},
+     "GLOB",
+     "every Go process whose executable's name matches, now and later"},
+    {{"port", required_argument, NULL, OPT_PORT},
+     "N",
+     "every Go process listening on TCP port N, now and later"},
+    {{"no-write", no_argument, NULL, OPT_NO_WRITE},
+     NULL,
+     "never write into processes: spans and published context only"},
+    {{"no-analyze", no_argument, NULL, OPT_NO_ANALYZE},
+     NULL,
+     "a binary missing from the database is an error"},
+    {},
+};
 
-static void usage(FILE *out)
+static int go_flag(void *ctx, int id, const char *arg)
 {
-	fprintf(
-	    out,
-	    "usage: weft-go [--db DIR] (--exe PATH | --pid PID | --cgroup PATH |\n"
-	    "                --exe-name GLOB | --port N)... [--no-write] [--no-analyze]\n"
-	    "               [--spans-file F] [--verbose]\n"
-	    "  --db DIR        offsets database (default $WEFT_OFFSETS_DB or %s)\n"
-	    "  --exe PATH      instrument every process of this executable, now and later\n"
-	    "  --pid PID       instrument this process\n"
-	    "  --cgroup PATH   every Go process in this cgroup v2 subtree, now and later\n"
-	    "  --exe-name GLOB every Go process whose executable's name matches, now and later\n"
-	    "  --port N        every Go process listening on TCP port N, now and later\n"
-	    "  --no-write      never write into processes: spans and published context only\n"
-	    "  --no-analyze    a binary missing from the database is an error\n"
-	    "  --spans-file F  write spans as JSON lines to F\n"
-	    "  --verbose       say what happens to each process\n",
-	    WEFT_DB_DEFAULT_DIR);
-}
-
-/* One discovery selector (c: 'c' --cgroup, 'n' --exe-name, 'P' --port). */
-static int disc_arg(struct go_disc_sel *sel, int c, const char *arg)
-{
-	int *n = c == 'c' ? &sel->ncgroups : c == 'n' ? &sel->nnames : &sel->nports;
+	struct opts *o = ctx;
+	struct go_disc_sel *sel = &o->sel;
 	char *end;
 	long v;
 
-	if (*n == GO_DISC_MAX_SEL) {
-		weft_err("too many selectors: at most %d of each", GO_DISC_MAX_SEL);
-		return -1;
-	}
-	if (c == 'c') {
-		sel->cgroups[(*n)++] = arg;
-	} else if (c == 'n') {
-		sel->names[(*n)++] = arg;
-	} else {
+	switch (id) {
+	case 'd':
+		o->db = arg;
+		return 0;
+	case 'e':
+		if (o->nexes == MAX_ARGS) {
+			weft_err("too many --exe: at most %d", MAX_ARGS);
+			return -1;
+		}
+		o->exes[o->nexes++] = arg;
+		return 0;
+	case OPT_NO_WRITE:
+		o->no_write = true;
+		return 0;
+	case OPT_NO_ANALYZE:
+		o->no_analyze = true;
+		return 0;
+	case OPT_NAME:
+		if (sel->nnames == GO_DISC_MAX_SEL)
+			break;
+		sel->names[sel->nnames++] = arg;
+		return 0;
+	default: /* OPT_PORT */
 		v = strtol(arg, &end, 10);
 		if (*end || v <= 0 || v > 65535) {
 			weft_err("bad --port %s: give a TCP port, 1..65535", arg);
 			return -1;
 		}
-		sel->ports[(*n)++] = (uint16_t)v;
+		if (sel->nports == GO_DISC_MAX_SEL)
+			break;
+		sel->ports[sel->nports++] = (uint16_t)v;
+		return 0;
 	}
-	return 0;
+	weft_err("too many selectors: at most %d of each", GO_DISC_MAX_SEL);
+	return -1;
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	static const struct option lo[] = {
-	    {"db", required_argument, NULL, 'd'},
-	    {"exe", required_argument, NULL, 'e'},
-	    {"pid", required_argument, NULL, 'p'},
-	    {"cgroup", required_argument, NULL, 'c'},
-	    {"exe-name", required_argument, NULL, 'n'},
-	    {"port", required_argument, NULL, 'P'},
-	    {"no-write", no_argument, NULL, 'W'},
-	    {"no-analyze", no_argument, NULL, 'A'},
-	    {"spans-file", required_argument, NULL, 's'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"help", no_argument, NULL, 'h'},
-	    {},
+	const struct weft_inj_cli cli = {
+	    .synopsis =
+		"[--db DIR] (--exe PATH | --pid PID | --cgroup PATH |\n"
+		"               --exe-name GLOB | --port N)... [--no-write] [--no-analyze]\n"
+		"               [--spans-file F] [--verbose]",
+	    .about = "W3C trace context for Go net/http services, by uprobes: a SERVER span per\n"
+		     "request served, a CLIENT span per request sent, traceparent written into\n"
+		     "outgoing requests where the kernel allows bpf_probe_write_user. Targets:\n"
+		     "each --pid, every process of each --exe, and every Go process --cgroup,\n"
+		     "--exe-name or --port find, now and later.",
+	    .flags = go_flags,
+	    .on_flag = go_flag,
+	    .ctx = o,
+	    .max_cgroups = GO_DISC_MAX_SEL,
+	    .max_pids = MAX_ARGS,
 	};
-	char *end;
-	long v;
-	int c;
 
-	while ((c = getopt_long(argc, argv, "d:e:p:s:vh", lo, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			o->db = optarg;
-			break;
-		case 'e':
-			if (o->nexes == MAX_ARGS)
-				goto too_many;
-			o->exes[o->nexes++] = optarg;
-			break;
-		case 'p':
-			v = strtol(optarg, &end, 10);
-			if (*end || v <= 0 || v > INT_MAX) {
-				weft_err("bad --pid %s: give a process id", optarg);
-				return -1;
-			}
-			if (o->npids == MAX_ARGS)
-				goto too_many;
-			o->pids[o->npids++] = (pid_t)v;
-			break;
-		case 'c':
-		case 'n':
-		case 'P':
-			if (disc_arg(&o->sel, c, optarg))
-				return -1;
-			break;
-		case 'W':
-			o->no_write = true;
-			break;
-		case 'A':
-			o->no_analyze = true;
-			break;
-		case 's':
-			o->spans_file = optarg;
-			break;
-		case 'v':
-			o->verbose = true;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			usage(stderr);
-			return -1;
-		}
-	}
-	if (optind < argc || (!o->nexes && !o->npids && !go_disc_any(&o->sel))) {
+	if (weft_inj_parse(&cli, argc, argv, &o->c))
+		return -1;
+	for (int i = 0; i < o->c.ncgroups; i++)
+		o->sel.cgroups[i] = o->c.cgroups[i];
+	o->sel.ncgroups = o->c.ncgroups;
+	if (!o->nexes && !o->c.npids && !go_disc_any(&o->sel)) {
 		weft_err("no target: give --exe PATH, --pid PID, --cgroup PATH, --exe-name GLOB or "
 			 "--port N");
 		return -1;
 	}
 	return 0;
-too_many:
-	weft_err("too many targets: at most %d --exe and %d --pid", MAX_ARGS, MAX_ARGS);
-	return -1;
 }
 
 /* The targets map: tgid -> binary index, read by every BPF program. */
@@ -315,7 +280,7 @@ static int setup_binary(struct state *st, const struct go_env *env, const char *
 			close(fd);
 			return 1;
 		default:
-			if (stop)
+			if (weft_inj_stopping())
 				weft_info("stopped during start-up: %s", err);
 			else
 				weft_err("%s", err);
@@ -394,15 +359,6 @@ static int disc_attach(void *ctx, pid_t pid, int fd, const char *path)
 	return rc == 0 ? GO_DISC_ATTACHED : rc > 0 ? GO_DISC_LEFT : GO_DISC_FAILED;
 }
 
-static int on_span(void *ctx, void *data, size_t len)
-{
-	struct state *st = ctx;
-
-	if (len >= sizeof(struct weft_span_event))
-		weft_exporter_submit(st->exp, data);
-	return 0;
-}
-
 static int on_proc(void *ctx, void *data, size_t len)
 {
 	const struct state *st = ctx;
@@ -417,21 +373,35 @@ static int on_proc(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-static void print_stats(struct state *st, bool write, bool publish)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	__u64 tot[WEFT_GO_ST_MAX] = {};
-	__u64 *vals;
+static const char *const go_counter_names[WEFT_GO_ST_MAX] = {
+    [WEFT_GO_ST_SERVER] = "server-spans",
+    [WEFT_GO_ST_CLIENT] = "client-spans",
+    [WEFT_GO_ST_WRITES] = "writes",
+    [WEFT_GO_ST_SKIP_STATE] = "skip-state",
+    [WEFT_GO_ST_SKIP_SPACE] = "skip-space",
+    [WEFT_GO_ST_SKIP_APPSET] = "skip-app-set",
+    [WEFT_GO_ST_SKIP_UNKNOWN] = "skip-unscanned",
+    [WEFT_GO_ST_SKIP_FAULT] = "skip-fault",
+    [WEFT_GO_ST_PUBLISHED] = "published",
+    [WEFT_GO_ST_PUBLISH_SKIP] = "not-published",
+    [WEFT_GO_ST_RB_DROP] = "spans-lost",
+    [WEFT_GO_ST_IN_VALID] = "incoming-valid",
+    [WEFT_GO_ST_IN_INVALID] = "incoming-invalid",
+    [WEFT_GO_ST_HITS] = "uprobe-hits",
+    [WEFT_GO_ST_SKIP_SHARED] = "skip-shared-header-map",
+    [WEFT_GO_ST_SKIP_WRITER] = "skip-not-bufio-writer",
+    [WEFT_GO_ST_NO_STATE] = "no-thread-state",
+    [WEFT_GO_ST_SKIP_FORWARDED] = "skip-forwarded",
+    [WEFT_GO_ST_TS_WRITES] = "tracestate-writes",
+    [WEFT_GO_ST_TS_SKIP] = "tracestate-skipped",
+};
 
-	if (ncpu <= 0 || !(vals = calloc((size_t)ncpu, sizeof(*vals))))
-		return;
-	for (__u32 i = 0; i < WEFT_GO_ST_MAX; i++) {
-		if (bpf_map_lookup_elem(bpf_map__fd(st->skel->maps.stats), &i, vals))
-			continue;
-		for (int c = 0; c < ncpu; c++)
-			tot[i] += vals[c];
-	}
-	free(vals);
+/* The counters as sentences; every one by name with --verbose. */
+static void print_stats(struct state *st, bool write, bool publish, bool verbose)
+{
+	uint64_t tot[WEFT_GO_ST_MAX];
+
+	weft_inj_counters_read(bpf_map__fd(st->skel->maps.stats), tot, WEFT_GO_ST_MAX);
 	weft_info("spans: %llu server, %llu client, %llu lost, %llu not started (no per-thread "
 		  "state); incoming traceparent: %llu valid, %llu invalid",
 		  (unsigned long long)tot[WEFT_GO_ST_SERVER],
@@ -447,7 +417,8 @@ static void print_stats(struct state *st, bool write, bool publish)
 		  (unsigned long long)(tot[WEFT_GO_ST_SKIP_STATE] + tot[WEFT_GO_ST_SKIP_SPACE] +
 				       tot[WEFT_GO_ST_SKIP_APPSET] + tot[WEFT_GO_ST_SKIP_UNKNOWN] +
 				       tot[WEFT_GO_ST_SKIP_FAULT] + tot[WEFT_GO_ST_SKIP_SHARED] +
-				       tot[WEFT_GO_ST_SKIP_WRITER] + tot[WEFT_GO_ST_SKIP_FORWARDED]),
+				       tot[WEFT_GO_ST_SKIP_WRITER] +
+				       tot[WEFT_GO_ST_SKIP_FORWARDED]),
 		  (unsigned long long)tot[WEFT_GO_ST_SKIP_STATE],
 		  (unsigned long long)tot[WEFT_GO_ST_SKIP_SPACE],
 		  (unsigned long long)tot[WEFT_GO_ST_SKIP_APPSET],
@@ -467,19 +438,26 @@ static void print_stats(struct state *st, bool write, bool publish)
 		    (unsigned long long)tot[WEFT_GO_ST_PUBLISHED],
 		    (unsigned long long)tot[WEFT_GO_ST_PUBLISH_SKIP]);
 	weft_debug("uprobe hits in targets: %llu", (unsigned long long)tot[WEFT_GO_ST_HITS]);
+	if (verbose)
+		weft_inj_counters_print(go_counter_names, tot, WEFT_GO_ST_MAX);
 }
 
-static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+/* After each drain: discovery's work, and once a second the targets sweep. */
+static int go_tick(void *ctx)
 {
-	static bool verbose;
+	struct state *st = ctx;
+	static time_t last;
+	time_t now;
 
-	if (!fmt) {
-		verbose = level == LIBBPF_DEBUG;
+	if (!st->disc)
 		return 0;
+	go_disc_poll(st->disc);
+	now = time(NULL);
+	if (now != last) {
+		sweep_targets();
+		last = now;
 	}
-	if (level == LIBBPF_DEBUG && !verbose)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -488,25 +466,20 @@ int main(int argc, char **argv)
 	struct opts o = {};
 	struct go_env env = {};
 	struct weft_exporter_opts eo = {.injector = "weft-go"};
-	struct ring_buffer *spans_rb = NULL, *procs_rb = NULL;
+	struct ring_buffer *rb = NULL;
 	struct bpf_link *exec_l = NULL, *exit_l = NULL;
 	struct go_disc *disc = NULL;
 	char err[1024] = "", why[256] = "";
 	int rc = 1, attached = 0;
-	bool busy = false;
 
-	weft_signals_init(on_signal);
-	weft_log_init("weft-go", false);
+	weft_inj_start("weft-go", go_analyze_stop); /* an analysis on the spot ends too */
 	if (parse_args(argc, argv, &o))
 		return 2;
-	weft_log_init("weft-go", o.verbose);
-	libbpf_set_print(libbpf_log);
-	libbpf_log(LIBBPF_WARN, NULL, (va_list){});
 
 	if (o.no_write) {
 		weft_info("read-only mode (--no-write): spans exported, nothing written, outgoing "
 			  "context published per connection");
-	} else if (!go_probe_write_user(why, sizeof(why))) {
+	} else if (!weft_have_probe_write_user(why, sizeof(why))) {
 		weft_info("read-only mode: %s: spans exported, nothing written, outgoing context "
 			  "published per connection",
 			  why);
@@ -532,7 +505,7 @@ int main(int argc, char **argv)
 	bpf_program__set_autoload(st.skel->progs.go_write_site, env.write);
 	bpf_program__set_autoload(st.skel->progs.go_write_after, env.write);
 	bpf_program__set_autoload(st.skel->progs.go_pc_rt_entry, env.publish);
-	env.multi = go_has_uprobe_multi();
+	env.multi = !getenv("WEFT_GO_NO_UPROBE_MULTI") && weft_have_uprobe_multi();
 	if (env.multi) {
 		struct bpf_program *p;
 
@@ -559,7 +532,7 @@ int main(int argc, char **argv)
 		weft_err("%s", err);
 		goto out;
 	}
-	eo.spans_file = o.spans_file;
+	eo.spans_file = o.c.spans_file;
 	/*
 	 * A smaller span queue than the default keeps RSS down (the ring is
 	 * touched whole as it wraps); still twice OTel's default of 2048. The
@@ -581,7 +554,7 @@ int main(int argc, char **argv)
 			 strerror(errno));
 		goto out;
 	}
-	for (int i = 0; i < o.nexes && !stop; i++) {
+	for (int i = 0; i < o.nexes && !weft_inj_stopping(); i++) {
 		char real[PATH_MAX];
 
 		if (!realpath(o.exes[i], real)) {
@@ -591,32 +564,32 @@ int main(int argc, char **argv)
 		}
 		rc = setup_binary(&st, &env, real, real, 0);
 		if (rc < 0) {
-			rc = stop ? 0 : 1;
+			rc = weft_inj_stopping() ? 0 : 1;
 			goto out;
 		}
 		attached += rc == 0;
 	}
-	for (int i = 0; i < o.npids && !stop; i++) {
+	for (int i = 0; i < o.c.npids && !weft_inj_stopping(); i++) {
 		char exe[64], real[PATH_MAX];
 		ssize_t n;
 
-		snprintf(exe, sizeof(exe), "/proc/%d/exe", o.pids[i]);
+		snprintf(exe, sizeof(exe), "/proc/%d/exe", o.c.pids[i]);
 		n = readlink(exe, real, sizeof(real) - 1);
 		if (n < 0) {
-			weft_err("no process %d: %s: check the pid", o.pids[i], strerror(errno));
+			weft_err("no process %d: %s: check the pid", o.c.pids[i], strerror(errno));
 			rc = 1;
 			goto out;
 		}
 		real[n] = 0;
-		rc = setup_binary(&st, &env, real, exe, o.pids[i]);
+		rc = setup_binary(&st, &env, real, exe, o.c.pids[i]);
 		if (rc < 0) {
-			rc = stop ? 0 : 1;
+			rc = weft_inj_stopping() ? 0 : 1;
 			goto out;
 		}
 		attached += rc == 0;
 	}
-	rc = stop ? 0 : 1;
-	if (stop)
+	rc = weft_inj_stopping() ? 0 : 1;
+	if (weft_inj_stopping())
 		goto out; /* a stop request during start-up: clean up, exit 0 */
 	if (go_disc_any(&o.sel)) {
 		disc_env = env;
@@ -632,49 +605,27 @@ int main(int argc, char **argv)
 		weft_err("no supported Go binary among the targets: nothing to do");
 		goto out;
 	}
-	spans_rb = ring_buffer__new(bpf_map__fd(st.skel->maps.spans), on_span, &st, NULL);
-	procs_rb = ring_buffer__new(bpf_map__fd(st.skel->maps.procs), on_proc, &st, NULL);
-	if (disc && procs_rb && go_disc_ring(disc, &procs_rb))
-		procs_rb = NULL;
-	if (!spans_rb || !procs_rb) {
+	/* one loop over every ring: spans, process events, discovery's events */
+	rb = ring_buffer__new(bpf_map__fd(st.skel->maps.spans), weft_inj_span_sample, st.exp, NULL);
+	if (!rb || ring_buffer__add(rb, bpf_map__fd(st.skel->maps.procs), on_proc, &st) ||
+	    (disc && go_disc_ring(disc, &rb))) {
 		weft_err("cannot open the ring buffers: %s", strerror(errno));
 		goto out;
 	}
-	weft_info("running (%s); stop with Ctrl-C", env.write ? "writes on" : "read-only");
-	/*
-	 * Spans are submitted without wakeups: drain them on a timer, every 50 ms,
-	 * or every 10 ms while a drain finds many (the ring buffer stays small).
-	 */
-	while (!stop) {
-		int n = ring_buffer__poll(procs_rb, busy ? 10 : 50);
-
-		if (n < 0 && n != -EINTR) {
-			weft_err("ring buffer poll failed: %s", strerror(-n));
-			goto out;
-		}
-		n = ring_buffer__consume(spans_rb);
-		busy = n > 200;
-		if (disc) {
-			static time_t last;
-			time_t now = time(NULL);
-
-			go_disc_poll(disc);
-			if (now != last) { /* once a second */
-				sweep_targets();
-				last = now;
-			}
-		}
-	}
+	st.disc = disc;
+	weft_inj_ready("%s; stop with Ctrl-C", env.write ? "writes on" : "read-only");
+	if (weft_inj_run(rb, go_tick, &st))
+		goto out;
 	rc = 0;
 out:
 	/*
 	 * Drain and flush first, so spans are out promptly; detaching uprobes
 	 * can take a while on some kernels. Events arriving meanwhile are dropped.
 	 */
-	if (spans_rb)
-		ring_buffer__consume(spans_rb);
+	if (rb)
+		ring_buffer__consume(rb);
 	if (st.skel && rc == 0)
-		print_stats(&st, env.write, env.publish);
+		print_stats(&st, env.write, env.publish, o.c.verbose);
 	if (disc && rc == 0)
 		go_disc_summary(disc);
 	go_disc_free(disc);
@@ -686,8 +637,7 @@ out:
 	bpf_link__destroy(exit_l);
 	for (unsigned i = 0; i < st.nbins; i++)
 		go_binary_detach(&st.bins[i]);
-	ring_buffer__free(spans_rb);
-	ring_buffer__free(procs_rb);
+	ring_buffer__free(rb);
 	weft_go__destroy(st.skel);
 	weft_db_close(env.db);
 	return rc;

@@ -11,15 +11,6 @@
 #include <linux/magic.h>
 #include "tcpopt_util.h"
 
-const char *tcpopt_cgroup_default(void)
-{
-	struct statfs fs;
-
-	if (statfs("/sys/fs/cgroup/unified", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC)
-		return "/sys/fs/cgroup/unified";
-	return "/sys/fs/cgroup";
-}
-
 int tcpopt_cgroup_info(const char *path, uint64_t *id, uint32_t *level, char *err, size_t errlen)
 {
 	char real[PATH_MAX], up[PATH_MAX];

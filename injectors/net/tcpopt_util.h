@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* weft-tcpopt helpers: target cgroup, --accept-from CIDRs, libssl lookup. */
+/* weft-tcpopt helpers: target cgroup's id and level, --accept-from CIDRs, libssl lookup. */
 #ifndef WEFT_TCPOPT_UTIL_H
 #define WEFT_TCPOPT_UTIL_H
 
@@ -7,9 +7,6 @@
 #include <stdint.h>
 #include <linux/types.h>
 #include "weft_tcpopt.h"
-
-/* The default cgroup v2 root: /sys/fs/cgroup/unified or /sys/fs/cgroup. */
-const char *tcpopt_cgroup_default(void);
 
 /*
  * Resolve a cgroup v2 directory: its id (the directory's inode number on

@@ -5,24 +5,19 @@
  * spans, for services in any language. See docs/weft-http.md.
  */
 #include <errno.h>
-#include <malloc.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <unistd.h>
-#include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "lifecycle.h"
+#include "host.h"
+#include "injector.h"
 #include "log.h"
 #include "mounts.h"
 #include "exporter.h"
@@ -34,114 +29,19 @@
 #include "rt_asyncio.h"
 
 #define MAX_PIDS 1024
-#define CG_UNIFIED "/sys/fs/cgroup/unified"
 
-static volatile sig_atomic_t stop;
-
-struct opts {
-	const char *cgroup;
-	const char *spans_file;
-	unsigned pids[MAX_PIDS];
-	int npids;
-	bool verbose;
-};
-
-static void on_signal(int sig)
+static int parse_args(int argc, char **argv, struct weft_inj_opts *o)
 {
-	(void)sig;
-	stop = 1;
-}
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: weft-http [--cgroup PATH] [--pid PID]... [--spans-file F] [--verbose]\n"
-		"\n"
-		"Inserts a W3C traceparent header into outgoing HTTP/1.x requests of the\n"
-		"processes in cgroup v2 PATH (default: the root cgroup, i.e. the whole host),\n"
-		"optionally only those of the given PIDs, and exports SERVER/CLIENT spans\n"
-		"(OTLP per OTEL_EXPORTER_OTLP_*, or JSON lines to --spans-file).\n"
-		"Prints \"weft-http: ready\" on stderr once attached; SIGINT/SIGTERM detach.\n");
-}
-
-static int parse_args(int argc, char **argv, struct opts *o)
-{
-	static const struct option lo[] = {
-		{ "cgroup", required_argument, NULL, 'c' },
-		{ "pid", required_argument, NULL, 'p' },
-		{ "spans-file", required_argument, NULL, 's' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	const struct weft_inj_cli cli = {
+	    .synopsis = "[--cgroup PATH] [--pid PID]... [--spans-file F] [--verbose]",
+	    .about = "Inserts a W3C traceparent header into outgoing HTTP/1.x requests of the\n"
+		     "processes in the --cgroup (default: the root cgroup, i.e. the whole host),\n"
+		     "only those of the given --pid if any, and exports SERVER/CLIENT spans.",
+	    .max_cgroups = 1,
+	    .max_pids = MAX_PIDS,
 	};
-	int c;
 
-	while ((c = getopt_long(argc, argv, "c:p:s:vh", lo, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			o->cgroup = optarg;
-			break;
-		case 'p': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-
-			if (*end || v <= 0 || v > 0x7fffffff || o->npids >= MAX_PIDS) {
-				weft_err("bad --pid '%s': give a process id (at most %d)", optarg,
-					 MAX_PIDS);
-				return -1;
-			}
-			o->pids[o->npids++] = (unsigned)v;
-			break;
-		}
-		case 's':
-			o->spans_file = optarg;
-			break;
-		case 'v':
-			o->verbose = true;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			usage(stderr);
-			return -1;
-		}
-	}
-	if (optind < argc) {
-		weft_err("unexpected argument '%s': see weft-http --help", argv[optind]);
-		return -1;
-	}
-	return 0;
-}
-
-static bool is_cgroup2(const char *path)
-{
-	struct statfs s;
-
-	return statfs(path, &s) == 0 && s.f_type == CGROUP2_SUPER_MAGIC;
-}
-
-/* The root of the cgroup v2 hierarchy, mounting it at CG_UNIFIED if needed. */
-static const char *cgroup2_root(void)
-{
-	if (is_cgroup2("/sys/fs/cgroup"))
-		return "/sys/fs/cgroup";
-	if (is_cgroup2(CG_UNIFIED))
-		return CG_UNIFIED;
-	if (mkdir(CG_UNIFIED, 0755) && errno != EEXIST)
-		return NULL;
-	if (mount("none", CG_UNIFIED, "cgroup2", 0, NULL))
-		return NULL;
-	return CG_UNIFIED;
-}
-
-static int on_span(void *ctx, void *data, size_t len)
-{
-	struct weft_exporter *e = ctx;
-
-	if (len >= sizeof(struct weft_span_event))
-		weft_exporter_submit(e, data);
-	return 0;
+	return weft_inj_parse(&cli, argc, argv, o);
 }
 
 static int sock_map_fd = -1;
@@ -159,17 +59,6 @@ static int on_notice(void *ctx, void *data, size_t len)
 		removed++;
 	return 0;
 }
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	extern bool weft_http_verbose;
-
-	if (level == LIBBPF_DEBUG || (level == LIBBPF_INFO && !weft_http_verbose))
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
-bool weft_http_verbose;
 
 /* Reuse the map weft-go pinned as name, if any; true when in use. */
 static bool reuse_pinned(struct bpf_map *map, const char *name)
@@ -320,70 +209,45 @@ static void print_counters(struct weft_http *skel)
 		[WH_REPLACED] = "forwarded-replaced", [WH_TP_TWICE] = "traceparent-twice",
 		[WH_TS_INVALID] = "tracestate-invalid",
 	};
-	int ncpu = libbpf_num_possible_cpus();
-	int fd = bpf_map__fd(skel->maps.counters);
-	unsigned long long *v;
-	char line[512];
-	size_t off = 0;
+	uint64_t v[WH_NCOUNTERS];
 
-	if (ncpu <= 0)
-		return;
-	v = calloc(ncpu, sizeof(*v));
-	if (!v)
-		return;
-	for (__u32 i = 0; i < WH_NCOUNTERS; i++) {
-		unsigned long long sum = 0;
-
-		if (!bpf_map_lookup_elem(fd, &i, v))
-			for (int c = 0; c < ncpu; c++)
-				sum += v[c];
-		off += snprintf(line + off, sizeof(line) - off, "%s%s=%llu", i ? " " : "",
-				names[i], sum);
-		if (off >= sizeof(line))
-			break;
-	}
-	free(v);
-	fprintf(stderr, "weft-http: counters: %s\n", line);
+	weft_inj_counters_read(bpf_map__fd(skel->maps.counters), v, WH_NCOUNTERS);
+	weft_inj_counters_print(names, v, WH_NCOUNTERS);
 }
 
 int main(int argc, char **argv)
 {
-	struct opts o = { 0 };
+	struct weft_inj_opts o;
 	struct weft_exporter_opts eo = { .injector = "weft-http" };
 	struct weft_exporter *exp = NULL;
 	struct weft_http *skel = NULL;
 	struct ring_buffer *rb = NULL;
 	struct bpf_link *sockops_link = NULL;
 	bool msg_attached = false;
-	const char *root;
+	const char *root, *cgroup;
 	char err[256];
-	int cgfd = -1, rc = 1, r;
+	int cgfd = -1, rc = 1;
 	__u32 zero = 0;
 
-	weft_signals_init(on_signal);
-	weft_log_init("weft-http", false);
+	weft_inj_start("weft-http", NULL);
 	if (parse_args(argc, argv, &o))
 		return 2;
-	weft_http_verbose = o.verbose;
-	weft_log_init("weft-http", o.verbose);
-	libbpf_set_print(libbpf_print);
 
-	root = cgroup2_root();
+	root = weft_cgroup2_root(true);
 	if (!root) {
-		weft_err("cannot mount cgroup2 at %s: %s: mount it or pass --cgroup", CG_UNIFIED,
-			 strerror(errno));
+		weft_err("cannot mount cgroup2 at %s: %s: mount it or pass --cgroup",
+			 WEFT_CGROUP2_UNIFIED, strerror(errno));
 		return 1;
 	}
-	if (!o.cgroup)
-		o.cgroup = root;
-	if (!is_cgroup2(o.cgroup)) {
-		weft_err("%s is not a cgroup v2 directory: pass --cgroup PATH under %s", o.cgroup,
+	cgroup = o.ncgroups ? o.cgroups[0] : root;
+	if (!weft_is_cgroup2(cgroup)) {
+		weft_err("%s is not a cgroup v2 directory: pass --cgroup PATH under %s", cgroup,
 			 root);
 		return 1;
 	}
-	cgfd = open(o.cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cgfd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cgfd < 0) {
-		weft_err("cannot open cgroup %s: %s", o.cgroup, strerror(errno));
+		weft_err("cannot open cgroup %s: %s", cgroup, strerror(errno));
 		return 1;
 	}
 
@@ -393,13 +257,12 @@ int main(int argc, char **argv)
 			 strerror(errno));
 		goto out;
 	}
-	skel->rodata->filter_cgroup = strcmp(o.cgroup, root) != 0;
+	skel->rodata->filter_cgroup = strcmp(cgroup, root) != 0;
 	skel->rodata->filter_pids = o.npids > 0;
-	r = libbpf_probe_bpf_helper(BPF_PROG_TYPE_SK_MSG, BPF_FUNC_loop, NULL);
-	if (getenv("WEFT_HTTP_NO_BPF_LOOP"))	/* tests: behave as on a kernel < 5.17 */
-		r = 0;
-	skel->rodata->weft_have_bpf_loop = r == 1;
-	if (r != 1)
+	/* WEFT_HTTP_NO_BPF_LOOP: tests behave as on a kernel < 5.17 */
+	skel->rodata->weft_have_bpf_loop = !getenv("WEFT_HTTP_NO_BPF_LOOP") &&
+					   weft_have_helper(BPF_PROG_TYPE_SK_MSG, BPF_FUNC_loop);
+	if (!skel->rodata->weft_have_bpf_loop)
 		weft_warn("this kernel has no bpf_loop (5.17): insertion works for header blocks "
 			  "of up to 32 lines; incoming requests are parsed only when a whole header "
 			  "block arrives in one read");
@@ -412,7 +275,7 @@ int main(int argc, char **argv)
 			 "verifier log", strerror(errno));
 		goto out;
 	}
-	if (refuse_second(cgfd, o.cgroup))
+	if (refuse_second(cgfd, cgroup))
 		goto out;
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.target_cg), &zero, &cgfd, BPF_ANY)) {
 		weft_err("cannot set target cgroup: %s", strerror(errno));
@@ -421,9 +284,10 @@ int main(int argc, char **argv)
 	for (int i = 0; i < o.npids; i++) {
 		__u8 one = 1;
 
-		if (bpf_map_update_elem(bpf_map__fd(skel->maps.target_pids), &o.pids[i], &one,
-					BPF_ANY)) {
-			weft_err("cannot add pid %u: %s", o.pids[i], strerror(errno));
+		__u32 pid = (__u32)o.pids[i];
+
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.target_pids), &pid, &one, BPF_ANY)) {
+			weft_err("cannot add pid %u: %s", pid, strerror(errno));
 			goto out;
 		}
 	}
@@ -436,10 +300,10 @@ int main(int argc, char **argv)
 		eo.queue_max = 8192;
 	exp = weft_exporter_new(&eo, err, sizeof(err));
 	if (!exp) {
-		fprintf(stderr, "%s\n", err);
+		weft_err("%s", err);
 		goto out;
 	}
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.spans), on_span, exp, NULL);
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.spans), weft_inj_span_sample, exp, NULL);
 	if (!rb || ring_buffer__add(rb, bpf_map__fd(skel->maps.notices), on_notice, NULL)) {
 		weft_err("cannot open ring buffers: %s", strerror(errno));
 		goto out;
@@ -460,7 +324,7 @@ int main(int argc, char **argv)
 	}
 	sockops_link = bpf_program__attach_cgroup(skel->progs.weft_http_sockops, cgfd);
 	if (!sockops_link) {
-		weft_err("cannot attach sockops to cgroup %s: %s", o.cgroup, strerror(errno));
+		weft_err("cannot attach sockops to cgroup %s: %s", cgroup, strerror(errno));
 		goto out;
 	}
 	/* two started at the same moment: both see each other now, both stop */
@@ -471,28 +335,18 @@ int main(int argc, char **argv)
 		if (!bpf_prog_get_info_by_fd(bpf_program__fd(skel->progs.weft_http_sockops), &info,
 					     &len))
 			other_self = info.id;
-		if (refuse_second(cgfd, o.cgroup))
+		if (refuse_second(cgfd, cgroup))
 			goto out;
 	}
 
 	weft_loop_prescan(bpf_map__fd(skel->maps.weft_uncertain));
-	if (weft_rt_start(skel->obj, rb, o.cgroup, root) ||
-	    weft_rt_asyncio_start(skel->obj, rb, o.cgroup, root))
+	if (weft_rt_start(skel->obj, rb, cgroup, root) ||
+	    weft_rt_asyncio_start(skel->obj, rb, cgroup, root))
 		goto out;
 
-	/* loading parsed the kernel's BTF (megabytes): give the freed heap back */
-	malloc_trim(0);
-	fprintf(stderr, "weft-http: ready (cgroup %s%s)\n", o.cgroup,
-		o.npids ? ", pid filter" : "");
-
-	while (!stop) {
-		r = ring_buffer__poll(rb, 100);
-		if (r < 0 && r != -EINTR) {
-			weft_err("ring buffer poll failed: %s", strerror(-r));
-			break;
-		}
-		ring_buffer__consume(rb);
-	}
+	weft_inj_ready("cgroup %s%s", cgroup, o.npids ? ", pid filter" : "");
+	if (weft_inj_run(rb, NULL, NULL))
+		goto out;
 	rc = 0;
 
 out:

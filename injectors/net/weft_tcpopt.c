@@ -12,8 +12,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
-#include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +20,8 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "lifecycle.h"
+#include "host.h"
+#include "injector.h"
 #include "log.h"
 #include "mounts.h"
 #include "exporter.h"
@@ -38,166 +37,84 @@
 #define TCPOPT_SPAN_QUEUE 8192 /* spans the exporter may hold (see main) */
 
 struct opts {
-	const char *cgroup;
-	const char *spans_file;
+	struct weft_inj_opts c; /* --cgroup, --pid, --spans-file, --verbose */
+	const char *cgroup;	/* --cgroup, else the cgroup v2 root */
 	const char *libssl;
-	int pids[MAX_PIDS_UPROBE];
-	int npids;
 	struct weft_tcpopt_cidr cidrs[MAX_CIDRS];
 	int ncidrs;
-	bool verbose;
 	bool bpf_stats;
 };
 
-static volatile sig_atomic_t stop;
+static const struct weft_inj_flag tcpopt_flags[] = {
+    {{"accept-from", required_argument, NULL, 'a'}, "CIDR",
+     "read the option only from peers in these networks\n(repeatable; default: every peer)"},
+    {{"libssl", required_argument, NULL, 'l'}, "PATH",
+     "OpenSSL 3 libssl to probe (default: the system one)"},
+    {{"bpf-stats", no_argument, NULL, 'S'}, NULL,
+     "measure BPF run time (kernel.bpf_stats) while running;\nprint it per program at exit"},
+    {},
+};
 
-static void on_signal(int sig)
+static int tcpopt_flag(void *ctx, int id, const char *arg)
 {
-	(void)sig;
-	stop = 1;
-}
+	struct opts *o = ctx;
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"Usage: weft-tcpopt [--cgroup PATH] [--pid PID]... [--accept-from CIDR]...\n"
-		"                   [--spans-file FILE] [--libssl PATH] [--bpf-stats] [--verbose]\n"
-		"\n"
-		"Carry W3C trace context between instrumented hosts in a TCP header option\n"
-		"(kind 253, ExID 0xEF1x, 28 bytes), and export HTTPS SERVER/CLIENT spans seen\n"
-		"through OpenSSL (libssl.so.3) uprobes.\n"
-		"\n"
-		"  --cgroup PATH        cgroup v2 whose sockets carry and read the option, and\n"
-		"                       whose processes are traced (default: the root)\n"
-		"  --pid PID            only these processes start requests with a context\n"
-		"                       (repeatable; default: every process in the cgroup)\n"
-		"  --accept-from CIDR   read the option only from peers in these networks\n"
-		"                       (repeatable; default: every peer)\n"
-		"  --spans-file FILE    write spans as JSON lines to FILE\n"
-		"  --libssl PATH        OpenSSL 3 libssl to probe (default: the system one)\n"
-		"  --bpf-stats          measure BPF run time (kernel.bpf_stats) while running;\n"
-		"                       print it per program at exit\n"
-		"  --verbose            debug messages\n"
-		"\n"
-		"Prints \"weft-tcpopt: ready\" on stderr once attached; SIGINT/SIGTERM detach,\n"
-		"flush spans and print counters.\n");
+	switch (id) {
+	case 'a':
+		if (o->ncidrs >= MAX_CIDRS) {
+			weft_err("too many --accept-from: at most %d", MAX_CIDRS);
+			return -1;
+		}
+		if (tcpopt_parse_cidr(arg, &o->cidrs[o->ncidrs])) {
+			weft_err("bad --accept-from %s: pass an address or CIDR like 10.0.0.0/8",
+				 arg);
+			return -1;
+		}
+		o->ncidrs++;
+		return 0;
+	case 'l':
+		o->libssl = arg;
+		return 0;
+	default: /* 'S' */
+		o->bpf_stats = true;
+		return 0;
+	}
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	static const struct option longopts[] = {
-	    {"cgroup", required_argument, NULL, 'c'},
-	    {"pid", required_argument, NULL, 'p'},
-	    {"accept-from", required_argument, NULL, 'a'},
-	    {"spans-file", required_argument, NULL, 's'},
-	    {"libssl", required_argument, NULL, 'l'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"bpf-stats", no_argument, NULL, 'S'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	const struct weft_inj_cli cli = {
+	    .synopsis = "[--cgroup PATH] [--pid PID]... [--accept-from CIDR]...\n"
+			"                   [--spans-file F] [--libssl PATH] [--bpf-stats] [--verbose]",
+	    .about = "Carry W3C trace context between instrumented hosts in a TCP header option\n"
+		     "(kind 253, ExID 0xEF1x, 28 bytes), and export HTTPS SERVER/CLIENT spans seen\n"
+		     "through OpenSSL (libssl.so.3) uprobes. The sockets of the --cgroup (default:\n"
+		     "the root) carry and read the option, its processes are traced; with --pid,\n"
+		     "only those processes start requests with a context.",
+	    .flags = tcpopt_flags,
+	    .on_flag = tcpopt_flag,
+	    .ctx = o,
+	    .max_cgroups = 1,
+	    .max_pids = MAX_PIDS_UPROBE,
 	};
-	int c;
 
-	while ((c = getopt_long(argc, argv, "c:p:a:s:l:vh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			o->cgroup = optarg;
-			break;
-		case 'p': {
-			char *end;
-			long v;
-
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || *end || v <= 0 || v > 0x7fffffff) {
-				weft_err("bad --pid %s: pass a process id", optarg);
-				return -1;
-			}
-			if (o->npids >= MAX_PIDS_UPROBE) {
-				weft_err("too many --pid: at most %d", MAX_PIDS_UPROBE);
-				return -1;
-			}
-			o->pids[o->npids++] = (int)v;
-			break;
-		}
-		case 'a':
-			if (o->ncidrs >= MAX_CIDRS) {
-				weft_err("too many --accept-from: at most %d", MAX_CIDRS);
-				return -1;
-			}
-			if (tcpopt_parse_cidr(optarg, &o->cidrs[o->ncidrs])) {
-				weft_err(
-				    "bad --accept-from %s: pass an address or CIDR like 10.0.0.0/8",
-				    optarg);
-				return -1;
-			}
-			o->ncidrs++;
-			break;
-		case 's':
-			o->spans_file = optarg;
-			break;
-		case 'l':
-			o->libssl = optarg;
-			break;
-		case 'S':
-			o->bpf_stats = true;
-			break;
-		case 'v':
-			o->verbose = true;
-			weft_log_init("weft-tcpopt", true);
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			usage(stderr);
-			return -1;
-		}
-	}
-	if (optind < argc) {
-		weft_err("unexpected argument %s: see --help", argv[optind]);
-		return -1;
-	}
-	return 0;
+	return weft_inj_parse(&cli, argc, argv, &o->c);
 }
 
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level == LIBBPF_DEBUG && !getenv("WEFT_LIBBPF_DEBUG"))
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
-static int on_event(void *ctx, void *data, size_t size)
-{
-	struct weft_exporter *exp = ctx;
-
-	if (size < sizeof(struct weft_span_event))
-		return 0;
-	weft_exporter_submit(exp, data);
-	return 0;
-}
-
-static void read_counters(struct weft_tcpopt *skel, uint64_t out[WEFT_TCPOPT_CNT_MAX])
-{
-	int ncpu = libbpf_num_possible_cpus();
-	int fd = bpf_map__fd(skel->maps.counters);
-	uint64_t *vals;
-
-	memset(out, 0, sizeof(uint64_t) * WEFT_TCPOPT_CNT_MAX);
-	if (ncpu <= 0)
-		return;
-	vals = calloc((size_t)ncpu, sizeof(*vals));
-	if (!vals)
-		return;
-	for (uint32_t i = 0; i < WEFT_TCPOPT_CNT_MAX; i++) {
-		if (bpf_map_lookup_elem(fd, &i, vals))
-			continue;
-		for (int c = 0; c < ncpu; c++)
-			out[i] += vals[c];
-	}
-	free(vals);
-}
+static const char *const tcpopt_counter_names[WEFT_TCPOPT_CNT_MAX] = {
+    [WEFT_TCPOPT_CNT_WRITTEN] = "options_written",
+    [WEFT_TCPOPT_CNT_RECEIVED] = "options_received",
+    [WEFT_TCPOPT_CNT_NO_ROOM] = "no_room",
+    [WEFT_TCPOPT_CNT_IGNORED_PEER] = "ignored_peer",
+    [WEFT_TCPOPT_CNT_MALFORMED] = "malformed",
+    [WEFT_TCPOPT_CNT_PENDING] = "requests_with_context",
+    [WEFT_TCPOPT_CNT_SPANS_LOST] = "spans_lost",
+    [WEFT_TCPOPT_CNT_ENROLLED] = "enrolled_at_start",
+    [WEFT_TCPOPT_CNT_NO_STATE] = "no_thread_state",
+    [WEFT_TCPOPT_CNT_NEW_IDLE] = "new_trace_idle",
+    [WEFT_TCPOPT_CNT_NEW_TWO] = "new_trace_two_in_flight",
+    [WEFT_TCPOPT_CNT_NEW_LOOP] = "new_trace_event_loop",
+};
 
 /*
  * BPF run time of every program of ours (needs --bpf-stats to be non-zero).
@@ -295,7 +212,7 @@ static void enrol_existing(struct weft_tcpopt *skel, const struct opts *o)
 	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	snprintf(path, sizeof(path), "%s/cgroup.procs", o->cgroup);
 	f = self >= 0 ? fopen(path, "r") : NULL;
-	for (int i = 0; f || i < o->npids; i++) {
+	for (int i = 0; f || i < o->c.npids; i++) {
 		struct stat st;
 		long pid;
 		int nsfd;
@@ -310,7 +227,7 @@ static void enrol_existing(struct weft_tcpopt *skel, const struct opts *o)
 			}
 			pid = strtol(line, NULL, 10);
 		} else {
-			pid = o->pids[i];
+			pid = o->c.pids[i];
 		}
 		snprintf(path, sizeof(path), "/proc/%ld/ns/net", pid);
 		if (stat(path, &st))
@@ -377,6 +294,26 @@ static struct bpf_link *attach_ssl(struct bpf_program *prog, int pid, const char
 	return l;
 }
 
+/* The loop's state: the syscall tracepoints are attached once needed. */
+struct tcpopt_run {
+	struct weft_tcpopt *skel;
+	struct bpf_link **links;
+	int *nlinks;
+	bool syscalls;
+};
+
+static int tcpopt_tick(void *ctx)
+{
+	struct tcpopt_run *r = ctx;
+
+	if (r->syscalls || !r->skel->bss->need_syscalls)
+		return 0;
+	weft_info("an SSL object without a socket BIO: attaching the syscall tracepoints to find "
+		  "its socket");
+	r->syscalls = true;
+	return attach_syscalls(r->skel, r->links, r->nlinks);
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = {0};
@@ -390,24 +327,28 @@ int main(int argc, char **argv)
 	const char *lib;
 	char err[512];
 	struct tcpopt_ssl_layout lay;
+	struct tcpopt_run run;
 	bool syscalls = false;
 
-	weft_signals_init(on_signal);
-	weft_log_init("weft-tcpopt", false);
+	weft_inj_start("weft-tcpopt", NULL);
 	if (parse_args(argc, argv, &o))
 		return 2;
-	if (!o.cgroup)
-		o.cgroup = tcpopt_cgroup_default();
+	o.cgroup = o.c.ncgroups ? o.c.cgroups[0] : weft_cgroup2_root(true);
+	if (!o.cgroup) {
+		weft_err("cannot mount cgroup2 at %s: %s: mount it or pass --cgroup",
+			 WEFT_CGROUP2_UNIFIED, strerror(errno));
+		return 1;
+	}
 	if (tcpopt_cgroup_info(o.cgroup, &cgid, &level, err, sizeof(err))) {
 		weft_err("%s", err);
 		return 1;
 	}
-	for (int i = 0; i < o.npids; i++) {
+	for (int i = 0; i < o.c.npids; i++) {
 		char proc[32];
 
-		snprintf(proc, sizeof(proc), "/proc/%d", o.pids[i]);
+		snprintf(proc, sizeof(proc), "/proc/%d", o.c.pids[i]);
 		if (access(proc, F_OK)) {
-			weft_err("no process %d (--pid): pass running processes", o.pids[i]);
+			weft_err("no process %d (--pid): pass running processes", o.c.pids[i]);
 			return 1;
 		}
 	}
@@ -417,9 +358,7 @@ int main(int argc, char **argv)
 			 o.libssl ? " at " : "", o.libssl ? o.libssl : "");
 		return 1;
 	}
-	libbpf_set_print(libbpf_print);
-
-	struct weft_exporter_opts eo = {.injector = "weft-tcpopt", .spans_file = o.spans_file};
+	struct weft_exporter_opts eo = {.injector = "weft-tcpopt", .spans_file = o.c.spans_file};
 
 	/*
 	 * The exporter's queue is a ring whose slots are all touched as it wraps,
@@ -452,12 +391,11 @@ int main(int argc, char **argv)
 			 strerror(errno));
 		goto out;
 	}
-	skel->rodata->weft_have_bpf_loop =
-	    libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_loop, NULL) > 0;
+	skel->rodata->weft_have_bpf_loop = weft_have_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_loop);
 	/* level 0 is the root: every process qualifies */
 	skel->rodata->target_cgid = level ? cgid : 0;
 	skel->rodata->target_level = level;
-	skel->rodata->filter_pids = o.npids > 0;
+	skel->rodata->filter_pids = o.c.npids > 0;
 	skel->rodata->accept_filter = o.ncidrs > 0;
 	reuse_go_map(skel);
 	if (tcpopt_ssl_layout(lib, &lay))
@@ -477,8 +415,8 @@ int main(int argc, char **argv)
 			 strerror(errno));
 		goto out;
 	}
-	for (int i = 0; i < o.npids; i++) {
-		uint32_t pid = (uint32_t)o.pids[i];
+	for (int i = 0; i < o.c.npids; i++) {
+		uint32_t pid = (uint32_t)o.c.pids[i];
 		uint8_t one = 1;
 
 		bpf_map_update_elem(bpf_map__fd(skel->maps.target_pids), &pid, &one, BPF_ANY);
@@ -540,7 +478,7 @@ int main(int argc, char **argv)
 	 * OpenSSL do not pay the breakpoint trap; else on every process mapping
 	 * libssl, filtered by cgroup inside the program.
 	 */
-	for (int p = 0; p < (o.npids ? o.npids : 1); p++) {
+	for (int p = 0; p < (o.c.npids ? o.c.npids : 1); p++) {
 		for (size_t i = 0; i < sizeof(ups) / sizeof(ups[0]); i++) {
 			if (ups[i].prog == skel->progs.weft_tcpopt_stats_floor && !o.bpf_stats)
 				continue;
@@ -548,41 +486,29 @@ int main(int argc, char **argv)
 				weft_err("too many probes: at most %d --pid", MAX_PIDS_UPROBE);
 				goto out;
 			}
-			links[nlinks] = attach_ssl(ups[i].prog, o.npids ? o.pids[p] : -1, lib,
+			links[nlinks] = attach_ssl(ups[i].prog, o.c.npids ? o.c.pids[p] : -1, lib,
 						   ups[i].func, ups[i].ret);
 			if (!links[nlinks++])
 				goto out;
 		}
 	}
 
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, exp, NULL);
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), weft_inj_span_sample, exp, NULL);
 	if (!rb) {
 		weft_err("cannot open the span ring buffer: %s", strerror(errno));
 		goto out;
 	}
-	weft_info("ready: cgroup %s, %s, %d pid filter(s), %d accept-from network(s)", o.cgroup,
-		  lib, o.npids, o.ncidrs);
-
-	while (!stop) {
-		/* events are submitted without wakeups: poll by time */
-		struct timespec ts = {.tv_nsec = 50 * 1000 * 1000};
-
-		ring_buffer__consume(rb);
-		if (!syscalls && skel->bss->need_syscalls) {
-			weft_info("an SSL object without a socket BIO: attaching the syscall "
-				  "tracepoints to find its socket");
-			if (attach_syscalls(skel, links, &nlinks))
-				goto out;
-			syscalls = true;
-		}
-		nanosleep(&ts, NULL);
-	}
+	weft_inj_ready("cgroup %s, %s, %d pid filter(s), %d accept-from network(s)", o.cgroup, lib,
+		       o.c.npids, o.ncidrs);
+	run = (struct tcpopt_run){skel, links, &nlinks, syscalls};
+	if (weft_inj_run(rb, tcpopt_tick, &run))
+		goto out;
 	rc = 0;
 out:
 	if (rb)
 		ring_buffer__consume(rb);
 	if (skel) {
-		read_counters(skel, cnt);
+		weft_inj_counters_read(bpf_map__fd(skel->maps.counters), cnt, WEFT_TCPOPT_CNT_MAX);
 		if (o.bpf_stats)
 			print_bpf_stats(skel);
 	}
@@ -598,22 +524,7 @@ out:
 		weft_exporter_close(exp);
 	}
 	if (skel) {
-		weft_info("counters: options_written=%llu options_received=%llu no_room=%llu "
-			  "ignored_peer=%llu malformed=%llu requests_with_context=%llu "
-			  "spans_lost=%llu enrolled_at_start=%llu no_thread_state=%llu "
-			  "new_trace_idle=%llu new_trace_two_in_flight=%llu new_trace_event_loop=%llu",
-			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_WRITTEN],
-			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_RECEIVED],
-			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_NO_ROOM],
-			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_IGNORED_PEER],
-			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_MALFORMED],
-			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_PENDING],
-			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_SPANS_LOST],
-			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_ENROLLED],
-			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_NO_STATE],
-			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_NEW_IDLE],
-			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_NEW_TWO],
-			  (unsigned long long)cnt[WEFT_TCPOPT_CNT_NEW_LOOP]);
+		weft_inj_counters_print(tcpopt_counter_names, cnt, WEFT_TCPOPT_CNT_MAX);
 		weft_tcpopt__destroy(skel);
 	}
 	return rc;

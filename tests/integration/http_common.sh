@@ -61,7 +61,7 @@ wh_start() {
 	"$WEFT_HTTP" --cgroup "$cg" --spans-file "$spans" "$@" 2>"$WH_LOG" &
 	WH_PID=$!
 	cleanup_add "kill -9 $WH_PID 2>/dev/null"
-	wait_for 300 grep -q "weft-http: ready" "$WH_LOG" || { cat "$WH_LOG" >&2; fail "weft-http did not get ready"; }
+	injector_ready weft-http "$WH_LOG" 300 $WH_PID
 }
 
 # The bpf_loop call sites in the programs weft-http ($WH_PID) has loaded, as

@@ -36,6 +36,16 @@ wait_for() {
 	return 1
 }
 
+# injector_ready PROG LOG [TENTHS] [PID]: wait until injector PROG (weft-go,
+# weft-http, weft-tcpopt) printed its ready line ("PROG: ready: ...", once
+# everything is attached) into LOG; fail the test, showing LOG, when it does
+# not come within TENTHS tenths of a second (default 300) or PID exits first.
+injector_ready() {
+	local prog=$1 log=$2 tenths=${3:-300} pid=${4:-}
+	wait_for "$tenths" bash -c "grep -q '^$prog: ready' '$log' || { [ -n '$pid' ] && ! kill -0 '$pid'; }"
+	grep -q "^$prog: ready" "$log" || { cat "$log" >&2; fail "$prog did not get ready"; }
+}
+
 # CG_PROGS := the BPF programs attached to cgroup CG, a line each (bpftool's
 # header dropped). Fails the test when bpftool cannot tell, so that "nothing
 # attached" is never concluded from an error. Not for use inside $(...).

@@ -17,7 +17,7 @@ go_start() {
 	printf -v "GO_PID_$name" %s "$pid"
 }
 
-# go_weft_start LOG ARGS...: start weft-go, wait for "running"; sets WEFT_GO_PID.
+# go_weft_start LOG ARGS...: start weft-go, wait for its ready line; sets WEFT_GO_PID.
 go_weft_start() {
 	local log=$1 prev= a; shift
 	WEFT_GO_SPANS=	# the spans file go_weft_stop checks
@@ -25,7 +25,7 @@ go_weft_start() {
 	weft-go "$@" >"$log" 2>&1 &
 	WEFT_GO_PID=$!
 	cleanup_add "kill -INT $WEFT_GO_PID; sleep 0.5; kill -9 $WEFT_GO_PID"
-	wait_for 600 grep -q 'running' "$log" || { cat "$log" >&2; fail "weft-go did not start"; }
+	injector_ready weft-go "$log" 600 $WEFT_GO_PID
 }
 
 # go_weft_stop: SIGINT, wait for the exit; fails on a non-zero status or when

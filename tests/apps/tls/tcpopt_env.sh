@@ -53,7 +53,7 @@ start_weft() {
 	weft-tcpopt --cgroup "$CG" --spans-file "$spans" "$@" 2>"$log" &
 	WEFT_PID=$!
 	cleanup_add "kill -INT $WEFT_PID; sleep 1; kill -9 $WEFT_PID"
-	wait_for 100 grep -q 'ready' "$log" || { cat "$log" >&2; fail "weft-tcpopt did not get ready"; }
+	injector_ready weft-tcpopt "$log" 100 $WEFT_PID
 }
 
 # stop_weft: SIGINT, wait for exit (spans flushed, counters printed); checks the span trees
