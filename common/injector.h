@@ -12,7 +12,7 @@
  * `weft run` and the tests wait for it.
  *
  * The BPF programs submit spans without waking the reader until the ring is
- * a quarter full (bpf/include/weft_ringbuf.h); the loop drains every ring at
+ * an eighth full (bpf/include/weft_ringbuf.h); the loop drains every ring at
  * least every WEFT_INJ_POLL_MS, which bounds the export latency.
  */
 #ifndef WEFT_INJECTOR_H

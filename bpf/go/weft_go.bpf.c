@@ -27,6 +27,7 @@
 #include <bpf/bpf_core_read.h>
 #include "weft_span.h"
 #include "weft_conn_ctx.h"
+#include "weft_ringbuf.h"
 #include "go/weft_go.h"
 #include "go/go_map.bpf.h"
 
@@ -191,7 +192,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 512 << 10); /* ~1600 spans; drained every 10-50 ms */
+	__uint(max_entries, WEFT_RB_SPANS_BYTES);
 } spans SEC(".maps");
 
 struct {
@@ -519,7 +520,7 @@ static __always_inline void read_request(const struct weft_go_cfg *cfg, const st
 
 static __always_inline void emit(struct weft_span_event *ev, __u32 stat)
 {
-	if (bpf_ringbuf_output(&spans, ev, sizeof(*ev), BPF_RB_NO_WAKEUP))
+	if (weft_rb_output(&spans, ev, sizeof(*ev)))
 		stat_inc(WEFT_GO_ST_RB_DROP);
 	else
 		stat_inc(stat);

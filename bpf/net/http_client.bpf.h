@@ -16,7 +16,7 @@ static __always_inline void client_flush(struct cp_key *k)
 	if (!p)
 		return;
 	p->ev.end_ns = bpf_ktime_get_ns();
-	if (bpf_ringbuf_output(&spans, &p->ev, sizeof(p->ev), weft_rb_flags(&spans)))
+	if (weft_rb_output(&spans, &p->ev, sizeof(p->ev)))
 		count(WH_ERRORS);
 	else
 		count(WH_CLIENT_SPANS);
@@ -73,7 +73,7 @@ static __always_inline bool client_pop(const struct fd_key *fk, struct cp_seq *q
 	head = p->ev.method_len == 4 && p->ev.method[0] == 'H' && p->ev.method[1] == 'E';
 	p->ev.status = status;
 	p->ev.end_ns = bpf_ktime_get_ns();
-	if (bpf_ringbuf_output(&spans, &p->ev, sizeof(p->ev), weft_rb_flags(&spans)))
+	if (weft_rb_output(&spans, &p->ev, sizeof(p->ev)))
 		count(WH_ERRORS);
 	else
 		count(WH_CLIENT_SPANS);

@@ -240,7 +240,7 @@ static __always_inline bool go_owned(__u32 tgid)
 
 WEFT_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
+	__uint(max_entries, WEFT_RB_SPANS_BYTES);
 } spans SEC(".maps");
 
 WEFT_SHARED struct {

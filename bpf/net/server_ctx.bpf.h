@@ -63,6 +63,7 @@
 
 #include "weft_span.h"
 #include "weft_link.h"
+#include "weft_ringbuf.h"
 
 #define WEFT_SCTX_MAX 16384
 
@@ -286,18 +287,6 @@ static __always_inline void weft_sctx_client(const struct weft_server_ctx *sctx,
 }
 
 /*
- * Ring buffer submit flags: no wakeup per event (a wakeup costs about a
- * microsecond), but wake the reader once the ring is a quarter full.
- */
-static __always_inline __u64 weft_rb_flags(void *rb)
-{
-	__u64 avail = bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA);
-	__u64 size = bpf_ringbuf_query(rb, BPF_RB_RING_SIZE);
-
-	return avail > size / 4 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-}
-
-/*
  * End the SERVER span s (from weft_sctx_get(pid_tgid)) with status; emit it
  * into rb. For callers that hold s already (saves a second map lookup).
  */
@@ -331,7 +320,7 @@ static __always_inline void weft_sctx_end_at(void *rb, struct weft_server_ctx *s
 #ifdef WEFT_SCTX_END_HOOK
 		WEFT_SCTX_END_HOOK(ev, s, pid_tgid);
 #endif
-		bpf_ringbuf_submit(ev, weft_rb_flags(rb));
+		weft_rb_submit(rb, ev);
 	}
 	/* keep the entry for the thread's next request; the LRU evicts dead threads */
 	s->ctx.valid = 0;

@@ -100,7 +100,7 @@ WEFT_SHARED volatile __u32 need_syscalls WEFT_INIT(0);
 
 WEFT_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
+	__uint(max_entries, WEFT_RB_SPANS_BYTES);
 } events SEC(".maps");
 
 WEFT_SHARED struct {

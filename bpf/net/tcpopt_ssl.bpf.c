@@ -92,7 +92,7 @@ static __always_inline void client_response(__u64 id, __u64 ssl, __u64 cookie, _
 		ev->local = ci->local;
 		ev->peer = ci->peer;
 	}
-	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), BPF_RB_NO_WAKEUP))
+	if (weft_rb_output(&events, ev, sizeof(*ev)))
 		count(WEFT_TCPOPT_CNT_SPANS_LOST);
 	bpf_map_delete_elem(&client_span, &k);
 }
