@@ -5,6 +5,10 @@
 # A and B are Python HTTPS services (OpenSSL) placed in a child cgroup $CG;
 # weft-tcpopt attaches to that cgroup. Everything is removed at exit.
 export TLS_APPS=$WEFT_ROOT/tests/apps/tls
+# weft-tcpopt reuses the go_conn_ctx pinned in $WEFT_PIN_DIR: a directory of
+# this test's own (empty unless the test pins there), never the default one
+# where another weft-go on the machine may have pinned its map
+export WEFT_PIN_DIR=${WEFT_PIN_DIR:-/sys/fs/bpf/weft-tcpopt-none-$$}
 TCPOPT_NET=$(( ($$ % 200) + 20 ))
 
 # tcpopt_topology TAG: sets NS_C NS_A NS_B IP_C IP_A1 IP_A2 IP_B, TMP, CG, certs in $TMP
