@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include "offsets.h"
 #include "weft_rt.h"
 #include "rt_asyncio.h"
+#include "rt_attach.h"
 #include "rt_proc.h"
 
 #define MAX_PROCS 256
@@ -48,10 +48,7 @@ static struct {
 		dev_t dev;
 		ino_t ino;
 	} warned[MAX_WARNED];
-	int nwarned, queue[2];
-	pthread_t thread;
-	bool running;
-	unsigned long dropped;
+	int nwarned;
 	__u32 gen;
 	struct {
 		int pid;
@@ -266,36 +263,6 @@ out:
 	close(fd);
 }
 
-/*
- * Probing happens on a thread of its own: attaching and detaching uprobes
- * waits for the kernel (RCU grace periods, the mmap locks of every process
- * mapping the binary), up to hundreds of milliseconds on a busy machine,
- * and the span ring buffer must not wait for that (it filled up and dropped
- * spans while the ring-buffer loop attached).
- */
-static void *prober(void *arg)
-{
-	__u32 pid;
-
-	(void)arg;
-	weft_rt_scan(g.cgroup_rel, consider);
-	while (read(g.queue[0], &pid, sizeof(pid)) == (ssize_t)sizeof(pid))
-		consider((int)pid);
-	for (int i = 0; i < MAX_PROCS; i++)
-		if (g.procs[i].pid)
-			detach(i);
-	return NULL;
-}
-
-static int on_exec(void *ctx, void *data, size_t len)
-{
-	(void)ctx;
-	/* a full queue (a storm of execs): that process is not probed, new traces */
-	if (len >= sizeof(__u32) && write(g.queue[1], data, sizeof(__u32)) != sizeof(__u32))
-		g.dropped++;
-	return 0;
-}
-
 int weft_rt_asyncio_start(struct bpf_object *obj, struct ring_buffer *rb, const char *cgroup,
 			  const char *root)
 {
@@ -307,34 +274,14 @@ int weft_rt_asyncio_start(struct bpf_object *obj, struct ring_buffer *rb, const 
 	g.obj = obj;
 	g.procs_fd = bpf_map__fd(procs);
 	g.cgroup_rel = weft_rt_cgroup_rel(cgroup, root);
-	if (pipe2(g.queue, O_CLOEXEC)) {
-		weft_err("cannot make the queue of processes to probe: %s", strerror(errno));
-		return -1;
-	}
-	fcntl(g.queue[1], F_SETFL, O_NONBLOCK);
-	if (ring_buffer__add(rb, bpf_map__fd(execs), on_exec, NULL)) {
-		weft_err("cannot watch execs: %s", strerror(errno));
-		return -1;
-	}
-	errno = pthread_create(&g.thread, NULL, prober, NULL);
-	if (errno) {
-		weft_err("cannot start the Python prober thread: %s", strerror(errno));
-		return -1;
-	}
-	g.running = true;
-	return 0;
+	/* looked at and probed on the runtime attach thread (rt_attach.h) */
+	return weft_rt_attach_add(rb, bpf_map__fd(execs), g.cgroup_rel, consider);
 }
 
 void weft_rt_asyncio_stop(void)
 {
-	if (!g.running)
-		return;
-	close(g.queue[1]); /* the prober sees the end, detaches everything and returns */
-	pthread_join(g.thread, NULL);
-	close(g.queue[0]);
-	g.running = false;
-	if (g.dropped)
-		weft_warn("%lu processes were not looked at for Python (too many execs at once): "
-			  "their asyncio calls started new traces",
-			  g.dropped);
+	weft_rt_attach_stop(); /* nothing is being attached any more */
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (g.procs[i].pid)
+			detach(i);
 }

@@ -4,8 +4,8 @@
  * finds the CPython processes of the target cgroup (running at start, and
  * every exec afterwards) by their binary's offsets record (runtime python,
  * analyzer/python.c; weft-analyze runs on a miss), takes the interpreter's
- * layout from it and attaches the probes to each such process, on a thread
- * of its own. A version whose record has no layout: one line, nothing probed.
+ * layout from it and attaches the probes to each such process, on the
+ * runtime attach thread (rt_attach.h). A version whose record has no layout: one line, nothing probed.
  */
 #ifndef WEFT_RT_ASYNCIO_H
 #define WEFT_RT_ASYNCIO_H

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "offsets.h"
 #include "weft_rt.h"
+#include "rt_attach.h"
 #include "rt_discover.h"
 #include "rt_proc.h"
 
@@ -115,12 +116,12 @@ static void attach(size_t r, const char *path, const char *name, const struct we
 			return;
 		}
 	}
-	if (g.nlayouts >= WEFT_RT_LAYOUTS || bpf_map_update_elem(g.layouts_fd, &idx, l, BPF_ANY)) {
+	if (g.nlayouts >= WEFT_RT_LAYOUTS) {
 		weft_warn("%s %s: no room for another layout: %s start new traces", rt->name, name,
 			  rt->what);
 		return;
 	}
-	g.nlayouts++;
+	g.nlayouts++; /* its slot holds no offset (weft_rt_start) until all probes hold */
 	if (attach_tracepoints(r)) {
 		weft_warn("%s %s: cannot attach its tracepoints: %s: %s start new traces", rt->name,
 			  name, strerror(errno), rt->what);
@@ -143,6 +144,17 @@ static void attach(size_t r, const char *path, const char *name, const struct we
 			return; /* the probes attached so far find no tie to make: harmless */
 		}
 		g.links[g.nlinks++] = k;
+	}
+	/*
+	 * The layout last: the probes do nothing until it is set, so the rule is
+	 * switched on only once every probe is in place (a return probe without
+	 * its entry, or a resource created before the reset probe held, is
+	 * never half-seen).
+	 */
+	if (bpf_map_update_elem(g.layouts_fd, &idx, l, BPF_ANY)) {
+		weft_warn("%s %s: cannot record its layout: %s: %s start new traces", rt->name,
+			  name, strerror(errno), rt->what);
+		return;
 	}
 	fprintf(stderr, "weft-http: %s %s (%s): %s\n", rt->name, version, name, rt->attached);
 }
@@ -207,31 +219,27 @@ out:
 	close(fd);
 }
 
-static int on_exec(void *ctx, void *data, size_t len)
-{
-	(void)ctx;
-	if (len >= sizeof(__u32))
-		consider((int)*(__u32 *)data);
-	return 0;
-}
-
 int weft_rt_start(struct bpf_object *obj, struct ring_buffer *rb, const char *cgroup,
-			const char *root)
+		  const char *root)
 {
 	struct bpf_map *execs = bpf_object__find_map_by_name(obj, "weft_rt_execs");
 	struct bpf_map *layouts = bpf_object__find_map_by_name(obj, "weft_rt_layouts");
+	struct weft_rt_layout none;
 
 	if (!execs || !layouts)
 		return 0;
 	g.obj = obj;
 	g.layouts_fd = bpf_map__fd(layouts);
 	g.cgroup_rel = weft_rt_cgroup_rel(cgroup, root);
-	if (ring_buffer__add(rb, bpf_map__fd(execs), on_exec, NULL)) {
-		weft_err("cannot watch execs: %s", strerror(errno));
-		return -1;
-	}
-	weft_rt_scan(g.cgroup_rel, consider);
-	return 0;
+	/* every slot "no offset" (the probes check each) until its probes all hold */
+	for (int i = 0; i < WEFT_RT_NOFF; i++)
+		none.off[i] = -1;
+	for (__u32 i = 0; i < WEFT_RT_LAYOUTS; i++)
+		if (bpf_map_update_elem(g.layouts_fd, &i, &none, BPF_ANY)) {
+			weft_err("cannot clear the runtime layouts: %s", strerror(errno));
+			return -1;
+		}
+	return weft_rt_attach_add(rb, bpf_map__fd(execs), g.cgroup_rel, consider);
 }
 
 void weft_rt_stop(void)
@@ -239,6 +247,7 @@ void weft_rt_stop(void)
 	struct bpf_map *m = g.obj ? bpf_object__find_map_by_name(g.obj, "weft_rt_counts") : NULL;
 	bool any = false;
 
+	weft_rt_attach_stop(); /* no probe is being attached while they are detached */
 	for (int i = 0; i < g.nlinks; i++)
 		bpf_link__destroy(g.links[i]);
 	for (__u32 i = 0; m && g.nlayouts && i < WEFT_RT_NCOUNTS; i++) {

@@ -5,8 +5,9 @@
  * every exec afterwards), gets each new binary's offsets record (running
  * weft-analyze on a miss); a record whose `runtime` is a runtime's name gets
  * that runtime's uprobes, at the file offsets of the record, with the
- * record's layout as cookie, and its tracepoints once. Reads no ELF. A
- * runtime is one descriptor (rt_nginx.c, rt_node.c).
+ * record's layout as cookie, and its tracepoints once, on the runtime attach
+ * thread (rt_attach.h); the layout is set once all its probes hold. Reads no
+ * ELF. A runtime is one descriptor (rt_nginx.c, rt_node.c).
  */
 #ifndef WEFT_RT_DISCOVER_H
 #define WEFT_RT_DISCOVER_H
