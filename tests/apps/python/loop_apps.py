@@ -158,6 +158,8 @@ async def asyncio_front(args):
                 data = await call_backend(args.next, path, cctx)
             writer.write(answer(b"front " + data.split(b"\r\n")[0] + b"\n"))
             await writer.drain()
+            if h[1].get("connection", [""])[0].lower() == "close":
+                break	# wrk -H 'Connection: close': a new connection per request
         writer.close()
 
     srv = await asyncio.start_server(serve, "127.0.0.1", args.port, backlog=512,

@@ -1,0 +1,134 @@
+# Shared by the runtime-front benchmarks (bench/node/run, bench/asyncio/run;
+# sourced from the repository root): a front in a cgroup of its own and a
+# backend outside it, in a network namespace; per round, with the front
+# restarted for each run: (a) nothing, (b) weft-http with the runtime's rule
+# (the probes attached), (c) weft-http alone (the same front from a copy of
+# the runtime whose record weft-analyze cannot make: no probes, its calls
+# start new traces). The caller sets RT_NAME and defines
+# `front_start BINARY` (starts the front on 127.0.0.1:8080 in $cg/$ns, sets
+# FRONT_PID, returns once it answers).
+set -uo pipefail
+. tests/lib/common.sh
+. tests/integration/http_common.sh
+ROUNDS=${ROUNDS:-3} SECS=${SECS:-3} CONNS=${CONNS:-16}
+log() { echo "bench/$RT_NAME: $*" >&2; }
+
+# netns $ns, cgroup $cg, temp dir $T with its own offsets database, bpf_stats on
+rt_setup() {
+	command -v wrk >/dev/null || { log "wrk missing: tools/install-deps"; exit 1; }
+	http_need
+	ensure_bpffs
+	http_tmp
+	export WEFT_OFFSETS_DB=$T/offsets
+	http_cgroup "$RT_NAME-bench"; cg=$CG
+	http_netns "$RT_NAME-bench"; ns=$NS
+	old_stats=$(sysctl -n kernel.bpf_stats_enabled)
+	sysctl -qw kernel.bpf_stats_enabled=1
+	cleanup_add "sysctl -qw kernel.bpf_stats_enabled=$old_stats"
+}
+
+front_stop() {
+	kill -TERM "$FRONT_PID" 2>/dev/null; wait "$FRONT_PID" 2>/dev/null
+	wait_for 50 bash -c "! ip netns exec '$ns' bash -c '</dev/tcp/127.0.0.1/8080' 2>/dev/null" ||
+		{ log "front did not stop"; exit 1; }
+}
+
+# one wrk run (more wrk options in the array WRK_ARGS): the number of requests into $n
+WRK_ARGS=()
+wrk_n() {
+	ip netns exec "$ns" wrk -t1 -c"$CONNS" -d"${SECS}s" ${WRK_ARGS[@]+"${WRK_ARGS[@]}"} \
+		http://127.0.0.1:8080/ >"$T/wrk.out" 2>&1
+	n=$(awk '/requests in/{print $1}' "$T/wrk.out")
+	! grep -q 'Non-2xx' "$T/wrk.out" && [ -n "$n" ] || { log "wrk failed: $(cat "$T/wrk.out")"; exit 1; }
+}
+
+# weft_run BINARY READY_LINE [TAG.R]: the front under weft-http; sets $n; with
+# TAG.R, bpf_stats of weft-http's programs in $T/s[01].TAG.R and its counts in
+# $T/ties.TAG.R
+weft_run() {
+	local ids
+	wh_start "$cg" /dev/null
+	front_start "$1"
+	wait_for 100 grep -q "$2" "$WH_LOG" || { cat "$WH_LOG" >&2; log "weft-http: no '$2'"; exit 1; }
+	if [ -n "${3:-}" ]; then
+		ids=$(cat /proc/"$WH_PID"/fdinfo/* 2>/dev/null | awk '/^prog_id:/{print $2}' | sort -u | tr '\n' ' ')
+		sysctl -qw kernel.bpf_stats_enabled=1
+		bpftool prog show -j >"$T/s0.$3"
+	fi
+	wrk_n
+	if [ -n "${3:-}" ]; then
+		bpftool prog show -j >"$T/s1.$3"
+		echo "$n $ids" >"$T/ids.$3"
+	fi
+	front_stop
+	kill -INT "$WH_PID"; wait "$WH_PID" 2>/dev/null
+	if [ -n "${3:-}" ]; then
+		{
+			grep -m1 "outgoing requests:" "$WH_LOG" | sed 's/^weft-http: outgoing requests: //'
+			grep -m1 "counters:" "$WH_LOG" | grep -o 'client-spans=[0-9]*\|runtime-parent=[0-9]*\|errors=[0-9]*' | paste -sd' '
+		} >"$T/ties.$3"
+	fi
+	return 0
+}
+
+# rt_rounds TAG RULE_BIN RULE_READY ALONE_BIN ALONE_READY: $ROUNDS rounds of
+# (a), (b), (c) into $T/res.TAG
+rt_rounds() {
+	local tag=$1 r b w a
+	for r in $(seq 1 "$ROUNDS"); do
+		front_start "$2"; wrk_n; front_stop; b=$n
+		weft_run "$2" "$3" "$tag.$r"; w=$n
+		weft_run "$4" "$5"; a=$n
+		echo "$b $w $a" >>"$T/res.$tag"
+		log "$tag round $r: uninstrumented $((b / SECS)) req/s, with the rule $((w / SECS)), weft-http alone $((a / SECS))"
+	done
+}
+
+# rt_table TAG RULE_LABEL: the Markdown tables of rt_rounds TAG on stdout
+rt_table() {
+	"$PY" - "$T" "$1" "$ROUNDS" "$SECS" "$2" <<'PYEOF' || { log "cannot compute the figures of $1 from $T"; exit 1; }
+import json, statistics, sys
+T, tag, rounds, secs, label = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+med = statistics.median
+res = [list(map(int, l.split())) for l in open(f"{T}/res.{tag}")]
+base, weft, alone = ([x[i] // secs for x in res] for i in (0, 1, 2))
+wr = [100 * w / b for w, b in zip(weft, base)]
+ar = [100 * a / b for a, b in zip(alone, base)]
+wa = [100 * w / a for w, a in zip(weft, alone)]
+per, up_runs, up_ns, all_ns = {}, [], [], []
+for r in range(1, rounds + 1):
+	a, b = ({x["id"]: x for x in json.load(open(f"{T}/s{j}.{tag}.{r}"))} for j in (0, 1))
+	n, *ids = open(f"{T}/ids.{tag}.{r}").read().split()
+	n = max(int(n), 1)
+	ur = un = an = 0
+	for i in (int(x) for x in ids):
+		if i not in a or i not in b:
+			continue
+		dc = b[i].get("run_cnt", 0) - a[i].get("run_cnt", 0)
+		dn = b[i].get("run_time_ns", 0) - a[i].get("run_time_ns", 0)
+		per.setdefault((b[i].get("name", str(i)), b[i]["type"]), []).append((dc / n, dn / n))
+		an += dn
+		if b[i]["type"] == "kprobe":
+			ur += dc; un += dn
+	up_runs.append(ur / n); up_ns.append(un / n); all_ns.append(an / n)
+f = lambda v, p=0: " ".join(f"{x:.{p}f}" for x in v)
+out = [f"| figure | uninstrumented | weft-http with {label} | weft-http alone |",
+	"|---|---|---|---|",
+	f"| throughput (req/s) | {med(base):.0f} | {med(weft):.0f} | {med(alone):.0f} |",
+	f"| throughput, % of uninstrumented (median of per-round ratios) | | {med(wr):.1f}% | {med(ar):.1f}% |",
+	f"| throughput, % of weft-http alone (median of per-round ratios) | | {med(wa):.1f}% | |",
+	f"| uprobe hits per front request (runtime probes) | | {med(up_runs):.2f} | |",
+	f"| BPF run time of those uprobes per request (bpf_stats, raw) | | {med(up_ns):.0f} ns | |",
+	f"| BPF run time of all weft-http programs per request (bpf_stats, raw) | | {med(all_ns):.0f} ns | |",
+	"", "Per program (medians over the runs with the rule; runs include those for other",
+	"processes of the machine, which return at the first check):", "",
+	"| program | type | runs per request | ns per request |", "|---|---|---|---|"]
+for (name, typ), v in sorted(per.items(), key=lambda kv: -med(x[1] for x in kv[1])):
+	rr, nr = med(x[0] for x in v), med(x[1] for x in v)
+	if rr >= 0.005:
+		out.append(f"| `{name}` | {'uprobe' if typ == 'kprobe' else typ} | {rr:.2f} | {nr:.0f} |")
+out += ["", f"Per round: uninstrumented req/s {f(base)}; with the rule {f(weft)} (% {f(wr, 1)});",
+	f"weft-http alone {f(alone)} (% {f(ar, 1)}); BPF ns per request {f(all_ns)}.", ""]
+print("\n".join(out))
+PYEOF
+}
