@@ -101,14 +101,6 @@ struct {
 	__type(value, struct py_tie);
 } py_ctx SEC(".maps");
 
-/* PyContext_CopyCurrent's running context's tie per thread, entry to return */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct py_tie);
-} py_copy SEC(".maps");
-
 /* Execs of target processes (tgid): user space looks for Python there. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -262,22 +254,33 @@ int weft_py_getsockname(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-SEC("uprobe")
-int BPF_UPROBE(weft_py_copy)
+/*
+ * PyContext_CopyCurrent's return: the copy (a new object) inherits the tie
+ * of the context it copied, the thread's current one. Read here, not at the
+ * entry (one uprobe hit per copy less): the function switches no context,
+ * the GIL is held from entry to return, and a finalizer that runs Python
+ * code meanwhile (a garbage collection in the allocation) leaves the
+ * thread's context as it found it.
+ */
+SEC("uretprobe")
+int BPF_URETPROBE(weft_py_copy_ret, __u64 copy)
 {
 	__u64 id = bpf_get_current_pid_tgid(), ts, ctxp;
 	const struct weft_py_layout *l = py_layout(id);
-	struct py_ctx_key k = { .tgid = id >> 32 };
+	struct py_ctx_key k = { .tgid = id >> 32 }, ck = { .tgid = id >> 32, .ctx = copy };
 	struct weft_server_ctx *s;
 	struct py_tie *t, child;
 
-	bpf_map_delete_elem(&py_copy, &id);
+	if (!copy)
+		return 0;
+	/* a new object: whatever an earlier one at its address carried is gone */
+	bpf_map_delete_elem(&py_ctx, &ck);
 	if (!l)
 		return 0;
 	/* the GIL is held here: the runtime's current thread state is this thread's */
 	ts = py_ptr(l->runtime, l, PY_RT_TSTATE_CURRENT);
 	ctxp = py_ptr(ts, l, PY_TS_CONTEXT);
-	if (!ctxp || (__u32)py_ptr(ts, l, PY_TS_NATIVE_TID) != (__u32)id)
+	if (!ctxp || ctxp == copy || (__u32)py_ptr(ts, l, PY_TS_NATIVE_TID) != (__u32)id)
 		return 0;
 	k.ctx = ctxp;
 	t = bpf_map_lookup_elem(&py_ctx, &k);
@@ -291,25 +294,7 @@ int BPF_UPROBE(weft_py_copy)
 		if (s)
 			child.req_ns = s->start_ns;
 	}
-	bpf_map_update_elem(&py_copy, &id, &child, BPF_ANY);
-	return 0;
-}
-
-SEC("uretprobe")
-int BPF_URETPROBE(weft_py_copy_ret, __u64 copy)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct py_ctx_key k = { .tgid = id >> 32, .ctx = copy };
-	struct py_tie *t = bpf_map_lookup_elem(&py_copy, &id);
-
-	/* a new object: whatever an earlier one at its address carried is gone */
-	if (!t) {
-		bpf_map_delete_elem(&py_ctx, &k);
-		return 0;
-	}
-	if (copy)
-		bpf_map_update_elem(&py_ctx, &k, t, BPF_ANY);
-	bpf_map_delete_elem(&py_copy, &id);
+	bpf_map_update_elem(&py_ctx, &ck, &child, BPF_ANY);
 	return 0;
 }
 

@@ -54,11 +54,11 @@ static struct {
 		int pid;
 		dev_t dev; /* its binary */
 		ino_t ino;
-		struct bpf_link *links[3];
+		struct bpf_link *links[2];
 	} procs[MAX_PROCS]; /* pid 0: a free slot */
 } g = {.procs_fd = -1};
 
-static const char *const uprobes[] = {"weft_py_copy", "weft_py_copy_ret", "weft_py_ctx_free"};
+static const char *const uprobes[] = {"weft_py_copy_ret", "weft_py_ctx_free"};
 
 void weft_rt_asyncio_prepare(struct bpf_object *obj)
 {
@@ -107,7 +107,7 @@ static __u64 exe_bias(int pid, ino_t exe)
 
 static void detach(int slot)
 {
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 2; i++)
 		bpf_link__destroy(g.procs[slot].links[i]);
 	memset(&g.procs[slot], 0, sizeof(g.procs[slot]));
 }
@@ -140,7 +140,7 @@ static int slot_for(int pid, const struct stat *st, bool *kept)
 static int attach(int pid, const char *path, const char *name, const struct stat *st, long copy_off,
 		  long free_off)
 {
-	const long offs[] = {copy_off, copy_off, free_off};
+	const long offs[] = {copy_off, free_off};
 	bool kept;
 	int s = slot_for(pid, st, &kept);
 
@@ -155,8 +155,8 @@ static int attach(int pid, const char *path, const char *name, const struct stat
 	g.procs[s].pid = pid;
 	g.procs[s].dev = st->st_dev;
 	g.procs[s].ino = st->st_ino;
-	for (size_t i = 0; i < 3; i++) {
-		struct bpf_uprobe_opts uo = {.sz = sizeof(uo), .retprobe = i == 1};
+	for (size_t i = 0; i < 2; i++) {
+		struct bpf_uprobe_opts uo = {.sz = sizeof(uo), .retprobe = i == 0};
 		struct bpf_program *p = bpf_object__find_program_by_name(g.obj, uprobes[i]);
 		struct bpf_link *k =
 		    p ? bpf_program__attach_uprobe_opts(p, pid, path, (size_t)offs[i], &uo) : NULL;
