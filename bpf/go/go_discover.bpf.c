@@ -7,6 +7,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include "weft_maps.bpf.h"
 #include "go/go_discover.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -14,28 +15,15 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define TCP_LISTEN_STATE 10
 
 /* Ports named with --port (key: port, host order); empty: no listen events. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, WEFT_DISC_MAX_PORTS);
-	__type(key, __u16);
-	__type(value, __u8);
-} disc_ports SEC(".maps");
+WEFT_HASH(__u16, __u8, WEFT_DISC_MAX_PORTS) disc_ports SEC(".maps");
 
 /* The --cgroup directories (fds), whatever cgroup namespace weft-go is in. */
-struct {
-	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
-	__uint(max_entries, WEFT_DISC_MAX_CGROUPS);
-	__type(key, __u32);
-	__type(value, __u32);
-} disc_cgroups SEC(".maps");
+WEFT_MAP(BPF_MAP_TYPE_CGROUP_ARRAY, __u32, __u32, WEFT_DISC_MAX_CGROUPS) disc_cgroups SEC(".maps");
 
 const volatile __u32 ncgroups = 0;
 const volatile bool all_execs = false; /* --exe-name: user space checks every exec */
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 64 << 10);
-} disc_events SEC(".maps");
+WEFT_RINGBUF(64 << 10) disc_events SEC(".maps");
 
 static __always_inline void disc_event(__u32 type, __u16 port, __u16 cgroup)
 {

@@ -26,15 +26,14 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "weft_span.h"
+#include "weft_maps.bpf.h"
+#include "weft_kernel.bpf.h"
 #include "weft_conn_ctx.h"
 #include "weft_ringbuf.h"
 #include "go/weft_go.h"
 #include "go/go_map.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
 
 struct gkey {
 	__u32 tgid;
@@ -92,68 +91,25 @@ struct fwd_site {
 	char val[WEFT_TRACEPARENT_LEN + 1]; /* the replacement */
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, WEFT_GO_MAX_BINARIES);
-	__type(key, __u32);
-	__type(value, struct weft_go_cfg);
-} cfgs SEC(".maps");
+WEFT_ARRAY(struct weft_go_cfg, WEFT_GO_MAX_BINARIES) cfgs SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, WEFT_GO_MAX_TARGETS);
-	__type(key, __u32);   /* tgid */
-	__type(value, __u32); /* binary index */
-} targets SEC(".maps");
+/* key: tgid, value: binary index */
+WEFT_HASH(__u32, __u32, WEFT_GO_MAX_TARGETS) targets SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, WEFT_GO_MAX_BINARIES);
-	__type(key, struct weft_go_inode);
-	__type(value, __u32);
-} watched SEC(".maps");
+WEFT_HASH(struct weft_go_inode, __u32, WEFT_GO_MAX_BINARIES) watched SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct gkey);
-	__type(value, struct server_state);
-} servers SEC(".maps");
+WEFT_LRU_HASH(struct gkey, struct server_state, 16384) servers SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct gkey);
-	__type(value, struct client_state);
-} clients SEC(".maps");
+WEFT_LRU_HASH(struct gkey, struct client_state, 16384) clients SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct gkey);
-	__type(value, struct weft_trace_ctx);
-} inherited SEC(".maps");
+WEFT_LRU_HASH(struct gkey, struct weft_trace_ctx, 65536) inherited SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct gkey);
-	__type(value, struct pending);
-} pendings SEC(".maps");
+WEFT_LRU_HASH(struct gkey, struct pending, 16384) pendings SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u64);   /* pid_tgid */
-	__type(value, __u64); /* callergp */
-} spawning SEC(".maps");
+/* key: pid_tgid, value: callergp */
+WEFT_LRU_HASH(__u64, __u64, 4096) spawning SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, struct gkey);
-	__type(value, struct fwd_site);
-} fwd_sites SEC(".maps");
+WEFT_LRU_HASH(struct gkey, struct fwd_site, 4096) fwd_sites SEC(".maps");
 
 static const struct fwd_site fwd_zero;
 
@@ -176,36 +132,15 @@ struct span_ts {
 	char ts[WEFT_TS_MAX];
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
-	__type(key, struct span_key);
-	__type(value, struct span_ts);
-} span_tss SEC(".maps");
+WEFT_LRU_HASH(struct span_key, struct span_ts, 8192) span_tss SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, WEFT_CONN_CTX_MAX);
-	__type(key, struct weft_conn_key);
-	__type(value, struct weft_conn_ctx);
-} go_conn_ctx SEC(".maps");
+WEFT_LRU_HASH(struct weft_conn_key, struct weft_conn_ctx, WEFT_CONN_CTX_MAX) go_conn_ctx SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, WEFT_RB_SPANS_BYTES);
-} spans SEC(".maps");
+WEFT_RINGBUF(WEFT_RB_SPANS_BYTES) spans SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 64 << 10);
-} procs SEC(".maps");
+WEFT_RINGBUF(64 << 10) procs SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, WEFT_GO_ST_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} stats SEC(".maps");
+WEFT_COUNTERS(WEFT_GO_ST_MAX) stats SEC(".maps");
 
 /*
  * A span's state while an entry builds it, and snapshots of a request's first
@@ -257,31 +192,17 @@ struct go_run {
 	};
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct go_run);
-} runs SEC(".maps");
+WEFT_TASK_STORAGE(struct go_run) runs SEC(".maps");
 
 static __always_inline void stat_inc(__u32 i)
 {
-	__u64 *v = bpf_map_lookup_elem(&stats, &i);
-
-	if (v) /* atomic: a preempted run may be half-way through the same add */
-		__sync_fetch_and_add(v, 1);
+	weft_count(&stats, i);
 }
 
 /* This thread's state for one entry's run (see struct go_run), or NULL. */
 static __always_inline struct go_run *go_run_state(void)
 {
-	struct go_run *r;
-
-	r = bpf_task_storage_get(&runs, bpf_get_current_task_btf(), NULL,
-				 BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!r)
-		stat_inc(WEFT_GO_ST_NO_STATE);
-	return r;
+	return weft_task_state_new(&runs, &stats, WEFT_GO_ST_NO_STATE);
 }
 
 /*
@@ -828,12 +749,8 @@ int go_rt_entry(struct pt_regs *ctx)
 /* The socket fd of a plain-TCP persistConn, or -1. */
 static __always_inline int conn_fd(const struct weft_go_cfg *cfg, __u64 pc)
 {
-	struct task_struct *task;
-	struct file **fds, *f = NULL;
 	__u64 tcp, nfd, fam, sot;
 	__s64 fd;
-	__u32 max;
-	umode_t mode;
 
 	if (cfg->pc_conn < 0 || cfg->tcpconn_conn < 0 || cfg->conn_fd < 0 || cfg->netfd_pfd < 0 ||
 	    cfg->pfd_sysfd < 0 || cfg->netfd_family < 0 || cfg->netfd_sotype < 0)
@@ -852,17 +769,7 @@ static __always_inline int conn_fd(const struct weft_go_cfg *cfg, __u64 pc)
 	if ((fam != 2 && fam != 10) || sot != 1 || fd < 0 || fd >= (1 << 20))
 		return -1;
 	/* Confirm in the kernel: that fd of this process is a socket. */
-	task = (struct task_struct *)bpf_get_current_task();
-	max = BPF_CORE_READ(task, files, fdt, max_fds);
-	if ((__u32)fd >= max)
-		return -1;
-	fds = BPF_CORE_READ(task, files, fdt, fd);
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
-		return -1;
-	mode = BPF_CORE_READ(f, f_inode, i_mode);
-	if ((mode & S_IFMT) != S_IFSOCK)
-		return -1;
-	return (int)fd;
+	return weft_fd_socket_file(fd) ? (int)fd : -1;
 }
 
 /* Read-only mode: publish the client context under the connection's {tgid, fd}. */

@@ -33,7 +33,7 @@ int weft_http_sockops(struct bpf_sock_ops *skops)
 		if (!filter_pids)
 			return 1;
 		st = bpf_sk_storage_get(&conn, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-		if (st && pid_targeted(bpf_get_current_pid_tgid() >> 32))
+		if (st && weft_pid_targeted(bpf_get_current_pid_tgid() >> 32))
 			st->pid_checked = 1;
 		return 1;
 	}
@@ -555,7 +555,7 @@ int weft_http_msg(struct sk_msg_md *msg)
 	if (!st || st->phase == PH_PASS)
 		return SK_PASS;
 	if (!st->pid_checked) {
-		if (!pid_targeted(bpf_get_current_pid_tgid() >> 32))
+		if (!weft_pid_targeted(bpf_get_current_pid_tgid() >> 32))
 			return drop_conn(msg, st, WH_NOT_OURS);
 		st->pid_checked = 1;
 	}

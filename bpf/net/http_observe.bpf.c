@@ -106,21 +106,6 @@ static __always_inline void ts_capture(__u64 id, const __u8 *span_id, struct wef
 
 /* ------------------------------------------------------------- tracepoints */
 
-static __always_inline struct sock *fd_sock(__s32 fd)
-{
-	struct file *f = fd_file(fd);
-	struct socket *so;
-	umode_t mode;
-
-	if (!f)
-		return NULL;
-	mode = BPF_CORE_READ(f, f_inode, i_mode);
-	if ((mode & S_IFMT) != S_IFSOCK)
-		return NULL;
-	so = BPF_CORE_READ(f, private_data);
-	return so ? BPF_CORE_READ(so, sk) : NULL;
-}
-
 static __always_inline void sock_addrs(struct sock *sk, struct weft_sockaddr *local,
 				       struct weft_sockaddr *peer)
 {
@@ -176,7 +161,7 @@ static __always_inline void server_begin(__u64 id, __s32 fd, struct in_state *is
 		__builtin_memcpy(sc->method, is->scan.method, WEFT_METHOD_MAX);
 		__builtin_memcpy(sc->path, is->scan.path, WEFT_PATH_MAX);
 		if (!sk)
-			sk = fd_sock(fd);
+			sk = weft_fd_sock(fd);
 		if (sk)
 			sock_addrs(sk, &sc->local, &sc->peer);
 		/* tracestate only beside a valid traceparent (W3C) */
@@ -353,7 +338,7 @@ static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n)
 
 		if (c < 'A' || c > 'Z')
 			return;
-		sk = fd_sock(fd);
+		sk = weft_fd_sock(fd);
 		if (!sk)
 			return;
 		if (!is) {

@@ -48,10 +48,12 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_tracing.h>
 #include "weft_link.h"
+#include "weft_maps.bpf.h"
+#include "weft_kernel.bpf.h"
+#include "weft_target.bpf.h"
 
 WEFT_SHARED const volatile bool weft_have_bpf_loop WEFT_INIT(true);
 WEFT_SHARED const volatile bool filter_cgroup WEFT_INIT(false);	/* tracepoints: only tasks under target_cg */
-WEFT_SHARED const volatile bool filter_pids WEFT_INIT(false);	/* only tgids in target_pids */
 WEFT_SHARED const volatile bool have_go_pids WEFT_INIT(false);	/* weft-go's pinned go_pids is in use */
 
 #include "weft_span.h"
@@ -64,11 +66,6 @@ static __always_inline void sctx_end_ts(struct weft_span_event *ev,
 #define WEFT_SCTX_END_HOOK(ev, s, pid_tgid) sctx_end_ts(ev, s, pid_tgid)
 #include "net/server_ctx.bpf.h"
 #include "net/weft_http.h"
-
-#define AF_INET 2
-#define AF_INET6 10
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
 
 enum conn_phase {
 	PH_START = 0,
@@ -152,85 +149,29 @@ struct rd_args {
 	__u32 _pad;
 };
 
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_SOCKHASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
-	__type(value, __u64);
-} sock_map SEC(".maps");
+WEFT_SHARED WEFT_MAP(BPF_MAP_TYPE_SOCKHASH, __u64, __u64, 65536) sock_map SEC(".maps");
 
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct conn_state);
-} conn SEC(".maps");
+WEFT_SHARED WEFT_SK_STORAGE(struct conn_state) conn SEC(".maps");
 
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} target_cg SEC(".maps");
+WEFT_SHARED WEFT_MAP(BPF_MAP_TYPE_CGROUP_ARRAY, __u32, __u32, 1) target_cg SEC(".maps");
 
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
-	__type(value, __u8);
-} target_pids SEC(".maps");
 
 /* The fd each thread is writing right now (for sk_msg, which has no fd). */
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, __s32);
-} cur_fd SEC(".maps");
+WEFT_SHARED WEFT_LRU_HASH(__u64, __s32, 16384) cur_fd SEC(".maps");
 
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct rd_args);
-} rd_args SEC(".maps");
+WEFT_SHARED WEFT_LRU_HASH(__u64, struct rd_args, 16384) rd_args SEC(".maps");
 
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct fd_key);
-	__type(value, struct in_state);
-} in_states SEC(".maps");
+WEFT_SHARED WEFT_LRU_HASH(struct fd_key, struct in_state, 16384) in_states SEC(".maps");
 
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct cp_key);
-	__type(value, struct client_pending);
-} client_pending SEC(".maps");
+WEFT_SHARED WEFT_LRU_HASH(struct cp_key, struct client_pending, 16384) client_pending SEC(".maps");
 
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct fd_key);
-	__type(value, struct cp_seq);
-} client_seq SEC(".maps");
+WEFT_SHARED WEFT_LRU_HASH(struct fd_key, struct cp_seq, 16384) client_seq SEC(".maps");
 
 /* weft-go's published contexts; user space reuses the pinned map when present. */
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, WEFT_CONN_CTX_MAX);
-	__type(key, struct weft_conn_key);
-	__type(value, struct weft_conn_ctx);
-} go_conn_ctx SEC(".maps");
+WEFT_SHARED WEFT_HASH(struct weft_conn_key, struct weft_conn_ctx, WEFT_CONN_CTX_MAX) go_conn_ctx SEC(".maps");
 
 /* The processes weft-go instruments (weft_conn_ctx.h); reused from its pin. */
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, WEFT_GO_PIDS_MAX);
-	__type(key, __u32);
-	__type(value, __u32);
-} go_pids SEC(".maps");
+WEFT_SHARED WEFT_HASH(__u32, __u32, WEFT_GO_PIDS_MAX) go_pids SEC(".maps");
 
 /* weft-go emits this process's spans: we only carry its contexts to the wire. */
 static __always_inline bool go_owned(__u32 tgid)
@@ -238,88 +179,28 @@ static __always_inline bool go_owned(__u32 tgid)
 	return have_go_pids && bpf_map_lookup_elem(&go_pids, &tgid);
 }
 
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, WEFT_RB_SPANS_BYTES);
-} spans SEC(".maps");
+WEFT_SHARED WEFT_RINGBUF(WEFT_RB_SPANS_BYTES) spans SEC(".maps");
 
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 14);
-} notices SEC(".maps");
+WEFT_SHARED WEFT_RINGBUF(1 << 14) notices SEC(".maps");
 
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, WH_NCOUNTERS);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
+WEFT_SHARED WEFT_COUNTERS(WH_NCOUNTERS) counters SEC(".maps");
 
 /* Scratch buffers: one for sk_msg, one for tracepoints; templates for big values. */
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__type(value, struct weft_scratch);
-} scratch SEC(".maps");
+WEFT_SHARED WEFT_PERCPU_ARRAY(struct weft_scratch, 2) scratch SEC(".maps");
 
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct in_state);
-} in_tmp SEC(".maps");
+WEFT_SHARED WEFT_PERCPU_ARRAY(struct in_state, 1) in_tmp SEC(".maps");
 
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct client_pending);
-} cp_tmp SEC(".maps");
+WEFT_SHARED WEFT_PERCPU_ARRAY(struct client_pending, 1) cp_tmp SEC(".maps");
 
 /* The sk_msg scratch of this CPU is in use by a run (see weft_http_msg). */
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} msg_busy SEC(".maps");
+WEFT_SHARED WEFT_PERCPU_ARRAY(__u64, 1) msg_busy SEC(".maps");
 
 /* Room for a new server entry (weft_sctx_begin), used from tracepoints only. */
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct weft_server_ctx);
-} sctx_tmp SEC(".maps");
+WEFT_SHARED WEFT_PERCPU_ARRAY(struct weft_server_ctx, 1) sctx_tmp SEC(".maps");
 
 static __always_inline void count(__u32 idx)
 {
-	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
-
-	if (v)
-		__sync_fetch_and_add(v, 1); /* sk_msg and sockops runs can be preempted */
-}
-
-static __always_inline bool pid_targeted(__u32 tgid)
-{
-	return !filter_pids || bpf_map_lookup_elem(&target_pids, &tgid);
-}
-
-/* The current process's file at fd, or NULL. */
-static __always_inline struct file *fd_file(__s32 fd)
-{
-	struct task_struct *t = bpf_get_current_task_btf();
-	struct file **fds;
-	struct file *f = NULL;
-	unsigned int max;
-
-	fds = BPF_CORE_READ(t, files, fdt, fd);
-	max = BPF_CORE_READ(t, files, fdt, max_fds);
-	if (fd < 0 || (unsigned int)fd >= max)
-		return NULL;
-	bpf_core_read(&f, sizeof(f), &fds[fd]);
-	return f;
+	weft_count(&counters, idx);
 }
 
 /* Is the current task one we instrument (tracepoints fire for every task)? */
@@ -327,7 +208,7 @@ static __always_inline bool task_targeted(__u64 pid_tgid)
 {
 	if (filter_cgroup && bpf_current_task_under_cgroup(&target_cg, 0) != 1)
 		return false;
-	return pid_targeted(pid_tgid >> 32);
+	return weft_pid_targeted(pid_tgid >> 32);
 }
 
 static __always_inline bool weft_loop_targeted(__u64 pid_tgid)
@@ -350,27 +231,12 @@ struct srv_ts {
 	char ts[WEFT_TS_MAX];
 };
 
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, WEFT_SCTX_MAX);
-	__type(key, __u64);
-	__type(value, struct srv_ts);
-} srv_ts SEC(".maps");
+WEFT_SHARED WEFT_LRU_HASH(__u64, struct srv_ts, WEFT_SCTX_MAX) srv_ts SEC(".maps");
 
 /* Parser state and a new srv_ts entry (tracepoints only). */
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct weft_ts_state);
-} ts_tmp SEC(".maps");
+WEFT_SHARED WEFT_PERCPU_ARRAY(struct weft_ts_state, 1) ts_tmp SEC(".maps");
 
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct srv_ts);
-} srv_ts_tmp SEC(".maps");
+WEFT_SHARED WEFT_PERCPU_ARRAY(struct srv_ts, 1) srv_ts_tmp SEC(".maps");
 
 /* Has the thread a tracestate at all (for some SERVER span)? */
 static __always_inline bool srv_ts_maybe(__u64 pid_tgid)

@@ -40,7 +40,7 @@
  * A task made while a request is owed serves that request: the same rule as
  * contextvars-based tracing (OpenTelemetry's) inside the process.
  * Offsets per interpreter build: py_procs (user space: injectors/net/rt_asyncio.c).
- * Included by http_rt.bpf.c (after http_shared.bpf.h: task_targeted, fd_file).
+ * Included by http_rt.bpf.c (after http_shared.bpf.h: task_targeted, weft_fd_file).
  */
 #ifndef WEFT_RT_ASYNCIO_BPF_H
 #define WEFT_RT_ASYNCIO_BPF_H
@@ -182,7 +182,7 @@ static __always_inline bool py_qualname_is(const struct weft_py_layout *l, __u64
 /* The inode of the current process's fd, or 0. */
 static __always_inline __u64 py_fd_ino(__s32 fd)
 {
-	struct file *f = fd_file(fd);
+	struct file *f = weft_fd_file(fd);
 
 	return f ? BPF_CORE_READ(f, f_inode, i_ino) : 0;
 }

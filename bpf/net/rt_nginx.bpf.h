@@ -28,20 +28,10 @@ struct ngx_u_key {
 	__u64 u;
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct ngx_u_key);
-	__type(value, __s32);
-} ngx_u_down SEC(".maps");
+WEFT_LRU_HASH(struct ngx_u_key, __s32, 16384) ngx_u_down SEC(".maps");
 
 /* ngx_event_connect_peer's pc per thread, entry to return */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, __u64);
-} ngx_pc SEC(".maps");
+WEFT_LRU_HASH(__u64, __u64, 16384) ngx_pc SEC(".maps");
 
 static __always_inline bool ngx_off_ok(const struct weft_rt_layout *l, int i)
 {

@@ -36,27 +36,14 @@ struct weft_rt_tie {
 };
 
 /* Outgoing requests by what their tie said (WEFT_RT_*), for user space to report. */
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, WEFT_RT_NCOUNTS);
-	__type(key, __u32);
-	__type(value, __u64);
-} weft_rt_counts SEC(".maps");
+WEFT_SHARED WEFT_ARRAY(__u64, WEFT_RT_NCOUNTS) weft_rt_counts SEC(".maps");
 
 static __always_inline void weft_rt_count(__u32 i)
 {
-	__u64 *v = bpf_map_lookup_elem(&weft_rt_counts, &i);
-
-	if (v)
-		__sync_fetch_and_add(v, 1);
+	weft_count(&weft_rt_counts, i);
 }
 
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct weft_rt_key);
-	__type(value, struct weft_rt_tie);
-} weft_rt_ties SEC(".maps");
+WEFT_SHARED WEFT_LRU_HASH(struct weft_rt_key, struct weft_rt_tie, 16384) weft_rt_ties SEC(".maps");
 
 /*
  * A served request copied when the tie was made, for a writer that is not
@@ -64,26 +51,13 @@ WEFT_SHARED struct {
  * entry in place for its next request, so the writer's sk_msg run must not
  * read it later; the copy is checked whole (rt_asyncio.bpf.h, py_snap).
  */
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, struct weft_rt_key);
-	__type(value, struct weft_server_ctx);
-} weft_rt_snaps SEC(".maps");
+WEFT_SHARED WEFT_LRU_HASH(struct weft_rt_key, struct weft_server_ctx, 4096) weft_rt_snaps SEC(".maps");
 
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, WEFT_RT_LAYOUTS);
-	__type(key, __u32);
-	__type(value, struct weft_rt_layout);
-} weft_rt_layouts SEC(".maps");
+WEFT_SHARED WEFT_ARRAY(struct weft_rt_layout, WEFT_RT_LAYOUTS) weft_rt_layouts SEC(".maps");
 
 /* Execs of target processes (tgid), for user space to find runtimes
  * (written by the includer's sched_process_exec program: http_rt.bpf.c). */
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 12);
-} weft_rt_execs SEC(".maps");
+WEFT_SHARED WEFT_RINGBUF(1 << 12) weft_rt_execs SEC(".maps");
 
 /* The request a runtime rule ties the connection (tgid of pid_tgid, fd) to, or NULL. */
 static __always_inline struct weft_server_ctx *weft_rt_parent(__u64 pid_tgid, __s32 fd)

@@ -85,12 +85,7 @@ struct weft_server_ctx {
 	char path[WEFT_PATH_MAX];
 };
 
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, WEFT_SCTX_MAX);
-	__type(key, __u64);
-	__type(value, struct weft_server_ctx);
-} weft_server_ctx SEC(".maps");
+WEFT_SHARED WEFT_LRU_HASH(__u64, struct weft_server_ctx, WEFT_SCTX_MAX) weft_server_ctx SEC(".maps");
 
 /* Why a thread's calls get no parent from it (weft_sctx_served). */
 enum weft_sctx_why {
@@ -104,12 +99,8 @@ enum weft_sctx_why {
 #define WEFT_UNCERTAIN_TWO	0x1
 #define WEFT_UNCERTAIN_LOOP	0x2
 
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, WEFT_SCTX_MAX);
-	__type(key, __u64);	/* pid_tgid */
-	__type(value, __u32);	/* WEFT_UNCERTAIN_* */
-} weft_uncertain SEC(".maps");
+/* key: pid_tgid, value: WEFT_UNCERTAIN_* */
+WEFT_SHARED WEFT_LRU_HASH(__u64, __u32, WEFT_SCTX_MAX) weft_uncertain SEC(".maps");
 
 struct weft_sctx_key {
 	__u32 tgid;
@@ -117,12 +108,7 @@ struct weft_sctx_key {
 	__u64 conn;
 };
 
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, WEFT_SCTX_MAX);
-	__type(key, struct weft_sctx_key);
-	__type(value, struct weft_server_ctx);
-} weft_server_parked SEC(".maps");
+WEFT_SHARED WEFT_LRU_HASH(struct weft_sctx_key, struct weft_server_ctx, WEFT_SCTX_MAX) weft_server_parked SEC(".maps");
 
 static __always_inline __u32 weft_uncertain_get(__u64 pid_tgid)
 {

@@ -59,12 +59,14 @@
 #include "weft_tcpopt.h"
 #include "weft_conn_ctx.h"
 #include "weft_link.h"
+#include "weft_maps.bpf.h"
+#include "weft_kernel.bpf.h"
+#include "weft_target.bpf.h"
 
 /* Set by the loader before load. */
 WEFT_SHARED const volatile bool weft_have_bpf_loop WEFT_INIT(true);
 WEFT_SHARED const volatile __u64 target_cgid WEFT_INIT(0);	   /* 0: every cgroup */
 WEFT_SHARED const volatile __u32 target_level WEFT_INIT(0);	   /* level of target_cgid in the hierarchy */
-WEFT_SHARED const volatile bool filter_pids WEFT_INIT(false);   /* only tgids in target_pids */
 WEFT_SHARED const volatile bool accept_filter WEFT_INIT(false); /* only peers in accept_from */
 WEFT_SHARED const volatile bool use_go_ctx WEFT_INIT(false);	   /* weft-go's go_conn_ctx pin was found */
 /*
@@ -87,35 +89,14 @@ WEFT_SHARED volatile __u32 need_syscalls WEFT_INIT(0);
 #include "server_ctx.bpf.h"
 #include "http_parse.bpf.h"
 
-#define AF_INET 2
-#define AF_INET6 10
-#define SOL_TCP 6
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
-
 #define ENOMSG_ 42	 /* errno ENOMSG */
 #define TCPOPT_PEEK 2048 /* plaintext bytes scanned for a request head */
 #define TCPOPT_MAP_MAX 16384
 #define BIO_TYPE_SOCKET_ 0x0505 /* OpenSSL: 5 | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR */
 
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, WEFT_RB_SPANS_BYTES);
-} events SEC(".maps");
+WEFT_SHARED WEFT_RINGBUF(WEFT_RB_SPANS_BYTES) events SEC(".maps");
 
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, WEFT_TCPOPT_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
-
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
-	__type(value, __u8);
-} target_pids SEC(".maps");
+WEFT_SHARED WEFT_COUNTERS(WEFT_TCPOPT_CNT_MAX) counters SEC(".maps");
 
 WEFT_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -134,12 +115,8 @@ struct tx_pending {
 	struct weft_trace_ctx ctx;
 };
 
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, TCPOPT_MAP_MAX);
-	__type(key, __u64); /* socket cookie */
-	__type(value, struct tx_pending);
-} tx_pending SEC(".maps");
+/* key: socket cookie */
+WEFT_SHARED WEFT_LRU_HASH(__u64, struct tx_pending, TCPOPT_MAP_MAX) tx_pending SEC(".maps");
 
 /* The context a peer sent on this connection, for the next request read. */
 struct rx_ctx {
@@ -149,24 +126,16 @@ struct rx_ctx {
 	__u8 _pad[3];
 };
 
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, TCPOPT_MAP_MAX);
-	__type(key, __u64); /* socket cookie */
-	__type(value, struct rx_ctx);
-} rx_ctx SEC(".maps");
+/* key: socket cookie */
+WEFT_SHARED WEFT_LRU_HASH(__u64, struct rx_ctx, TCPOPT_MAP_MAX) rx_ctx SEC(".maps");
 
 struct conn_info {
 	struct weft_sockaddr local;
 	struct weft_sockaddr peer;
 };
 
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, TCPOPT_MAP_MAX);
-	__type(key, __u64); /* socket cookie */
-	__type(value, struct conn_info);
-} conn_info SEC(".maps");
+/* key: socket cookie */
+WEFT_SHARED WEFT_LRU_HASH(__u64, struct conn_info, TCPOPT_MAP_MAX) conn_info SEC(".maps");
 
 struct ssl_key {
 	__u64 ssl;
@@ -196,17 +165,11 @@ struct tid_op {
 
 /* Per thread (task storage: a pointer away, so the syscall tracepoints,
  * which run for every process, cost next to nothing outside SSL calls). */
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct tid_op);
-} tid_op SEC(".maps");
+WEFT_SHARED WEFT_TASK_STORAGE(struct tid_op) tid_op SEC(".maps");
 
 static __always_inline struct tid_op *tid_op_get(bool create)
 {
-	return bpf_task_storage_get(&tid_op, bpf_get_current_task_btf(), NULL,
-				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	return weft_task_state(&tid_op, create);
 }
 
 /* No SSL call of interest parked for this thread (cheap: no creation). */
@@ -235,12 +198,7 @@ static __noinline int tid_op_set(const struct tid_op *v)
 }
 
 /* CLIENT spans in flight, by SSL object: ended by the response's status line. */
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, TCPOPT_MAP_MAX);
-	__type(key, struct ssl_key);
-	__type(value, struct weft_span_event);
-} client_span SEC(".maps");
+WEFT_SHARED WEFT_LRU_HASH(struct ssl_key, struct weft_span_event, TCPOPT_MAP_MAX) client_span SEC(".maps");
 
 /*
  * Room for one OpenSSL probe's work: plaintext bytes, their scan, a new span.
@@ -257,41 +215,24 @@ struct ssl_run {
 	struct weft_server_ctx sctx;
 };
 
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct ssl_run);
-} ssl_runs SEC(".maps");
+WEFT_SHARED WEFT_TASK_STORAGE(struct ssl_run) ssl_runs SEC(".maps");
 
 static __always_inline void count(__u32 idx)
 {
-	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
-
-	if (v) /* atomic: a preempted run may be half-way through the same add */
-		__sync_fetch_and_add(v, 1);
+	weft_count(&counters, idx);
 }
 
 /* This thread's room for an OpenSSL probe's work (struct ssl_run), or NULL. */
 static __always_inline struct ssl_run *ssl_run_get(void)
 {
-	struct ssl_run *r = bpf_task_storage_get(&ssl_runs, bpf_get_current_task_btf(), NULL,
-						 BPF_LOCAL_STORAGE_GET_F_CREATE);
-
-	if (!r)
-		count(WEFT_TCPOPT_CNT_NO_STATE);
-	return r;
+	return weft_task_state_new(&ssl_runs, &counters, WEFT_TCPOPT_CNT_NO_STATE);
 }
 
 static __always_inline bool is_target(__u64 pid_tgid)
 {
-	__u32 tgid = pid_tgid >> 32;
-
 	if (target_cgid && bpf_get_current_ancestor_cgroup_id(target_level) != target_cgid)
 		return false;
-	if (filter_pids && !bpf_map_lookup_elem(&target_pids, &tgid))
-		return false;
-	return true;
+	return weft_pid_targeted(pid_tgid >> 32);
 }
 
 static __always_inline bool weft_loop_targeted(__u64 pid_tgid)
@@ -318,18 +259,9 @@ static __always_inline bool id_nonzero(const __u8 *id, int n)
  * leaves it and remembers which publication (ts_ns) it already sent, so the
  * two injectors can run together.
  */
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, WEFT_CONN_CTX_MAX);
-	__type(key, struct weft_conn_key);
-	__type(value, struct weft_conn_ctx);
-} go_conn_ctx SEC(".maps");
+WEFT_SHARED WEFT_HASH(struct weft_conn_key, struct weft_conn_ctx, WEFT_CONN_CTX_MAX) go_conn_ctx SEC(".maps");
 
-WEFT_SHARED struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, WEFT_CONN_CTX_MAX);
-	__type(key, struct weft_conn_key);
-	__type(value, __u64); /* ts_ns of the publication sent */
-} go_sent SEC(".maps");
+/* value: ts_ns of the publication sent */
+WEFT_SHARED WEFT_LRU_HASH(struct weft_conn_key, __u64, WEFT_CONN_CTX_MAX) go_sent SEC(".maps");
 
 #endif /* WEFT_TCPOPT_SHARED_BPF_H */

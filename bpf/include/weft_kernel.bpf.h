@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Kernel facts the injectors' BPF programs share: constants vmlinux.h does
+ * not carry (they are macros in the kernel) and the walk from a file
+ * descriptor of the current task to its file and socket (CO-RE reads of
+ * task->files->fdt, no kprobe needed).
+ */
+#ifndef WEFT_KERNEL_BPF_H
+#define WEFT_KERNEL_BPF_H
+
+#define AF_INET	 2
+#define AF_INET6 10
+#define SOL_TCP	 6
+#define S_IFMT	 00170000
+#define S_IFSOCK 0140000
+
+/* The struct file behind fd in the current task, or NULL. */
+static __always_inline struct file *weft_fd_file(long fd)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt;
+	struct file **fds;
+	struct file *f = NULL;
+
+	if (fd < 0)
+		return NULL;
+	fdt = BPF_CORE_READ(t, files, fdt);
+	if (!fdt || (unsigned long)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]))
+		return NULL;
+	return f;
+}
+
+/* The file behind fd when fd is a socket, else NULL. */
+static __always_inline struct file *weft_fd_socket_file(long fd)
+{
+	struct file *f = weft_fd_file(fd);
+	umode_t mode;
+
+	if (!f)
+		return NULL;
+	mode = BPF_CORE_READ(f, f_inode, i_mode);
+	return (mode & S_IFMT) == S_IFSOCK ? f : NULL;
+}
+
+/* The sock behind socket fd, or NULL. */
+static __always_inline struct sock *weft_fd_sock(long fd)
+{
+	struct file *f = weft_fd_socket_file(fd);
+	struct socket *so;
+
+	if (!f)
+		return NULL;
+	so = BPF_CORE_READ(f, private_data);
+	return so ? BPF_CORE_READ(so, sk) : NULL;
+}
+
+#endif /* WEFT_KERNEL_BPF_H */
