@@ -1,12 +1,14 @@
 # common/: small shared user-space pieces, linked into every program.
 COMMON_SRCS := common/log.c common/lifecycle.c common/mounts.c common/host.c common/injector.c common/random.c common/tracecontext.c
+# The shared maps' pins (libbpf): only for programs that link libbpf.
+COMMON_BPF_SRCS := common/pins.c
 COMMON_LIB  := $(B)/lib/libweftcommon.a
 
-$(COMMON_LIB): $(COMMON_SRCS:%.c=$(B)/obj/%.o)
+$(COMMON_LIB): $(COMMON_SRCS:%.c=$(B)/obj/%.o) $(COMMON_BPF_SRCS:%.c=$(B)/obj/%.o)
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
 
-LINT_SOURCES += $(COMMON_SRCS)
+LINT_SOURCES += $(COMMON_SRCS) $(COMMON_BPF_SRCS)
 
 # Unit test of the trace-context codec (tests/unit/tracecontext.test).
 $(B)/tests/tracecontext_test: $(B)/obj/tests/unit/tracecontext_test.o $(COMMON_LIB)

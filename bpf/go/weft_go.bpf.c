@@ -93,9 +93,6 @@ struct fwd_site {
 
 WEFT_ARRAY(struct weft_go_cfg, WEFT_GO_MAX_BINARIES) cfgs SEC(".maps");
 
-/* key: tgid, value: binary index */
-WEFT_HASH(__u32, __u32, WEFT_GO_MAX_TARGETS) targets SEC(".maps");
-
 WEFT_HASH(struct weft_go_inode, __u32, WEFT_GO_MAX_BINARIES) watched SEC(".maps");
 
 WEFT_LRU_HASH(struct gkey, struct server_state, 16384) servers SEC(".maps");
@@ -133,8 +130,6 @@ struct span_ts {
 };
 
 WEFT_LRU_HASH(struct span_key, struct span_ts, 8192) span_tss SEC(".maps");
-
-WEFT_LRU_HASH(struct weft_conn_key, struct weft_conn_ctx, WEFT_CONN_CTX_MAX) go_conn_ctx SEC(".maps");
 
 WEFT_RINGBUF(WEFT_RB_SPANS_BYTES) spans SEC(".maps");
 
@@ -208,7 +203,8 @@ static __always_inline struct go_run *go_run_state(void)
 /*
  * The binary's offsets, if this process is a target: every process of a
  * binary given by --exe (the uprobes are on that file only), else the pids
- * in the targets map (one hash lookup less per hit in the common case).
+ * in go_pids, the targets map shared with the other injectors (weft_conn_ctx.h)
+ * (one hash lookup less per hit in the common case).
  */
 static __always_inline const struct weft_go_cfg *go_cfg(void *ctx, __u32 *tgid)
 {
@@ -219,7 +215,7 @@ static __always_inline const struct weft_go_cfg *go_cfg(void *ctx, __u32 *tgid)
 	cfg = bpf_map_lookup_elem(&cfgs, &bin);
 	if (!cfg)
 		return NULL;
-	if (!(cfg->flags & WEFT_GO_CFG_ALLPROCS) && !bpf_map_lookup_elem(&targets, tgid))
+	if (!(cfg->flags & WEFT_GO_CFG_ALLPROCS) && !bpf_map_lookup_elem(&go_pids, tgid))
 		return NULL;
 	stat_inc(WEFT_GO_ST_HITS);
 	return cfg;
@@ -1157,7 +1153,7 @@ int go_newproc_entry(struct pt_regs *ctx)
 	__u64 id = bpf_get_current_pid_tgid(), gp = ctx->bx;
 	__u32 tgid = id >> 32;
 
-	if (!bpf_map_lookup_elem(&targets, &tgid))
+	if (!bpf_map_lookup_elem(&go_pids, &tgid))
 		return 0;
 	stat_inc(WEFT_GO_ST_HITS);
 	bpf_map_update_elem(&spawning, &id, &gp, BPF_ANY);
@@ -1243,11 +1239,11 @@ int go_exec(void *ctx)
 	bin = bpf_map_lookup_elem(&watched, &ino);
 	if (!bin) {
 		/* Same pid, another program: stop tracing it. */
-		if (bpf_map_delete_elem(&targets, &tgid) == 0)
+		if (bpf_map_delete_elem(&go_pids, &tgid) == 0)
 			proc_event(WEFT_GO_PROC_EXIT, tgid, 0);
 		return 0;
 	}
-	bpf_map_update_elem(&targets, &tgid, bin, BPF_ANY);
+	bpf_map_update_elem(&go_pids, &tgid, bin, BPF_ANY);
 	proc_event(WEFT_GO_PROC_EXEC, tgid, *bin);
 	return 0;
 }
@@ -1260,7 +1256,7 @@ int go_exit(void *ctx)
 
 	if (tgid != (__u32)id)
 		return 0; /* a thread, not the process */
-	if (bpf_map_delete_elem(&targets, &tgid) == 0)
+	if (bpf_map_delete_elem(&go_pids, &tgid) == 0)
 		proc_event(WEFT_GO_PROC_EXIT, tgid, 0);
 	return 0;
 }

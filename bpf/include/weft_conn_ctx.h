@@ -16,8 +16,10 @@
  * reader inserts it beside the traceparent it inserts, unless the request has
  * its own.
  *
- * Pin path: WEFT_PIN_DIR "/" WEFT_CONN_CTX_MAP. The creator pins it; the
- * creator unpins it on exit. A reader that finds no pin runs without it.
+ * Both maps are declared here once, for every injector's BPF object, and
+ * pinned by name in the pin directory (WEFT_PIN_DIR, or $WEFT_PIN_DIR): the
+ * first injector to start creates them, the others reuse them, so start
+ * order never matters (common/pins.h: stale pins, removal by the last user).
  * Layout version: bump WEFT_CONN_CTX_VERSION on any change.
  */
 #ifndef WEFT_CONN_CTX_H
@@ -57,5 +59,25 @@ struct weft_conn_ctx {
  */
 #define WEFT_GO_PIDS_MAP	"go_pids"
 #define WEFT_GO_PIDS_MAX	4096
+
+#ifdef __BPF_HELPERS__
+#include "weft_link.h"
+
+WEFT_SHARED struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, WEFT_CONN_CTX_MAX);
+	__type(key, struct weft_conn_key);
+	__type(value, struct weft_conn_ctx);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} go_conn_ctx SEC(".maps");
+
+WEFT_SHARED struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WEFT_GO_PIDS_MAX);
+	__type(key, __u32);   /* tgid */
+	__type(value, __u32); /* weft-go's index of the process's binary */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} go_pids SEC(".maps");
+#endif /* __BPF_HELPERS__ */
 
 #endif /* WEFT_CONN_CTX_H */

@@ -297,7 +297,7 @@ static __always_inline struct weft_conn_ctx *go_fwd_ctx(struct weft_conn_key *k,
 {
 	struct weft_conn_ctx *gc;
 
-	if (!have_go_pids || k->fd < 0)
+	if (k->fd < 0)
 		return NULL;
 	gc = bpf_map_lookup_elem(&go_conn_ctx, k);
 	if (!gc || !gc->ctx.valid || !gc->forwarded || !weft_trace_id_eq(gc->ctx.trace_id, tp->trace_id) ||

@@ -29,6 +29,16 @@ static __always_inline int on_sys_io(long fd, bool is_write)
 	return 0;
 }
 
+/* Is the current process one weft-go instruments (go_pids)? */
+static __always_inline bool go_process(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	bool go = bpf_map_lookup_elem(&go_pids, &tgid) != NULL;
+
+	weft_barrier_var(go); /* a 0/1 scalar: the verifier refuses logic on the pointer */
+	return go;
+}
+
 /* A write on a connection weft-go published a context for: send it. */
 static __always_inline void go_ctx_write(long fd)
 {
@@ -59,7 +69,7 @@ static __always_inline void go_ctx_write(long fd)
 SEC("tracepoint/syscalls/sys_enter_write")
 int weft_tcpopt_enter_write(struct trace_event_raw_sys_enter *ctx)
 {
-	if (use_go_ctx)
+	if (go_process())
 		go_ctx_write(ctx->args[0]);
 	return on_sys_io(ctx->args[0], true);
 }
@@ -67,7 +77,7 @@ int weft_tcpopt_enter_write(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_enter_sendto")
 int weft_tcpopt_enter_sendto(struct trace_event_raw_sys_enter *ctx)
 {
-	if (use_go_ctx)
+	if (go_process())
 		go_ctx_write(ctx->args[0]);
 	return on_sys_io(ctx->args[0], true);
 }

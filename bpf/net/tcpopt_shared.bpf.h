@@ -68,7 +68,6 @@ WEFT_SHARED const volatile bool weft_have_bpf_loop WEFT_INIT(true);
 WEFT_SHARED const volatile __u64 target_cgid WEFT_INIT(0);	   /* 0: every cgroup */
 WEFT_SHARED const volatile __u32 target_level WEFT_INIT(0);	   /* level of target_cgid in the hierarchy */
 WEFT_SHARED const volatile bool accept_filter WEFT_INIT(false); /* only peers in accept_from */
-WEFT_SHARED const volatile bool use_go_ctx WEFT_INIT(false);	   /* weft-go's go_conn_ctx pin was found */
 /*
  * OpenSSL object layout, measured by user space at start with the library's
  * own accessors (injectors/net/tcpopt_ssl_layout.c): SSL -> rbio, BIO ->
@@ -254,14 +253,11 @@ static __always_inline bool id_nonzero(const __u8 *id, int n)
 
 /*
  * weft-go's published contexts per outgoing connection (tgid, fd), for Go
- * programs (crypto/tls or plain): user space reuses the pinned map when it
- * exists. weft-http deletes an entry when it writes the header; weft-tcpopt
- * leaves it and remembers which publication (ts_ns) it already sent, so the
- * two injectors can run together.
+ * programs (crypto/tls or plain), are in go_conn_ctx (weft_conn_ctx.h).
+ * weft-http deletes an entry when it writes the header; weft-tcpopt leaves
+ * it and remembers which publication (ts_ns) it already sent, so the two
+ * injectors can run together. value: ts_ns of the publication sent.
  */
-WEFT_SHARED WEFT_HASH(struct weft_conn_key, struct weft_conn_ctx, WEFT_CONN_CTX_MAX) go_conn_ctx SEC(".maps");
-
-/* value: ts_ns of the publication sent */
 WEFT_SHARED WEFT_LRU_HASH(struct weft_conn_key, __u64, WEFT_CONN_CTX_MAX) go_sent SEC(".maps");
 
 #endif /* WEFT_TCPOPT_SHARED_BPF_H */

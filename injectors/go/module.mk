@@ -1,6 +1,6 @@
 # injectors/go: weft-go, Go net/http trace context by uprobes.
 WEFT_GO_SRCS := injectors/go/weft_go.c injectors/go/go_binary.c \
-                injectors/go/go_pin.c injectors/go/go_procs.c \
+                injectors/go/go_procs.c \
                 injectors/go/go_analyze.c injectors/go/go_discover.c
 WEFT_GO_OBJS := $(WEFT_GO_SRCS:%.c=$(B)/obj/%.o)
 

@@ -31,7 +31,7 @@
 #include "go/weft_go.h"
 #include "bpf/go/weft_go.skel.h"
 #include "go_binary.h"
-#include "go_pin.h"
+#include "pins.h"
 #include "weft_conn_ctx.h"
 #include "go_procs.h"
 #include "go_analyze.h"
@@ -55,8 +55,7 @@ struct state {
 	struct weft_exporter *exp;
 	struct go_binary bins[WEFT_GO_MAX_BINARIES];
 	unsigned nbins;
-	char pin[PATH_MAX];	 /* go_conn_ctx, in read-only mode */
-	char pids_pin[PATH_MAX]; /* go_pids: the processes whose spans weft-go makes */
+	struct weft_pins pins; /* go_conn_ctx, go_pids: shared with the other injectors */
 	struct go_disc *disc;
 };
 
@@ -470,7 +469,7 @@ int main(int argc, char **argv)
 	struct bpf_link *exec_l = NULL, *exit_l = NULL;
 	struct go_disc *disc = NULL;
 	char err[1024] = "", why[256] = "";
-	int rc = 1, attached = 0;
+	int rc = 1, attached = 0, load_err;
 
 	weft_inj_start("weft-go", go_analyze_stop); /* an analysis on the spot ends too */
 	if (parse_args(argc, argv, &o))
@@ -495,7 +494,11 @@ int main(int argc, char **argv)
 		weft_err("%s", err);
 		return 1;
 	}
-	st.skel = weft_go__open();
+	if (weft_pins_begin(&st.pins, err, sizeof(err))) {
+		weft_err("%s", err);
+		goto out;
+	}
+	st.skel = weft_go__open_opts(&st.pins.opts);
 	if (!st.skel) {
 		weft_err("cannot open the BPF object: %s: run as root on a kernel with BPF",
 			 strerror(errno));
@@ -513,25 +516,23 @@ int main(int argc, char **argv)
 								  BPF_PROG_TYPE_KPROBE)
 		    bpf_program__set_expected_attach_type(p, BPF_TRACE_UPROBE_MULTI);
 	}
-	if (weft_go__load(st.skel)) {
+	load_err = weft_go__load(st.skel);
+	weft_pins_loaded(&st.pins);
+	if (load_err) {
 		weft_err("cannot load the BPF programs: %s: run as root (CAP_BPF, CAP_PERFMON); "
 			 "--verbose shows the verifier log",
-			 strerror(errno));
+			 strerror(-load_err));
 		goto out;
 	}
 	env.skel = st.skel;
-	targets_fd = bpf_map__fd(st.skel->maps.targets);
-	if (env.publish && go_pin_map(st.skel->maps.go_conn_ctx, WEFT_CONN_CTX_MAP, st.pin,
-				      sizeof(st.pin), err, sizeof(err))) {
-		weft_err("%s", err);
-		goto out;
-	}
-	/* so that weft-http leaves the spans of these processes to us */
-	if (go_pin_map(st.skel->maps.targets, WEFT_GO_PIDS_MAP, st.pids_pin, sizeof(st.pids_pin),
-		       err, sizeof(err))) {
-		weft_err("%s", err);
-		goto out;
-	}
+	/*
+	 * go_pids (our targets: the other injectors leave their spans to us) and
+	 * go_conn_ctx are pinned and shared; we are their only writer, so what a
+	 * killed run left in them goes.
+	 */
+	targets_fd = bpf_map__fd(st.skel->maps.go_pids);
+	weft_map_clear(targets_fd);
+	weft_map_clear(bpf_map__fd(st.skel->maps.go_conn_ctx));
 	eo.spans_file = o.c.spans_file;
 	/*
 	 * A smaller span queue than the default keeps RSS down (the ring is
@@ -631,14 +632,18 @@ out:
 	go_disc_free(disc);
 	if (st.exp)
 		weft_exporter_close(st.exp);
-	go_unpin(st.pin);
-	go_unpin(st.pids_pin);
 	bpf_link__destroy(exec_l);
 	bpf_link__destroy(exit_l);
 	for (unsigned i = 0; i < st.nbins; i++)
 		go_binary_detach(&st.bins[i]);
 	ring_buffer__free(rb);
+	if (st.skel) {
+		/* our processes are no longer ours: the other injectors take them back */
+		weft_map_clear(bpf_map__fd(st.skel->maps.go_pids));
+		weft_map_clear(bpf_map__fd(st.skel->maps.go_conn_ctx));
+	}
 	weft_go__destroy(st.skel);
+	weft_pins_end(&st.pins); /* after our map fds are closed */
 	weft_db_close(env.db);
 	return rc;
 }

@@ -21,7 +21,7 @@
 #include "log.h"
 #include "mounts.h"
 #include "exporter.h"
-#include "weft_conn_ctx.h"
+#include "pins.h"
 #include "bpf/net/weft_http.h"
 #include "bpf/net/weft_http.skel.h"
 #include "loop_threads.h"
@@ -60,45 +60,6 @@ static int on_notice(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-/* Reuse the map weft-go pinned as name, if any; true when in use. */
-static bool reuse_pinned(struct bpf_map *map, const char *name)
-{
-	const char *dir = getenv("WEFT_PIN_DIR");
-	char path[512];
-	bool ok = false;
-	int fd;
-
-	if (!dir || !*dir)
-		dir = WEFT_PIN_DIR;
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = bpf_obj_get(path);
-	if (fd < 0) {
-		weft_debug("no %s: running without weft-go", path);
-		return false;
-	}
-	if (bpf_map__reuse_fd(map, fd))
-		weft_warn("cannot use %s: check that weft-go and weft-http are the same version",
-			  path);
-	else
-		ok = true;
-	close(fd);
-	return ok;
-}
-
-/*
- * Use weft-go's pinned maps when it runs: its per-connection contexts, and the
- * set of processes whose spans it makes (so that no span is made twice).
- */
-static void reuse_go_map(struct weft_http *skel)
-{
-	bool ctx = reuse_pinned(skel->maps.go_conn_ctx, WEFT_CONN_CTX_MAP);
-
-	skel->rodata->have_go_pids = reuse_pinned(skel->maps.go_pids, WEFT_GO_PIDS_MAP);
-	if (ctx)
-		weft_info("using weft-go's connection contexts%s",
-			  skel->rodata->have_go_pids ? "; weft-go makes the spans of its processes"
-						     : "");
-}
 
 /*
  * Two weft-http on overlapping cgroups cannot both work: a socket joins one
@@ -221,12 +182,13 @@ int main(int argc, char **argv)
 	struct weft_exporter_opts eo = { .injector = "weft-http" };
 	struct weft_exporter *exp = NULL;
 	struct weft_http *skel = NULL;
+	struct weft_pins pins = {0};
 	struct ring_buffer *rb = NULL;
 	struct bpf_link *sockops_link = NULL;
 	bool msg_attached = false;
 	const char *root, *cgroup;
 	char err[256];
-	int cgfd = -1, rc = 1;
+	int cgfd = -1, rc = 1, load_err;
 	__u32 zero = 0;
 
 	weft_inj_start("weft-http", NULL);
@@ -251,7 +213,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	skel = weft_http__open();
+	/* weft-go's go_conn_ctx and go_pids, pinned by name: shared in any start order */
+	if (weft_pins_begin(&pins, err, sizeof(err))) {
+		weft_err("%s", err);
+		goto out;
+	}
+	skel = weft_http__open_opts(&pins.opts);
 	if (!skel) {
 		weft_err("cannot open BPF object: %s: run as root on a kernel with BTF",
 			 strerror(errno));
@@ -266,13 +233,14 @@ int main(int argc, char **argv)
 		weft_warn("this kernel has no bpf_loop (5.17): insertion works for header blocks "
 			  "of up to 32 lines; incoming requests are parsed only when a whole header "
 			  "block arrives in one read");
-	reuse_go_map(skel);
 	weft_rt_prepare(skel->obj);
 	weft_rt_asyncio_prepare(skel->obj);
 
-	if (weft_http__load(skel)) {
+	load_err = weft_http__load(skel);
+	weft_pins_loaded(&pins);
+	if (load_err) {
 		weft_err("cannot load BPF programs: %s: run as root; see --verbose for the "
-			 "verifier log", strerror(errno));
+			 "verifier log", strerror(-load_err));
 		goto out;
 	}
 	if (refuse_second(cgfd, cgroup))
@@ -370,6 +338,7 @@ out:
 	if (exp)
 		weft_exporter_close(exp);
 	weft_http__destroy(skel);
+	weft_pins_end(&pins); /* after our map fds are closed */
 	if (cgfd >= 0)
 		close(cgfd);
 	return rc;

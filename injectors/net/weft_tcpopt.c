@@ -4,9 +4,10 @@
  * and HTTPS spans from OpenSSL's SSL_read/SSL_write plaintext (uprobes).
  * See docs/weft-tcpopt.md and bpf/include/weft_tcpopt.h.
  *
- * Nothing is pinned: every program is held by a link fd of this process, so
- * any exit, SIGKILL included, detaches everything. Connections keep working;
- * their sockops flags stay set but no program runs behind them.
+ * Only the maps shared with weft-go are pinned (common/pins.h); every program
+ * is held by a link fd of this process, so any exit, SIGKILL included,
+ * detaches everything. Connections keep working; their sockops flags stay
+ * set but no program runs behind them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +29,7 @@
 #include "tcpopt_util.h"
 #include "loop_threads.h"
 #include "tcpopt_ssl_layout.h"
-#include "weft_conn_ctx.h"
+#include "pins.h"
 #include "bpf/net/weft_tcpopt.skel.h"
 
 #define MAX_PIDS_UPROBE 64 /* uprobes are attached per --pid: 6 each (8 with --bpf-stats) */
@@ -254,32 +255,12 @@ static void enrol_existing(struct weft_tcpopt *skel, const struct opts *o)
 	bpf_link__destroy(iter);
 }
 
-/* Use weft-go's pinned per-connection contexts when the pin exists. */
-static void reuse_go_map(struct weft_tcpopt *skel)
+/* Does weft-go instrument a process (go_pids not empty)? Its contexts go out on writes. */
+static bool go_running(struct weft_tcpopt *skel)
 {
-	const char *dir = getenv("WEFT_PIN_DIR");
-	char path[512];
-	int fd;
+	__u32 key;
 
-	if (!dir || !*dir)
-		dir = WEFT_PIN_DIR;
-	snprintf(path, sizeof(path), "%s/%s", dir, WEFT_CONN_CTX_MAP);
-	fd = bpf_obj_get(path);
-	if (fd < 0) {
-		weft_debug("no %s: running without weft-go's contexts", path);
-		bpf_map__set_max_entries(skel->maps.go_conn_ctx, 1);
-		bpf_map__set_max_entries(skel->maps.go_sent, 1);
-		return;
-	}
-	if (bpf_map__reuse_fd(skel->maps.go_conn_ctx, fd)) {
-		weft_warn("cannot use %s: check that weft-go and weft-tcpopt are the same version",
-			  path);
-		bpf_map__set_max_entries(skel->maps.go_sent, 1);
-	} else {
-		skel->rodata->use_go_ctx = true;
-		weft_info("using weft-go's connection contexts from %s", path);
-	}
-	close(fd);
+	return bpf_map_get_next_key(bpf_map__fd(skel->maps.go_pids), NULL, &key) == 0;
 }
 
 static struct bpf_link *attach_ssl(struct bpf_program *prog, int pid, const char *lib,
@@ -306,10 +287,12 @@ static int tcpopt_tick(void *ctx)
 {
 	struct tcpopt_run *r = ctx;
 
-	if (r->syscalls || !r->skel->bss->need_syscalls)
+	if (r->syscalls || (!r->skel->bss->need_syscalls && !go_running(r->skel)))
 		return 0;
-	weft_info("an SSL object without a socket BIO: attaching the syscall tracepoints to find "
-		  "its socket");
+	weft_info("%s: attaching the syscall tracepoints",
+		  r->skel->bss->need_syscalls
+		      ? "an SSL object without a socket BIO (they find its socket)"
+		      : "weft-go runs (its contexts go out on writes)");
 	r->syscalls = true;
 	return attach_syscalls(r->skel, r->links, r->nlinks);
 }
@@ -318,10 +301,11 @@ int main(int argc, char **argv)
 {
 	struct opts o = {0};
 	struct weft_tcpopt *skel = NULL;
+	struct weft_pins pins = {0};
 	struct weft_exporter *exp = NULL;
 	struct ring_buffer *rb = NULL;
 	static struct bpf_link *links[MAX_LINKS];
-	int nlinks = 0, cgfd = -1, stats_fd = -1, rc = 1;
+	int nlinks = 0, cgfd = -1, stats_fd = -1, rc = 1, load_err;
 	uint64_t cgid = 0, cnt[WEFT_TCPOPT_CNT_MAX];
 	uint32_t level = 0;
 	const char *lib;
@@ -385,7 +369,12 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	skel = weft_tcpopt__open();
+	/* weft-go's go_conn_ctx and go_pids, pinned by name: shared in any start order */
+	if (weft_pins_begin(&pins, err, sizeof(err))) {
+		weft_err("%s", err);
+		goto out;
+	}
+	skel = weft_tcpopt__open_opts(&pins.opts);
 	if (!skel) {
 		weft_err("cannot open the BPF object: %s: run as root on a kernel with BTF",
 			 strerror(errno));
@@ -397,7 +386,6 @@ int main(int argc, char **argv)
 	skel->rodata->target_level = level;
 	skel->rodata->filter_pids = o.c.npids > 0;
 	skel->rodata->accept_filter = o.ncidrs > 0;
-	reuse_go_map(skel);
 	if (tcpopt_ssl_layout(lib, &lay))
 		weft_warn("cannot measure OpenSSL's SSL/BIO layout in %s: finding sockets through "
 			  "the read/write syscalls instead (costlier)",
@@ -409,10 +397,12 @@ int main(int argc, char **argv)
 	skel->rodata->bio_method_off = lay.method_off;
 	skel->rodata->bio_num_off = lay.num_off;
 	bpf_program__set_autoload(skel->progs.weft_tcpopt_stats_floor, o.bpf_stats);
-	if (weft_tcpopt__load(skel)) {
+	load_err = weft_tcpopt__load(skel);
+	weft_pins_loaded(&pins);
+	if (load_err) {
 		weft_err("cannot load the BPF programs: %s: run as root; needs sockops header "
 			 "options (Linux >= 5.10) and BTF",
-			 strerror(errno));
+			 strerror(-load_err));
 		goto out;
 	}
 	for (int i = 0; i < o.c.npids; i++) {
@@ -452,7 +442,7 @@ int main(int argc, char **argv)
 	 * unknown OpenSSL layout, or later when an SSL object without a socket
 	 * BIO shows up).
 	 */
-	if (skel->rodata->use_go_ctx || lay.rbio_off < 0) {
+	if (go_running(skel) || lay.rbio_off < 0) {
 		if (attach_syscalls(skel, links, &nlinks))
 			goto out;
 		syscalls = true;
@@ -527,5 +517,6 @@ out:
 		weft_inj_counters_print(tcpopt_counter_names, cnt, WEFT_TCPOPT_CNT_MAX);
 		weft_tcpopt__destroy(skel);
 	}
+	weft_pins_end(&pins); /* after our map fds are closed */
 	return rc;
 }

@@ -98,6 +98,23 @@ bpf_held() {
 			$1 == "link_id:" { print "link", $2 }' "$f" 2>/dev/null
 	done | sort -u
 }
+# The id of the BPF map pinned at PATH ("" if none).
+pinned_map_id() {
+	bpftool -j map show pinned "$1" 2>/dev/null | jq -r '.id // empty'
+}
+
+# bpf_held PID without the maps pinned in DIR (the injectors' shared maps,
+# which outlive a killed user until the next start: common/pins.h).
+bpf_held_unpinned() {
+	local held m id
+	held=$(bpf_held "$1")
+	for m in "$2"/*; do
+		id=$(pinned_map_id "$m")
+		[ -n "$id" ] && held=$(grep -vx "map $id" <<<"$held")
+	done
+	echo "$held"
+}
+
 # Those of the list (bpf_held's output) that still exist, a line each.
 bpf_left() {
 	local kind id
