@@ -52,12 +52,8 @@
 #define PY_MAX_THREADS 64
 #define PY_NAME_MAX 48
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);	/* tgid */
-	__type(value, struct weft_py_layout);
-} py_procs SEC(".maps");
+/* key: tgid */
+WEFT_HASH(__u32, struct weft_py_layout, 4096) py_procs SEC(".maps");
 
 struct py_ctx_key {
 	__u32 tgid;
@@ -87,25 +83,12 @@ struct py_conn {
 	__u32 reads;	/* read calls on it since the tie (any result) */
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct py_conn_key);
-	__type(value, struct py_conn);
-} py_conns SEC(".maps");
+WEFT_LRU_HASH(struct py_conn_key, struct py_conn, 16384) py_conns SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct py_ctx_key);
-	__type(value, struct py_tie);
-} py_ctx SEC(".maps");
+WEFT_LRU_HASH(struct py_ctx_key, struct py_tie, 65536) py_ctx SEC(".maps");
 
 /* Execs of target processes (tgid): user space looks for Python there. */
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 12);
-} py_execs SEC(".maps");
+WEFT_RINGBUF(1 << 12) py_execs SEC(".maps");
 
 static __always_inline bool py_off_ok(const struct weft_py_layout *l, int i)
 {
@@ -309,12 +292,7 @@ int BPF_UPROBE(weft_py_ctx_free, __u64 ctxp)
 }
 
 /* Room to copy a served request in (tracepoints run with preemption off). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct weft_server_ctx);
-} py_snap_buf SEC(".maps");
+WEFT_PERCPU_ARRAY(struct weft_server_ctx, 1) py_snap_buf SEC(".maps");
 
 /*
  * A write on fd by another thread than the loop (to_thread's workers) in a

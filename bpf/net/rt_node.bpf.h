@@ -58,12 +58,7 @@ struct node_thread {
 };
 
 /* thread (pid_tgid) -> its Environment, from the AsyncWraps it handles */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u64);
-	__type(value, struct node_thread);
-} node_threads SEC(".maps");
+WEFT_LRU_HASH(__u64, struct node_thread, 4096) node_threads SEC(".maps");
 
 struct node_id_key {
 	__u64 pid_tgid;	/* ids are per Environment, one per thread */
@@ -90,35 +85,15 @@ struct node_conn_key {
 	__u64 fd;
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct node_conn_key);
-	__type(value, struct node_conn);
-} node_conns SEC(".maps");
+WEFT_LRU_HASH(struct node_conn_key, struct node_conn, 16384) node_conns SEC(".maps");
 
 /* read entry -> exit: the connection fd a Node.js thread reads */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u64);
-	__type(value, __s64);
-} node_reading SEC(".maps");
+WEFT_LRU_HASH(__u64, __s64, 4096) node_reading SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct node_id_key);
-	__type(value, struct node_req);
-} node_ids SEC(".maps");
+WEFT_LRU_HASH(struct node_id_key, struct node_req, 65536) node_ids SEC(".maps");
 
 /* entry -> return arguments per thread (AsyncReset's this, uv_accept's client) */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u64);
-	__type(value, __u64);
-} node_args SEC(".maps");
+WEFT_LRU_HASH(__u64, __u64, 4096) node_args SEC(".maps");
 
 struct node_fields {
 	__u64 exec, trigger, counter;	/* async_id_fields[0..2], double bits */
