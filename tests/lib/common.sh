@@ -26,6 +26,13 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "$*"; exit 77; }
 ok() { echo "ok: $*"; }
 
+# The injectors pin the maps they share in $WEFT_PIN_DIR (common/pins.h): a
+# test gets a directory of its own unless it names one, never the host's default.
+if [ -z "${WEFT_PIN_DIR:-}" ]; then
+	export WEFT_PIN_DIR=/sys/fs/bpf/weft-t-$$
+	cleanup_add "rm -rf '$WEFT_PIN_DIR'"
+fi
+
 # A temporary directory removed at exit.
 mktempdir() { local d; d=$(mktemp -d "${TMPDIR:-/tmp}/weft-test.XXXXXX"); cleanup_add "rm -rf '$d'"; echo "$d"; }
 
