@@ -96,6 +96,19 @@ bool weft_have_probe_write_user(char *why, size_t whylen)
 	return false;
 }
 
+/* errno of a uprobe_multi link that must not attach; 0 if it did attach. */
+static int uprobe_multi_refusal(int prog, const struct bpf_link_create_opts *lopts)
+{
+	int link = bpf_link_create(prog, -1, BPF_TRACE_UPROBE_MULTI, lopts);
+	int err = errno;
+
+	if (link >= 0) {
+		close(link);
+		return 0;
+	}
+	return err;
+}
+
 bool weft_have_uprobe_multi(void)
 {
 	/* r0 = 0; exit, loaded as a uprobe_multi program */
@@ -107,28 +120,29 @@ bool weft_have_uprobe_multi(void)
 					   .expected_attach_type = BPF_TRACE_UPROBE_MULTI};
 	struct bpf_link_create_opts lopts = {.sz = sizeof(lopts)};
 	unsigned long off = 0;
-	int prog, link, err;
+	bool known, fixed;
+	int prog;
 
 	prog = bpf_prog_load(BPF_PROG_TYPE_KPROBE, "weft_umprobe", "GPL", insns, NINSNS(insns),
 			     &popts);
 	if (prog < 0)
 		return false;
 	/*
-	 * A link on "/" (not a regular file) with pid -1 (not a process): a
-	 * kernel with uprobe_multi and its fixed pid check refuses the pid
-	 * first (EINVAL); one without the fix gets to the path (EBADF), one
-	 * without uprobe_multi does not know the attach type. Nothing attaches.
+	 * Two links on "/" (not a regular file), neither of which can attach.
+	 * With pid 0, a kernel that knows uprobe_multi gets as far as the path
+	 * and refuses it (EBADF); one that does not know the attach type
+	 * refuses that first (EINVAL on Debian's 6.1). With pid -1, a kernel
+	 * whose pid check has the process-filter fix refuses the pid before
+	 * the path (EINVAL); one without the fix gets to the path (EBADF).
 	 */
 	lopts.uprobe_multi.path = "/";
 	lopts.uprobe_multi.offsets = &off;
 	lopts.uprobe_multi.cnt = 1;
+	known = uprobe_multi_refusal(prog, &lopts) == EBADF;
 	lopts.uprobe_multi.pid = -1;
-	link = bpf_link_create(prog, -1, BPF_TRACE_UPROBE_MULTI, &lopts);
-	err = errno;
-	if (link >= 0)
-		close(link);
+	fixed = known && uprobe_multi_refusal(prog, &lopts) == EINVAL;
 	close(prog);
-	return link < 0 && err == EINVAL;
+	return fixed;
 }
 
 bool weft_have_helper(int prog_type, int helper)
