@@ -14,7 +14,11 @@
  */
 #ifndef WEFT_GO_MAP_BPF_H
 #define WEFT_GO_MAP_BPF_H
-/* Included by one BPF object only (weft_go.bpf.c): it defines global functions. */
+/*
+ * Included by every unit of weft-go's object (go/go_shared.bpf.h): its global
+ * functions are defined in the owning unit only, the others see prototypes
+ * (WEFT_LINK_EXTERN, weft_link.h) that the linker resolves.
+ */
 
 #include "go/weft_go.h"
 #include "weft_tracecontext.h"
@@ -62,6 +66,16 @@ struct go_bucket_head {
 	__u8 tophash[GO_BUCKET_SLOTS];
 	struct go_string keys[GO_BUCKET_SLOTS];
 };
+
+#ifdef WEFT_LINK_EXTERN
+/* Defined once, in the unit that owns the shared maps (weft_link.h). */
+extern int go_parse_traceparent(const struct go_string *v, struct weft_trace_ctx *out);
+extern int go_header_traceparent(const struct weft_go_cfg *cfg, __u64 hmap,
+				 struct weft_trace_ctx *out);
+extern int go_header_has_tracestate(const struct weft_go_cfg *cfg, __u64 hmap);
+extern int go_header_tracestate(const struct weft_go_cfg *cfg, __u64 hmap,
+				struct weft_ts_state *st);
+#else
 
 /* Key k is want (n <= 11 lowercase letters), in any letter case. */
 static __always_inline bool go_key_eq(const struct go_string *k, const char *want, int n)
@@ -355,5 +369,6 @@ __noinline int go_header_tracestate(const struct weft_go_cfg *cfg, __u64 hmap,
 	}
 	return r < 0 ? -1 : st->out_len;
 }
+#endif /* WEFT_LINK_EXTERN */
 
 #endif /* WEFT_GO_MAP_BPF_H */

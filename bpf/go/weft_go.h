@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Definitions shared by weft-go's BPF programs (weft_go.bpf.c) and its user
+ * Definitions shared by weft-go's BPF programs (bpf/go/go_*.bpf.c) and its user
  * space (injectors/go/): per-binary offsets, counters, process events.
  */
 #ifndef WEFT_GO_H

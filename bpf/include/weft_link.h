@@ -11,7 +11,7 @@
  * the header as it is and gets the definitions; every other unit defines
  * WEFT_LINK_EXTERN before its first include and gets extern declarations,
  * which the linker resolves to the owner's definitions (same BTF). A
- * single-file object (weft_go.bpf.c) defines nothing and owns them all.
+ * single-file object defines nothing and owns them all.
  * Programs (SEC other than .maps) in a header belong in exactly one unit;
  * global functions in a header are WEFT_GLOBAL_FN.
  */

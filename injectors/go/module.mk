@@ -4,6 +4,13 @@ WEFT_GO_SRCS := injectors/go/weft_go.c injectors/go/go_binary.c \
                 injectors/go/go_analyze.c injectors/go/go_discover.c
 WEFT_GO_OBJS := $(WEFT_GO_SRCS:%.c=$(B)/obj/%.o)
 
+# The BPF object, linked from units by concern (bpf/go/go_shared.bpf.h).
+WEFT_GO_BPF_UNITS := bpf/go/go_shared.bpf.c bpf/go/go_server.bpf.c \
+	bpf/go/go_client.bpf.c bpf/go/go_write.bpf.c bpf/go/go_proc.bpf.c
+$(B)/bpf/bpf/go/weft_go.bpf.o: $(WEFT_GO_BPF_UNITS:%.bpf.c=$(B)/bpf/%.unit.o)
+	$(WEFT_BPF_LINK)
+WEFT_LINKED_BPF += $(B)/bpf/bpf/go/weft_go.bpf.o
+
 $(B)/obj/injectors/go/weft_go.o $(B)/obj/injectors/go/go_binary.o: $(B)/bpf/bpf/go/weft_go.skel.h
 $(B)/obj/injectors/go/go_discover.o: $(B)/bpf/bpf/go/go_discover.skel.h
 # bpf/include headers carry "#pragma unroll" for clang -target bpf

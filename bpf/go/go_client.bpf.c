@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * weft-go: CLIENT spans, (*Transport).roundTrip entry and RETs, and
+ * read-only mode's published context at (*persistConn).roundTrip (go_shared.bpf.h).
+ */
+#define WEFT_LINK_EXTERN
+#include "go/go_shared.bpf.h"
+
+/* ---- client side ---- */
+
+/*
+ * Did the app copy the incoming traceparent of the request goroutine k serves
+ * (a reverse proxy)? Then app is not the app's own context: the CLIENT span
+ * keeps its own (a child of the SERVER span), and the copy must be replaced.
+ */
+static __always_inline bool forwarded_tp(struct gkey *k, const struct weft_trace_ctx *app)
+{
+	struct server_state *st = bpf_map_lookup_elem(&servers, k);
+
+	return st && st->ev.parent_src == WEFT_PARENT_HEADER &&
+	       weft_trace_id_eq(st->ev.ctx.trace_id, app->trace_id) &&
+	       weft_span_id_eq(st->ev.parent_span_id, app->span_id);
+}
+
+/*
+ * The tracestate of the SERVER span goroutine k serves, into a CLIENT span.
+ * Returns false when k serves no request (its context is inherited).
+ */
+static __always_inline bool copy_server_ts(struct gkey *k, struct weft_span_event *ev)
+{
+	struct server_state *st = bpf_map_lookup_elem(&servers, k);
+
+	if (!st)
+		return false;
+	if (!st->ev.tracestate_len || st->ev.tracestate_len > WEFT_TS_MAX)
+		return true;
+	ev->tracestate_len = st->ev.tracestate_len;
+	__builtin_memcpy(ev->tracestate, st->ev.tracestate, WEFT_TS_MAX);
+	return true;
+}
+
+/*
+ * The tracestate of the SERVER span whose context p a spawned goroutine
+ * inherited (p's span id is that span's), into a CLIENT span.
+ */
+static __always_inline void copy_inherited_ts(__u32 tgid, const struct weft_trace_ctx *p,
+					      struct weft_span_event *ev)
+{
+	struct span_key sk = {.tgid = tgid};
+	struct span_ts *v;
+
+	__builtin_memcpy(sk.span_id, p->span_id, WEFT_SPAN_ID_LEN);
+	v = bpf_map_lookup_elem(&span_tss, &sk);
+	if (!v || !v->len || v->len > WEFT_TS_MAX || !weft_trace_id_eq(v->trace_id, p->trace_id))
+		return;
+	ev->tracestate_len = v->len;
+	__builtin_memcpy(ev->tracestate, v->ts, WEFT_TS_MAX);
+}
+
+/* Register the request's pending write under its Header map. */
+static __always_inline void pending_open(__u32 tgid, __u64 hdr, __u64 g,
+					 const struct weft_trace_ctx *c, const __u8 *fwd)
+{
+	struct gkey pk = {.tgid = tgid, .g = hdr};
+	struct pending np = {}, *p;
+
+	np.ctx = *c;
+	if (fwd) {
+		np.fwd = 1;
+		__builtin_memcpy(np.fwd_span_id, fwd, WEFT_SPAN_ID_LEN);
+	}
+	np.g = g;
+	np.state = PENDING_OPEN;
+	np.refs = 1;
+	if (bpf_map_update_elem(&pendings, &pk, &np, BPF_NOEXIST) == 0)
+		return;
+	p = bpf_map_lookup_elem(&pendings, &pk);
+	if (!p)
+		return;
+	/*
+	 * The same goroutine again: the entry probe fires twice when the call
+	 * restarts after growing the stack (morestack), or a previous call's
+	 * RET was missed. Its span was replaced: so is the pending write,
+	 * unless another request shares the map meanwhile (it stays shared,
+	 * and this goroutine keeps its one reference).
+	 */
+	if (p->g == g) {
+		if (p->state != PENDING_SHARED)
+			bpf_map_update_elem(&pendings, &pk, &np, BPF_ANY);
+		return;
+	}
+	__sync_fetch_and_add(&p->refs, 1);
+	p->state = PENDING_SHARED;
+}
+
+SEC("uprobe")
+int go_rt_entry(struct pt_regs *ctx)
+{
+	const struct weft_go_cfg *cfg;
+	const struct weft_trace_ctx *p;
+	struct client_state *cl;
+	struct go_snaps *sn;
+	struct go_run *run;
+	struct weft_trace_ctx app = {};
+	struct gkey k = {};
+	__u32 tgid;
+	__u64 req = ctx->bx, hdr;
+	__u8 src = 0;
+	int r;
+
+	cfg = go_cfg(ctx, &tgid);
+	if (!cfg || !req)
+		return 0;
+	run = go_run_state();
+	if (!run)
+		return 0;
+	cl = &run->cl;
+	sn = &run->sn;
+	__builtin_memset(cl, 0, sizeof(*cl));
+	cl->ev.start_ns = bpf_ktime_get_ns();
+	cl->ev.pid = tgid;
+	cl->ev.tid = (__u32)bpf_get_current_pid_tgid();
+	cl->ev.kind = WEFT_KIND_CLIENT;
+	cl->ev.proto = WEFT_PROTO_HTTP1;
+	cl->ev.injector = WEFT_INJ_GO;
+	snap_request(cfg, req, sn);
+	read_request(cfg, sn, &cl->ev, true);
+
+	k.tgid = tgid;
+	k.g = ctx->r14;
+	p = parent_ctx(&k, &src);
+	if (p && p->valid) {
+		__builtin_memcpy(cl->ev.ctx.trace_id, p->trace_id, WEFT_TRACE_ID_LEN);
+		__builtin_memcpy(cl->ev.parent_span_id, p->span_id, WEFT_SPAN_ID_LEN);
+		cl->ev.ctx.flags = p->flags;
+		cl->ev.ctx.valid = 1;
+		cl->ev.parent_src = src;
+		if (!copy_server_ts(&k, &cl->ev))
+			copy_inherited_ts(tgid, p, &cl->ev);
+	} else {
+		new_trace(&cl->ev.ctx);
+		cl->ev.parent_src = WEFT_PARENT_GENERATED;
+	}
+	new_span_id(&cl->ev.ctx);
+
+	/* The app's own headers first: an app-set traceparent wins. */
+	hdr = req_u64(sn, cfg->req_header);
+	r = go_header_traceparent(cfg, hdr, &app);
+	if (r == GO_TP_NONE) {
+		cl->may_write = 1;
+	} else if (r == GO_TP_VALID && forwarded_tp(&k, &app)) {
+		/* read-only: weft-http replaces it on the wire (published below);
+		 * writes: replaced in the buffer once writeSubset wrote it */
+		cl->forwarded = 1;
+		__builtin_memcpy(cl->fwd_span_id, app.span_id, WEFT_SPAN_ID_LEN);
+	} else if (r == GO_TP_VALID) {
+		cl->app_set = 1;
+		/* Its trace and span id become this span's context. */
+		if (!weft_trace_id_eq(cl->ev.ctx.trace_id, app.trace_id)) {
+			__builtin_memset(cl->ev.parent_span_id, 0, WEFT_SPAN_ID_LEN);
+			cl->ev.parent_src = WEFT_PARENT_HEADER;
+			cl->ev.tracestate_len = 0; /* another trace's state is not ours */
+		}
+		__builtin_memcpy(cl->ev.ctx.trace_id, app.trace_id, WEFT_TRACE_ID_LEN);
+		__builtin_memcpy(cl->ev.ctx.span_id, app.span_id, WEFT_SPAN_ID_LEN);
+		cl->ev.ctx.flags = app.flags;
+	} else if (r == GO_TP_INVALID) {
+		cl->app_set = 1;
+	}
+	/* Skips are counted at the RET: this entry may run twice (morestack). */
+	if ((cfg->flags & WEFT_GO_CFG_WRITE) && hdr && (cl->may_write || cl->forwarded)) {
+		pending_open(tgid, hdr, k.g, &cl->ev.ctx, cl->forwarded ? cl->fwd_span_id : NULL);
+		cl->hdr = hdr;
+		/* The span's tracestate goes out beside the traceparent written,
+		 * unless the request has its own (a forwarded copy keeps its own). */
+		if (cl->may_write && cl->ev.tracestate_len &&
+		    go_header_has_tracestate(cfg, hdr) == GO_TP_NONE)
+			cl->write_ts = 1;
+	}
+	bpf_map_update_elem(&clients, &k, cl, BPF_ANY);
+	return 0;
+}
+
+/* The socket fd of a plain-TCP persistConn, or -1. */
+static __always_inline int conn_fd(const struct weft_go_cfg *cfg, __u64 pc)
+{
+	__u64 tcp, nfd, fam, sot;
+	__s64 fd;
+
+	if (cfg->pc_conn < 0 || cfg->tcpconn_conn < 0 || cfg->conn_fd < 0 || cfg->netfd_pfd < 0 ||
+	    cfg->pfd_sysfd < 0 || cfg->netfd_family < 0 || cfg->netfd_sotype < 0)
+		return -1;
+	if (cfg->pc_tls_state >= 0 && read_u64(pc + cfg->pc_tls_state))
+		return -1;		       /* TLS: the network level cannot insert anyway */
+	tcp = read_u64(pc + cfg->pc_conn + 8); /* interface data word */
+	if (!tcp)
+		return -1;
+	nfd = read_u64(tcp + cfg->tcpconn_conn + cfg->conn_fd);
+	if (!nfd)
+		return -1;
+	fam = read_u64(nfd + cfg->netfd_family);
+	sot = read_u64(nfd + cfg->netfd_sotype);
+	fd = (__s64)read_u64(nfd + cfg->netfd_pfd + cfg->pfd_sysfd);
+	if ((fam != 2 && fam != 10) || sot != 1 || fd < 0 || fd >= (1 << 20))
+		return -1;
+	/* Confirm in the kernel: that fd of this process is a socket. */
+	return weft_fd_socket_file(fd) ? (int)fd : -1;
+}
+
+/* Read-only mode: publish the client context under the connection's {tgid, fd}. */
+SEC("uprobe")
+int go_pc_rt_entry(struct pt_regs *ctx)
+{
+	const struct weft_go_cfg *cfg;
+	struct client_state *cl;
+	struct weft_conn_key ck = {};
+	struct weft_conn_ctx *cc;
+	struct go_run *run;
+	struct gkey k = {};
+	__u32 tgid;
+	__u64 pc = ctx->ax;
+	int fd;
+
+	cfg = go_cfg(ctx, &tgid);
+	if (!cfg || !pc || !(cfg->flags & WEFT_GO_CFG_PUBLISH))
+		return 0;
+	k.tgid = tgid;
+	k.g = ctx->r14;
+	cl = bpf_map_lookup_elem(&clients, &k);
+	if (!cl || cl->app_set)
+		return 0;
+	fd = conn_fd(cfg, pc);
+	if (fd < 0) {
+		stat_inc(WEFT_GO_ST_PUBLISH_SKIP);
+		return 0;
+	}
+	run = go_run_state();
+	if (!run)
+		return 0;
+	cc = &run->cc;
+	ck.tgid = tgid;
+	ck.fd = fd;
+	__builtin_memset(cc, 0, sizeof(*cc) - WEFT_TS_MAX);
+	cc->ctx = cl->ev.ctx;
+	cc->ts_ns = bpf_ktime_get_ns();
+	cc->version = WEFT_CONN_CTX_VERSION;
+	cc->forwarded = cl->forwarded;
+	__builtin_memcpy(cc->fwd_span_id, cl->fwd_span_id, WEFT_SPAN_ID_LEN);
+	cc->tracestate_len = cl->ev.tracestate_len <= WEFT_TS_MAX ? cl->ev.tracestate_len : 0;
+	__builtin_memcpy(cc->tracestate, cl->ev.tracestate, WEFT_TS_MAX);
+	bpf_map_update_elem(&go_conn_ctx, &ck, cc, BPF_ANY);
+	stat_inc(WEFT_GO_ST_PUBLISHED);
+	return 0;
+}
+
+SEC("uprobe")
+int go_rt_ret(struct pt_regs *ctx)
+{
+	const struct weft_go_cfg *cfg;
+	struct client_state *cl;
+	struct pending *p;
+	struct gkey k = {}, pk = {};
+	__u32 tgid;
+	__u64 resp = ctx->ax;
+	__s64 status = 0;
+
+	cfg = go_cfg(ctx, &tgid);
+	if (!cfg)
+		return 0;
+	k.tgid = tgid;
+	k.g = ctx->r14;
+	cl = bpf_map_lookup_elem(&clients, &k);
+	if (!cl)
+		return 0;
+	cl->ev.end_ns = bpf_ktime_get_ns();
+	if (resp && cfg->resp_status_code >= 0)
+		status = (__s64)read_u64(resp + cfg->resp_status_code);
+	if (status > 0 && status < 1000)
+		cl->ev.status = (__u16)status;
+	if ((cfg->flags & WEFT_GO_CFG_WRITE) && !cl->may_write && !cl->forwarded)
+		stat_inc(cl->app_set ? WEFT_GO_ST_SKIP_APPSET : WEFT_GO_ST_SKIP_UNKNOWN);
+	if (cl->hdr) {
+		pk.tgid = tgid;
+		pk.g = cl->hdr;
+		p = bpf_map_lookup_elem(&pendings, &pk);
+		if (p) {
+			if (p->g == k.g && p->state == PENDING_WRITTEN)
+				cl->ev.flags |= WEFT_SPAN_WRITTEN;
+			__sync_fetch_and_add(&p->refs, -1);
+			if (*(volatile __s32 *)&p->refs <= 0)
+				bpf_map_delete_elem(&pendings, &pk);
+		}
+	}
+	emit(&cl->ev, WEFT_GO_ST_CLIENT);
+	bpf_map_delete_elem(&clients, &k);
+	return 0;
+}

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * weft-go: SERVER spans, serverHandler.ServeHTTP entry and RETs; the
+ * span's tracestate kept for the goroutines its handler spawns (go_shared.bpf.h).
+ */
+#define WEFT_LINK_EXTERN
+#include "go/go_shared.bpf.h"
+
+/* Keep SERVER span ev's tracestate for the goroutines it spawns (v: scratch). */
+static __always_inline void span_ts_put(__u32 tgid, const struct weft_span_event *ev,
+					struct span_ts *v)
+{
+	struct span_key sk = {.tgid = tgid};
+
+	if (ev->tracestate_len > WEFT_TS_MAX)
+		return;
+	__builtin_memcpy(sk.span_id, ev->ctx.span_id, WEFT_SPAN_ID_LEN);
+	__builtin_memcpy(v->trace_id, ev->ctx.trace_id, WEFT_TRACE_ID_LEN);
+	v->len = ev->tracestate_len;
+	__builtin_memset(v->_pad, 0, sizeof(v->_pad));
+	__builtin_memcpy(v->ts, ev->tracestate, WEFT_TS_MAX);
+	bpf_map_update_elem(&span_tss, &sk, v, BPF_ANY);
+}
+
+SEC("uprobe")
+int go_serve_entry(struct pt_regs *ctx)
+{
+	const struct weft_go_cfg *cfg;
+	struct server_state *st;
+	struct go_snaps *sn;
+	struct go_run *run;
+	struct weft_trace_ctx in = {};
+	struct gkey k = {};
+	__u32 tgid;
+	__u64 req = ctx->di, hdr, major = 1;
+	int r;
+
+	cfg = go_cfg(ctx, &tgid);
+	if (!cfg || !req)
+		return 0;
+	run = go_run_state();
+	if (!run)
+		return 0;
+	st = &run->st;
+	sn = &run->sn;
+	__builtin_memset(st, 0, sizeof(*st));
+	st->rw = ctx->cx; /* ResponseWriter interface: data word */
+	st->ev.start_ns = bpf_ktime_get_ns();
+	st->ev.pid = tgid;
+	st->ev.tid = (__u32)bpf_get_current_pid_tgid();
+	st->ev.kind = WEFT_KIND_SERVER;
+	st->ev.injector = WEFT_INJ_GO;
+	snap_request(cfg, req, sn);
+	if (cfg->req_proto_major >= 0)
+		major = req_u64(sn, cfg->req_proto_major);
+	st->ev.proto = major == 2 ? WEFT_PROTO_HTTP2 : WEFT_PROTO_HTTP1;
+	read_request(cfg, sn, &st->ev, false);
+
+	hdr = req_u64(sn, cfg->req_header);
+	r = go_header_traceparent(cfg, hdr, &in);
+	if (r == GO_TP_VALID) {
+		__builtin_memcpy(st->ev.ctx.trace_id, in.trace_id, WEFT_TRACE_ID_LEN);
+		__builtin_memcpy(st->ev.parent_span_id, in.span_id, WEFT_SPAN_ID_LEN);
+		st->ev.ctx.flags = in.flags;
+		st->ev.ctx.valid = 1;
+		st->ev.parent_src = WEFT_PARENT_HEADER;
+		stat_inc(WEFT_GO_ST_IN_VALID);
+		/* tracestate only beside a valid traceparent (W3C) */
+		if (go_header_tracestate(cfg, hdr, &run->ts) > 0 && run->ts.out_len <= WEFT_TS_MAX) {
+			st->ev.tracestate_len = run->ts.out_len;
+			__builtin_memcpy(st->ev.tracestate, run->ts.out, WEFT_TS_MAX);
+		}
+	} else {
+		if (r == GO_TP_INVALID)
+			stat_inc(WEFT_GO_ST_IN_INVALID);
+		new_trace(&st->ev.ctx);
+		st->ev.parent_src = WEFT_PARENT_GENERATED;
+	}
+	new_span_id(&st->ev.ctx);
+	if (st->ev.tracestate_len)
+		span_ts_put(tgid, &st->ev, &run->sts);
+
+	k.tgid = tgid;
+	k.g = ctx->r14;
+	bpf_map_update_elem(&servers, &k, st, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe")
+int go_serve_ret(struct pt_regs *ctx)
+{
+	const struct weft_go_cfg *cfg;
+	struct server_state *st;
+	struct gkey k = {};
+	__u32 tgid;
+	__s64 status = 0;
+
+	cfg = go_cfg(ctx, &tgid);
+	if (!cfg)
+		return 0;
+	k.tgid = tgid;
+	k.g = ctx->r14;
+	st = bpf_map_lookup_elem(&servers, &k);
+	if (!st)
+		return 0;
+	st->ev.end_ns = bpf_ktime_get_ns();
+	if (st->ev.proto == WEFT_PROTO_HTTP1 && cfg->rw_status >= 0 && st->rw) {
+		status = (__s64)read_u64(st->rw + cfg->rw_status);
+		/* A handler that wrote nothing gets 200 from finishRequest. */
+		if (status == 0)
+			status = 200;
+	}
+	if (status > 0 && status < 1000)
+		st->ev.status = (__u16)status;
+	emit(&st->ev, WEFT_GO_ST_SERVER);
+	bpf_map_delete_elem(&servers, &k);
+	return 0;
+}
