@@ -141,7 +141,7 @@ int go_rt_entry(struct pt_regs *ctx)
 		new_trace(&cl->ev.ctx);
 		cl->ev.parent_src = WEFT_PARENT_GENERATED;
 	}
-	new_span_id(&cl->ev.ctx);
+	weft_bpf_random_span_id(&cl->ev.ctx);
 
 	/* The app's own headers first: an app-set traceparent wins. */
 	hdr = req_u64(sn, cfg->req_header);

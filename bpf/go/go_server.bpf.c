@@ -76,7 +76,7 @@ int go_serve_entry(struct pt_regs *ctx)
 		new_trace(&st->ev.ctx);
 		st->ev.parent_src = WEFT_PARENT_GENERATED;
 	}
-	new_span_id(&st->ev.ctx);
+	weft_bpf_random_span_id(&st->ev.ctx);
 	if (st->ev.tracestate_len)
 		span_ts_put(tgid, &st->ev, &run->sts);
 

@@ -288,29 +288,10 @@ static __always_inline __u32 copy_gostr(__u64 ptr, __s64 len, char *dst, __u32 m
 	return n;
 }
 
-static __always_inline void new_span_id(struct weft_trace_ctx *c)
-{
-	__u32 a, b;
-
-	do {
-		a = bpf_get_prandom_u32();
-		b = bpf_get_prandom_u32();
-	} while (0);
-	if (!a && !b)
-		a = 1;
-	__builtin_memcpy(c->span_id, &a, 4);
-	__builtin_memcpy(c->span_id + 4, &b, 4);
-}
-
+/* A new trace id (W3C Level 2 random, weft_tracecontext.h), flags sampled | random. */
 static __always_inline void new_trace(struct weft_trace_ctx *c)
 {
-	__u32 r[4];
-
-	r[0] = bpf_get_prandom_u32();
-	r[1] = bpf_get_prandom_u32();
-	r[2] = bpf_get_prandom_u32();
-	r[3] = bpf_get_prandom_u32() | 1; /* never all zero */
-	__builtin_memcpy(c->trace_id, r, sizeof(r));
+	weft_bpf_new_trace_id(c->trace_id);
 	c->flags = WEFT_TP_FLAG_SAMPLED | WEFT_TP_FLAG_RANDOM;
 	c->valid = 1;
 }

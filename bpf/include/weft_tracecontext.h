@@ -138,14 +138,39 @@ static __always_inline int weft_tp_parse55(const char *s, struct weft_trace_ctx 
 /*
  * Random ids in BPF (include this header after <bpf/bpf_helpers.h>):
  * bpf_get_prandom_u32, never all zero. User space uses getrandom(2) through
- * common/tracecontext.h.
+ * common/tracecontext.h (it redraws an all-zero id).
+ *
+ * W3C Trace Context Level 2: a trace id with the random flag has random
+ * right-most 7 bytes, so no bit is ever forced there. The one draw of all
+ * zeros (2^-128) becomes 01 in the left-most byte, which Level 2 leaves free.
  */
+static __always_inline void weft_bpf_new_trace_id(__u8 id[WEFT_TRACE_ID_LEN])
+{
+	__u32 r[4];
+
+	r[0] = bpf_get_prandom_u32();
+	r[1] = bpf_get_prandom_u32();
+	r[2] = bpf_get_prandom_u32();
+	r[3] = bpf_get_prandom_u32();
+	__builtin_memcpy(id, r, WEFT_TRACE_ID_LEN);
+	if (!(r[0] | r[1] | r[2] | r[3]))
+		id[0] = 1;
+}
+
+/* A random span id; the all-zero draw (2^-64) becomes 01 in its first byte. */
+static __always_inline void weft_bpf_new_span_id(__u8 id[WEFT_SPAN_ID_LEN])
+{
+	__u32 a = bpf_get_prandom_u32(), b = bpf_get_prandom_u32();
+
+	__builtin_memcpy(id, &a, 4);
+	__builtin_memcpy(id + 4, &b, 4);
+	if (!(a | b))
+		id[0] = 1;
+}
+
 static __always_inline void weft_bpf_random_span_id(struct weft_trace_ctx *ctx)
 {
-	__u32 a = bpf_get_prandom_u32(), b = bpf_get_prandom_u32() | 1;
-
-	__builtin_memcpy(ctx->span_id, &a, 4);
-	__builtin_memcpy(ctx->span_id + 4, &b, 4);
+	weft_bpf_new_span_id(ctx->span_id);
 }
 
 /* Two trace ids (16 bytes) equal, without a data-dependent branch per byte. */
@@ -172,14 +197,8 @@ static __always_inline bool weft_span_id_eq(const __u8 *a, const __u8 *b)
 /* A new trace: random trace id and span id, flags random | sampled. */
 static __always_inline void weft_bpf_new_trace(struct weft_trace_ctx *ctx, __u8 sampled)
 {
-	__u32 r[4];
-
-	r[0] = bpf_get_prandom_u32();
-	r[1] = bpf_get_prandom_u32();
-	r[2] = bpf_get_prandom_u32();
-	r[3] = bpf_get_prandom_u32() | 1;
-	__builtin_memcpy(ctx->trace_id, r, 16);
-	weft_bpf_random_span_id(ctx);
+	weft_bpf_new_trace_id(ctx->trace_id);
+	weft_bpf_new_span_id(ctx->span_id);
 	ctx->flags = WEFT_TP_FLAG_RANDOM | (sampled ? WEFT_TP_FLAG_SAMPLED : 0);
 	ctx->valid = 1;
 }

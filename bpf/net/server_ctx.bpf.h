@@ -129,36 +129,6 @@ static __always_inline void weft_uncertain_mark(__u64 pid_tgid, __u32 mark)
 	bpf_map_update_elem(&weft_uncertain, &pid_tgid, &mark, BPF_ANY);
 }
 
-static __always_inline void weft_rand_bytes(__u8 *out, int n)
-{
-#pragma unroll
-	for (int i = 0; i < 16; i += 4) {
-		if (i >= n)
-			break;
-		__u32 r = bpf_get_prandom_u32();
-
-		__builtin_memcpy(out + i, &r, 4);
-	}
-}
-
-/* A new random span id (never all zero). */
-static __always_inline void weft_new_span_id(__u8 id[WEFT_SPAN_ID_LEN])
-{
-	weft_rand_bytes(id, WEFT_SPAN_ID_LEN);
-	if (!(id[0] | id[1] | id[2] | id[3] | id[4] | id[5] | id[6] | id[7]))
-		id[7] = 1;
-}
-
-/* A new trace: random trace id (Level 2 random flag) and span id. */
-static __always_inline void weft_new_trace(struct weft_trace_ctx *c)
-{
-	weft_rand_bytes(c->trace_id, WEFT_TRACE_ID_LEN);
-	c->trace_id[15] |= 1;	/* never all zero */
-	weft_new_span_id(c->span_id);
-	c->flags = WEFT_TP_FLAG_SAMPLED | WEFT_TP_FLAG_RANDOM;
-	c->valid = 1;
-}
-
 /* The thread's current server request, or NULL (ended entries stay, invalid). */
 static __always_inline struct weft_server_ctx *weft_sctx_get(__u64 pid_tgid)
 {
@@ -233,10 +203,10 @@ weft_sctx_begin(__u64 pid_tgid, const struct weft_trace_ctx *parent, __u8 parent
 		__builtin_memcpy(t->parent_span_id, parent->span_id, WEFT_SPAN_ID_LEN);
 		t->ctx.flags = parent->flags & WEFT_TP_FLAGS_KNOWN;
 		t->ctx.valid = 1;
-		weft_new_span_id(t->ctx.span_id);
+		weft_bpf_new_span_id(t->ctx.span_id);
 		t->parent_src = parent_src;
 	} else {
-		weft_new_trace(&t->ctx);
+		weft_bpf_new_trace(&t->ctx, 1);
 		t->parent_src = WEFT_PARENT_GENERATED;
 	}
 	t->start_ns = bpf_ktime_get_ns();
@@ -263,10 +233,10 @@ static __always_inline void weft_sctx_client(const struct weft_server_ctx *sctx,
 		__builtin_memcpy(parent, sctx->ctx.span_id, WEFT_SPAN_ID_LEN);
 		out->flags = sctx->ctx.flags;
 		out->valid = 1;
-		weft_new_span_id(out->span_id);
+		weft_bpf_new_span_id(out->span_id);
 		*src = WEFT_PARENT_LOCAL;
 	} else {
-		weft_new_trace(out);
+		weft_bpf_new_trace(out, 1);
 		__builtin_memset(parent, 0, WEFT_SPAN_ID_LEN);
 		*src = WEFT_PARENT_GENERATED;
 	}

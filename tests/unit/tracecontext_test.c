@@ -2,6 +2,19 @@
 /* Unit tests of the W3C Trace Context codec, one rule per check (TAP output). */
 #include <stdio.h>
 #include <string.h>
+
+/*
+ * The BPF id generators (weft_tracecontext.h's __BPF_HELPERS__ part) run here
+ * on scripted draws in place of bpf_get_prandom_u32.
+ */
+static unsigned int prandom_script[4], prandom_next;
+
+static unsigned int bpf_get_prandom_u32(void)
+{
+	return prandom_script[prandom_next++ & 3];
+}
+
+#define __BPF_HELPERS__
 #include "tracecontext.h"
 
 static int n_run, n_fail;
@@ -302,6 +315,36 @@ int main(void)
 		check(!memcmp(a.trace_id, b.trace_id, 16) && memcmp(a.span_id, b.span_id, 8) &&
 			  b.flags == a.flags,
 		      "child: same trace, new span-id, same flags");
+	}
+
+	/* BPF generation (W3C Level 2: right-most 7 bytes of a trace id random) */
+	{
+		static const unsigned int draw[4] = {0x44332211, 0x88776655, 0xccbbaa99, 0};
+		unsigned char id[16], sid[8];
+		struct weft_trace_ctx c;
+
+		memcpy(prandom_script, draw, sizeof(draw));
+		prandom_next = 0;
+		weft_bpf_new_trace_id(id);
+		check(!memcmp(id, draw, 16), "BPF trace id is the draw, no bit forced");
+		memset(prandom_script, 0, sizeof(prandom_script));
+		prandom_next = 0;
+		weft_bpf_new_trace_id(id);
+		check(id[0] == 1 && is_zero(id + 1, 15),
+		      "BPF all-zero trace id draw: 01 in the left-most byte only");
+		prandom_next = 0;
+		weft_bpf_new_span_id(sid);
+		check(sid[0] == 1 && is_zero(sid + 1, 7), "BPF all-zero span id draw: 01 first");
+		memcpy(prandom_script, draw + 2, 2 * sizeof(draw[0]));
+		prandom_next = 0;
+		weft_bpf_new_span_id(sid);
+		check(!memcmp(sid, draw + 2, 8), "BPF span id is the draw, no bit forced");
+		memcpy(prandom_script, draw, sizeof(draw));
+		prandom_next = 0;
+		weft_bpf_new_trace(&c, 1);
+		check(!memcmp(c.trace_id, draw, 16) && c.valid &&
+			  c.flags == (WEFT_TP_FLAG_RANDOM | WEFT_TP_FLAG_SAMPLED),
+		      "BPF new trace: trace id drawn as is, random|sampled");
 	}
 
 	/* hex helpers */
