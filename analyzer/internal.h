@@ -132,6 +132,10 @@ int rt_record_new(struct welf *w, const char *path, const char *hash, const char
 /* Add field name at off (off < 0: not found, nothing added); -1 when out of memory. */
 int rt_add_field(struct weft_record *rec, const char *name, int64_t off,
 		 enum weft_offset_source src);
+/* A runtime record's last step: checked and handed out (*out, OK), or freed with err
+ * saying why (FAIL; oom: out of memory). */
+enum weft_analyze_result rt_finish(struct weft_record *rec, bool oom, struct weft_record **out,
+				   char *err, size_t errlen);
 /* The defined dynamic symbol name (any type: functions, data), or false. */
 bool rt_dynsym(struct welf *w, const char *name, GElf_Sym *out);
 /* CPython (python.c): a record with runtime "python", or SKIP when it is not CPython. */

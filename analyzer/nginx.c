@@ -135,14 +135,7 @@ enum weft_analyze_result nginx_analyze(struct welf *w, const char *path, const c
 	    rt_add_field(rec, NGX_FIELD("ngx_connection_t.fd"), 24, WEFT_SRC_KNOWN) ||
 	    rt_add_field(rec, NGX_FIELD("ngx_http_upstream_t.peer"), 16, WEFT_SRC_KNOWN))
 		goto oom;
-	if (weft_record_check(rec, err, errlen)) {
-		weft_record_free(rec);
-		return WEFT_ANALYZE_FAIL;
-	}
-	*out = rec;
-	return WEFT_ANALYZE_OK;
+	return rt_finish(rec, false, out, err, errlen);
 oom:
-	weft_record_free(rec);
-	snprintf(err, errlen, "out of memory");
-	return WEFT_ANALYZE_FAIL;
+	return rt_finish(rec, true, out, err, errlen);
 }

@@ -301,16 +301,7 @@ enum weft_analyze_result node_analyze(struct welf *w, const char *path, const ch
 	    rt_add_field(rec, NODE_FIELD("uv_handle_s.data"), uv_data, WEFT_SRC_DWARF) ||
 	    rt_add_field(rec, NODE_FIELD("uv_stream_s.io_watcher.fd"), uv_fd, WEFT_SRC_DWARF))
 		goto oom;
-	if (weft_record_check(rec, err, errlen)) {
-		weft_record_free(rec);
-		return WEFT_ANALYZE_FAIL;
-	}
-	*out = rec;
-	if (errlen)
-		err[0] = 0;
-	return WEFT_ANALYZE_OK;
+	return rt_finish(rec, false, out, err, errlen);
 oom:
-	weft_record_free(rec);
-	snprintf(err, errlen, "out of memory");
-	return WEFT_ANALYZE_FAIL;
+	return rt_finish(rec, true, out, err, errlen);
 }

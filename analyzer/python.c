@@ -94,16 +94,7 @@ enum weft_analyze_result python_analyze(struct welf *w, const char *path, const 
 	for (size_t i = 0; lay && i < PY_NFIELDS; i++)
 		if (rt_add_field(rec, lay->f[i].name, lay->f[i].off, WEFT_SRC_KNOWN))
 			goto oom;
-	if (weft_record_check(rec, err, errlen)) {
-		weft_record_free(rec);
-		return WEFT_ANALYZE_FAIL;
-	}
-	*out = rec;
-	if (errlen)
-		err[0] = 0;
-	return WEFT_ANALYZE_OK;
+	return rt_finish(rec, false, out, err, errlen);
 oom:
-	weft_record_free(rec);
-	snprintf(err, errlen, "out of memory");
-	return WEFT_ANALYZE_FAIL;
+	return rt_finish(rec, true, out, err, errlen);
 }

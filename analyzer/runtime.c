@@ -104,6 +104,21 @@ oom:
 	return -1;
 }
 
+enum weft_analyze_result rt_finish(struct weft_record *rec, bool oom, struct weft_record **out,
+				   char *err, size_t errlen)
+{
+	if (oom) {
+		snprintf(err, errlen, "out of memory");
+	} else if (!weft_record_check(rec, err, errlen)) {
+		*out = rec;
+		if (errlen)
+			err[0] = 0;
+		return WEFT_ANALYZE_OK;
+	}
+	weft_record_free(rec);
+	return WEFT_ANALYZE_FAIL;
+}
+
 int rt_add_field(struct weft_record *rec, const char *name, int64_t off,
 		 enum weft_offset_source src)
 {
