@@ -206,7 +206,7 @@ static void consider(int pid)
 	struct weft_record *rec = NULL;
 	struct weft_py_layout l = {0};
 	const char *version;
-	struct weft_db *db;
+	bool nodb;
 	struct stat st;
 	ssize_t n;
 	int fd, r;
@@ -220,16 +220,7 @@ static void consider(int pid)
 	n = readlink(path, name, sizeof(name) - 1);
 	name[n > 0 ? n : 0] = 0;
 	/* Whether it is CPython is the analyzer's finding: on a miss it runs. */
-	db = weft_db_open(NULL, WEFT_DB_STRICT, err, sizeof(err));
-	if (!db || weft_db_lookup_fd(db, fd, path, &rec, err, sizeof(err)) == -ENOENT) {
-		weft_db_close(db);
-		weft_rt_run_analyzer(path);
-		db = weft_db_open(NULL, WEFT_DB_STRICT, err, sizeof(err));
-		if (!db)
-			goto out;
-		weft_db_lookup_fd(db, fd, path, &rec, err, sizeof(err));
-	}
-	weft_db_close(db);
+	rec = weft_rt_record(fd, path, &nodb, err, sizeof(err));
 	if (!rec || !rec->runtime || strcmp(rec->runtime, "python"))
 		goto out;
 	version = rec->nmodules ? rec->modules[0].version : "?";

@@ -165,7 +165,7 @@ static void consider(int pid)
 	char path[64], name[PATH_MAX], err[256] = "";
 	struct weft_record *rec = NULL;
 	struct weft_rt_layout l;
-	struct weft_db *db;
+	bool nodb;
 	struct stat st;
 	ssize_t n;
 	size_t r;
@@ -191,30 +191,22 @@ static void consider(int pid)
 	 * runtime line): on a miss (or no database yet) weft-analyze runs, then
 	 * the lookup is repeated.
 	 */
-	db = weft_db_open(NULL, WEFT_DB_STRICT, err, sizeof(err));
-	if (!db || weft_db_lookup_fd(db, fd, path, &rec, err, sizeof(err)) == -ENOENT) {
-		weft_db_close(db);
-		weft_rt_run_analyzer(path);
-		err[0] = 0;
-		db = weft_db_open(NULL, WEFT_DB_STRICT, err, sizeof(err));
-		if (!db) {
-			static bool warned;
+	rec = weft_rt_record(fd, path, &nodb, err, sizeof(err));
+	if (nodb) {
+		static bool warned;
 
-			if (!warned)
-				weft_warn("%s: runtime rules (nginx, Node.js) off: their outgoing "
-					  "requests start new traces",
-					  err);
-			warned = true;
-			goto out;
-		}
-		weft_db_lookup_fd(db, fd, path, &rec, err, sizeof(err));
+		if (!warned)
+			weft_warn("%s: runtime rules (nginx, Node.js) off: their outgoing "
+				  "requests start new traces",
+				  err);
+		warned = true;
+		goto out;
 	}
 	for (r = 0; rec && rec->runtime && r < NRUNTIMES; r++)
 		if (strcmp(rec->runtime, runtimes[r]->name) == 0 &&
 		    layout_of(runtimes[r], rec, &l, name) == 0)
 			attach(r, path, name, rec, &l);
 	weft_record_free(rec);
-	weft_db_close(db);
 out:
 	close(fd);
 }

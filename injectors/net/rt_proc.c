@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* Processes and symbols for weft-http's runtime rules: see rt_proc.h. */
 #include <ctype.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "offsets.h"
 #include "rt_proc.h"
 
 const char *weft_rt_cgroup_rel(const char *cgroup, const char *root)
@@ -63,7 +65,7 @@ void weft_rt_scan(const char *cgroup_rel, void (*consider)(int pid))
  * Run weft-analyze on path (next to this program, else on PATH): it stores the
  * record (runtime "nginx", "python" for those) and says on stderr why it failed.
  */
-void weft_rt_run_analyzer(const char *path)
+static void run_analyzer(const char *path)
 {
 	char self[PATH_MAX], tool[PATH_MAX + 16];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -88,4 +90,27 @@ void weft_rt_run_analyzer(const char *path)
 	}
 	if (pid > 0)
 		waitpid(pid, &st, 0);
+}
+
+struct weft_record *weft_rt_record(int fd, const char *path, bool *nodb, char *err,
+				   size_t errlen)
+{
+	struct weft_record *rec = NULL;
+	struct weft_db *db = weft_db_open(NULL, WEFT_DB_STRICT, err, errlen);
+
+	*nodb = false;
+	if (!db || weft_db_lookup_fd(db, fd, path, &rec, err, errlen) == -ENOENT) {
+		weft_db_close(db);
+		run_analyzer(path);
+		if (errlen)
+			err[0] = 0;
+		db = weft_db_open(NULL, WEFT_DB_STRICT, err, errlen);
+		if (!db) {
+			*nodb = true;
+			return NULL;
+		}
+		weft_db_lookup_fd(db, fd, path, &rec, err, errlen);
+	}
+	weft_db_close(db);
+	return rec;
 }

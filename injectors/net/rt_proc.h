@@ -7,6 +7,9 @@
 #define WEFT_RT_PROC_H
 
 #include <stdbool.h>
+#include <stddef.h>
+
+struct weft_record;
 
 /* The target cgroup below the cgroup2 mount root ("" = every process). */
 const char *weft_rt_cgroup_rel(const char *cgroup, const char *root);
@@ -14,7 +17,13 @@ const char *weft_rt_cgroup_rel(const char *cgroup, const char *root);
 bool weft_rt_in_target(const char *cgroup_rel, int pid);
 /* Call consider(pid) for every running process of cgroup_rel. */
 void weft_rt_scan(const char *cgroup_rel, void (*consider)(int pid));
-/* Run weft-analyze on path (it stores the record; its errors go to stderr). */
-void weft_rt_run_analyzer(const char *path);
+/*
+ * The record of the binary open as fd (path: its /proc/PID/exe): looked up, and
+ * on a miss (or no database yet) weft-analyze runs and the lookup is repeated.
+ * NULL when there is none; *nodb is set when the database cannot be opened
+ * even after the analyzer ran (err says why).
+ */
+struct weft_record *weft_rt_record(int fd, const char *path, bool *nodb, char *err,
+				   size_t errlen);
 
 #endif /* WEFT_RT_PROC_H */
