@@ -76,3 +76,21 @@ go_pod_start() {
 	printf -v "POD_CID_$name" %s "$cid"
 	printf -v "POD_UID_$name" %s "$uid"
 }
+
+# grpc_start NAME BIN DIR [ARGS...]: start a gRPC chain service
+# (tests/apps/go/grpcchain), wait until a call reaches it; sets GO_PORT_<NAME>
+# and GO_PID_<NAME>; its stdout goes to DIR/NAME.log. The readiness call is
+# to a path "/ready" the checks can leave out.
+grpc_start() {
+	local name=$1 bin=$2 dir=$3; shift 3
+	rm -f "$dir/$name.port"
+	"$bin" -name "$name" -port-file "$dir/$name.port" "$@" >"$dir/$name.log" 2>&1 &
+	local pid=$!
+	cleanup_add "kill -9 $pid"
+	wait_for 100 test -s "$dir/$name.port" || fail "gRPC service $name did not start: $(cat "$dir/$name.log")"
+	local port; port=$(cat "$dir/$name.port")
+	"$bin" -call "127.0.0.1:$port" -path /ready >/dev/null ||
+		fail "gRPC service $name does not answer: $(cat "$dir/$name.log")"
+	printf -v "GO_PORT_$name" %s "$port"
+	printf -v "GO_PID_$name" %s "$pid"
+}
