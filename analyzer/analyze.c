@@ -35,15 +35,25 @@ static size_t *sorted_index;
 static char analyzer_version[64];
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
+/*
+ * The functions the walk looks for: the wanted ones (index < weft_wanted_nfuncs)
+ * and the accessors of offsets/accessors.def after them.
+ */
+static const char *walk_name(size_t i)
+{
+	return i < weft_wanted_nfuncs ? weft_wanted_funcs[i]
+				      : weft_accessors[i - weft_wanted_nfuncs].func;
+}
+
 static int cmp_idx(const void *a, const void *b)
 {
-	return strcmp(weft_wanted_funcs[*(const size_t *)a], weft_wanted_funcs[*(const size_t *)b]);
+	return strcmp(walk_name(*(const size_t *)a), walk_name(*(const size_t *)b));
 }
 
 static void init_tables(void)
 {
 	XXH3_state_t *st = XXH3_createState();
-	size_t n = weft_wanted_nfuncs, klen;
+	size_t n = weft_wanted_nfuncs + weft_naccessors, klen;
 	const char *ktext;
 
 	sorted_funcs = calloc(n + 1, sizeof(*sorted_funcs));
@@ -53,7 +63,7 @@ static void init_tables(void)
 			sorted_index[i] = i;
 		qsort(sorted_index, n, sizeof(*sorted_index), cmp_idx);
 		for (size_t i = 0; i < n; i++)
-			sorted_funcs[i] = weft_wanted_funcs[sorted_index[i]];
+			sorted_funcs[i] = walk_name(sorted_index[i]);
 	}
 	/* The version names the wanted and known tables, so that editing either
 	 * makes weft-analyze recompute its records. */
@@ -63,8 +73,13 @@ static void init_tables(void)
 			XXH3_64bits_update(st, weft_wanted_fields[i],
 					   strlen(weft_wanted_fields[i]) + 1);
 		for (size_t i = 0; i < n; i++)
-			XXH3_64bits_update(st, weft_wanted_funcs[i],
-					   strlen(weft_wanted_funcs[i]) + 1);
+			XXH3_64bits_update(st, walk_name(i), strlen(walk_name(i)) + 1);
+		for (size_t i = 0; i < weft_naccessors; i++) {
+			XXH3_64bits_update(st, weft_accessors[i].field,
+					   strlen(weft_accessors[i].field) + 1);
+			XXH3_64bits_update(st, &weft_accessors[i].words,
+					   sizeof(weft_accessors[i].words));
+		}
 		for (size_t i = 0; i < weft_nneeded; i++) {
 			XXH3_64bits_update(st, weft_needed[i].func, strlen(weft_needed[i].func) + 1);
 			XXH3_64bits_update(st, weft_needed[i].field, strlen(weft_needed[i].field) + 1);
@@ -278,7 +293,8 @@ static enum weft_analyze_result analyze(const uint8_t *data, size_t size, bool m
 	struct disasm *dis = NULL;
 	struct welf w = {0};
 	struct wsect s;
-	int64_t *offs = NULL;
+	int64_t *offs = NULL, *code_offs = NULL;
+	uint64_t *acc_entry = NULL, *acc_size = NULL;
 	char why[256] = "", warn[256] = "";
 	bool have_pcln, have_bi, have_dwarf;
 	long nsym;
@@ -323,7 +339,7 @@ static enum weft_analyze_result analyze(const uint8_t *data, size_t size, bool m
 
 	rec = calloc(1, sizeof(*rec));
 	offs = calloc(weft_wanted_nfields + 1, sizeof(*offs));
-	wc.found = calloc(weft_wanted_nfuncs + 1, sizeof(*wc.found));
+	wc.found = calloc(weft_wanted_nfuncs + weft_naccessors + 1, sizeof(*wc.found));
 	if (!rec || !offs || !wc.found)
 		FAIL("out of memory");
 	if (hash)
@@ -365,7 +381,7 @@ static enum weft_analyze_result analyze(const uint8_t *data, size_t size, bool m
 	/* Functions: .symtab when present, else .gopclntab. */
 	wc.names = sorted_funcs;
 	wc.index = sorted_index;
-	wc.n = weft_wanted_nfuncs;
+	wc.n = weft_wanted_nfuncs + weft_naccessors;
 	nsym = symtab_walk(&w, on_func, &wc);
 	if (nsym <= 0) {
 		if (pclntab_walk(&w, on_func, &wc, why, sizeof(why)) < 0)
@@ -386,6 +402,24 @@ static enum weft_analyze_result analyze(const uint8_t *data, size_t size, bool m
 		for (size_t i = 0; i < weft_wanted_nfields; i++)
 			offs[i] = -1;
 	}
+	dis = disasm_new();
+	if (!dis)
+		FAIL("cannot start the disassembler (capstone)");
+	/* Without DWARF, the accessors' machine code (accessors.def). */
+	if (!have_dwarf) {
+		code_offs = calloc(weft_wanted_nfields + 1, sizeof(*code_offs));
+		acc_entry = calloc(weft_naccessors + 1, sizeof(*acc_entry));
+		acc_size = calloc(weft_naccessors + 1, sizeof(*acc_size));
+		if (!code_offs || !acc_entry || !acc_size)
+			FAIL("out of memory");
+		for (size_t i = 0; i < weft_naccessors; i++) {
+			const struct found *fd = &wc.found[weft_wanted_nfuncs + i];
+
+			acc_entry[i] = fd->have ? fd->entry : 0;
+			acc_size[i] = fd->have ? fd->size : 0;
+		}
+		accessors_derive(dis, &w, acc_entry, acc_size, code_offs);
+	}
 	rec->fields = calloc(weft_wanted_nfields + 1, sizeof(*rec->fields));
 	rec->funcs = calloc(weft_wanted_nfuncs + 1, sizeof(*rec->funcs));
 	if (!rec->fields || !rec->funcs)
@@ -405,6 +439,11 @@ static enum weft_analyze_result analyze(const uint8_t *data, size_t size, bool m
 			if (present)
 				known_field(rec, weft_wanted_fields[i], pkg, &off, &src);
 			free(pkg);
+			/* An exact table entry wins; code beats a nearest-version guess. */
+			if (code_offs[i] >= 0 && (off < 0 || src == WEFT_SRC_KNOWN_NEAREST)) {
+				off = code_offs[i];
+				src = WEFT_SRC_CODE;
+			}
 		}
 		if (off < 0)
 			continue;
@@ -420,9 +459,6 @@ static enum weft_analyze_result analyze(const uint8_t *data, size_t size, bool m
 		FAIL("%s", warn);
 
 	/* Return sites. */
-	dis = disasm_new();
-	if (!dis)
-		FAIL("cannot start the disassembler (capstone)");
 	for (size_t i = 0; i < weft_wanted_nfuncs; i++) {
 		const struct found *fd = &wc.found[i];
 		struct weft_func *fn = &rec->funcs[rec->nfuncs];
@@ -466,6 +502,9 @@ out:
 	free(wc.pkg_seen);
 	free(wc.found);
 	free(offs);
+	free(code_offs);
+	free(acc_entry);
+	free(acc_size);
 	disasm_free(dis);
 	gobuildinfo_free(&bi);
 	weft_record_free(rec);

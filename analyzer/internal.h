@@ -106,6 +106,29 @@ int disasm_call_after_load(struct disasm *d, const uint8_t *code, uint64_t size,
 			   uint64_t target, const struct disasm_load *load, uint64_t *call_at,
 			   uint32_t *call_len, uint64_t *loaded);
 
+/* A memory load: displacement from its base register, bytes read. */
+struct disasm_span {
+	uint64_t disp;
+	uint32_t len;
+};
+/*
+ * The loads a Go method makes from its receiver (RAX at entry, and registers
+ * copied from it while it holds it) by linear sweep from its entry to its
+ * first RET: 0 with *n loads (at most max) in loads; -1 when the sweep meets
+ * a CALL or bytes that do not decode, or finds more than max loads.
+ */
+int disasm_receiver_loads(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t addr,
+			  struct disasm_span *loads, size_t max, size_t *n);
+
+/*
+ * Offsets of offsets/accessors.def (accessors.c): for each accessor found in
+ * the binary (entries[i]/sizes[i] by weft_accessors index, size 0 = absent),
+ * the field's offset from its machine code, into offs (by weft_wanted_fields
+ * index; -1 = none). Accessors of one field that disagree give none.
+ */
+void accessors_derive(struct disasm *d, const struct welf *w, const uint64_t *entries,
+		      const uint64_t *sizes, int64_t *offs);
+
 /*
  * Go code facts (gosites.c): the write site of net/http.(*Request).write and
  * the itab writeLoop passes it, by disassembly, and the ABI and map-layout

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-/* The wanted and needed tables: offsets/wanted.def and offsets/needed.def as arrays. */
+/* The wanted, needed and accessor tables: offsets/{wanted,needed,accessors}.def as arrays. */
 #include "wanted.h"
 
 #define WEFT_FIELD(name) name,
@@ -30,3 +30,10 @@ const struct weft_need weft_needed[] = {
 };
 #undef WEFT_NEED
 const size_t weft_nneeded = sizeof(weft_needed) / sizeof(weft_needed[0]);
+
+#define WEFT_ACCESSOR(field, fn, words) {field, fn, words},
+const struct weft_accessor weft_accessors[] = {
+#include "accessors.def"
+};
+#undef WEFT_ACCESSOR
+const size_t weft_naccessors = sizeof(weft_accessors) / sizeof(weft_accessors[0]);

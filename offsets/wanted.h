@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* The wanted table (offsets/wanted.def) and the needed table (offsets/needed.def) as arrays. */
+/*
+ * The wanted table (offsets/wanted.def), the needed table (offsets/needed.def)
+ * and the accessor table (offsets/accessors.def) as arrays.
+ */
 #ifndef WEFT_WANTED_H
 #define WEFT_WANTED_H
 
@@ -16,5 +19,13 @@ struct weft_need {
 };
 extern const struct weft_need weft_needed[];
 extern const size_t weft_nneeded;
+
+/* A field read from the machine code of an accessor method (accessors.def). */
+struct weft_accessor {
+	const char *field, *func;
+	unsigned words; /* the field's size in 8-byte words */
+};
+extern const struct weft_accessor weft_accessors[];
+extern const size_t weft_naccessors;
 
 #endif /* WEFT_WANTED_H */
