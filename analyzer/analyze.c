@@ -188,6 +188,8 @@ static void known_field(const struct weft_record *rec, const char *field, const 
 
 		if (m)
 			known_lookup(field, m->path, m->version, off, src);
+		else
+			known_lookup_unversioned(field, off, src);
 	} else {
 		known_lookup(field, "go", rec->go_version, off, src);
 	}

@@ -77,6 +77,21 @@ int disasm_returns(struct disasm *d, const uint8_t *code, uint64_t size, uint64_
 	return 0;
 }
 
+/* Operand details on for one sweep: its instruction buffer, or NULL (then call detail_off too). */
+static cs_insn *detail_on(struct disasm *d)
+{
+	if (cs_option(d->cs, CS_OPT_DETAIL, CS_OPT_ON) != CS_ERR_OK)
+		return NULL;
+	return cs_malloc(d->cs);
+}
+
+static void detail_off(struct disasm *d, cs_insn *in)
+{
+	if (in)
+		cs_free(in, 1);
+	cs_option(d->cs, CS_OPT_DETAIL, CS_OPT_OFF);
+}
+
 /* Is insn ID reg, [RIP + disp]? Then *ea is the address it names. */
 static bool rip_load(const cs_insn *in, unsigned id, x86_reg reg, uint64_t *ea)
 {
@@ -101,9 +116,7 @@ int disasm_call_after_load(struct disasm *d, const uint8_t *code, uint64_t size,
 	cs_insn *in;
 	int rc = -1;
 
-	if (cs_option(d->cs, CS_OPT_DETAIL, CS_OPT_ON) != CS_ERR_OK)
-		return -1;
-	in = cs_malloc(d->cs);
+	in = detail_on(d);
 	while (in && left && cs_disasm_iter(d->cs, &p, &left, &pc, in)) {
 		const cs_x86 *x = &in->detail->x86;
 		uint64_t v;
@@ -126,9 +139,7 @@ int disasm_call_after_load(struct disasm *d, const uint8_t *code, uint64_t size,
 		}
 		break;
 	}
-	if (in)
-		cs_free(in, 1);
-	cs_option(d->cs, CS_OPT_DETAIL, CS_OPT_OFF);
+	detail_off(d, in);
 	return rc;
 }
 
@@ -192,9 +203,7 @@ int disasm_receiver_loads(struct disasm *d, const uint8_t *code, uint64_t size, 
 	int rc = -1;
 
 	*n = 0;
-	if (cs_option(d->cs, CS_OPT_DETAIL, CS_OPT_ON) != CS_ERR_OK)
-		return -1;
-	in = cs_malloc(d->cs);
+	in = detail_on(d);
 	while (in && left && cs_disasm_iter(d->cs, &p, &left, &pc, in)) {
 		const cs_x86 *x = &in->detail->x86;
 		cs_regs rr, rw;
@@ -249,8 +258,6 @@ int disasm_receiver_loads(struct disasm *d, const uint8_t *code, uint64_t size, 
 		}
 	}
 out:
-	if (in)
-		cs_free(in, 1);
-	cs_option(d->cs, CS_OPT_DETAIL, CS_OPT_OFF);
+	detail_off(d, in);
 	return rc;
 }

@@ -140,6 +140,12 @@ int gosites_find(struct disasm *d, const struct welf *w, struct weft_record *rec
 /* known/ tables. */
 int known_lookup(const char *field, const char *scope_name, const char *version, int64_t *offset,
 		 enum weft_offset_source *src);
+/*
+ * A module field of a binary that names no version of its module (GOPATH-mode
+ * build): the offset every version in the tables agrees on, as known-nearest
+ * (read-only use); -1 when the tables lack it or their versions disagree.
+ */
+int known_lookup_unversioned(const char *field, int64_t *offset, enum weft_offset_source *src);
 const char *known_table_text(size_t *len);
 
 /* Runtime recognisers (runtime.c): entries and sizes of the n exported functions names[]

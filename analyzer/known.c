@@ -189,3 +189,24 @@ int known_lookup(const char *field, const char *scope_name, const char *version,
 	*src = WEFT_SRC_KNOWN_NEAREST;
 	return 0;
 }
+
+int known_lookup_unversioned(const char *field, int64_t *offset, enum weft_offset_source *src)
+{
+	int64_t off = -1;
+
+	pthread_once(&parse_once, parse);
+	for (size_t i = 0; i < nentries; i++) {
+		const struct kentry *e = &entries[i];
+
+		if (strcmp(e->scope, "go") == 0 || strcmp(e->field, field) != 0)
+			continue;
+		if (off >= 0 && e->offset != off)
+			return -1;
+		off = e->offset;
+	}
+	if (off < 0)
+		return -1;
+	*offset = off;
+	*src = WEFT_SRC_KNOWN_NEAREST;
+	return 0;
+}

@@ -144,6 +144,39 @@ static void host_only(char *host)
 		*colon = '\0';
 }
 
+/*
+ * A gRPC span: named by its full method ("/pkg.Service/Method"), split into
+ * rpc.service and rpc.method (OpenTelemetry RPC conventions); the status code
+ * when the injector read it. Server spans are errors for the codes the
+ * conventions name (Unknown, DeadlineExceeded, Unimplemented, Internal,
+ * Unavailable, DataLoss), client spans for any code but OK.
+ */
+static void grpc_view(struct weft_span_view *v, const struct weft_span_event *ev, bool server)
+{
+	const char *p = v->path[0] == '/' ? v->path + 1 : v->path;
+	const char *slash = strrchr(p, '/');
+
+	v->name = v->path[0] ? v->path : "gRPC";
+	v->name_len = strlen(v->name);
+	v->rpc_service[0] = v->rpc_method[0] = '\0';
+	if (slash && slash > p && slash[1]) {
+		snprintf(v->rpc_service, sizeof(v->rpc_service), "%.*s", (int)(slash - p), p);
+		snprintf(v->rpc_method, sizeof(v->rpc_method), "%s", slash + 1);
+		add_str(v, "rpc.service", v->rpc_service);
+		add_str(v, "rpc.method", v->rpc_method);
+	}
+	if (ev->flags & WEFT_SPAN_RPC_STATUS) {
+		unsigned c = ev->status;
+
+		add_int(v, "rpc.grpc.status_code", c);
+		if (server ? (c == 2 || c == 4 || c == 12 || c == 13 || c == 14 || c == 15) : c != 0) {
+			v->status = WEFT_STATUS_ERROR;
+			*put_u(v->error_type, c) = '\0';
+			add_str(v, "error.type", v->error_type);
+		}
+	}
+}
+
 static bool is_http(int proto)
 {
 	return proto == WEFT_PROTO_HTTP1 || proto == WEFT_PROTO_HTTP2 || proto == WEFT_PROTO_GRPC;
@@ -153,7 +186,7 @@ void weft_span_view_build(struct weft_span_view *v, const struct weft_span_event
 			  struct weft_resource *res, int64_t mono_to_wall)
 {
 	bool server = ev->kind == WEFT_KIND_SERVER, tls = ev->flags & WEFT_SPAN_TLS;
-	bool known = false, http = is_http(ev->proto);
+	bool known = false, http = is_http(ev->proto), grpc = ev->proto == WEFT_PROTO_GRPC;
 	const char *scheme = tls ? "https" : "http", *q;
 	size_t plen;
 	char *t;
@@ -203,9 +236,11 @@ void weft_span_view_build(struct weft_span_view *v, const struct weft_span_event
 		v->name = http ? "HTTP" : "TCP";
 	}
 	v->name_len = strlen(v->name);
+	if (grpc)
+		grpc_view(v, ev, server);
 
 	/* url */
-	if (v->path[0]) {
+	if (v->path[0] && !grpc) {
 		if (server) {
 			q = strchr(v->path, '?');
 			if (q) {
@@ -218,10 +253,10 @@ void weft_span_view_build(struct weft_span_view *v, const struct weft_span_event
 			}
 		}
 	}
-	if (http && server)
+	if (http && server && !grpc)
 		add_str(v, "url.scheme", scheme);
 
-	if (ev->status)
+	if (ev->status && !(ev->flags & WEFT_SPAN_RPC_STATUS))
 		add_int(v, "http.response.status_code", ev->status);
 
 	if (server) {
@@ -240,7 +275,7 @@ void weft_span_view_build(struct weft_span_view *v, const struct weft_span_event
 			add_str(v, "server.address", srv);
 		if (ev->peer.port)
 			add_int(v, "server.port", ev->peer.port);
-		if (http && srv[0]) {
+		if (http && !grpc && srv[0]) {
 			bool v6 = strchr(srv, ':') != NULL;
 			bool dflt = ev->peer.port == 0 || ev->peer.port == (tls ? 443 : 80);
 			char *o = v->url_full, *end = v->url_full + sizeof(v->url_full) - 1;
@@ -279,7 +314,8 @@ void weft_span_view_build(struct weft_span_view *v, const struct weft_span_event
 		add_int(v, "thread.id", ev->tid);
 
 	/* status: 5xx on both sides, 4xx on the client side */
-	if (http && (ev->status >= 500 || (!server && ev->status >= 400))) {
+	if (http && !(ev->flags & WEFT_SPAN_RPC_STATUS) &&
+	    (ev->status >= 500 || (!server && ev->status >= 400))) {
 		v->status = WEFT_STATUS_ERROR;
 		*put_u(v->error_type, ev->status) = '\0';
 		add_str(v, "error.type", v->error_type);

@@ -38,6 +38,8 @@ struct weft_span_view {
 	char local_addr[INET6_ADDRSTRLEN];
 	char peer_addr[INET6_ADDRSTRLEN];
 	char url_full[16 + WEFT_HOST_MAX + 8 + WEFT_PATH_MAX + 1];
+	char rpc_service[WEFT_PATH_MAX + 1]; /* gRPC: "/pkg.Service/Method" split */
+	char rpc_method[WEFT_PATH_MAX + 1];
 	char error_type[8];
 	char truncated[24];
 	char trace_state[WEFT_TS_MAX + 1];	/* validated tracestate, "" when none */

@@ -26,7 +26,7 @@ int go_newproc_ret(struct pt_regs *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid(), *gp;
 	const struct weft_go_cfg *cfg;
-	const struct weft_trace_ctx *p;
+	const struct weft_trace_ctx *p, *gi;
 	struct gkey pk = {}, ck = {};
 	__u32 tgid;
 	__u8 src;
@@ -52,6 +52,15 @@ int go_newproc_ret(struct pt_regs *ctx)
 	/* A g is reused after its goroutine ends: forget what it held. */
 	bpf_map_delete_elem(&servers, &ck);
 	bpf_map_delete_elem(&clients, &ck);
+	/* A stream's goroutine spawned by grpc-go's operateHeaders (go_grpc.bpf.c). */
+	gi = pk.g ? bpf_map_lookup_elem(&grpc_in, &pk) : NULL;
+	if (gi) {
+		struct weft_trace_ctx c = *gi;
+
+		bpf_map_update_elem(&grpc_inh, &ck, &c, BPF_ANY);
+	} else {
+		bpf_map_delete_elem(&grpc_inh, &ck);
+	}
 	p = pk.g ? parent_ctx(&pk, &src) : NULL;
 	if (p && p->valid) {
 		struct weft_trace_ctx c = *p;

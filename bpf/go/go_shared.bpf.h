@@ -122,6 +122,16 @@ WEFT_SHARED WEFT_LRU_HASH(__u64, __u64, 4096) spawning SEC(".maps");
 WEFT_SHARED WEFT_LRU_HASH(struct gkey, struct fwd_site, 4096) fwd_sites SEC(".maps");
 
 /*
+ * grpc-go servers (go_grpc.bpf.c): the incoming context a server transport's
+ * reader goroutine read from a stream's header fields, key {tgid, that g},
+ * while its operateHeaders runs; the goroutine it spawns meanwhile for the
+ * stream (go_newproc_ret) gets a copy in grpc_inh, key {tgid, the new g}.
+ * valid = 0: no usable traceparent (a new trace).
+ */
+WEFT_SHARED WEFT_LRU_HASH(struct gkey, struct weft_trace_ctx, 4096) grpc_in SEC(".maps");
+WEFT_SHARED WEFT_LRU_HASH(struct gkey, struct weft_trace_ctx, 16384) grpc_inh SEC(".maps");
+
+/*
  * A SERVER span's tracestate, key {tgid, its span id}: goroutines its handler
  * spawns inherit its context (that span id) and find the tracestate here. Not
  * deleted when the span ends (a spawned goroutine may call later); the LRU

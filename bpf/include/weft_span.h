@@ -44,6 +44,7 @@ enum weft_injector {
 /* Bits of weft_span_event.flags. */
 #define WEFT_SPAN_TLS		0x01	/* request travelled over TLS (url.scheme https) */
 #define WEFT_SPAN_WRITTEN	0x02	/* a traceparent was written into the request */
+#define WEFT_SPAN_RPC_STATUS	0x04	/* status holds the gRPC status code (proto GRPC) */
 
 #define WEFT_METHOD_MAX		16
 #define WEFT_PATH_MAX		128
@@ -63,7 +64,7 @@ struct weft_span_event {
 	__u64 end_ns;			/* the exporter converts both to wall clock */
 	__u32 pid;			/* tgid */
 	__u32 tid;
-	__u16 status;			/* HTTP status code, 0 when unknown */
+	__u16 status;			/* HTTP status code, 0 when unknown (gRPC: WEFT_SPAN_RPC_STATUS) */
 	__u8 kind;			/* enum weft_span_kind */
 	__u8 proto;			/* enum weft_proto */
 	__u8 parent_src;		/* enum weft_parent_src */

@@ -35,7 +35,13 @@ static const struct {
 #undef WEFT_GO_FIELD
 };
 
-enum hook_need { NEED_ALWAYS, NEED_ANCESTRY, NEED_PUBLISH };
+/*
+ * NEED_MAIN: one of a binary's reasons to be instrumented (a net/http server
+ * or client, a grpc-go server), attached when present; a binary with none is
+ * left alone. NEED_PART: belongs to the main hook before it, attached when
+ * present. NEED_ANCESTRY: newproc1. NEED_PUBLISH: only when publishing.
+ */
+enum hook_need { NEED_MAIN, NEED_PART, NEED_ANCESTRY, NEED_PUBLISH };
 
 struct hook {
 	const char *func;
@@ -210,12 +216,18 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 {
 	struct weft_go *s = env->skel;
 	struct hook hooks[] = {
-	    {"net/http.serverHandler.ServeHTTP", NEED_ALWAYS, s->progs.go_serve_entry,
+	    {"net/http.serverHandler.ServeHTTP", NEED_MAIN, s->progs.go_serve_entry,
 	     s->progs.go_serve_ret},
-	    {"net/http.(*Transport).roundTrip", NEED_ALWAYS, s->progs.go_rt_entry,
+	    {"net/http.(*Transport).roundTrip", NEED_MAIN, s->progs.go_rt_entry,
 	     s->progs.go_rt_ret},
 	    {"net/http.(*persistConn).roundTrip", NEED_PUBLISH, s->progs.go_pc_rt_entry, NULL},
 	    {"runtime.newproc1", NEED_ANCESTRY, s->progs.go_newproc_entry, s->progs.go_newproc_ret},
+	    {"google.golang.org/grpc.(*Server).handleStream", NEED_MAIN,
+	     s->progs.go_grpc_stream_entry, s->progs.go_grpc_stream_ret},
+	    {"google.golang.org/grpc/internal/transport.(*http2Server).operateHeaders", NEED_PART,
+	     s->progs.go_grpc_headers_entry, s->progs.go_grpc_headers_ret},
+	    {"google.golang.org/grpc/internal/transport.(*http2Server).WriteStatus", NEED_PART,
+	     s->progs.go_grpc_status_entry, NULL},
 	};
 	/* One more for the write site. */
 	struct sites sites[2 * sizeof(hooks) / sizeof(hooks[0]) + 1];
@@ -224,7 +236,7 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 	struct weft_go_cfg cfg = {};
 	enum go_binary_result res;
 	int64_t itab;
-	bool exact;
+	bool exact, any = false;
 
 	memset(sites, 0, sizeof(sites));
 	res = get_record(b, env, fd, &rec, err, errlen);
@@ -240,14 +252,15 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 			 b->path, b->go_version);
 		goto out;
 	}
-	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
-		if (hooks[i].need != NEED_ANCESTRY && !weft_record_func(rec, hooks[i].func)) {
-			snprintf(err, errlen,
-				 "%s: function %s not found (no net/http server and client in this "
-				 "binary?)",
-				 b->path, hooks[i].func);
-			goto out;
-		}
+	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++)
+		if (hooks[i].need == NEED_MAIN && weft_record_func(rec, hooks[i].func))
+			any = true;
+	if (!any) {
+		snprintf(err, errlen,
+			 "%s: no net/http server or client and no grpc-go server in this binary "
+			 "(functions %s, %s, %s not found)",
+			 b->path, hooks[0].func, hooks[1].func, hooks[4].func);
+		goto out;
 	}
 	for (size_t i = 0; i < weft_nneeded; i++) {
 		if (weft_record_func(rec, weft_needed[i].func) &&
@@ -288,6 +301,15 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 	}
 	if (env->publish)
 		cfg.flags |= WEFT_GO_CFG_PUBLISH;
+	if (weft_record_func(rec, hooks[4].func) &&
+	    (cfg.grpc_stream_method < 0 || cfg.xh2_mh_fields < 0 || cfg.xh2_hf_name < 0 ||
+	     cfg.xh2_hf_value < 0 || !weft_record_func(rec, hooks[5].func)))
+		weft_warn("%s: grpc-go server: the stream's method or the request's header fields "
+			  "are not known for this build (stripped, and no known/ table or accessor "
+			  "gives them): its gRPC spans %s",
+			  b->path,
+			  cfg.grpc_stream_method < 0 ? "are not made"
+						     : "start new traces and have no parent");
 	if (bpf_map_update_elem(bpf_map__fd(s->maps.cfgs), &b->index, &cfg, BPF_ANY)) {
 		snprintf(err, errlen, "cannot store offsets for %s: %s", b->path, strerror(errno));
 		res = GO_BIN_FAIL;
@@ -312,9 +334,10 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 		if (hooks[i].need == NEED_PUBLISH && !env->publish)
 			continue;
 		if (!fn) {
-			weft_warn("%s: %s not found: client calls from spawned goroutines start "
-				  "new traces",
-				  b->path, hooks[i].func);
+			if (hooks[i].need == NEED_ANCESTRY)
+				weft_warn("%s: %s not found: client calls from spawned goroutines "
+					  "start new traces",
+					  b->path, hooks[i].func);
 			continue;
 		}
 		if (func_sites(b->path, fn, en, rt, err, errlen))

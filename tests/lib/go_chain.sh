@@ -1,16 +1,25 @@
 # Helpers for weft-go tests: start chain services and weft-go.
 # Source after common.sh. Runs on the host and inside the VM guest alike.
 
+# chain_launch NAME BIN DIR [ARGS...]: start a test service that writes its
+# port to DIR/NAME.port, wait for that file; sets CHAIN_PID and CHAIN_PORT;
+# its stdout goes to DIR/NAME.log.
+chain_launch() {
+	local name=$1 bin=$2 dir=$3; shift 3
+	rm -f "$dir/$name.port"
+	"$bin" -name "$name" -port-file "$dir/$name.port" "$@" >"$dir/$name.log" 2>&1 &
+	CHAIN_PID=$!
+	cleanup_add "kill -9 $CHAIN_PID"
+	wait_for 100 test -s "$dir/$name.port" || fail "service $name did not start: $(cat "$dir/$name.log")"
+	CHAIN_PORT=$(cat "$dir/$name.port")
+}
+
 # go_start NAME BIN DIR [ARGS...]: start a chain service, wait until it serves;
 # sets GO_PORT_<NAME> and GO_PID_<NAME>; its stdout goes to DIR/NAME.log.
 go_start() {
 	local name=$1 bin=$2 dir=$3; shift 3
-	rm -f "$dir/$name.port"
-	"$bin" -name "$name" -port-file "$dir/$name.port" "$@" >"$dir/$name.log" 2>&1 &
-	local pid=$!
-	cleanup_add "kill -9 $pid"
-	wait_for 100 test -s "$dir/$name.port" || fail "service $name did not start"
-	local port scheme=http; port=$(cat "$dir/$name.port")
+	chain_launch "$name" "$bin" "$dir" "$@"
+	local pid=$CHAIN_PID port=$CHAIN_PORT scheme=http
 	case " $* " in *" -tls "*) scheme=https ;; esac
 	wait_for 100 curl -skf "$scheme://127.0.0.1:$port/healthz" || fail "service $name does not answer"
 	printf -v "GO_PORT_$name" %s "$port"
@@ -83,12 +92,8 @@ go_pod_start() {
 # to a path "/ready" the checks can leave out.
 grpc_start() {
 	local name=$1 bin=$2 dir=$3; shift 3
-	rm -f "$dir/$name.port"
-	"$bin" -name "$name" -port-file "$dir/$name.port" "$@" >"$dir/$name.log" 2>&1 &
-	local pid=$!
-	cleanup_add "kill -9 $pid"
-	wait_for 100 test -s "$dir/$name.port" || fail "gRPC service $name did not start: $(cat "$dir/$name.log")"
-	local port; port=$(cat "$dir/$name.port")
+	chain_launch "$name" "$bin" "$dir" "$@"
+	local pid=$CHAIN_PID port=$CHAIN_PORT
 	"$bin" -call "127.0.0.1:$port" -path /ready >/dev/null ||
 		fail "gRPC service $name does not answer: $(cat "$dir/$name.log")"
 	printf -v "GO_PORT_$name" %s "$port"

@@ -13,8 +13,9 @@
 // as is). With -next HOST:PORT the hop calls the next one with the same
 // method, path and app metadata and answers NAME>answer (unary) or relays
 // every message as NAME>message (streaming); a leaf answers NAME/path, or
-// -count messages NAME/path#i. Every hop sets the response header x-weft-hop
-// and the trailer x-weft-done to its name.
+// -count messages NAME/path#i; a unary path starting with /fail makes the
+// leaf fail with status Internal (passed back up the chain). Every hop sets
+// the response header x-weft-hop and the trailer x-weft-done to its name.
 //
 // Call mode (-call HOST:PORT): one RPC (-rpc unary|stream) with -path, -tp
 // (a traceparent the client sends itself, empty: none) and -app; or with
@@ -40,6 +41,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
@@ -95,6 +97,9 @@ func (server) Unary(ctx context.Context, req *Req) (*Resp, error) {
 	grpc.SetHeader(ctx, metadata.Pairs("x-weft-hop", *name))
 	grpc.SetTrailer(ctx, metadata.Pairs("x-weft-done", *name))
 	if nextCl == nil {
+		if strings.HasPrefix(req.Path, "/fail") {
+			return nil, status.Error(codes.Internal, "fail")
+		}
 		return &Resp{Answer: *name + req.Path}, nil
 	}
 	resp, err := nextCl.Unary(metadata.NewOutgoingContext(ctx, fwd), req)

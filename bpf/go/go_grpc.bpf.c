@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * weft-go: grpc-go SERVER spans, read-only (DESIGN.md 3a). The incoming
+ * traceparent is read where grpc-go's server transport has already decoded
+ * the stream's header block ((*http2Server).operateHeaders: the
+ * MetaHeadersFrame's []hpack.HeaderField; HPACK is never decoded here) and
+ * kept for the reader goroutine while operateHeaders runs; the goroutine it
+ * spawns for the stream inherits it (go_newproc_ret, go_proc.bpf.c), so
+ * concurrent streams of one connection never share a context. The span runs
+ * over grpc.(*Server).handleStream in that goroutine (entry and RETs), named
+ * by the stream's method; (*http2Server).WriteStatus gives its status code.
+ * The span sits in the servers map like a net/http one, so the handler's own
+ * calls and the goroutines it spawns find it.
+ */
+#define WEFT_LINK_EXTERN
+#include "go/go_shared.bpf.h"
+
+/* hpack.HeaderField: Name, Value string, Sensitive bool (40 bytes, x/net 2014-). */
+#define GO_HPACK_FIELD_SIZE 40
+/* Header fields looked at per stream: grpc-go sends 7-9, an app's metadata more. */
+#define GO_GRPC_MAX_FIELDS 32
+
+static __always_inline bool is_traceparent(const struct go_string *name)
+{
+	const char want[11] = "traceparent";
+	char s[11];
+	__u8 d = 0;
+
+	if (name->len != 11 || !name->ptr)
+		return false;
+	if (bpf_probe_read_user(s, sizeof(s), (void *)name->ptr))
+		return false;
+	/* HTTP/2 field names are lowercase (RFC 9113 8.2.1); grpc-go rejects others. */
+	for (int i = 0; i < 11; i++)
+		d |= (__u8)(s[i] ^ want[i]);
+	return d == 0;
+}
+
+/* The binary's offsets if this process is a target, and the running goroutine's key. */
+static __always_inline const struct weft_go_cfg *go_here(struct pt_regs *ctx, struct gkey *k)
+{
+	const struct weft_go_cfg *cfg;
+	__u32 tgid;
+
+	cfg = go_cfg(ctx, &tgid);
+	k->tgid = tgid;
+	k->g = ctx->r14;
+	return cfg;
+}
+
+/* The name of header field i of the []hpack.HeaderField at fields; 0, or -1 on a fault. */
+static __always_inline int field_name(const struct weft_go_cfg *cfg, __u64 fields, int i,
+				      struct go_string *name)
+{
+	__u64 f = fields + (__u64)i * GO_HPACK_FIELD_SIZE;
+
+	return bpf_probe_read_user(name, sizeof(*name), (void *)(f + cfg->xh2_hf_name)) ? -1 : 0;
+}
+
+/* operateHeaders(t *http2Server, frame *MetaHeadersFrame, ...): RAX t, RBX frame. */
+SEC("uprobe")
+int go_grpc_headers_entry(struct pt_regs *ctx)
+{
+	const struct weft_go_cfg *cfg;
+	struct weft_trace_ctx in = {};
+	struct go_string name, val = {};
+	struct gkey k = {};
+	__u64 frame = ctx->bx, fields;
+	__s64 n;
+	int first = -1;
+	bool dup = false;
+
+	cfg = go_here(ctx, &k);
+	if (!cfg || !frame || cfg->xh2_mh_fields < 0 || cfg->xh2_hf_name < 0 ||
+	    cfg->xh2_hf_value < 0)
+		return 0;
+	fields = read_u64(frame + cfg->xh2_mh_fields);
+	n = (__s64)read_u64(frame + cfg->xh2_mh_fields + 8);
+	if (!fields || n <= 0)
+		return 0;
+	/* The first traceparent field, then whether a second one follows. */
+	for (int i = 0; i < GO_GRPC_MAX_FIELDS; i++) {
+		if (i >= n)
+			break;
+		if (field_name(cfg, fields, i, &name))
+			break;
+		if (is_traceparent(&name)) {
+			first = i;
+			break;
+		}
+	}
+	if (first >= 0) {
+		if (bpf_probe_read_user(&val, sizeof(val),
+					(void *)(fields + (__u64)first * GO_HPACK_FIELD_SIZE +
+						 cfg->xh2_hf_value)))
+			val.len = 0;
+		for (int j = 1; j < GO_GRPC_MAX_FIELDS; j++) {
+			int i = first + j;
+
+			if (i >= n || i >= GO_GRPC_MAX_FIELDS)
+				break;
+			if (field_name(cfg, fields, i, &name))
+				break;
+			if (is_traceparent(&name)) {
+				dup = true;
+				break;
+			}
+		}
+	}
+	/* Exactly one valid traceparent (W3C: several make it invalid). */
+	if (first >= 0 && !dup && go_parse_traceparent(&val, &in) == 0 && in.valid) {
+		stat_inc(WEFT_GO_ST_IN_VALID);
+	} else {
+		if (first >= 0)
+			stat_inc(WEFT_GO_ST_IN_INVALID);
+		__builtin_memset(&in, 0, sizeof(in));
+	}
+	bpf_map_update_elem(&grpc_in, &k, &in, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe")
+int go_grpc_headers_ret(struct pt_regs *ctx)
+{
+	struct gkey k = {};
+
+	if (go_here(ctx, &k))
+		bpf_map_delete_elem(&grpc_in, &k);
+	return 0;
+}
+
+/* handleStream(s *Server, t ServerTransport, stream *Stream, ...): RDI stream. */
+SEC("uprobe")
+int go_grpc_stream_entry(struct pt_regs *ctx)
+{
+	const struct weft_go_cfg *cfg;
+	const struct weft_trace_ctx *in;
+	struct server_state *st;
+	struct go_run *run;
+	struct gkey k = {};
+	__u64 stream = ctx->di;
+	bool t = false;
+
+	cfg = go_here(ctx, &k);
+	if (!cfg || !stream || cfg->grpc_stream_method < 0)
+		return 0;
+	run = go_run_state();
+	if (!run)
+		return 0;
+	st = &run->st;
+	__builtin_memset(st, 0, sizeof(*st));
+	st->ev.start_ns = bpf_ktime_get_ns();
+	st->ev.pid = k.tgid;
+	st->ev.tid = (__u32)bpf_get_current_pid_tgid();
+	st->ev.kind = WEFT_KIND_SERVER;
+	st->ev.injector = WEFT_INJ_GO;
+	st->ev.proto = WEFT_PROTO_GRPC;
+	st->ev.path_len = copy_gostr(read_u64(stream + cfg->grpc_stream_method),
+				     (__s64)read_u64(stream + cfg->grpc_stream_method + 8),
+				     st->ev.path, WEFT_PATH_MAX, &t);
+	if (t)
+		st->ev.truncated |= WEFT_TRUNC_PATH;
+
+	in = bpf_map_lookup_elem(&grpc_inh, &k);
+	if (in && in->valid) {
+		__builtin_memcpy(st->ev.ctx.trace_id, in->trace_id, WEFT_TRACE_ID_LEN);
+		__builtin_memcpy(st->ev.parent_span_id, in->span_id, WEFT_SPAN_ID_LEN);
+		st->ev.ctx.flags = in->flags;
+		st->ev.ctx.valid = 1;
+		st->ev.parent_src = WEFT_PARENT_HEADER;
+	} else {
+		new_trace(&st->ev.ctx);
+		st->ev.parent_src = WEFT_PARENT_GENERATED;
+	}
+	if (in)
+		bpf_map_delete_elem(&grpc_inh, &k);
+	weft_bpf_random_span_id(&st->ev.ctx);
+	bpf_map_update_elem(&servers, &k, st, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe")
+int go_grpc_stream_ret(struct pt_regs *ctx)
+{
+	struct server_state *st;
+	struct gkey k = {};
+
+	if (!go_here(ctx, &k))
+		return 0;
+	st = bpf_map_lookup_elem(&servers, &k);
+	if (!st || st->ev.proto != WEFT_PROTO_GRPC)
+		return 0;
+	st->ev.end_ns = bpf_ktime_get_ns();
+	emit(&st->ev, WEFT_GO_ST_SERVER);
+	bpf_map_delete_elem(&servers, &k);
+	return 0;
+}
+
+/* WriteStatus(t *http2Server, s *Stream, st *status.Status): RCX st. */
+SEC("uprobe")
+int go_grpc_status_entry(struct pt_regs *ctx)
+{
+	const struct weft_go_cfg *cfg;
+	struct server_state *st;
+	struct gkey k = {};
+	__u64 s, status = ctx->cx;
+	__u32 code = 0;
+
+	cfg = go_here(ctx, &k);
+	if (!cfg || !status || cfg->grpc_status_s < 0 || cfg->grpc_spb_code < 0)
+		return 0;
+	st = bpf_map_lookup_elem(&servers, &k);
+	if (!st || st->ev.proto != WEFT_PROTO_GRPC)
+		return 0;
+	/* status.Status{s *spb.Status}: a nil s is OK (code 0), as its Code() says. */
+	s = read_u64(status + cfg->grpc_status_s);
+	if (s && bpf_probe_read_user(&code, sizeof(code), (void *)(s + cfg->grpc_spb_code)))
+		return 0;
+	if (code > 0xffff)
+		return 0;
+	st->ev.status = (__u16)code;
+	st->ev.flags |= WEFT_SPAN_RPC_STATUS;
+	return 0;
+}
