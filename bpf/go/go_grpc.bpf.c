@@ -4,7 +4,8 @@
  * traceparent is read where grpc-go's server transport has already decoded
  * the stream's header block ((*http2Server).operateHeaders: the
  * MetaHeadersFrame's []hpack.HeaderField; HPACK is never decoded here) and
- * kept for the reader goroutine while operateHeaders runs; the goroutine it
+ * kept for the reader goroutine, with the connection's addresses (the
+ * transport's localAddr and remoteAddr), while operateHeaders runs; the goroutine it
  * spawns for the stream inherits it (go_newproc_ret, go_proc.bpf.c), so
  * concurrent streams of one connection never share a context. The span runs
  * over grpc.(*Server).handleStream in that goroutine (entry and RETs), named
@@ -57,15 +58,50 @@ static __always_inline int field_name(const struct weft_go_cfg *cfg, __u64 field
 	return bpf_probe_read_user(name, sizeof(*name), (void *)(f + cfg->xh2_hf_name)) ? -1 : 0;
 }
 
+/*
+ * A net.Addr interface (itab, data) holding a *net.TCPAddr {IP []byte, Port
+ * int, ...} into sa (IPv4-mapped IPv6 as IPv4). Nothing when it is not one of
+ * 4 or 16 bytes; any other Addr type fails that check or gives nonsense
+ * addresses only (the span's attributes), never a fault in the app.
+ */
+static __always_inline void read_tcpaddr(const struct weft_go_cfg *cfg, __u64 iface,
+					 struct weft_sockaddr *sa)
+{
+	__u64 a = read_u64(iface + 8), ip, port, hi, lo;
+	__s64 n;
+	__u8 b[16];
+
+	if (!a || !read_u64(iface) || cfg->tcpaddr_ip < 0 || cfg->tcpaddr_port < 0)
+		return;
+	ip = read_u64(a + cfg->tcpaddr_ip);
+	n = (__s64)read_u64(a + cfg->tcpaddr_ip + 8);
+	port = read_u64(a + cfg->tcpaddr_port);
+	if (!ip || (n != 4 && n != 16) || port > 65535)
+		return;
+	if (bpf_probe_read_user(b, sizeof(b), (void *)ip))
+		return;
+	__builtin_memcpy(&hi, b, 8);
+	__builtin_memcpy(&lo, b + 8, 8);
+	/* ::ffff:a.b.c.d: eight zero bytes, then 00 00 ff ff (little-endian word) */
+	if (n == 4 || (hi == 0 && (__u32)lo == 0xffff0000u)) {
+		__builtin_memcpy(sa->addr, n == 4 ? b : b + 12, 4);
+		sa->family = 4;
+	} else {
+		__builtin_memcpy(sa->addr, b, 16);
+		sa->family = 6;
+	}
+	sa->port = (__u16)port;
+}
+
 /* operateHeaders(t *http2Server, frame *MetaHeadersFrame, ...): RAX t, RBX frame. */
 SEC("uprobe")
 int go_grpc_headers_entry(struct pt_regs *ctx)
 {
 	const struct weft_go_cfg *cfg;
-	struct weft_trace_ctx in = {};
+	struct grpc_in in = {};
 	struct go_string name, val = {};
 	struct gkey k = {};
-	__u64 frame = ctx->bx, fields;
+	__u64 t = ctx->ax, frame = ctx->bx, fields;
 	__s64 n;
 	int first = -1;
 	bool dup = false;
@@ -108,13 +144,17 @@ int go_grpc_headers_entry(struct pt_regs *ctx)
 		}
 	}
 	/* Exactly one valid traceparent (W3C: several make it invalid). */
-	if (first >= 0 && !dup && go_parse_traceparent(&val, &in) == 0 && in.valid) {
+	if (first >= 0 && !dup && go_parse_traceparent(&val, &in.ctx) == 0 && in.ctx.valid) {
 		stat_inc(WEFT_GO_ST_IN_VALID);
 	} else {
 		if (first >= 0)
 			stat_inc(WEFT_GO_ST_IN_INVALID);
-		__builtin_memset(&in, 0, sizeof(in));
+		__builtin_memset(&in.ctx, 0, sizeof(in.ctx));
 	}
+	if (t && cfg->grpc_srv_local_addr >= 0)
+		read_tcpaddr(cfg, t + cfg->grpc_srv_local_addr, &in.local);
+	if (t && cfg->grpc_srv_remote_addr >= 0)
+		read_tcpaddr(cfg, t + cfg->grpc_srv_remote_addr, &in.peer);
 	bpf_map_update_elem(&grpc_in, &k, &in, BPF_ANY);
 	return 0;
 }
@@ -134,7 +174,7 @@ SEC("uprobe")
 int go_grpc_stream_entry(struct pt_regs *ctx)
 {
 	const struct weft_go_cfg *cfg;
-	const struct weft_trace_ctx *in;
+	const struct grpc_in *in;
 	struct server_state *st;
 	struct go_run *run;
 	struct gkey k = {};
@@ -162,10 +202,14 @@ int go_grpc_stream_entry(struct pt_regs *ctx)
 		st->ev.truncated |= WEFT_TRUNC_PATH;
 
 	in = bpf_map_lookup_elem(&grpc_inh, &k);
-	if (in && in->valid) {
-		__builtin_memcpy(st->ev.ctx.trace_id, in->trace_id, WEFT_TRACE_ID_LEN);
-		__builtin_memcpy(st->ev.parent_span_id, in->span_id, WEFT_SPAN_ID_LEN);
-		st->ev.ctx.flags = in->flags;
+	if (in) {
+		st->ev.local = in->local;
+		st->ev.peer = in->peer;
+	}
+	if (in && in->ctx.valid) {
+		__builtin_memcpy(st->ev.ctx.trace_id, in->ctx.trace_id, WEFT_TRACE_ID_LEN);
+		__builtin_memcpy(st->ev.parent_span_id, in->ctx.span_id, WEFT_SPAN_ID_LEN);
+		st->ev.ctx.flags = in->ctx.flags;
 		st->ev.ctx.valid = 1;
 		st->ev.parent_src = WEFT_PARENT_HEADER;
 	} else {

@@ -26,7 +26,8 @@ int go_newproc_ret(struct pt_regs *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid(), *gp;
 	const struct weft_go_cfg *cfg;
-	const struct weft_trace_ctx *p, *gi;
+	const struct weft_trace_ctx *p;
+	const struct grpc_in *gi;
 	struct gkey pk = {}, ck = {};
 	__u32 tgid;
 	__u8 src;
@@ -55,7 +56,7 @@ int go_newproc_ret(struct pt_regs *ctx)
 	/* A stream's goroutine spawned by grpc-go's operateHeaders (go_grpc.bpf.c). */
 	gi = pk.g ? bpf_map_lookup_elem(&grpc_in, &pk) : NULL;
 	if (gi) {
-		struct weft_trace_ctx c = *gi;
+		struct grpc_in c = *gi;
 
 		bpf_map_update_elem(&grpc_inh, &ck, &c, BPF_ANY);
 	} else {

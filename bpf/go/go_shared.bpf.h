@@ -124,12 +124,17 @@ WEFT_SHARED WEFT_LRU_HASH(struct gkey, struct fwd_site, 4096) fwd_sites SEC(".ma
 /*
  * grpc-go servers (go_grpc.bpf.c): the incoming context a server transport's
  * reader goroutine read from a stream's header fields, key {tgid, that g},
- * while its operateHeaders runs; the goroutine it spawns meanwhile for the
- * stream (go_newproc_ret) gets a copy in grpc_inh, key {tgid, the new g}.
- * valid = 0: no usable traceparent (a new trace).
+ * while its operateHeaders runs, with the connection's addresses; the
+ * goroutine it spawns meanwhile for the stream (go_newproc_ret) gets a copy in
+ * grpc_inh, key {tgid, the new g}. ctx.valid = 0: no usable traceparent (a new
+ * trace).
  */
-WEFT_SHARED WEFT_LRU_HASH(struct gkey, struct weft_trace_ctx, 4096) grpc_in SEC(".maps");
-WEFT_SHARED WEFT_LRU_HASH(struct gkey, struct weft_trace_ctx, 16384) grpc_inh SEC(".maps");
+struct grpc_in {
+	struct weft_trace_ctx ctx;
+	struct weft_sockaddr local, peer; /* the connection's addresses, when known */
+};
+WEFT_SHARED WEFT_LRU_HASH(struct gkey, struct grpc_in, 4096) grpc_in SEC(".maps");
+WEFT_SHARED WEFT_LRU_HASH(struct gkey, struct grpc_in, 16384) grpc_inh SEC(".maps");
 
 /*
  * A SERVER span's tracestate, key {tgid, its span id}: goroutines its handler
