@@ -129,18 +129,9 @@ int go_rt_entry(struct pt_regs *ctx)
 	k.tgid = tgid;
 	k.g = ctx->r14;
 	p = parent_ctx(&k, &src);
-	if (p && p->valid) {
-		__builtin_memcpy(cl->ev.ctx.trace_id, p->trace_id, WEFT_TRACE_ID_LEN);
-		__builtin_memcpy(cl->ev.parent_span_id, p->span_id, WEFT_SPAN_ID_LEN);
-		cl->ev.ctx.flags = p->flags;
-		cl->ev.ctx.valid = 1;
-		cl->ev.parent_src = src;
-		if (!copy_server_ts(&k, &cl->ev))
-			copy_inherited_ts(tgid, p, &cl->ev);
-	} else {
-		new_trace(&cl->ev.ctx);
-		cl->ev.parent_src = WEFT_PARENT_GENERATED;
-	}
+	span_parent(&cl->ev, p, src);
+	if (p && p->valid && !copy_server_ts(&k, &cl->ev))
+		copy_inherited_ts(tgid, p, &cl->ev);
 	weft_bpf_random_span_id(&cl->ev.ctx);
 
 	/* The app's own headers first: an app-set traceparent wins. */

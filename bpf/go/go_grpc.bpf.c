@@ -12,6 +12,11 @@
  * by the stream's method; (*http2Server).WriteStatus gives its status code.
  * The span sits in the servers map like a net/http one, so the handler's own
  * calls and the goroutines it spawns find it.
+ *
+ * CLIENT spans for unary calls: grpc.(*ClientConn).Invoke entry and RETs in
+ * the calling goroutine, a child of its SERVER span (or of the context it
+ * inherited); the transport's (*http2Client).NewStream gives the connection's
+ * addresses (entry) and the stream (RETs), whose status the server sent.
  */
 #define WEFT_LINK_EXTERN
 #include "go/go_shared.bpf.h"
@@ -47,6 +52,23 @@ static __always_inline const struct weft_go_cfg *go_here(struct pt_regs *ctx, st
 	k->tgid = tgid;
 	k->g = ctx->r14;
 	return cfg;
+}
+
+/* A gRPC span's event: start, process and thread, kind, name = the method (ptr, len). */
+static __always_inline void grpc_ev_init(struct weft_span_event *ev, __u32 tgid, __u8 kind,
+					 __u64 mptr, __s64 mlen)
+{
+	bool t = false;
+
+	ev->start_ns = bpf_ktime_get_ns();
+	ev->pid = tgid;
+	ev->tid = (__u32)bpf_get_current_pid_tgid();
+	ev->kind = kind;
+	ev->injector = WEFT_INJ_GO;
+	ev->proto = WEFT_PROTO_GRPC;
+	ev->path_len = copy_gostr(mptr, mlen, ev->path, WEFT_PATH_MAX, &t);
+	if (t)
+		ev->truncated |= WEFT_TRUNC_PATH;
 }
 
 /* The name of header field i of the []hpack.HeaderField at fields; 0, or -1 on a fault. */
@@ -179,7 +201,6 @@ int go_grpc_stream_entry(struct pt_regs *ctx)
 	struct go_run *run;
 	struct gkey k = {};
 	__u64 stream = ctx->di;
-	bool t = false;
 
 	cfg = go_here(ctx, &k);
 	if (!cfg || !stream || cfg->grpc_stream_method < 0)
@@ -189,33 +210,15 @@ int go_grpc_stream_entry(struct pt_regs *ctx)
 		return 0;
 	st = &run->st;
 	__builtin_memset(st, 0, sizeof(*st));
-	st->ev.start_ns = bpf_ktime_get_ns();
-	st->ev.pid = k.tgid;
-	st->ev.tid = (__u32)bpf_get_current_pid_tgid();
-	st->ev.kind = WEFT_KIND_SERVER;
-	st->ev.injector = WEFT_INJ_GO;
-	st->ev.proto = WEFT_PROTO_GRPC;
-	st->ev.path_len = copy_gostr(read_u64(stream + cfg->grpc_stream_method),
-				     (__s64)read_u64(stream + cfg->grpc_stream_method + 8),
-				     st->ev.path, WEFT_PATH_MAX, &t);
-	if (t)
-		st->ev.truncated |= WEFT_TRUNC_PATH;
+	grpc_ev_init(&st->ev, k.tgid, WEFT_KIND_SERVER, read_u64(stream + cfg->grpc_stream_method),
+		     (__s64)read_u64(stream + cfg->grpc_stream_method + 8));
 
 	in = bpf_map_lookup_elem(&grpc_inh, &k);
 	if (in) {
 		st->ev.local = in->local;
 		st->ev.peer = in->peer;
 	}
-	if (in && in->ctx.valid) {
-		__builtin_memcpy(st->ev.ctx.trace_id, in->ctx.trace_id, WEFT_TRACE_ID_LEN);
-		__builtin_memcpy(st->ev.parent_span_id, in->ctx.span_id, WEFT_SPAN_ID_LEN);
-		st->ev.ctx.flags = in->ctx.flags;
-		st->ev.ctx.valid = 1;
-		st->ev.parent_src = WEFT_PARENT_HEADER;
-	} else {
-		new_trace(&st->ev.ctx);
-		st->ev.parent_src = WEFT_PARENT_GENERATED;
-	}
+	span_parent(&st->ev, in ? &in->ctx : NULL, WEFT_PARENT_HEADER);
 	if (in)
 		bpf_map_delete_elem(&grpc_inh, &k);
 	weft_bpf_random_span_id(&st->ev.ctx);
@@ -264,5 +267,114 @@ int go_grpc_status_entry(struct pt_regs *ctx)
 		return 0;
 	st->ev.status = (__u16)code;
 	st->ev.flags |= WEFT_SPAN_RPC_STATUS;
+	return 0;
+}
+
+/* The gRPC CLIENT span of the running goroutine, or NULL. */
+static __always_inline struct client_state *grpc_client(struct pt_regs *ctx, struct gkey *k,
+							 const struct weft_go_cfg **cfg)
+{
+	struct client_state *cl;
+
+	*cfg = go_here(ctx, k);
+	if (!*cfg)
+		return NULL;
+	cl = bpf_map_lookup_elem(&clients, k);
+	return cl && cl->ev.proto == WEFT_PROTO_GRPC ? cl : NULL;
+}
+
+/* Invoke(cc *ClientConn, ctx context.Context, method string, ...): RDI:RSI method. */
+SEC("uprobe")
+int go_grpc_invoke_entry(struct pt_regs *ctx)
+{
+	const struct weft_go_cfg *cfg;
+	const struct weft_trace_ctx *p;
+	struct client_state *cl;
+	struct go_run *run;
+	struct gkey k = {};
+	__u8 src = 0;
+
+	cfg = go_here(ctx, &k);
+	if (!cfg)
+		return 0;
+	run = go_run_state();
+	if (!run)
+		return 0;
+	cl = &run->cl;
+	__builtin_memset(cl, 0, sizeof(*cl));
+	grpc_ev_init(&cl->ev, k.tgid, WEFT_KIND_CLIENT, ctx->di, (__s64)ctx->si);
+	p = parent_ctx(&k, &src);
+	span_parent(&cl->ev, p, src);
+	weft_bpf_random_span_id(&cl->ev.ctx);
+	bpf_map_update_elem(&clients, &k, cl, BPF_ANY);
+	return 0;
+}
+
+/* NewStream(t *http2Client, ...) entry: RAX t. */
+SEC("uprobe")
+int go_grpc_newstream_entry(struct pt_regs *ctx)
+{
+	const struct weft_go_cfg *cfg;
+	struct client_state *cl;
+	struct gkey k = {};
+	__u64 t = ctx->ax;
+
+	cl = grpc_client(ctx, &k, &cfg);
+	if (!cl || !t)
+		return 0;
+	if (cfg->grpc_cli_local_addr >= 0)
+		read_tcpaddr(cfg, t + cfg->grpc_cli_local_addr, &cl->ev.local);
+	if (cfg->grpc_cli_remote_addr >= 0)
+		read_tcpaddr(cfg, t + cfg->grpc_cli_remote_addr, &cl->ev.peer);
+	return 0;
+}
+
+/* NewStream RETs: RAX the *Stream (nil on error). A retry's stream replaces it. */
+SEC("uprobe")
+int go_grpc_newstream_ret(struct pt_regs *ctx)
+{
+	const struct weft_go_cfg *cfg;
+	struct client_state *cl;
+	struct gkey k = {};
+
+	cl = grpc_client(ctx, &k, &cfg);
+	if (cl && ctx->ax)
+		cl->stream = ctx->ax;
+	return 0;
+}
+
+/*
+ * Invoke RETs: RAX:RBX the error. nil: OK. Else the status the server sent
+ * (Stream.status -> Status.s -> Code), or Unknown (2) when none was read
+ * (no stream, a local failure).
+ */
+SEC("uprobe")
+int go_grpc_invoke_ret(struct pt_regs *ctx)
+{
+	const struct weft_go_cfg *cfg;
+	struct client_state *cl;
+	struct gkey k = {};
+	__u64 st, s;
+	__u32 code = 0;
+
+	cl = grpc_client(ctx, &k, &cfg);
+	if (!cl)
+		return 0;
+	cl->ev.end_ns = bpf_ktime_get_ns();
+	if (ctx->ax) {
+		if (cl->stream && cfg->grpc_stream_status >= 0 && cfg->grpc_status_s >= 0 &&
+		    cfg->grpc_spb_code >= 0) {
+			st = read_u64(cl->stream + cfg->grpc_stream_status);
+			s = st ? read_u64(st + cfg->grpc_status_s) : 0;
+			if (s && bpf_probe_read_user(&code, sizeof(code), (void *)(s + cfg->grpc_spb_code)))
+				code = 0;
+		}
+		if (code == 0 || code > 0xffff)
+			code = 2;
+	}
+	cl->ev.status = (__u16)code;
+	cl->ev.flags |= WEFT_SPAN_RPC_STATUS;
+	emit(&cl->ev, WEFT_GO_ST_CLIENT);
+	bpf_map_delete_elem(&clients, &k);
 	return 0;
 }

@@ -69,6 +69,7 @@ struct client_state {
 	__u8 write_ts;	/* its tracestate goes beside the traceparent written (app set none) */
 	__u8 _pad[4];
 	__u8 fwd_span_id[WEFT_SPAN_ID_LEN]; /* the parent id of that copy */
+	__u64 stream;	/* gRPC: the call's transport stream (its status) */
 };
 
 /*
@@ -451,6 +452,22 @@ static __always_inline void emit(struct weft_span_event *ev, __u32 stat)
 		stat_inc(WEFT_GO_ST_RB_DROP);
 	else
 		stat_inc(stat);
+}
+
+/* ev continues context p (same trace, p's span its parent; src says whence), else a new trace. */
+static __always_inline void span_parent(struct weft_span_event *ev, const struct weft_trace_ctx *p,
+					__u8 src)
+{
+	if (p && p->valid) {
+		__builtin_memcpy(ev->ctx.trace_id, p->trace_id, WEFT_TRACE_ID_LEN);
+		__builtin_memcpy(ev->parent_span_id, p->span_id, WEFT_SPAN_ID_LEN);
+		ev->ctx.flags = p->flags;
+		ev->ctx.valid = 1;
+		ev->parent_src = src;
+	} else {
+		new_trace(&ev->ctx);
+		ev->parent_src = WEFT_PARENT_GENERATED;
+	}
 }
 
 /* The context a client call in goroutine k continues, if any. */

@@ -37,7 +37,7 @@ static const struct {
 
 /*
  * NEED_MAIN: one of a binary's reasons to be instrumented (a net/http server
- * or client, a grpc-go server), attached when present; a binary with none is
+ * or client, a grpc-go server or client), attached when present; a binary with none is
  * left alone. NEED_PART: belongs to the main hook before it, attached when
  * present. NEED_ANCESTRY: newproc1. NEED_PUBLISH: only when publishing.
  */
@@ -228,6 +228,10 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 	     s->progs.go_grpc_headers_entry, s->progs.go_grpc_headers_ret},
 	    {"google.golang.org/grpc/internal/transport.(*http2Server).WriteStatus", NEED_PART,
 	     s->progs.go_grpc_status_entry, NULL},
+	    {"google.golang.org/grpc.(*ClientConn).Invoke", NEED_MAIN, s->progs.go_grpc_invoke_entry,
+	     s->progs.go_grpc_invoke_ret},
+	    {"google.golang.org/grpc/internal/transport.(*http2Client).NewStream", NEED_PART,
+	     s->progs.go_grpc_newstream_entry, s->progs.go_grpc_newstream_ret},
 	};
 	/* One more for the write site. */
 	struct sites sites[2 * sizeof(hooks) / sizeof(hooks[0]) + 1];
@@ -257,9 +261,9 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 			any = true;
 	if (!any) {
 		snprintf(err, errlen,
-			 "%s: no net/http server or client and no grpc-go server in this binary "
-			 "(functions %s, %s, %s not found)",
-			 b->path, hooks[0].func, hooks[1].func, hooks[4].func);
+			 "%s: no net/http server or client and no grpc-go server or client in this "
+			 "binary (functions %s, %s, %s, %s not found)",
+			 b->path, hooks[0].func, hooks[1].func, hooks[4].func, hooks[7].func);
 		goto out;
 	}
 	for (size_t i = 0; i < weft_nneeded; i++) {
