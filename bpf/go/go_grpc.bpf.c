@@ -13,10 +13,13 @@
  * The span sits in the servers map like a net/http one, so the handler's own
  * calls and the goroutines it spawns find it.
  *
- * CLIENT spans for unary calls: grpc.(*ClientConn).Invoke entry and RETs in
- * the calling goroutine, a child of its SERVER span (or of the context it
- * inherited); the transport's (*http2Client).NewStream gives the connection's
- * addresses (entry) and the stream (RETs), whose status the server sent.
+ * CLIENT spans: unary calls from grpc.(*ClientConn).Invoke entry to its RETs
+ * in the calling goroutine, a child of its SERVER span (or of the context it
+ * inherited); streaming calls from (*ClientConn).NewStream entry until their
+ * (*clientStream).finish (any goroutine; the span waits in grpc_calls, keyed
+ * by the clientStream). The transport's (*http2Client).NewStream, called
+ * meanwhile, gives the connection's addresses (entry) and the stream (RETs),
+ * whose status the server sent.
  */
 #define WEFT_LINK_EXTERN
 #include "go/go_shared.bpf.h"
@@ -283,31 +286,68 @@ static __always_inline struct client_state *grpc_client(struct pt_regs *ctx, str
 	return cl && cl->ev.proto == WEFT_PROTO_GRPC ? cl : NULL;
 }
 
-/* Invoke(cc *ClientConn, ctx context.Context, method string, ...): RDI:RSI method. */
-SEC("uprobe")
-int go_grpc_invoke_entry(struct pt_regs *ctx)
+/* A gRPC CLIENT span starts in goroutine k for the method (ptr, len). */
+static __always_inline int grpc_call_start(struct pt_regs *ctx, __u64 mptr, __s64 mlen)
 {
-	const struct weft_go_cfg *cfg;
 	const struct weft_trace_ctx *p;
 	struct client_state *cl;
 	struct go_run *run;
 	struct gkey k = {};
 	__u8 src = 0;
 
-	cfg = go_here(ctx, &k);
-	if (!cfg)
+	if (!go_here(ctx, &k))
 		return 0;
 	run = go_run_state();
 	if (!run)
 		return 0;
 	cl = &run->cl;
 	__builtin_memset(cl, 0, sizeof(*cl));
-	grpc_ev_init(&cl->ev, k.tgid, WEFT_KIND_CLIENT, ctx->di, (__s64)ctx->si);
+	grpc_ev_init(&cl->ev, k.tgid, WEFT_KIND_CLIENT, mptr, mlen);
 	p = parent_ctx(&k, &src);
 	span_parent(&cl->ev, p, src);
 	weft_bpf_random_span_id(&cl->ev.ctx);
 	bpf_map_update_elem(&clients, &k, cl, BPF_ANY);
 	return 0;
+}
+
+/*
+ * A gRPC CLIENT span ends: its status is the one the server sent, read from
+ * the call's transport stream (Stream.status -> Status.s -> Code); without
+ * one, OK unless failed (then Unknown, 2: no stream, a local failure).
+ */
+static __always_inline void grpc_call_end(const struct weft_go_cfg *cfg, struct client_state *cl,
+					  bool failed)
+{
+	__u64 st = 0, s = 0;
+	__u32 code = 0;
+
+	cl->ev.end_ns = bpf_ktime_get_ns();
+	if (cl->stream && cfg->grpc_stream_status >= 0 && cfg->grpc_status_s >= 0 &&
+	    cfg->grpc_spb_code >= 0)
+		st = read_u64(cl->stream + cfg->grpc_stream_status);
+	if (st)
+		s = read_u64(st + cfg->grpc_status_s);
+	if (s && bpf_probe_read_user(&code, sizeof(code), (void *)(s + cfg->grpc_spb_code)))
+		code = 0;
+	if (code > 0xffff || (!st && failed))
+		code = 2;
+	cl->ev.status = (__u16)code;
+	cl->ev.flags |= WEFT_SPAN_RPC_STATUS;
+	emit(&cl->ev, WEFT_GO_ST_CLIENT);
+}
+
+/* Invoke(cc *ClientConn, ctx context.Context, method string, ...): RDI:RSI method. */
+SEC("uprobe")
+int go_grpc_invoke_entry(struct pt_regs *ctx)
+{
+	return grpc_call_start(ctx, ctx->di, (__s64)ctx->si);
+}
+
+/* ClientConn.NewStream(cc, ctx context.Context, desc *StreamDesc, method string, ...): RSI:R8 method. */
+SEC("uprobe")
+int go_grpc_newcall_entry(struct pt_regs *ctx)
+{
+	return grpc_call_start(ctx, ctx->si, (__s64)ctx->r8);
 }
 
 /* NewStream(t *http2Client, ...) entry: RAX t. */
@@ -343,38 +383,64 @@ int go_grpc_newstream_ret(struct pt_regs *ctx)
 	return 0;
 }
 
-/*
- * Invoke RETs: RAX:RBX the error. nil: OK. Else the status the server sent
- * (Stream.status -> Status.s -> Code), or Unknown (2) when none was read
- * (no stream, a local failure).
- */
+/* Invoke RETs: RAX:RBX the error. */
 SEC("uprobe")
 int go_grpc_invoke_ret(struct pt_regs *ctx)
 {
 	const struct weft_go_cfg *cfg;
 	struct client_state *cl;
 	struct gkey k = {};
-	__u64 st, s;
-	__u32 code = 0;
 
 	cl = grpc_client(ctx, &k, &cfg);
 	if (!cl)
 		return 0;
-	cl->ev.end_ns = bpf_ktime_get_ns();
-	if (ctx->ax) {
-		if (cl->stream && cfg->grpc_stream_status >= 0 && cfg->grpc_status_s >= 0 &&
-		    cfg->grpc_spb_code >= 0) {
-			st = read_u64(cl->stream + cfg->grpc_stream_status);
-			s = st ? read_u64(st + cfg->grpc_status_s) : 0;
-			if (s && bpf_probe_read_user(&code, sizeof(code), (void *)(s + cfg->grpc_spb_code)))
-				code = 0;
-		}
-		if (code == 0 || code > 0xffff)
-			code = 2;
-	}
-	cl->ev.status = (__u16)code;
-	cl->ev.flags |= WEFT_SPAN_RPC_STATUS;
-	emit(&cl->ev, WEFT_GO_ST_CLIENT);
+	grpc_call_end(cfg, cl, ctx->ax != 0);
 	bpf_map_delete_elem(&clients, &k);
+	return 0;
+}
+
+/*
+ * ClientConn.NewStream RETs: RAX:RBX the ClientStream (its data word the
+ * *clientStream), RCX:RDI the error. The span moves to grpc_calls, keyed by
+ * the clientStream, until the stream finishes; a failed start ends it here.
+ */
+SEC("uprobe")
+int go_grpc_newcall_ret(struct pt_regs *ctx)
+{
+	const struct weft_go_cfg *cfg;
+	struct client_state *cl;
+	struct gkey k = {}, sk = {};
+
+	cl = grpc_client(ctx, &k, &cfg);
+	if (!cl)
+		return 0;
+	if (ctx->cx || !ctx->bx) {
+		grpc_call_end(cfg, cl, true);
+	} else {
+		sk.tgid = k.tgid;
+		sk.g = ctx->bx;
+		bpf_map_update_elem(&grpc_calls, &sk, cl, BPF_ANY);
+	}
+	bpf_map_delete_elem(&clients, &k);
+	return 0;
+}
+
+/* (*clientStream).finish(cs, err error): RAX cs, RBX:RCX err (io.EOF: the normal end). */
+SEC("uprobe")
+int go_grpc_finish_entry(struct pt_regs *ctx)
+{
+	const struct weft_go_cfg *cfg;
+	struct client_state *cl;
+	struct gkey k = {};
+
+	cfg = go_here(ctx, &k);
+	if (!cfg || !ctx->ax)
+		return 0;
+	k.g = ctx->ax;
+	cl = bpf_map_lookup_elem(&grpc_calls, &k);
+	if (!cl)
+		return 0; /* a unary call's stream, or not ours */
+	grpc_call_end(cfg, cl, false);
+	bpf_map_delete_elem(&grpc_calls, &k);
 	return 0;
 }

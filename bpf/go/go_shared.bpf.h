@@ -136,6 +136,8 @@ struct grpc_in {
 };
 WEFT_SHARED WEFT_LRU_HASH(struct gkey, struct grpc_in, 4096) grpc_in SEC(".maps");
 WEFT_SHARED WEFT_LRU_HASH(struct gkey, struct grpc_in, 16384) grpc_inh SEC(".maps");
+/* grpc-go streaming calls in flight: key {tgid, the *clientStream} (go_grpc.bpf.c). */
+WEFT_SHARED WEFT_LRU_HASH(struct gkey, struct client_state, 2048) grpc_calls SEC(".maps");
 
 /*
  * A SERVER span's tracestate, key {tgid, its span id}: goroutines its handler

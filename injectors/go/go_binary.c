@@ -232,6 +232,10 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 	     s->progs.go_grpc_invoke_ret},
 	    {"google.golang.org/grpc/internal/transport.(*http2Client).NewStream", NEED_PART,
 	     s->progs.go_grpc_newstream_entry, s->progs.go_grpc_newstream_ret},
+	    {"google.golang.org/grpc.(*ClientConn).NewStream", NEED_MAIN,
+	     s->progs.go_grpc_newcall_entry, s->progs.go_grpc_newcall_ret},
+	    {"google.golang.org/grpc.(*clientStream).finish", NEED_PART, s->progs.go_grpc_finish_entry,
+	     NULL},
 	};
 	/* One more for the write site. */
 	struct sites sites[2 * sizeof(hooks) / sizeof(hooks[0]) + 1];
