@@ -37,9 +37,10 @@ static const struct {
 
 /*
  * NEED_MAIN: one of a binary's reasons to be instrumented (a net/http server
- * or client, a grpc-go server or client), attached when present; a binary with none is
- * left alone. NEED_PART: belongs to the main hook before it, attached when
- * present. NEED_ANCESTRY: newproc1. NEED_PUBLISH: only when publishing.
+ * or client, a grpc-go server or client), attached when present; a binary
+ * with none is left alone. NEED_PART: belongs to the main hook before it,
+ * attached when present. NEED_ANCESTRY: newproc1. NEED_PUBLISH: only when
+ * publishing.
  */
 enum hook_need { NEED_MAIN, NEED_PART, NEED_ANCESTRY, NEED_PUBLISH };
 
@@ -292,7 +293,13 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 	wsite = weft_record_site(rec, WEFT_SITE_GO_WRITE);
 	wafter = weft_record_site(rec, WEFT_SITE_GO_WRITE_RET);
 	itab = weft_record_fact(rec, WEFT_FACT_GO_BUFIO_ITAB, 0);
-	if (b->write && (!wsite || !itab)) {
+	if (env->write && !weft_record_func(rec, hooks[1].func)) {
+		/* Only net/http's HTTP/1.x requests are written (not yet HTTP/2 or gRPC). */
+		weft_warn("%s: no net/http client: nothing to write into (gRPC and HTTP/2 "
+			  "writes are not implemented): spans only",
+			  b->path);
+		b->write = false;
+	} else if (b->write && (!wsite || !itab)) {
 		weft_warn("%s: writes disabled for this binary (its offsets record has no write "
 			  "site: the call of Header.writeSubset in Request.write or writeLoop's "
 			  "*bufio.Writer itab not recognised): spans only",
