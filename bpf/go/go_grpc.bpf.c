@@ -221,9 +221,12 @@ int go_grpc_stream_entry(struct pt_regs *ctx)
 		st->ev.local = in->local;
 		st->ev.peer = in->peer;
 	}
+	/*
+	 * grpc_inh stays: this entry runs again when the call restarts after
+	 * growing the stack (morestack), and must find it again; newproc1
+	 * replaces or drops it when the g is reused.
+	 */
 	span_parent(&st->ev, in ? &in->ctx : NULL, WEFT_PARENT_HEADER);
-	if (in)
-		bpf_map_delete_elem(&grpc_inh, &k);
 	weft_bpf_random_span_id(&st->ev.ctx);
 	bpf_map_update_elem(&servers, &k, st, BPF_ANY);
 	return 0;
