@@ -131,3 +131,29 @@ int disasm_call_after_load(struct disasm *d, const uint8_t *code, uint64_t size,
 	cs_option(d->cs, CS_OPT_DETAIL, CS_OPT_OFF);
 	return rc;
 }
+
+int disasm_walk(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t addr,
+		disasm_step step, void *arg)
+{
+	const uint8_t *p = code;
+	size_t left = size;
+	uint64_t pc = addr;
+	cs_insn *in;
+	int rc = -1;
+
+	if (cs_option(d->cs, CS_OPT_DETAIL, CS_OPT_ON) != CS_ERR_OK)
+		return -1;
+	in = cs_malloc(d->cs);
+	while (in && left && cs_disasm_iter(d->cs, &p, &left, &pc, in)) {
+		int r = step(in, arg);
+
+		if (r) {
+			rc = r > 0 ? 0 : -1;
+			break;
+		}
+	}
+	if (in)
+		cs_free(in, 1);
+	cs_option(d->cs, CS_OPT_DETAIL, CS_OPT_OFF);
+	return rc;
+}
