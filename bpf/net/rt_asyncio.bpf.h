@@ -257,14 +257,26 @@ struct py_pending {
 
 WEFT_LRU_HASH(__u64, struct py_pending, 4096) py_pending SEC(".maps");
 
-/* The 32-bit int at base + l->off[i], or 0. */
-static __always_inline __u32 py_u32(__u64 base, const struct weft_py_layout *l, int i)
-{
-	__u32 v = 0;
+struct py_freelist {
+	__u64 head;
+	__s32 numfree;
+	__u32 _pad;
+};
 
-	if (!base || !py_off_ok(l, i) || bpf_probe_read_user(&v, 4, (void *)(base + l->off[i])))
-		return 0;
-	return v;
+/* The interpreter is's Context freelist (one read when the count follows the head): 0 or -1. */
+static __always_inline int py_freelist(__u64 is, const struct weft_py_layout *l,
+				       struct py_freelist *fl)
+{
+	__s32 h = l->off[PY_IS_CTX_FREELIST], c = l->off[PY_IS_CTX_NUMFREE];
+
+	if (!py_off_ok(l, PY_IS_CTX_FREELIST) || !py_off_ok(l, PY_IS_CTX_NUMFREE))
+		return -1;
+	if (c == h + 8)
+		return bpf_probe_read_user(fl, 12, (void *)(is + h)) ? -1 : 0;
+	if (bpf_probe_read_user(&fl->head, 8, (void *)(is + h)) ||
+	    bpf_probe_read_user(&fl->numfree, 4, (void *)(is + c)))
+		return -1;
+	return 0;
 }
 
 /*
@@ -273,8 +285,8 @@ static __always_inline __u32 py_u32(__u64 base, const struct weft_py_layout *l, 
  * checked by weft-analyze, analyzer/pysites.c). At that instruction:
  *   - RAX holds ctx, the running context context_get() returned (the
  *     analyzer requires `mov rdi, [rax + ctx_vars]` and only POPs of other
- *     registers before the JMP); it must also be the thread state's
- *     `context`, read here, else nothing is tied;
+ *     registers before the JMP); it must also be the `context` of the
+ *     thread state read here, else nothing is tied;
  *   - what runs next is fixed: context_new_from_vars calls _context_alloc
  *     before anything else, which reads the interpreter of
  *     _PyRuntime.gilstate.tstate_current and, when its Context freelist's
@@ -282,8 +294,9 @@ static __always_inline __u32 py_u32(__u64 base, const struct weft_py_layout *l, 
  *     analyzer checks those instructions and offsets). The GIL is held from
  *     here to there and no call intervenes (no allocation, no garbage
  *     collection, no Python code), so tstate_current is this thread's, and
- *     the count and head read here are the ones _context_alloc reads: with
- *     a count above 0 the copy IS the head's address.
+ *     the count and head read here, through the same pointers, are the ones
+ *     _context_alloc reads: with a count above 0 the copy IS the head's
+ *     address.
  *   - with a count of 0 the copy comes from _PyObject_GC_New, at an address
  *     unknown here: the tie waits for it, per thread (py_pending), until
  *     weft_py_copy_new sees GC_New return at the expected stack pointer.
@@ -296,9 +309,10 @@ static __always_inline __u32 py_u32(__u64 base, const struct weft_py_layout *l, 
 SEC("uprobe")
 int weft_py_copy(struct pt_regs *regs)
 {
-	__u64 id = bpf_get_current_pid_tgid(), ts, ctxp, is, head;
+	__u64 id = bpf_get_current_pid_tgid(), ts, ctxp, is;
 	const struct weft_py_layout *l = py_layout(id);
 	struct py_ctx_key k = { .tgid = id >> 32 }, ck = { .tgid = id >> 32 };
+	struct py_freelist fl = {};
 	struct weft_server_ctx *s;
 	struct py_tie *t, child;
 
@@ -312,8 +326,6 @@ int weft_py_copy(struct pt_regs *regs)
 	t = bpf_map_lookup_elem(&py_ctx, &k);
 	if (!t || t->gen != l->gen || t->shared)
 		return 0;	/* the copy has no tie: nothing to pass on */
-	if ((__u32)py_ptr(ts, l, PY_TS_NATIVE_TID) != (__u32)id)
-		return 0;
 	child = *t;
 	if (!child.req_ns) {
 		if (!py_first_only(t, k.tgid))
@@ -323,9 +335,9 @@ int weft_py_copy(struct pt_regs *regs)
 			child.req_ns = s->start_ns;
 	}
 	is = py_ptr(ts, l, PY_TS_INTERP);
-	if (!is)
+	if (!is || py_freelist(is, l, &fl) || fl.numfree < 0)
 		return 0;
-	if (!py_u32(is, l, PY_IS_CTX_NUMFREE)) {
+	if (!fl.numfree) {
 		/* GC_New makes it: weft_py_copy_new learns where */
 		struct py_pending p = { .sp = PT_REGS_SP(regs) - l->sp_delta, .gen = l->gen,
 					.tie = child };
@@ -334,10 +346,9 @@ int weft_py_copy(struct pt_regs *regs)
 			weft_count(&py_counts, PY_COUNT_EMPTY_FREELIST);
 		return 0;
 	}
-	head = py_ptr(is, l, PY_IS_CTX_FREELIST);
-	if (!head || head == ctxp)
+	if (!fl.head || fl.head == ctxp)
 		return 0;
-	ck.ctx = head;
+	ck.ctx = fl.head;
 	bpf_map_update_elem(&py_ctx, &ck, &child, BPF_ANY);
 	return 0;
 }
@@ -350,8 +361,9 @@ int weft_py_copy(struct pt_regs *regs)
  * push in between (the analyzer counts them). An allocation nested in it
  * (a garbage collection in GC_New running Python code) runs deeper (a
  * lower RSP) and leaves the pending copy alone; a later one at the same
- * depth finds it consumed. A pending copy replaced by a nested one is lost:
- * its copy gets no tie, counted as an empty-freelist copy.
+ * depth finds it consumed. A pending copy replaced by a nested one (a
+ * finalizer copying a tied context inside GC_New, with the freelist empty
+ * again) is lost: its copy gets no tie, a new trace (not counted).
  */
 SEC("uprobe")
 int weft_py_copy_new(struct pt_regs *regs)
