@@ -4,7 +4,8 @@
 # restarted for each run: (a) nothing, (b) weft-http with the runtime's rule
 # (the probes attached), (c) weft-http alone (the same front from a copy of
 # the runtime whose record weft-analyze cannot make: no probes, its calls
-# start new traces); when the caller defines `traps_start` also (d) the
+# start new traces); the front's CPU per request (user+sys, traps included)
+# in each; when the caller defines `traps_start` also (d) the
 # traps alone: (c) plus empty programs at the rule's uprobe sites. The caller
 # sets RT_NAME and defines `front_start BINARY` (starts the front on
 # 127.0.0.1:8080 in $cg/$ns, sets FRONT_PID, returns once it answers) and,
@@ -36,13 +37,23 @@ front_stop() {
 		{ log "front did not stop"; exit 1; }
 }
 
-# one wrk run (more wrk options in the array WRK_ARGS): the number of requests into $n
+# user+sys CPU of process $1 so far, in clock ticks (its traps count as sys)
+cpu_ticks() {
+	sed 's/.*) //' /proc/"$1"/stat 2>/dev/null | awk '{print $12 + $13}'
+}
+
+# one wrk run (more wrk options in the array WRK_ARGS): the number of requests
+# into $n, the front's CPU per request (us) into $cpu
 WRK_ARGS=()
 wrk_n() {
+	local c0
+	c0=$(cpu_ticks "$FRONT_PID")
 	ip netns exec "$ns" wrk -t1 -c"$CONNS" -d"${SECS}s" ${WRK_ARGS[@]+"${WRK_ARGS[@]}"} \
 		http://127.0.0.1:8080/ >"$T/wrk.out" 2>&1
 	n=$(awk '/requests in/{print $1}' "$T/wrk.out")
 	! grep -q 'Non-2xx' "$T/wrk.out" && [ -n "$n" ] || { log "wrk failed: $(cat "$T/wrk.out")"; exit 1; }
+	cpu=$(awk -v a="$c0" -v b="$(cpu_ticks "$FRONT_PID")" -v n="$n" -v hz="$(getconf CLK_TCK)" \
+		'BEGIN {printf "%.1f", (b - a) * 1e6 / hz / (n > 0 ? n : 1)}')
 }
 
 # prog ids of the BPF programs process $1 holds, on one line
@@ -89,15 +100,16 @@ weft_run() {
 # rt_rounds TAG RULE_BIN RULE_READY ALONE_BIN ALONE_READY: $ROUNDS rounds of
 # (a), (b), (c) and, with traps_start, (d) into $T/res.TAG
 rt_rounds() {
-	local tag=$1 r b w a t=""
+	local tag=$1 r b w a t="" cb cw ca ct=""
 	for r in $(seq 1 "$ROUNDS"); do
-		front_start "$2"; wrk_n; front_stop; b=$n
-		weft_run "$2" "$3" "$tag.$r"; w=$n
-		weft_run "$4" "$5"; a=$n
+		front_start "$2"; wrk_n; front_stop; b=$n cb=$cpu
+		weft_run "$2" "$3" "$tag.$r"; w=$n cw=$cpu
+		weft_run "$4" "$5"; a=$n ca=$cpu
 		if declare -F traps_start >/dev/null; then
-			weft_run "$4" "$5" "$tag.$r.traps" traps; t=$n
+			weft_run "$4" "$5" "$tag.$r.traps" traps; t=$n ct=$cpu
 		fi
 		echo "$b $w $a $t" >>"$T/res.$tag"
+		echo "$cb $cw $ca $ct" >>"$T/cpu.$tag"
 		log "$tag round $r: uninstrumented $((b / SECS)) req/s, with the rule $((w / SECS)), weft-http alone $((a / SECS))${t:+, the traps alone $((t / SECS))}"
 	done
 }
@@ -112,6 +124,9 @@ res = [list(map(int, l.split())) for l in open(f"{T}/res.{tag}")]
 traps = all(len(x) > 3 for x in res)
 base, weft, alone = ([x[i] // secs for x in res] for i in (0, 1, 2))
 trap = [x[3] // secs for x in res] if traps else []
+cpu = [list(map(float, l.split())) for l in open(f"{T}/cpu.{tag}")]
+cb, cw, ca = ([x[i] for x in cpu] for i in (0, 1, 2))
+ct = [x[3] for x in cpu] if traps else []
 pct = lambda v, ref: [100 * a / b for a, b in zip(v, ref)]
 wr, ar, tr, wa, ta, wt = pct(weft, base), pct(alone, base), pct(trap, base), pct(weft, alone), pct(trap, alone), pct(weft, trap)
 
@@ -152,7 +167,9 @@ out = head + [
 	line("throughput, % of uninstrumented (median of per-round ratios)", "", f"{med(wr):.1f}%",
 	     f"{med(ar):.1f}%", f"{med(tr):.1f}%" if traps else ""),
 	line("throughput, % of weft-http alone (median of per-round ratios)", "", f"{med(wa):.1f}%", "",
-	     f"{med(ta):.1f}%" if traps else "")]
+	     f"{med(ta):.1f}%" if traps else ""),
+	line("front CPU per request (user+sys of the front process, us)", f"{med(cb):.1f}",
+	     f"{med(cw):.1f}", f"{med(ca):.1f}", f"{med(ct):.1f}" if traps else "")]
 if traps:
 	out.append(line("throughput, % of the traps alone (median of per-round ratios)", "",
 			f"{med(wt):.1f}%", "", ""))
@@ -174,7 +191,8 @@ for (name, typ), v in sorted(per.items(), key=lambda kv: -med(x[1] for x in kv[1
 		out.append(f"| `{name}` | {'uprobe' if typ == 'kprobe' else typ} | {rr:.2f} | {nr:.0f} |")
 out += ["", f"Per round: uninstrumented req/s {f(base)}; with the rule {f(weft)} (% {f(wr, 1)});",
 	f"weft-http alone {f(alone)} (% {f(ar, 1)})" + (f"; the traps alone {f(trap)} (% {f(tr, 1)})" if traps else "") +
-	f"; BPF ns per request {f(w['all'])}.", ""]
+	f"; BPF ns per request {f(w['all'])}; front CPU us per request {f(cb, 1)}, {f(cw, 1)},",
+	f"{f(ca, 1)}" + (f", {f(ct, 1)}" if traps else "") + " (same order).", ""]
 print("\n".join(out))
 PYEOF
 }

@@ -8,7 +8,6 @@
  *   uprobe-traps BINARY PID FILEOFF...   (offsets in hex, 0x...)
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,23 +15,16 @@
 #include <bpf/libbpf.h>
 
 #include "bench/asyncio/uprobe_traps.skel.h"
+#include "bench/traps_hold.h"
 
 #define MAX_SITES 16
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 int main(int argc, char **argv)
 {
 	struct bpf_link *links[MAX_SITES];
-	struct sigaction sa = {.sa_handler = on_signal};
 	struct uprobe_traps *skel;
-	int n = 0, rc = 1, pid;
+	bool attached = false;
+	int n = 0, rc, pid;
 	char *end;
 
 	if (argc < 4 || argc - 3 > MAX_SITES) {
@@ -68,15 +60,9 @@ int main(int argc, char **argv)
 		}
 		n++;
 	}
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	fprintf(stderr, "uprobe-traps: ready (%d probes)\n", n);
-	while (!stop)
-		pause();
-	rc = 0;
+	attached = true;
 out:
-	while (n > 0)
-		bpf_link__destroy(links[--n]);
+	rc = traps_hold("uprobe-traps", links, n, attached);
 	uprobe_traps__destroy(skel);
 	return rc;
 }
