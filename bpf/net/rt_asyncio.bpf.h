@@ -285,8 +285,9 @@ static __always_inline int py_freelist(__u64 is, const struct weft_py_layout *l,
  * checked by weft-analyze, analyzer/pysites.c). At that instruction:
  *   - RAX holds ctx, the running context context_get() returned (the
  *     analyzer requires `mov rdi, [rax + ctx_vars]` and only POPs of other
- *     registers before the JMP); it must also be the `context` of the
- *     thread state read here, else nothing is tied;
+ *     registers before the JMP): its tie is looked up first (most copies
+ *     have none: one lookup, no read); one to pass on is passed only when
+ *     RAX is also the `context` of the thread state read here;
  *   - what runs next is fixed: context_new_from_vars calls _context_alloc
  *     before anything else, which reads the interpreter of
  *     _PyRuntime.gilstate.tstate_current and, when its Context freelist's
@@ -318,14 +319,15 @@ int weft_py_copy(struct pt_regs *regs)
 
 	if (!l)
 		return 0;
-	ts = py_ptr(l->runtime, l, PY_RT_TSTATE_CURRENT);
-	ctxp = py_ptr(ts, l, PY_TS_CONTEXT);
-	if (!ctxp || ctxp != PT_REGS_RC(regs))
-		return 0;
+	ctxp = PT_REGS_RC(regs);
 	k.ctx = ctxp;
-	t = bpf_map_lookup_elem(&py_ctx, &k);
+	t = ctxp ? bpf_map_lookup_elem(&py_ctx, &k) : NULL;
 	if (!t || t->gen != l->gen || t->shared)
 		return 0;	/* the copy has no tie: nothing to pass on */
+	/* a tie to pass on: RAX must be the thread state's running context */
+	ts = py_ptr(l->runtime, l, PY_RT_TSTATE_CURRENT);
+	if (py_ptr(ts, l, PY_TS_CONTEXT) != ctxp)
+		return 0;
 	child = *t;
 	if (!child.req_ns) {
 		if (!py_first_only(t, k.tgid))
