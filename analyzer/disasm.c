@@ -105,39 +105,69 @@ static bool rip_load(const cs_insn *in, unsigned id, x86_reg reg, uint64_t *ea)
 	return true;
 }
 
+struct call_after_load {
+	uint64_t target;
+	const struct disasm_load *load;
+	uint64_t load_at, ea, call_at, loaded;
+	uint32_t call_len;
+	bool have_load;
+};
+
+static int call_after_load_step(const cs_insn *in, void *arg)
+{
+	struct call_after_load *c = arg;
+	const cs_x86 *x = &in->detail->x86;
+	uint64_t v;
+
+	if (rip_load(in, c->load->insn, c->load->reg, &v)) {
+		c->load_at = in->address;
+		c->ea = v;
+		c->have_load = true;
+		return 0;
+	}
+	if (in->id != X86_INS_CALL || x->op_count != 1 || x->operands[0].type != X86_OP_IMM ||
+	    (uint64_t)x->operands[0].imm != c->target)
+		return 0;
+	/* The first call of target decides. */
+	if (!c->have_load || in->address - c->load_at > c->load->window)
+		return -1;
+	c->call_at = in->address;
+	c->call_len = in->size;
+	c->loaded = c->ea;
+	return 1;
+}
+
 int disasm_call_after_load(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t addr,
 			   uint64_t target, const struct disasm_load *load, uint64_t *call_at,
 			   uint32_t *call_len, uint64_t *loaded)
 {
+	struct call_after_load c = {.target = target, .load = load};
+
+	if (disasm_walk(d, code, size, addr, call_after_load_step, &c))
+		return -1;
+	*call_at = c.call_at;
+	*call_len = c.call_len;
+	*loaded = c.loaded;
+	return 0;
+}
+
+int disasm_walk(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t addr,
+		disasm_step step, void *arg)
+{
 	const uint8_t *p = code;
 	size_t left = size;
-	uint64_t pc = addr, load_at = 0, ea = 0;
-	bool have_load = false;
+	uint64_t pc = addr;
 	cs_insn *in;
 	int rc = -1;
 
 	in = detail_on(d);
 	while (in && left && cs_disasm_iter(d->cs, &p, &left, &pc, in)) {
-		const cs_x86 *x = &in->detail->x86;
-		uint64_t v;
+		int r = step(in, arg);
 
-		if (rip_load(in, load->insn, load->reg, &v)) {
-			load_at = in->address;
-			ea = v;
-			have_load = true;
-			continue;
+		if (r) {
+			rc = r > 0 ? 0 : -1;
+			break;
 		}
-		if (in->id != X86_INS_CALL || x->op_count != 1 ||
-		    x->operands[0].type != X86_OP_IMM || (uint64_t)x->operands[0].imm != target)
-			continue;
-		/* The first call of target decides. */
-		if (have_load && in->address - load_at <= load->window) {
-			*call_at = in->address;
-			*call_len = in->size;
-			*loaded = ea;
-			rc = 0;
-		}
-		break;
 	}
 	detail_off(d, in);
 	return rc;

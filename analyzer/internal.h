@@ -130,12 +130,43 @@ void accessors_derive(struct disasm *d, const struct welf *w, const uint64_t *en
 		      const uint64_t *sizes, int64_t *offs);
 
 /*
+ * Linear sweep of code (at addr) with operand details, one call of step per
+ * instruction until it returns non-zero: 0 when it returned > 0 (found), -1
+ * when it returned < 0, the bytes ran out or did not decode.
+ */
+struct cs_insn;
+typedef int (*disasm_step)(const struct cs_insn *in, void *arg);
+int disasm_walk(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t addr,
+		disasm_step step, void *arg);
+
+/*
  * Go code facts (gosites.c): the write site of net/http.(*Request).write and
  * the itab writeLoop passes it, by disassembly, and the ABI and map-layout
  * facts of rec->go_version. Adds what it finds to rec; 0, or -1 when out of
  * memory.
  */
 int gosites_find(struct disasm *d, const struct welf *w, struct weft_record *rec);
+
+/*
+ * CPython's context-copy sites (pysites.c): the JMP from PyContext_CopyCurrent
+ * (entry, size) into context_new_from_vars, whose _context_alloc is checked to
+ * pop the freelist at want's offsets, and the return from its GC_New call
+ * (freelist empty). 0 with *out; -1 when the code is not that.
+ */
+struct pysites_copy {
+	uint64_t jmp, made; /* addresses of the JMP and of GC_New's return */
+	int64_t jmp_off, made_off; /* their file offsets */
+	int64_t sp_delta; /* RSP at the JMP minus RSP at GC_New's return */
+};
+struct pysites_want {
+	uint64_t tstate_current; /* address of _PyRuntime.gilstate.tstate_current */
+	int64_t ts_interp;	 /* PyThreadState.interp */
+	int64_t numfree;	 /* PyInterpreterState.context.numfree */
+	int64_t freelist;	 /* PyInterpreterState.context.freelist */
+	int64_t ctx_vars;	 /* PyContext.ctx_vars */
+};
+int pysites_copy(struct disasm *d, const struct welf *w, uint64_t entry, uint64_t size,
+		 const struct pysites_want *want, struct pysites_copy *out);
 
 /* known/ tables. */
 int known_lookup(const char *field, const char *scope_name, const char *version, int64_t *offset,

@@ -7,6 +7,11 @@
  *   funcs  PyContext_CopyCurrent; PyContext_Type.tp_dealloc (the Context
  *          type's static deallocator, its address read from the exported
  *          type object's tp_dealloc slot; size unknown, 1)
+ *   sites  WEFT_SITE_PY_COPY (the JMP in PyContext_CopyCurrent into the
+ *          freelist pop), WEFT_SITE_PY_COPY_NEW (the return of the
+ *          allocation when the freelist is empty) and the fact
+ *          WEFT_FACT_PY_COPY_SP, found and checked against the table's
+ *          offsets by disassembly (pysites.c); absent when the code is not that
  *   facts  python._PyRuntime (its address), python.version (Py_Version)
  *   fields python.* (interpreter structs), from the table below: CPython's
  *          own headers of that minor version (x86-64 release builds), kept
@@ -21,7 +26,7 @@
 #include "analyze.h"
 #include "internal.h"
 
-#define PY_NFIELDS 15
+#define PY_NFIELDS 19
 #define TP_BASICSIZE 32 /* PyTypeObject.tp_basicsize (public, every version) */
 #define TP_DEALLOC 48	/* PyTypeObject.tp_dealloc */
 
@@ -50,8 +55,50 @@ static const struct py_layout {
 	   {"python.PyCodeObject.co_qualname", 128},
 	   {"python.PyASCIIObject.length", 16},
 	   {"python.PyASCIIObject.state", 32},
-	   {"python.PyASCIIObject.data", 48}}},
+	   {"python.PyASCIIObject.data", 48},
+	   /* the context freelist (Include/internal/pycore_context.h, pycore_interp.h) */
+	   {"python.PyThreadState.interp", 16},
+	   {"python.PyInterpreterState.context.freelist", 7112},
+	   {"python.PyInterpreterState.context.numfree", 7120},
+	   {"python.PyContext.ctx_vars", 24}}},
 };
+
+static int64_t lay_off(const struct py_layout *l, const char *name)
+{
+	for (size_t i = 0; i < PY_NFIELDS; i++)
+		if (!strcmp(l->f[i].name, name))
+			return l->f[i].off;
+	return -1;
+}
+
+/* The copy sites, when the code pops the freelist at the table's offsets: 0, -1 out of memory. */
+static int copy_site(struct welf *w, const struct py_layout *lay, uint64_t runtime,
+		     uint64_t entry, uint64_t size, struct weft_record *rec)
+{
+	const struct pysites_want want = {
+	    .tstate_current =
+		runtime + (uint64_t)lay_off(lay, "python._PyRuntimeState.gilstate.tstate_current"),
+	    .ts_interp = lay_off(lay, "python.PyThreadState.interp"),
+	    .numfree = lay_off(lay, "python.PyInterpreterState.context.numfree"),
+	    .freelist = lay_off(lay, "python.PyInterpreterState.context.freelist"),
+	    .ctx_vars = lay_off(lay, "python.PyContext.ctx_vars"),
+	};
+	struct disasm *d = disasm_new();
+	struct pysites_copy c;
+	int r;
+
+	if (!d)
+		return -1;
+	r = pysites_copy(d, w, entry, size, &want, &c);
+	disasm_free(d);
+	if (r)
+		return 0; /* not that code: no sites, the injector probes nothing */
+	if (weft_record_add_site(rec, WEFT_SITE_PY_COPY, c.jmp, (uint64_t)c.jmp_off) ||
+	    weft_record_add_site(rec, WEFT_SITE_PY_COPY_NEW, c.made, (uint64_t)c.made_off) ||
+	    weft_record_add_fact(rec, WEFT_FACT_PY_COPY_SP, c.sp_delta))
+		return -1;
+	return 0;
+}
 
 static const char *const py_funcs[] = {"PyContext_CopyCurrent", "PyContext_Type.tp_dealloc"};
 
@@ -94,6 +141,8 @@ enum weft_analyze_result python_analyze(struct welf *w, const char *path, const 
 	for (size_t i = 0; lay && i < PY_NFIELDS; i++)
 		if (rt_add_field(rec, lay->f[i].name, lay->f[i].off, WEFT_SRC_KNOWN))
 			goto oom;
+	if (lay && copy_site(w, lay, runtime.st_value, entry[0], size[0], rec))
+		goto oom;
 	return rt_finish(rec, false, out, err, errlen);
 oom:
 	return rt_finish(rec, true, out, err, errlen);

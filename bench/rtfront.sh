@@ -4,9 +4,13 @@
 # restarted for each run: (a) nothing, (b) weft-http with the runtime's rule
 # (the probes attached), (c) weft-http alone (the same front from a copy of
 # the runtime whose record weft-analyze cannot make: no probes, its calls
-# start new traces). The caller sets RT_NAME and defines
-# `front_start BINARY` (starts the front on 127.0.0.1:8080 in $cg/$ns, sets
-# FRONT_PID, returns once it answers).
+# start new traces); the front's CPU per request (user+sys, traps included)
+# in each; when the caller defines `traps_start` also (d) the
+# traps alone: (c) plus empty programs at the rule's uprobe sites. The caller
+# sets RT_NAME and defines `front_start BINARY` (starts the front on
+# 127.0.0.1:8080 in $cg/$ns, sets FRONT_PID, returns once it answers) and,
+# optionally, `traps_start` (attaches the empty programs to $FRONT_PID, sets
+# TRAPS_PID, returns once they hold; SIGINT detaches them).
 set -uo pipefail
 . tests/lib/common.sh
 . tests/integration/http_common.sh
@@ -33,32 +37,54 @@ front_stop() {
 		{ log "front did not stop"; exit 1; }
 }
 
-# one wrk run (more wrk options in the array WRK_ARGS): the number of requests into $n
+# user+sys CPU of process $1 so far, in clock ticks (its traps count as sys)
+cpu_ticks() {
+	sed 's/.*) //' /proc/"$1"/stat 2>/dev/null | awk '{print $12 + $13}'
+}
+
+# one wrk run (more wrk options in the array WRK_ARGS): the number of requests
+# into $n, the front's CPU per request (us) into $cpu
 WRK_ARGS=()
 wrk_n() {
+	local c0
+	c0=$(cpu_ticks "$FRONT_PID")
 	ip netns exec "$ns" wrk -t1 -c"$CONNS" -d"${SECS}s" ${WRK_ARGS[@]+"${WRK_ARGS[@]}"} \
 		http://127.0.0.1:8080/ >"$T/wrk.out" 2>&1
 	n=$(awk '/requests in/{print $1}' "$T/wrk.out")
 	! grep -q 'Non-2xx' "$T/wrk.out" && [ -n "$n" ] || { log "wrk failed: $(cat "$T/wrk.out")"; exit 1; }
+	cpu=$(awk -v a="$c0" -v b="$(cpu_ticks "$FRONT_PID")" -v n="$n" -v hz="$(getconf CLK_TCK)" \
+		'BEGIN {printf "%.1f", (b - a) * 1e6 / hz / (n > 0 ? n : 1)}')
 }
 
-# weft_run BINARY READY_LINE [TAG.R]: the front under weft-http; sets $n; with
-# TAG.R, bpf_stats of weft-http's programs in $T/s[01].TAG.R and its counts in
-# $T/ties.TAG.R
+# prog ids of the BPF programs process $1 holds, on one line
+prog_ids() {
+	cat /proc/"$1"/fdinfo/* 2>/dev/null | awk '/^prog_id:/{print $2}' | sort -u | tr '\n' ' '
+}
+
+# weft_run BINARY READY_LINE [TAG.R [traps]]: the front under weft-http (with
+# traps: and traps_start's empty programs); sets $n; with TAG.R, bpf_stats of
+# the programs in $T/s[01].TAG.R, their links in $T/l.TAG.R and weft-http's
+# counts in $T/ties.TAG.R
 weft_run() {
 	local ids
 	wh_start "$cg" /dev/null
 	front_start "$1"
 	wait_for 100 grep -q "$2" "$WH_LOG" || { cat "$WH_LOG" >&2; log "weft-http: no '$2'"; exit 1; }
+	[ "${4:-}" != traps ] || traps_start
 	if [ -n "${3:-}" ]; then
-		ids=$(cat /proc/"$WH_PID"/fdinfo/* 2>/dev/null | awk '/^prog_id:/{print $2}' | sort -u | tr '\n' ' ')
+		ids=$(prog_ids "$WH_PID")
+		[ "${4:-}" != traps ] || ids="$ids $(prog_ids "$TRAPS_PID")"
 		sysctl -qw kernel.bpf_stats_enabled=1
+		bpftool link show -j >"$T/l.$3"
 		bpftool prog show -j >"$T/s0.$3"
 	fi
 	wrk_n
 	if [ -n "${3:-}" ]; then
 		bpftool prog show -j >"$T/s1.$3"
 		echo "$n $ids" >"$T/ids.$3"
+	fi
+	if [ "${4:-}" = traps ]; then
+		kill -INT "$TRAPS_PID"; wait "$TRAPS_PID" || { log "the traps exited with $?"; exit 1; }
 	fi
 	front_stop
 	kill -INT "$WH_PID"; wait "$WH_PID" 2>/dev/null
@@ -72,15 +98,19 @@ weft_run() {
 }
 
 # rt_rounds TAG RULE_BIN RULE_READY ALONE_BIN ALONE_READY: $ROUNDS rounds of
-# (a), (b), (c) into $T/res.TAG
+# (a), (b), (c) and, with traps_start, (d) into $T/res.TAG
 rt_rounds() {
-	local tag=$1 r b w a
+	local tag=$1 r b w a t="" cb cw ca ct=""
 	for r in $(seq 1 "$ROUNDS"); do
-		front_start "$2"; wrk_n; front_stop; b=$n
-		weft_run "$2" "$3" "$tag.$r"; w=$n
-		weft_run "$4" "$5"; a=$n
-		echo "$b $w $a" >>"$T/res.$tag"
-		log "$tag round $r: uninstrumented $((b / SECS)) req/s, with the rule $((w / SECS)), weft-http alone $((a / SECS))"
+		front_start "$2"; wrk_n; front_stop; b=$n cb=$cpu
+		weft_run "$2" "$3" "$tag.$r"; w=$n cw=$cpu
+		weft_run "$4" "$5"; a=$n ca=$cpu
+		if declare -F traps_start >/dev/null; then
+			weft_run "$4" "$5" "$tag.$r.traps" traps; t=$n ct=$cpu
+		fi
+		echo "$b $w $a $t" >>"$T/res.$tag"
+		echo "$cb $cw $ca $ct" >>"$T/cpu.$tag"
+		log "$tag round $r: uninstrumented $((b / SECS)) req/s, with the rule $((w / SECS)), weft-http alone $((a / SECS))${t:+, the traps alone $((t / SECS))}"
 	done
 }
 
@@ -91,35 +121,67 @@ import json, statistics, sys
 T, tag, rounds, secs, label = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 med = statistics.median
 res = [list(map(int, l.split())) for l in open(f"{T}/res.{tag}")]
+traps = all(len(x) > 3 for x in res)
 base, weft, alone = ([x[i] // secs for x in res] for i in (0, 1, 2))
-wr = [100 * w / b for w, b in zip(weft, base)]
-ar = [100 * a / b for a, b in zip(alone, base)]
-wa = [100 * w / a for w, a in zip(weft, alone)]
-per, up_runs, up_ns, all_ns = {}, [], [], []
-for r in range(1, rounds + 1):
-	a, b = ({x["id"]: x for x in json.load(open(f"{T}/s{j}.{tag}.{r}"))} for j in (0, 1))
-	n, *ids = open(f"{T}/ids.{tag}.{r}").read().split()
-	n = max(int(n), 1)
-	ur = un = an = 0
-	for i in (int(x) for x in ids):
-		if i not in a or i not in b:
-			continue
-		dc = b[i].get("run_cnt", 0) - a[i].get("run_cnt", 0)
-		dn = b[i].get("run_time_ns", 0) - a[i].get("run_time_ns", 0)
-		per.setdefault((b[i].get("name", str(i)), b[i]["type"]), []).append((dc / n, dn / n))
-		an += dn
-		if b[i]["type"] == "kprobe":
-			ur += dc; un += dn
-	up_runs.append(ur / n); up_ns.append(un / n); all_ns.append(an / n)
+trap = [x[3] // secs for x in res] if traps else []
+cpu = [list(map(float, l.split())) for l in open(f"{T}/cpu.{tag}")]
+cb, cw, ca = ([x[i] for x in cpu] for i in (0, 1, 2))
+ct = [x[3] for x in cpu] if traps else []
+pct = lambda v, ref: [100 * a / b for a, b in zip(v, ref)]
+wr, ar, tr, wa, ta, wt = pct(weft, base), pct(alone, base), pct(trap, base), pct(weft, alone), pct(trap, alone), pct(weft, trap)
+
+def stats(run):
+	"""Per request of the runs tagged run: uprobe runs, traps (a uretprobe's run is two:
+	its entry and its return), their BPF ns, all programs' BPF ns; per program."""
+	per, out = {}, {"runs": [], "traps": [], "ns": [], "all": []}
+	for r in range(1, rounds + 1):
+		a, b = ({x["id"]: x for x in json.load(open(f"{T}/s{j}.{tag}.{r}{run}"))} for j in (0, 1))
+		ret = {l["prog_id"] for l in json.load(open(f"{T}/l.{tag}.{r}{run}")) if l.get("retprobe")}
+		n, *ids = open(f"{T}/ids.{tag}.{r}{run}").read().split()
+		n = max(int(n), 1)
+		ur = ut = un = an = 0
+		for i in sorted({int(x) for x in ids}):
+			if i not in a or i not in b:
+				continue
+			dc = b[i].get("run_cnt", 0) - a[i].get("run_cnt", 0)
+			dn = b[i].get("run_time_ns", 0) - a[i].get("run_time_ns", 0)
+			per.setdefault((b[i].get("name", str(i)), b[i]["type"]), []).append((dc / n, dn / n))
+			an += dn
+			if b[i]["type"] == "kprobe":
+				ur += dc; un += dn; ut += dc * (2 if i in ret else 1)
+		for k, v in zip(("runs", "traps", "ns", "all"), (ur, ut, un, an)):
+			out[k].append(v / n)
+	return out, per
+
+w, per = stats("")
+t = stats(".traps")[0] if traps else None
 f = lambda v, p=0: " ".join(f"{x:.{p}f}" for x in v)
-out = [f"| figure | uninstrumented | weft-http with {label} | weft-http alone |",
-	"|---|---|---|---|",
-	f"| throughput (req/s) | {med(base):.0f} | {med(weft):.0f} | {med(alone):.0f} |",
-	f"| throughput, % of uninstrumented (median of per-round ratios) | | {med(wr):.1f}% | {med(ar):.1f}% |",
-	f"| throughput, % of weft-http alone (median of per-round ratios) | | {med(wa):.1f}% | |",
-	f"| uprobe hits per front request (runtime probes) | | {med(up_runs):.2f} | |",
-	f"| BPF run time of those uprobes per request (bpf_stats, raw) | | {med(up_ns):.0f} ns | |",
-	f"| BPF run time of all weft-http programs per request (bpf_stats, raw) | | {med(all_ns):.0f} ns | |",
+head = [f"| figure | uninstrumented | weft-http with {label} | weft-http alone |" +
+	(" the traps alone: weft-http alone and empty programs at the rule's uprobe sites |" if traps else ""),
+	"|---|---|---|---|" + ("---|" if traps else "")]
+def line(name, u, r, a, tp=""):
+	return "| " + " | ".join([name, u, r, a] + ([tp] if traps else [])) + " |"
+out = head + [
+	line("throughput (req/s)", f"{med(base):.0f}", f"{med(weft):.0f}", f"{med(alone):.0f}",
+	     f"{med(trap):.0f}" if traps else ""),
+	line("throughput, % of uninstrumented (median of per-round ratios)", "", f"{med(wr):.1f}%",
+	     f"{med(ar):.1f}%", f"{med(tr):.1f}%" if traps else ""),
+	line("throughput, % of weft-http alone (median of per-round ratios)", "", f"{med(wa):.1f}%", "",
+	     f"{med(ta):.1f}%" if traps else ""),
+	line("front CPU per request (user+sys of the front process, us)", f"{med(cb):.1f}",
+	     f"{med(cw):.1f}", f"{med(ca):.1f}", f"{med(ct):.1f}" if traps else "")]
+if traps:
+	out.append(line("throughput, % of the traps alone (median of per-round ratios)", "",
+			f"{med(wt):.1f}%", "", ""))
+out += [
+	line("uprobe hits per front request (runtime probes)", "", f"{med(w['runs']):.2f}", "",
+	     f"{med(t['runs']):.2f}" if traps else ""),
+	line("uprobe traps per front request (a uretprobe hit is two: entry and return)", "",
+	     f"{med(w['traps']):.2f}", "", f"{med(t['traps']):.2f}" if traps else ""),
+	line("BPF run time of those uprobes per request (bpf_stats, raw)", "", f"{med(w['ns']):.0f} ns", "",
+	     f"{med(t['ns']):.0f} ns" if traps else ""),
+	line("BPF run time of all weft-http programs per request (bpf_stats, raw)", "",
+	     f"{med(w['all']):.0f} ns", "", f"{med(t['all']):.0f} ns" if traps else ""),
 	"", "Per program (medians over the runs with the rule; runs include those for other",
 	"processes of the machine, which return at the first check):", "",
 	"| program | type | runs per request | ns per request |", "|---|---|---|---|"]
@@ -128,7 +190,9 @@ for (name, typ), v in sorted(per.items(), key=lambda kv: -med(x[1] for x in kv[1
 	if rr >= 0.005:
 		out.append(f"| `{name}` | {'uprobe' if typ == 'kprobe' else typ} | {rr:.2f} | {nr:.0f} |")
 out += ["", f"Per round: uninstrumented req/s {f(base)}; with the rule {f(weft)} (% {f(wr, 1)});",
-	f"weft-http alone {f(alone)} (% {f(ar, 1)}); BPF ns per request {f(all_ns)}.", ""]
+	f"weft-http alone {f(alone)} (% {f(ar, 1)})" + (f"; the traps alone {f(trap)} (% {f(tr, 1)})" if traps else "") +
+	f"; BPF ns per request {f(w['all'])}; front CPU us per request {f(cb, 1)}, {f(cw, 1)},",
+	f"{f(ca, 1)}" + (f", {f(ct, 1)}" if traps else "") + " (same order).", ""]
 print("\n".join(out))
 PYEOF
 }

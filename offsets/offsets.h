@@ -63,6 +63,17 @@ struct weft_fact {
  */
 #define WEFT_SITE_GO_WRITE	"net/http.(*Request).write:call:net/http.Header.writeSubset"
 #define WEFT_SITE_GO_WRITE_RET	"net/http.(*Request).write:after:net/http.Header.writeSubset"
+/*
+ * CPython (analyzer/pysites.c; weft-http's asyncio rule probes the sites):
+ * WEFT_SITE_PY_COPY: in PyContext_CopyCurrent, the JMP (tail call) into
+ * context_new_from_vars, whose _context_alloc pops the Context freelist;
+ * WEFT_SITE_PY_COPY_NEW: in _context_alloc, the return from _PyObject_GC_New
+ * (freelist empty); WEFT_FACT_PY_COPY_SP: RSP at the first minus RSP at the
+ * second, for the same copy.
+ */
+#define WEFT_SITE_PY_COPY	"PyContext_CopyCurrent:jmp:context_new_from_vars"
+#define WEFT_SITE_PY_COPY_NEW	"_context_alloc:after:_PyObject_GC_New"
+#define WEFT_FACT_PY_COPY_SP	"python.copy.sp_delta"
 #define WEFT_FACT_GO_BUFIO_ITAB	"net/http.(*persistConn).writeLoop:itab:bufio.Writer,io.Writer"
 #define WEFT_FACT_GO_REGABI	"go.abi.regs"
 #define WEFT_FACT_GO_HMAP	"go.maps.hmap"

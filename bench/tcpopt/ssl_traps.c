@@ -8,7 +8,6 @@
  *   ssl-traps LIBSSL PID...
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,16 +15,9 @@
 #include <bpf/libbpf.h>
 
 #include "bench/tcpopt/ssl_traps.skel.h"
+#include "bench/traps_hold.h"
 
 #define MAX_PIDS 16
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 int main(int argc, char **argv)
 {
@@ -37,9 +29,9 @@ int main(int argc, char **argv)
 	    {"SSL_read", true},	  {"SSL_read_ex", false},  {"SSL_read_ex", true},
 	};
 	struct bpf_link *links[MAX_PIDS * sizeof(sites) / sizeof(sites[0])];
-	struct sigaction sa = {.sa_handler = on_signal};
 	struct ssl_traps *skel;
-	int n = 0, rc = 1;
+	bool attached = false;
+	int n = 0, rc;
 
 	if (argc < 3 || argc - 2 > MAX_PIDS) {
 		fprintf(stderr, "usage: ssl-traps LIBSSL PID... (at most %d pids)\n", MAX_PIDS);
@@ -66,15 +58,9 @@ int main(int argc, char **argv)
 			n++;
 		}
 	}
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	fprintf(stderr, "ssl-traps: ready (%d probes)\n", n);
-	while (!stop)
-		pause();
-	rc = 0;
+	attached = true;
 out:
-	while (n > 0)
-		bpf_link__destroy(links[--n]);
+	rc = traps_hold("ssl-traps", links, n, attached);
 	ssl_traps__destroy(skel);
 	return rc;
 }

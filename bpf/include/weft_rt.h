@@ -55,6 +55,9 @@ enum weft_py_off {
 	PY_STR_LENGTH,		/* PyASCIIObject.length */
 	PY_STR_STATE,		/* PyASCIIObject.state */
 	PY_STR_DATA,		/* sizeof(PyASCIIObject): a compact ASCII string's bytes */
+	PY_TS_INTERP,		/* PyThreadState.interp */
+	PY_IS_CTX_FREELIST,	/* PyInterpreterState.context.freelist */
+	PY_IS_CTX_NUMFREE,	/* PyInterpreterState.context.numfree (int) */
 	PY_NOFF
 };
 
@@ -62,6 +65,11 @@ struct weft_py_layout {
 	__u64 runtime;		/* the address of _PyRuntime in the process */
 	__s32 off[PY_NOFF];
 	__u32 gen;		/* changes with each process image probed: older ties are void */
+	__s32 sp_delta;		/* RSP at the copy's JMP minus RSP at GC_New's return (pysites.c) */
 };
+
+/* py_counts: what the asyncio rule counts, for user space to report */
+#define PY_COUNT_EMPTY_FREELIST	0	/* a tied context copied with an empty freelist: untied */
+#define PY_NCOUNTS		1
 
 #endif /* WEFT_RT_H */

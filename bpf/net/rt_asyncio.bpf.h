@@ -16,8 +16,10 @@
  *     a connection-level tie (a context found building the transports of
  *     two connections, e.g. given to every task by a task factory, is
  *     marked shared and names none);
- *   - lineage: PyContext_CopyCurrent (entry: the running context; return:
- *     the copy) passes the tie on. A copy of a request-bound context is bound
+ *   - lineage: PyContext_CopyCurrent passes the tie on, seen by ONE uprobe
+ *     (weft_py_copy, below) on its tail call into the allocation, which
+ *     knows both the running context and the address the copy will get.
+ *     A copy of a request-bound context is bound
  *     to the same request. A copy of a connection-level one is bound to the
  *     request owed on the connection at that moment, if any, else it stays
  *     connection-level (its setup: connection_made, the handler task); but
@@ -26,7 +28,12 @@
  *     (its handler) may be working for an earlier request while the next one
  *     is owed already, so they name no request;
  *   - a context's deallocation (PyContext_Type.tp_dealloc) drops its tie, so
- *     an address reused by a context made in any other way has none;
+ *     an address reused by a context made in any other way has none (every
+ *     other path that makes one: PyContext_New / Context(), PyContext_Copy /
+ *     Context.copy(), the thread's first context, reaches the same
+ *     allocation, unprobed; and memory released to the allocator may come
+ *     back as a context made by GC_New: only a probe on every deallocation,
+ *     or on every allocation, voids an address's tie with certainty);
  *   - a write of the connection's loop thread whose running context carries
  *     a tie, on any other fd, ties that fd (rt_tie.bpf.h) to: the bound
  *     request, if it is still owed; for a connection-level context, the
@@ -92,7 +99,7 @@ WEFT_RINGBUF(1 << 12) py_execs SEC(".maps");
 
 static __always_inline bool py_off_ok(const struct weft_py_layout *l, int i)
 {
-	return l->off[i] >= 0 && l->off[i] < 4096;
+	return l->off[i] >= 0 && l->off[i] < 65536;
 }
 
 static __always_inline __u64 py_ptr(__u64 base, const struct weft_py_layout *l, int i)
@@ -237,37 +244,89 @@ int weft_py_getsockname(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-/*
- * PyContext_CopyCurrent's return: the copy (a new object) inherits the tie
- * of the context it copied, the thread's current one. Read here, not at the
- * entry (one uprobe hit per copy less): the function switches no context,
- * the GIL is held from entry to return, and a finalizer that runs Python
- * code meanwhile (a garbage collection in the allocation) leaves the
- * thread's context as it found it.
- */
-SEC("uretprobe")
-int BPF_URETPROBE(weft_py_copy_ret, __u64 copy)
+/* What the rule counts (PY_COUNT_*), reported by user space at exit. */
+WEFT_ARRAY(__u64, PY_NCOUNTS) py_counts SEC(".maps");
+
+/* A copy of a tied context being made by GC_New (freelist empty), per thread (pid_tgid). */
+struct py_pending {
+	__u64 sp;	/* RSP expected at GC_New's return */
+	__u32 gen;
+	__u32 _pad;
+	struct py_tie tie;
+};
+
+WEFT_LRU_HASH(__u64, struct py_pending, 4096) py_pending SEC(".maps");
+
+struct py_freelist {
+	__u64 head;
+	__s32 numfree;
+	__u32 _pad;
+};
+
+/* The interpreter is's Context freelist (one read when the count follows the head): 0 or -1. */
+static __always_inline int py_freelist(__u64 is, const struct weft_py_layout *l,
+				       struct py_freelist *fl)
 {
-	__u64 id = bpf_get_current_pid_tgid(), ts, ctxp;
+	__s32 h = l->off[PY_IS_CTX_FREELIST], c = l->off[PY_IS_CTX_NUMFREE];
+
+	if (!py_off_ok(l, PY_IS_CTX_FREELIST) || !py_off_ok(l, PY_IS_CTX_NUMFREE))
+		return -1;
+	if (c == h + 8)
+		return bpf_probe_read_user(fl, 12, (void *)(is + h)) ? -1 : 0;
+	if (bpf_probe_read_user(&fl->head, 8, (void *)(is + h)) ||
+	    bpf_probe_read_user(&fl->numfree, 4, (void *)(is + c)))
+		return -1;
+	return 0;
+}
+
+/*
+ * The copy's tie, from one uprobe on the JMP of PyContext_CopyCurrent's tail
+ * call (`return context_new_from_vars(ctx->ctx_vars)`; the site is found and
+ * checked by weft-analyze, analyzer/pysites.c). At that instruction:
+ *   - RAX holds ctx, the running context context_get() returned (the
+ *     analyzer requires `mov rdi, [rax + ctx_vars]` and only POPs of other
+ *     registers before the JMP): its tie is looked up first (most copies
+ *     have none: one lookup, no read); one to pass on is passed only when
+ *     RAX is also the `context` of the thread state read here;
+ *   - what runs next is fixed: context_new_from_vars calls _context_alloc
+ *     before anything else, which reads the interpreter of
+ *     _PyRuntime.gilstate.tstate_current and, when its Context freelist's
+ *     count is not 0, takes the freelist's head as the new object (the
+ *     analyzer checks those instructions and offsets). The GIL is held from
+ *     here to there and no call intervenes (no allocation, no garbage
+ *     collection, no Python code), so tstate_current is this thread's, and
+ *     the count and head read here, through the same pointers, are the ones
+ *     _context_alloc reads: with a count above 0 the copy IS the head's
+ *     address.
+ *   - with a count of 0 the copy comes from _PyObject_GC_New, at an address
+ *     unknown here: the tie waits for it, per thread (py_pending), until
+ *     weft_py_copy_new sees GC_New return at the expected stack pointer.
+ *   - The head's old tie, if any, was dropped by the deallocation probe
+ *     when it entered the freelist.
+ * This replaces an entry and return probe pair (two traps per copy) with one
+ * trap per copy (two when the freelist is empty, rare once the process has
+ * freed contexts); the deallocation probe stays (see the top of this file).
+ */
+SEC("uprobe")
+int weft_py_copy(struct pt_regs *regs)
+{
+	__u64 id = bpf_get_current_pid_tgid(), ts, ctxp, is;
 	const struct weft_py_layout *l = py_layout(id);
-	struct py_ctx_key k = { .tgid = id >> 32 }, ck = { .tgid = id >> 32, .ctx = copy };
+	struct py_ctx_key k = { .tgid = id >> 32 }, ck = { .tgid = id >> 32 };
+	struct py_freelist fl = {};
 	struct weft_server_ctx *s;
 	struct py_tie *t, child;
 
-	if (!copy)
-		return 0;
-	/* a new object: whatever an earlier one at its address carried is gone */
-	bpf_map_delete_elem(&py_ctx, &ck);
 	if (!l)
 		return 0;
-	/* the GIL is held here: the runtime's current thread state is this thread's */
-	ts = py_ptr(l->runtime, l, PY_RT_TSTATE_CURRENT);
-	ctxp = py_ptr(ts, l, PY_TS_CONTEXT);
-	if (!ctxp || ctxp == copy || (__u32)py_ptr(ts, l, PY_TS_NATIVE_TID) != (__u32)id)
-		return 0;
+	ctxp = PT_REGS_RC(regs);
 	k.ctx = ctxp;
-	t = bpf_map_lookup_elem(&py_ctx, &k);
+	t = ctxp ? bpf_map_lookup_elem(&py_ctx, &k) : NULL;
 	if (!t || t->gen != l->gen || t->shared)
+		return 0;	/* the copy has no tie: nothing to pass on */
+	/* a tie to pass on: RAX must be the thread state's running context */
+	ts = py_ptr(l->runtime, l, PY_RT_TSTATE_CURRENT);
+	if (py_ptr(ts, l, PY_TS_CONTEXT) != ctxp)
 		return 0;
 	child = *t;
 	if (!child.req_ns) {
@@ -277,7 +336,53 @@ int BPF_URETPROBE(weft_py_copy_ret, __u64 copy)
 		if (s)
 			child.req_ns = s->start_ns;
 	}
+	is = py_ptr(ts, l, PY_TS_INTERP);
+	if (!is || py_freelist(is, l, &fl) || fl.numfree < 0)
+		return 0;
+	if (!fl.numfree) {
+		/* GC_New makes it: weft_py_copy_new learns where */
+		struct py_pending p = { .sp = PT_REGS_SP(regs) - l->sp_delta, .gen = l->gen,
+					.tie = child };
+
+		if (l->sp_delta <= 0 || bpf_map_update_elem(&py_pending, &id, &p, BPF_ANY))
+			weft_count(&py_counts, PY_COUNT_EMPTY_FREELIST);
+		return 0;
+	}
+	if (!fl.head || fl.head == ctxp)
+		return 0;
+	ck.ctx = fl.head;
 	bpf_map_update_elem(&py_ctx, &ck, &child, BPF_ANY);
+	return 0;
+}
+
+/*
+ * The return of _context_alloc's _PyObject_GC_New (the second site): RAX is
+ * a new context (or NULL). It is the copy weft_py_copy saw with an empty
+ * freelist only when this thread's pending copy expects exactly this stack
+ * pointer: the JMP's minus what context_new_from_vars and _context_alloc
+ * push in between (the analyzer counts them). An allocation nested in it
+ * (a garbage collection in GC_New running Python code) runs deeper (a
+ * lower RSP) and leaves the pending copy alone; a later one at the same
+ * depth finds it consumed. A pending copy replaced by a nested one (a
+ * finalizer copying a tied context inside GC_New, with the freelist empty
+ * again) is lost: its copy gets no tie, a new trace (not counted).
+ */
+SEC("uprobe")
+int weft_py_copy_new(struct pt_regs *regs)
+{
+	__u64 id = bpf_get_current_pid_tgid(), copy = PT_REGS_RC(regs);
+	struct py_ctx_key ck = { .tgid = id >> 32, .ctx = copy };
+	const struct weft_py_layout *l;
+	struct py_pending *p = bpf_map_lookup_elem(&py_pending, &id);
+
+	if (!p || p->sp != PT_REGS_SP(regs))
+		return 0;
+	l = py_layout(id);
+	if (copy && l && p->gen == l->gen)
+		bpf_map_update_elem(&py_ctx, &ck, &p->tie, BPF_ANY);
+	else
+		weft_count(&py_counts, PY_COUNT_EMPTY_FREELIST);
+	bpf_map_delete_elem(&py_pending, &id);
 	return 0;
 }
 
@@ -436,6 +541,9 @@ int weft_py_exit(void *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
 
+	if (!bpf_map_lookup_elem(&py_procs, &tgid))
+		return 0;
+	bpf_map_delete_elem(&py_pending, &id); /* a thread's, should it end mid-copy */
 	if ((__u32)id == tgid)
 		bpf_map_delete_elem(&py_procs, &tgid);
 	return 0;

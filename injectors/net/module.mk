@@ -63,11 +63,19 @@ $(B)/tests/tcpopt_dropfirst.bpf.o: $(B)/bpf/tests/apps/tls/tcpopt_dropfirst.bpf.
 	@mkdir -p $(@D)
 	cp $< $@
 
+# bench/asyncio's floor: empty programs on weft-http's asyncio uprobe sites.
+$(B)/obj/bench/asyncio/uprobe_traps.o: $(B)/bpf/bench/asyncio/uprobe_traps.skel.h
+$(B)/bench-asyncio/uprobe-traps: $(B)/obj/bench/asyncio/uprobe_traps.o $(B)/obj/bench/traps_hold.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBBPF_LIBS)
+TESTS_BIN += $(B)/bench-asyncio/uprobe-traps
+LINT_SOURCES += bench/asyncio/uprobe_traps.c bench/traps_hold.c
+
 # bench/tcpopt's mechanism floor: empty programs on weft-tcpopt's OpenSSL probes.
 $(B)/obj/bench/tcpopt/ssl_traps.o: $(B)/bpf/bench/tcpopt/ssl_traps.skel.h
-$(B)/bench-tcpopt/ssl-traps: $(B)/obj/bench/tcpopt/ssl_traps.o
+$(B)/bench-tcpopt/ssl-traps: $(B)/obj/bench/tcpopt/ssl_traps.o $(B)/obj/bench/traps_hold.o
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIBBPF_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBBPF_LIBS)
 
 PROGRAMS += $(B)/bin/weft-tcpopt
 TESTS_BIN += $(B)/tests/tcpopt_filler.bpf.o $(B)/tests/tcpopt_dropfirst.bpf.o \

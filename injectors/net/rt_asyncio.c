@@ -21,6 +21,10 @@
 #define MAX_PROCS 256
 #define MAX_WARNED 64
 
+/* the copy site, GC_New's return (freelist empty), the Context deallocation */
+static const char *const uprobes[] = {"weft_py_copy", "weft_py_copy_new", "weft_py_ctx_free"};
+#define NPROBES (sizeof(uprobes) / sizeof(uprobes[0]))
+
 /* The record's field for each layout slot (analyzer/python.c). */
 static const char *const fields[PY_NOFF] = {
     [PY_RT_TSTATE_CURRENT] = "python._PyRuntimeState.gilstate.tstate_current",
@@ -38,6 +42,9 @@ static const char *const fields[PY_NOFF] = {
     [PY_STR_LENGTH] = "python.PyASCIIObject.length",
     [PY_STR_STATE] = "python.PyASCIIObject.state",
     [PY_STR_DATA] = "python.PyASCIIObject.data",
+    [PY_TS_INTERP] = "python.PyThreadState.interp",
+    [PY_IS_CTX_FREELIST] = "python.PyInterpreterState.context.freelist",
+    [PY_IS_CTX_NUMFREE] = "python.PyInterpreterState.context.numfree",
 };
 
 static struct {
@@ -54,15 +61,13 @@ static struct {
 		int pid;
 		dev_t dev; /* its binary */
 		ino_t ino;
-		struct bpf_link *links[2];
+		struct bpf_link *links[NPROBES];
 	} procs[MAX_PROCS]; /* pid 0: a free slot */
 } g = {.procs_fd = -1};
 
-static const char *const uprobes[] = {"weft_py_copy_ret", "weft_py_ctx_free"};
-
 void weft_rt_asyncio_prepare(struct bpf_object *obj)
 {
-	for (size_t i = 0; i < sizeof(uprobes) / sizeof(uprobes[0]); i++) {
+	for (size_t i = 0; i < NPROBES; i++) {
 		struct bpf_program *p = bpf_object__find_program_by_name(obj, uprobes[i]);
 
 		if (p)
@@ -107,7 +112,7 @@ static __u64 exe_bias(int pid, ino_t exe)
 
 static void detach(int slot)
 {
-	for (int i = 0; i < 2; i++)
+	for (size_t i = 0; i < NPROBES; i++)
 		bpf_link__destroy(g.procs[slot].links[i]);
 	memset(&g.procs[slot], 0, sizeof(g.procs[slot]));
 }
@@ -137,10 +142,9 @@ static int slot_for(int pid, const struct stat *st, bool *kept)
 }
 
 /* 1: probes attached now, 0: attached already, -1: failed (said why). */
-static int attach(int pid, const char *path, const char *name, const struct stat *st, long copy_off,
-		  long free_off)
+static int attach(int pid, const char *path, const char *name, const struct stat *st,
+		  const long offs[NPROBES])
 {
-	const long offs[] = {copy_off, free_off};
 	bool kept;
 	int s = slot_for(pid, st, &kept);
 
@@ -155,8 +159,8 @@ static int attach(int pid, const char *path, const char *name, const struct stat
 	g.procs[s].pid = pid;
 	g.procs[s].dev = st->st_dev;
 	g.procs[s].ino = st->st_ino;
-	for (size_t i = 0; i < 2; i++) {
-		struct bpf_uprobe_opts uo = {.sz = sizeof(uo), .retprobe = i == 0};
+	for (size_t i = 0; i < NPROBES; i++) {
+		struct bpf_uprobe_opts uo = {.sz = sizeof(uo)};
 		struct bpf_program *p = bpf_object__find_program_by_name(g.obj, uprobes[i]);
 		struct bpf_link *k =
 		    p ? bpf_program__attach_uprobe_opts(p, pid, path, (size_t)offs[i], &uo) : NULL;
@@ -202,7 +206,8 @@ static int layout_of(const struct weft_record *rec, struct weft_py_layout *l, co
 static void consider(int pid)
 {
 	char path[64], name[PATH_MAX], err[256] = "";
-	const struct weft_func *copy, *dealloc;
+	const struct weft_func *dealloc;
+	const struct weft_site *copy, *made;
 	struct weft_record *rec = NULL;
 	struct weft_py_layout l = {0};
 	const char *version;
@@ -224,10 +229,22 @@ static void consider(int pid)
 	if (!rec || !rec->runtime || strcmp(rec->runtime, "python"))
 		goto out;
 	version = rec->nmodules ? rec->modules[0].version : "?";
-	copy = weft_record_func(rec, "PyContext_CopyCurrent");
 	dealloc = weft_record_func(rec, "PyContext_Type.tp_dealloc");
-	if (!copy || !dealloc || layout_of(rec, &l, name, version, &st))
+	if (!dealloc || layout_of(rec, &l, name, version, &st))
 		goto out;
+	copy = weft_record_site(rec, WEFT_SITE_PY_COPY);
+	made = weft_record_site(rec, WEFT_SITE_PY_COPY_NEW);
+	l.sp_delta = (__s32)weft_record_fact(rec, WEFT_FACT_PY_COPY_SP, 0);
+	if (!copy || !made || l.sp_delta <= 0 || l.sp_delta > 4096) {
+		if (!warned_once(&st))
+			fprintf(stderr,
+				"weft-http: python %s (%s): its record has no context-copy sites (code "
+				"unlike the 3.11 build weft-analyze checks, or a record of an older "
+				"weft-analyze: weft-analyze --force %s): its asyncio calls start new "
+				"traces\n",
+				version, name, name);
+		goto out;
+	}
 	if (rec->pie)
 		l.runtime += exe_bias(pid, st.st_ino);
 	l.gen = ++g.gen;
@@ -237,7 +254,9 @@ static void consider(int pid)
 	 * (a tie made before the deallocation probe held would outlive its
 	 * context, and a context made later at that address would inherit it).
 	 */
-	r = attach(pid, path, name, &st, (long)copy->fileoff, (long)dealloc->fileoff);
+	r = attach(pid, path, name, &st,
+		   (const long[NPROBES]){(long)copy->fileoff, (long)made->fileoff,
+					 (long)dealloc->fileoff});
 	if (r < 0)
 		goto out;
 	if (bpf_map_update_elem(g.procs_fd, &(__u32){(__u32)pid}, &l, BPF_ANY)) {
@@ -271,8 +290,17 @@ int weft_rt_asyncio_start(struct bpf_object *obj, struct ring_buffer *rb, const 
 
 void weft_rt_asyncio_stop(void)
 {
+	struct bpf_map *m = g.obj ? bpf_object__find_map_by_name(g.obj, "py_counts") : NULL;
+	__u32 k = PY_COUNT_EMPTY_FREELIST;
+	__u64 v = 0;
+
 	weft_rt_attach_stop(); /* nothing is being attached any more */
 	for (int i = 0; i < MAX_PROCS; i++)
 		if (g.procs[i].pid)
 			detach(i);
+	if (m && !bpf_map_lookup_elem(bpf_map__fd(m), &k, &v) && v)
+		fprintf(stderr,
+			"weft-http: asyncio: %llu copies of a tied context made with the context "
+			"freelist empty: not tied (their calls start new traces)\n",
+			(unsigned long long)v);
 }

@@ -31,6 +31,13 @@
 --uvloop (asyncio fronts): run on uvloop's event loop (Debian's python3-uvloop).
 --shared-context (asyncio fronts): a task factory runs every task in one
 context.
+--drain-freelist (asyncio fronts): before the call, 300 contexts are made
+and kept (CPython's Context freelist holds 255 at most), so the copies made
+for the call (gather's task) are new allocations, not freelist entries.
+--fresh-context new|copy (asyncio fronts): the call runs in a task of its
+own in a context that is no copy of the running one: contextvars.Context()
+(new) or Context().copy() (copy), made right after a copy of the running
+context was freed (so it takes that copy's address off the freelist).
 
 --tls DIR (backend, asyncio, client): HTTPS with DIR/server.pem,
 server.key and ca.pem (tests/apps/tls/mkcerts.sh) instead of plain HTTP.
@@ -148,7 +155,15 @@ async def asyncio_front(args):
                 later.add(t)
                 t.add_done_callback(later.discard)
                 continue
-            if args.mode == "asyncio-gather":
+            keep = [contextvars.Context() for _ in range(300)] if args.drain_freelist else None
+            if args.fresh_context:
+                base = contextvars.Context()
+                c = contextvars.copy_context()	# a copy of the request's context...
+                del c				# ...freed: its address heads the freelist
+                ctx = contextvars.Context() if args.fresh_context == "new" else base.copy()
+                data = await asyncio.create_task(call_backend(args.next, path, cctx),
+                                                 context=ctx)
+            elif args.mode == "asyncio-gather":
                 data, _ = await asyncio.gather(call_backend(args.next, path, cctx),
                                                asyncio.sleep(0))
             elif args.mode == "asyncio-thread":
@@ -156,6 +171,7 @@ async def asyncio_front(args):
             else:
                 await asyncio.sleep(0)		# an await before the call
                 data = await call_backend(args.next, path, cctx)
+            del keep
             writer.write(answer(b"front " + data.split(b"\r\n")[0] + b"\n"))
             await writer.drain()
             if h[1].get("connection", [""])[0].lower() == "close":
@@ -343,6 +359,8 @@ def main():
     p.add_argument("--new-conn", action="store_true")
     p.add_argument("--uvloop", action="store_true")
     p.add_argument("--shared-context", action="store_true")
+    p.add_argument("--drain-freelist", action="store_true")
+    p.add_argument("--fresh-context", choices=["new", "copy"])
     a = p.parse_args()
     if a.uvloop:
         import uvloop
