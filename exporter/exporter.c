@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * The exporter's queue and worker: submit() copies an event into a bounded
- * ring under a short lock; the worker thread takes batches (by size or
+ * queue under a short lock; the worker thread takes batches (by size or
  * time), converts them to span views grouped by resource, writes JSON lines
  * and sends OTLP with retries. See docs/exporter.md.
+ *
+ * The queue is a list of blocks of QBLOCK events, taken as it grows and
+ * given back as the worker empties them (a few kept for reuse), so its
+ * resident memory follows the spans actually waiting, not the bound: a ring
+ * of queue_max slots would be touched whole as it wraps (8192 spans: 7 MB).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include "batch.h"
 #include "config.h"
 #include "exporter.h"
@@ -32,16 +38,27 @@
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 5000
 #define LOG_EVERY_NS 10000000000ull /* repeated failure lines: at most one per 10 s */
+#define QBLOCK 128		    /* events per queue block (~106 KB) */
+#define QBLOCKS_KEPT 8		    /* emptied blocks kept for reuse: two batches' worth */
+
+/* QBLOCK consecutive queue positions: [k * QBLOCK, (k + 1) * QBLOCK) */
+struct qblock {
+	struct qblock *next; /* the following positions' block */
+	struct weft_span_event ev[QBLOCK];
+};
 
 struct weft_exporter {
 	struct weft_export_config cfg;
 	char injector[64];
 
-	/* the queue: a ring of cap events, head/tail count up forever */
+	/* the queue: at most cap events, positions head .. tail (counting up
+	 * forever) in the blocks qhead .. qtail, linked in order */
 	pthread_mutex_t mu;
 	pthread_cond_t work; /* to the worker: a batch is ready, flush, stop */
 	pthread_cond_t done; /* from the worker: a batch finished */
-	struct weft_span_event *ring;
+	struct qblock *qhead, *qtail, *qfree;
+	uint64_t qhead_base; /* first position of qhead */
+	unsigned nfree;	     /* blocks in qfree */
 	size_t cap;
 	uint64_t head, tail;
 	uint64_t flush_target; /* flush until head reaches this */
@@ -101,6 +118,63 @@ static size_t env_size(const char *name, size_t dflt)
 		return dflt;
 	}
 	return (size_t)n;
+}
+
+/* --- queue blocks (all under mu) ---------------------------------------- */
+
+/* A block for the next QBLOCK positions: a kept one, else a new mapping. */
+static struct qblock *qblock_get(struct weft_exporter *e)
+{
+	struct qblock *b = e->qfree;
+
+	if (b) {
+		e->qfree = b->next;
+		e->nfree--;
+	} else {
+		b = mmap(NULL, sizeof(*b), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+			 0);
+		if (b == MAP_FAILED)
+			return NULL;
+	}
+	b->next = NULL;
+	return b;
+}
+
+static void qblocks_unmap(struct qblock *b)
+{
+	while (b) {
+		struct qblock *next = b->next;
+
+		munmap(b, sizeof(*b));
+		b = next;
+	}
+}
+
+/*
+ * Blocks wholly before head are empty: keep QBLOCKS_KEPT for reuse, return
+ * the others, to be unmapped outside the lock.
+ */
+static struct qblock *queue_release(struct weft_exporter *e)
+{
+	struct qblock *drop = NULL;
+
+	while (e->qhead && e->qhead_base + QBLOCK <= e->head) {
+		struct qblock *b = e->qhead;
+
+		e->qhead = b->next;
+		e->qhead_base += QBLOCK;
+		if (e->nfree < QBLOCKS_KEPT) {
+			b->next = e->qfree;
+			e->qfree = b;
+			e->nfree++;
+		} else {
+			b->next = drop;
+			drop = b;
+		}
+	}
+	if (!e->qhead)
+		e->qtail = NULL;
+	return drop;
 }
 
 /* --- worker ------------------------------------------------------------ */
@@ -320,12 +394,13 @@ static int jsonl_write(struct weft_exporter *e)
 }
 
 /*
- * Export ring[h .. h+n) (mod cap). Runs without the lock. Each span's view is
+ * Export positions h .. h+n, from block qb (which holds h) on. Runs without
+ * the lock: the producer only appends after them. Each span's view is
  * encoded as soon as it is built (protobuf span, JSON line), while it is in
  * the cache; only OTLP/JSON, which encodes the grouped batch at the end,
  * keeps every view of the batch.
  */
-static void export_batch(struct weft_exporter *e, uint64_t h, size_t n)
+static void export_batch(struct weft_exporter *e, const struct qblock *qb, uint64_t h, size_t n)
 {
 	struct weft_batch b = {.views = e->views,
 			       .n = n,
@@ -342,7 +417,7 @@ static void export_batch(struct weft_exporter *e, uint64_t h, size_t n)
 	weft_rcache_trim(e->rc);
 	wbuf_reset(&e->jbody);
 	for (size_t i = 0; i < n; i++) {
-		const struct weft_span_event *ev = &e->ring[(h + i) % e->cap];
+		const struct weft_span_event *ev = &qb->ev[(h + i) % QBLOCK];
 		struct weft_resource *r = weft_rcache_get(e->rc, ev->pid, mono);
 		struct weft_span_view *v = &e->views[all_views ? i : 0];
 
@@ -357,6 +432,8 @@ static void export_batch(struct weft_exporter *e, uint64_t h, size_t n)
 			pb_rc = weft_pb_add(e->pb, v, i);
 		if (e->cfg.jsonl)
 			weft_jsonl_add(v, &e->jbody);
+		if ((h + i + 1) % QBLOCK == 0 && i + 1 < n)
+			qb = qb->next; /* linked before the batch was taken */
 	}
 	weft_batch_order(&b, e->group_of);
 
@@ -400,6 +477,7 @@ static void *worker(void *arg)
 		uint64_t t = now_ns(CLOCK_MONOTONIC);
 		size_t n;
 		uint64_t h;
+		struct qblock *b, *drop;
 
 		if (queued == 0 && e->stop)
 			break;
@@ -418,14 +496,21 @@ static void *worker(void *arg)
 		}
 		n = queued < e->batch_max ? (size_t)queued : e->batch_max;
 		h = e->head;
+		b = e->qhead;
 		pthread_mutex_unlock(&e->mu);
 
-		export_batch(e, h, n);
+		export_batch(e, b, h, n);
 		last = now_ns(CLOCK_MONOTONIC);
 
 		pthread_mutex_lock(&e->mu);
 		e->head += n;
+		drop = queue_release(e);
 		pthread_cond_broadcast(&e->done);
+		if (drop) {
+			pthread_mutex_unlock(&e->mu);
+			qblocks_unmap(drop);
+			pthread_mutex_lock(&e->mu);
+		}
 	}
 	pthread_cond_broadcast(&e->done);
 	pthread_mutex_unlock(&e->mu);
@@ -445,7 +530,8 @@ static void exporter_free(struct weft_exporter *e)
 	wbuf_free(&e->jbody);
 	if (e->jfd > 2)
 		close(e->jfd);
-	free(e->ring);
+	qblocks_unmap(e->qhead);
+	qblocks_unmap(e->qfree);
 	free(e->views);
 	free(e->groups);
 	free(e->order);
@@ -503,7 +589,6 @@ struct weft_exporter *weft_exporter_new(const struct weft_exporter_opts *opts, c
 		? opts->batch_ms
 		: (unsigned)env_size("WEFT_EXPORTER_BATCH_MS",
 				     env_size("OTEL_BSP_SCHEDULE_DELAY", DEFAULT_BATCH_MS));
-	e->ring = calloc(e->cap, sizeof(*e->ring));
 	e->views = calloc(e->batch_max, sizeof(*e->views));
 	e->groups = calloc(e->batch_max, sizeof(*e->groups));
 	e->order = calloc(e->batch_max, sizeof(*e->order));
@@ -511,12 +596,12 @@ struct weft_exporter *weft_exporter_new(const struct weft_exporter_opts *opts, c
 	e->group_of = calloc(e->batch_max, sizeof(*e->group_of));
 	e->rc = weft_rcache_new(&e->cfg);
 	e->pb = weft_pb_enc_new();
-	if (!e->ring || !e->views || !e->groups || !e->order || !e->group_start || !e->group_of ||
+	if (!e->views || !e->groups || !e->order || !e->group_start || !e->group_of ||
 	    !e->rc || !e->pb) {
 		snprintf(err, errlen,
-			 "cannot allocate the span queue (%zu spans): out of memory; lower "
-			 "WEFT_EXPORTER_QUEUE_MAX",
-			 e->cap);
+			 "cannot allocate the span exporter's buffers (batches of %zu spans): "
+			 "out of memory; lower WEFT_EXPORTER_BATCH_MAX",
+			 e->batch_max);
 		exporter_free(e);
 		return NULL;
 	}
@@ -580,9 +665,25 @@ int weft_exporter_submit(struct weft_exporter *e, const struct weft_span_event *
 		e->dropped_queue++;
 		return -1;
 	}
+	if (e->tail % QBLOCK == 0) { /* the next block's first position */
+		struct qblock *b = qblock_get(e);
+
+		if (!b) {
+			pthread_mutex_unlock(&e->mu);
+			e->dropped_queue++;
+			return -1;
+		}
+		if (e->qtail) {
+			e->qtail->next = b;
+		} else {
+			e->qhead = b;
+			e->qhead_base = e->tail;
+		}
+		e->qtail = b;
+	}
 	/* the tracestate is last and mostly empty: copy only what it holds (the
 	 * span view reads tracestate_len bytes of it, no more) */
-	memcpy(&e->ring[e->tail % e->cap], ev,
+	memcpy(&e->qtail->ev[e->tail % QBLOCK], ev,
 	       offsetof(struct weft_span_event, tracestate) +
 		   (ev->tracestate_len < WEFT_TS_MAX ? ev->tracestate_len : WEFT_TS_MAX));
 	e->tail++;
