@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <ctype.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,11 +7,13 @@
 #include <time.h>
 #include <curl/curl.h>
 #include <zlib.h>
+#include "curl_dl.h"
 #include "transport.h"
 
 #define RETRY_AFTER_MAX_MS 60000L
 
 struct weft_http {
+	const struct weft_curl *cu; /* libcurl, loaded on first use */
 	CURL *curl;
 	CURLM *multi; /* runs the one transfer, so that a deadline can cut it short */
 	atomic_uint_fast64_t deadline; /* CLOCK_MONOTONIC ns; 0: none */
@@ -32,14 +33,6 @@ static uint64_t mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-static void curl_init(void)
-{
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
 static size_t on_body(char *p, size_t sz, size_t n, void *ud)
@@ -76,7 +69,7 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
 		if (end != v && !*end && secs >= 0) {
 			h->retry_after_ms = secs * 1000;
 		} else {
-			time_t when = curl_getdate(v, NULL);
+			time_t when = h->cu->getdate(v, NULL);
 
 			if (when > 0)
 				h->retry_after_ms = (long)(when - time(NULL)) * 1000;
@@ -91,7 +84,7 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
 
 static int add_header(struct weft_http *h, const char *line)
 {
-	struct curl_slist *l = curl_slist_append(h->headers, line);
+	struct curl_slist *l = h->cu->slist_append(h->headers, line);
 
 	if (!l)
 		return -1;
@@ -101,17 +94,16 @@ static int add_header(struct weft_http *h, const char *line)
 
 struct weft_http *weft_http_new(const struct weft_export_config *cfg, char *err, size_t errlen)
 {
+	const struct weft_curl *cu = weft_curl_get(err, errlen);
 	struct weft_http *h;
 	char line[4096];
 
-	pthread_once(&curl_once, curl_init);
-	if (curl_init_rc != CURLE_OK) {
-		snprintf(err, errlen, "cannot initialise libcurl: %s: check the libcurl install",
-			 curl_easy_strerror(curl_init_rc));
+	if (!cu)
 		return NULL;
-	}
 	h = calloc(1, sizeof(*h));
-	if (!h || !(h->curl = curl_easy_init()) || !(h->multi = curl_multi_init())) {
+	if (h)
+		h->cu = cu;
+	if (!h || !(h->curl = cu->easy_init()) || !(h->multi = cu->multi_init())) {
 		snprintf(err, errlen, "cannot create a libcurl handle: out of memory?");
 		weft_http_free(h);
 		return NULL;
@@ -127,27 +119,27 @@ struct weft_http *weft_http_new(const struct weft_export_config *cfg, char *err,
 		if (add_header(h, line))
 			goto oom;
 	}
-	curl_easy_setopt(h->curl, CURLOPT_URL, cfg->url);
-	curl_easy_setopt(h->curl, CURLOPT_POST, 1L);
-	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, h->headers);
-	curl_easy_setopt(h->curl, CURLOPT_USERAGENT, "weft/" WEFT_VERSION);
-	curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, cfg->timeout_ms);
-	curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT_MS, cfg->timeout_ms);
-	curl_easy_setopt(h->curl, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h->curl, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, h);
-	curl_easy_setopt(h->curl, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, h);
-	curl_easy_setopt(h->curl, CURLOPT_ERRORBUFFER, h->errbuf);
-	curl_easy_setopt(h->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	cu->easy_setopt(h->curl, CURLOPT_URL, cfg->url);
+	cu->easy_setopt(h->curl, CURLOPT_POST, 1L);
+	cu->easy_setopt(h->curl, CURLOPT_HTTPHEADER, h->headers);
+	cu->easy_setopt(h->curl, CURLOPT_USERAGENT, "weft/" WEFT_VERSION);
+	cu->easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
+	cu->easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, cfg->timeout_ms);
+	cu->easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT_MS, cfg->timeout_ms);
+	cu->easy_setopt(h->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+	cu->easy_setopt(h->curl, CURLOPT_TCP_NODELAY, 1L);
+	cu->easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_body);
+	cu->easy_setopt(h->curl, CURLOPT_WRITEDATA, h);
+	cu->easy_setopt(h->curl, CURLOPT_HEADERFUNCTION, on_header);
+	cu->easy_setopt(h->curl, CURLOPT_HEADERDATA, h);
+	cu->easy_setopt(h->curl, CURLOPT_ERRORBUFFER, h->errbuf);
+	cu->easy_setopt(h->curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (cfg->ca_file)
-		curl_easy_setopt(h->curl, CURLOPT_CAINFO, cfg->ca_file);
+		cu->easy_setopt(h->curl, CURLOPT_CAINFO, cfg->ca_file);
 	if (cfg->client_cert)
-		curl_easy_setopt(h->curl, CURLOPT_SSLCERT, cfg->client_cert);
+		cu->easy_setopt(h->curl, CURLOPT_SSLCERT, cfg->client_cert);
 	if (cfg->client_key)
-		curl_easy_setopt(h->curl, CURLOPT_SSLKEY, cfg->client_key);
+		cu->easy_setopt(h->curl, CURLOPT_SSLKEY, cfg->client_key);
 	if (cfg->gzip) {
 		/* windowBits 15 + 16: gzip framing; level 1: fast, still ~5x on spans */
 		if (deflateInit2(&h->zs, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
@@ -166,10 +158,11 @@ void weft_http_free(struct weft_http *h)
 	if (!h)
 		return;
 	if (h->multi)
-		curl_multi_cleanup(h->multi);
+		h->cu->multi_cleanup(h->multi);
 	if (h->curl)
-		curl_easy_cleanup(h->curl);
-	curl_slist_free_all(h->headers);
+		h->cu->easy_cleanup(h->curl);
+	if (h->headers)
+		h->cu->slist_free_all(h->headers);
 	if (h->zs_ready)
 		deflateEnd(&h->zs);
 	wbuf_free(&h->gz);
@@ -198,7 +191,7 @@ static int gzip_body(struct weft_http *h, const void *body, size_t len)
 void weft_http_set_deadline(struct weft_http *h, uint64_t mono_ns)
 {
 	atomic_store(&h->deadline, mono_ns);
-	curl_multi_wakeup(h->multi);
+	h->cu->multi_wakeup(h->multi);
 }
 
 /*
@@ -213,13 +206,15 @@ static CURLcode perform(struct weft_http *h)
 	CURLMsg *msg;
 	int running = 1, left;
 
-	if (curl_multi_add_handle(h->multi, h->curl) != CURLM_OK)
+	const struct weft_curl *cu = h->cu;
+
+	if (cu->multi_add_handle(h->multi, h->curl) != CURLM_OK)
 		return CURLE_OUT_OF_MEMORY;
 	for (;;) {
 		uint64_t dl, now;
 		int wait_ms = 1000;
 
-		if (curl_multi_perform(h->multi, &running) != CURLM_OK) {
+		if (cu->multi_perform(h->multi, &running) != CURLM_OK) {
 			rc = CURLE_OUT_OF_MEMORY;
 			break;
 		}
@@ -235,16 +230,16 @@ static CURLcode perform(struct weft_http *h)
 			if (dl - now < 1000000000ull)
 				wait_ms = (int)((dl - now) / 1000000ull) + 1;
 		}
-		if (curl_multi_poll(h->multi, NULL, 0, wait_ms, NULL) != CURLM_OK) {
+		if (cu->multi_poll(h->multi, NULL, 0, wait_ms, NULL) != CURLM_OK) {
 			rc = CURLE_OUT_OF_MEMORY;
 			break;
 		}
 	}
 	if (!running)
-		while ((msg = curl_multi_info_read(h->multi, &left)))
+		while ((msg = cu->multi_info_read(h->multi, &left)))
 			if (msg->msg == CURLMSG_DONE && msg->easy_handle == h->curl)
 				rc = msg->data.result;
-	curl_multi_remove_handle(h->multi, h->curl);
+	cu->multi_remove_handle(h->multi, h->curl);
 	return rc;
 }
 
@@ -267,8 +262,8 @@ int weft_http_post(struct weft_http *h, const void *body, size_t len, struct wef
 		body = h->gz.p;
 		len = h->gz.len;
 	}
-	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	h->cu->easy_setopt(h->curl, CURLOPT_POSTFIELDS, body);
+	h->cu->easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	rc = perform(h);
 	if (rc == CURLE_ABORTED_BY_CALLBACK) {
 		snprintf(res->error, sizeof(res->error),
@@ -277,10 +272,10 @@ int weft_http_post(struct weft_http *h, const void *body, size_t len, struct wef
 	}
 	if (rc != CURLE_OK) {
 		snprintf(res->error, sizeof(res->error), "%s",
-			 h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
+			 h->errbuf[0] ? h->errbuf : h->cu->easy_strerror(rc));
 		return -1;
 	}
-	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &res->status);
+	h->cu->easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &res->status);
 	res->retry_after_ms = h->retry_after_ms;
 	return 0;
 }

@@ -312,6 +312,7 @@ int main(int argc, char **argv)
 	char err[512];
 	struct tcpopt_ssl_layout lay;
 	struct tcpopt_run run;
+	struct weft_exporter_opts eo = {.injector = "weft-tcpopt"};
 	bool syscalls = false;
 
 	weft_inj_start("weft-tcpopt", NULL);
@@ -336,30 +337,13 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	eo.spans_file = o.c.spans_file;
 	lib = tcpopt_find_libssl(o.libssl);
 	if (!lib) {
 		weft_err("cannot find libssl.so.3%s%s: install libssl3 or pass --libssl PATH",
 			 o.libssl ? " at " : "", o.libssl ? o.libssl : "");
 		return 1;
 	}
-	struct weft_exporter_opts eo = {.injector = "weft-tcpopt", .spans_file = o.c.spans_file};
-
-	/*
-	 * The exporter's queue is a ring whose slots are all touched as it wraps,
-	 * so its size is resident memory sooner or later (65536 spans: ~20 MB).
-	 * 8192 is seconds of spans at thousands per second, far above what one
-	 * export batch (512 spans or 1 s) leaves queued. The environment still
-	 * overrides it.
-	 */
-	if (!getenv("WEFT_EXPORTER_QUEUE_MAX") && !getenv("OTEL_BSP_MAX_QUEUE_SIZE"))
-		eo.queue_max = TCPOPT_SPAN_QUEUE;
-
-	exp = weft_exporter_new(&eo, err, sizeof(err));
-	if (!exp) {
-		weft_err("%s", err);
-		return 1;
-	}
-
 	if (o.bpf_stats) {
 		stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 		if (stats_fd < 0) {
@@ -419,6 +403,22 @@ int main(int argc, char **argv)
 			weft_err("cannot add --accept-from entry: %s", strerror(errno));
 			goto out;
 		}
+	}
+
+	/*
+	 * The exporter after the load: libbpf parsed the kernel's BTF (twice its
+	 * 5 MB, for a moment) and freed it, so an OTLP exporter's libcurl stack
+	 * (exporter/curl_dl.h) never adds to that peak. Its queue holds at most
+	 * 8192 spans, seconds at thousands per second, far above what one export
+	 * batch (512 spans or 1 s) leaves queued; it takes memory only for the
+	 * spans waiting. The environment still overrides the bound.
+	 */
+	if (!getenv("WEFT_EXPORTER_QUEUE_MAX") && !getenv("OTEL_BSP_MAX_QUEUE_SIZE"))
+		eo.queue_max = TCPOPT_SPAN_QUEUE;
+	exp = weft_exporter_new(&eo, err, sizeof(err));
+	if (!exp) {
+		weft_err("%s", err);
+		goto out;
 	}
 
 	cgfd = open(o.cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
