@@ -62,10 +62,20 @@ static __always_inline void on_established(struct bpf_sock_ops *skops, bool acti
 /* Reserve room while an option waits to be sent or acknowledged. */
 static __always_inline void on_hdr_len(struct bpf_sock_ops *skops)
 {
-	__u64 cookie = bpf_get_socket_cookie(skops);
-	struct tx_pending *p = bpf_map_lookup_elem(&tx_pending, &cookie);
 	__u32 skb_len = skops->skb_len;
+	struct tx_pending *p;
+	__u64 cookie;
 
+	/*
+	 * Data segments, and the MSS computation (no skb: flags 0); not pure
+	 * ACKs, which return before the lookup: an acknowledged entry is
+	 * dropped by the connection's next data segment (or replaced by the
+	 * next request's, or dropped at close) instead.
+	 */
+	if (skb_len == 0 && skops->skb_tcp_flags != 0)
+		return;
+	cookie = bpf_get_socket_cookie(skops);
+	p = bpf_map_lookup_elem(&tx_pending, &cookie);
 	if (!p)
 		return;
 	if ((__s32)(skops->snd_una - p->seq) > 0) {
@@ -73,9 +83,6 @@ static __always_inline void on_hdr_len(struct bpf_sock_ops *skops)
 		bpf_map_delete_elem(&tx_pending, &cookie);
 		return;
 	}
-	/* data segments, and the MSS computation (no skb: flags 0); not pure ACKs */
-	if (skb_len == 0 && skops->skb_tcp_flags != 0)
-		return;
 	if (bpf_reserve_hdr_opt(skops, WEFT_TCPOPT_LEN, 0) == 0)
 		return;
 	/* once per request: the first transmission, or a retransmission

@@ -159,7 +159,10 @@ struct tid_op {
 	__u8 op;
 	__u8 has_ctx; /* TCPOPT_OP_WRITE: ctx is to be sent in an option */
 	__u8 _pad[6];
-	struct weft_trace_ctx ctx;
+	union {
+		struct weft_trace_ctx ctx; /* TCPOPT_OP_WRITE */
+		char head[16];		   /* a read's first bytes, at its return */
+	};
 };
 
 /* Per thread (task storage: a pointer away, so the syscall tracepoints,

@@ -140,28 +140,26 @@ static __always_inline int ssl_write_entry(struct pt_regs *ctx)
 	__u64 ssl = PT_REGS_PARM1(ctx), buf = PT_REGS_PARM2(ctx);
 	__s64 num = (int)PT_REGS_PARM3(ctx);
 	struct ssl_run *run;
-	struct weft_scratch *sc;
 	struct tid_op op = {.op = TCPOPT_OP_WRITE, .ssl = ssl};
 	struct sock *sk;
+	char head[16];
 	__u16 status;
 
 	if (num <= 0 || !is_target(id))
 		return 0;
-	run = ssl_run_get();
-	if (!run)
+	/* the first bytes decide; the thread's room only for a request's scan */
+	if (bpf_probe_read_user(head, sizeof(head), (void *)buf))
 		goto other;
-	sc = &run->sc;
-	if (bpf_probe_read_user(sc->buf, 16, (void *)buf))
-		goto other;
-	status = weft_http_status(sc->buf, num < 16 ? num : 16);
+	status = weft_http_status(head, num < 16 ? num : 16);
 	if (status) {
 		tid_op_clear();
 		weft_sctx_end_conn(&events, id, ssl, status, WEFT_INJ_TCPOPT, WEFT_PROTO_HTTP1);
 		return 0;
 	}
-	if (!weft_http_method_prefix(sc->buf, num < 16 ? num : 16) || num < 16)
+	if (!weft_http_method_prefix(head, num < 16 ? num : 16) || num < 16)
 		goto other;
-	if (!scan_head(run, buf, num))
+	run = ssl_run_get();
+	if (!run || !scan_head(run, buf, num))
 		goto other;
 	/* a request: its socket is needed for the option */
 	sk = ssl_cached_sk(ssl, id >> 32, &op.cookie);
@@ -207,12 +205,32 @@ int BPF_UPROBE(weft_tcpopt_ssl_read_ex, void *ssl, void *buf, __u64 num, __u64 *
 	return ssl_read_entry((__u64)ssl, (__u64)buf, (__u64)readbytes);
 }
 
+/* A status line read: end the CLIENT span. */
+static __always_inline int read_response(__u64 id, __u64 ssl, __u64 cookie, __u16 status)
+{
+	if (!cookie)
+		ssl_cached_sk(ssl, id >> 32, &cookie);
+	client_response(id, ssl, cookie, status);
+	return 0;
+}
+
+/* A request head read: scan it in the thread's room, start the SERVER span. */
+static __always_inline int read_request(__u64 id, __u64 ssl, __u64 cookie, __u64 buf, __u64 n)
+{
+	struct ssl_run *run = ssl_run_get();
+
+	if (!run || !scan_head(run, buf, n))
+		return 0;
+	if (!cookie)
+		ssl_cached_sk(ssl, id >> 32, &cookie);
+	server_request(id, ssl, cookie, run);
+	return 0;
+}
+
 static __always_inline int ssl_read_ret(long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct tid_op *op = tid_op_get(false);
-	struct ssl_run *run;
-	struct weft_scratch *sc;
 	__u64 n = 0, cookie, ssl, buf;
 	__u16 status;
 
@@ -228,29 +246,15 @@ static __always_inline int ssl_read_ret(long ret)
 	}
 	cookie = op->cookie; /* set by the syscall fallback, else 0 */
 	op->op = 0; /* done: later syscalls of this thread are not ours */
-	if (n < 16)
+	/* the first bytes decide, read into the call's state (no stack to spare) */
+	if (n < 16 || bpf_probe_read_user(op->head, sizeof(op->head), (void *)buf))
 		return 0;
-	run = ssl_run_get();
-	if (!run)
+	status = weft_http_status(op->head, 16);
+	if (status)
+		return read_response(id, ssl, cookie, status);
+	if (!weft_http_method_prefix(op->head, 16))
 		return 0;
-	sc = &run->sc;
-	if (bpf_probe_read_user(sc->buf, 16, (void *)buf))
-		return 0;
-	status = weft_http_status(sc->buf, 16);
-	if (status) {
-		if (!cookie)
-			ssl_cached_sk(ssl, id >> 32, &cookie);
-		client_response(id, ssl, cookie, status);
-		return 0;
-	}
-	if (!weft_http_method_prefix(sc->buf, 16))
-		return 0;
-	if (!scan_head(run, buf, n))
-		return 0;
-	if (!cookie)
-		ssl_cached_sk(ssl, id >> 32, &cookie);
-	server_request(id, ssl, cookie, run);
-	return 0;
+	return read_request(id, ssl, cookie, buf, n);
 }
 
 SEC("uretprobe")
