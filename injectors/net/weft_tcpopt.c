@@ -281,13 +281,36 @@ struct tcpopt_run {
 	struct bpf_link **links;
 	int *nlinks;
 	bool syscalls;
+	uint64_t go_checked_ns; /* CLOCK_MONOTONIC of the last look at go_pids */
 };
+
+/*
+ * go_pids is looked at every GO_CHECK_NS, not at every turn of the loop (up
+ * to tens per second under load): finding the first key of an empty hash
+ * walks all its buckets in the kernel (4096), which was a tenth of the
+ * injector's CPU under bench/tcpopt's load.
+ */
+#define GO_CHECK_NS 250000000ull
+
+static bool go_check_due(struct tcpopt_run *r)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	if (now - r->go_checked_ns < GO_CHECK_NS)
+		return false;
+	r->go_checked_ns = now;
+	return true;
+}
 
 static int tcpopt_tick(void *ctx)
 {
 	struct tcpopt_run *r = ctx;
 
-	if (r->syscalls || (!r->skel->bss->need_syscalls && !go_running(r->skel)))
+	if (r->syscalls ||
+	    (!r->skel->bss->need_syscalls && !(go_check_due(r) && go_running(r->skel))))
 		return 0;
 	weft_info("%s: attaching the syscall tracepoints",
 		  r->skel->bss->need_syscalls
@@ -490,7 +513,7 @@ int main(int argc, char **argv)
 	}
 	weft_inj_ready("cgroup %s, %s, %d pid filter(s), %d accept-from network(s)", o.cgroup, lib,
 		       o.c.npids, o.ncidrs);
-	run = (struct tcpopt_run){skel, links, &nlinks, syscalls};
+	run = (struct tcpopt_run){skel, links, &nlinks, syscalls, 0};
 	if (weft_inj_run(rb, tcpopt_tick, &run))
 		goto out;
 	rc = 0;
