@@ -5,10 +5,14 @@
  * time), converts them to span views grouped by resource, writes JSON lines
  * and sends OTLP with retries. See docs/exporter.md.
  *
- * The queue is a list of blocks of QBLOCK events, taken as it grows and
- * given back as the worker empties them (a few kept for reuse), so its
- * resident memory follows the spans actually waiting, not the bound: a ring
- * of queue_max slots would be touched whole as it wraps (8192 spans: 7 MB).
+ * The queue is a list of blocks (~106 KB each) taken as it grows and given
+ * back as the worker empties them (a few kept for reuse), so its resident
+ * memory follows the spans actually waiting, not the bound: a ring of
+ * queue_max slots would be touched whole as it wraps (8192 spans: 7 MB).
+ * An event takes its bytes up to the end of its tracestate (qrec_len: ~340
+ * of its 848 without one), packed one after the other; a record starts only
+ * where a whole event would still fit in the block, so every member read
+ * through the event's type stays inside the block.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,27 +42,62 @@
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 5000
 #define LOG_EVERY_NS 10000000000ull /* repeated failure lines: at most one per 10 s */
-#define QBLOCK 128		    /* events per queue block (~106 KB) */
-#define QBLOCKS_KEPT 8		    /* emptied blocks kept for reuse: two batches' worth */
+#define QBLOCK_BYTES (128 * sizeof(struct weft_span_event)) /* ~106 KB */
+#define QBLOCKS_KEPT 8 /* emptied blocks kept for reuse */
 
-/* QBLOCK consecutive queue positions: [k * QBLOCK, (k + 1) * QBLOCK) */
+/* Consecutive queued events, packed (see qrec_len). */
 struct qblock {
-	struct qblock *next; /* the following positions' block */
-	struct weft_span_event ev[QBLOCK];
+	struct qblock *next; /* the following events' block */
+	_Alignas(8) unsigned char data[QBLOCK_BYTES];
 };
+
+/* A place in the queue: a block and a byte offset in it. */
+struct qpos {
+	struct qblock *b;
+	size_t off;
+};
+
+/* Bytes an event takes in the queue: up to the end of its tracestate, 8-aligned. */
+static size_t qrec_len(const struct weft_span_event *ev)
+{
+	size_t n = offsetof(struct weft_span_event, tracestate) +
+		   (ev->tracestate_len < WEFT_TS_MAX ? ev->tracestate_len : WEFT_TS_MAX);
+
+	return (n + 7) & ~(size_t)7;
+}
+
+/* Does a record starting at off have room for a whole event? Else it goes in the next block. */
+static bool qfits(size_t off)
+{
+	return off + sizeof(struct weft_span_event) <= QBLOCK_BYTES;
+}
+
+/* The event at q, moving q past it (the producer's placement, read back). */
+static const struct weft_span_event *qnext(struct qpos *q)
+{
+	const struct weft_span_event *ev;
+
+	if (!qfits(q->off)) {
+		q->b = q->b->next;
+		q->off = 0;
+	}
+	ev = (const struct weft_span_event *)(q->b->data + q->off);
+	q->off += qrec_len(ev);
+	return ev;
+}
 
 struct weft_exporter {
 	struct weft_export_config cfg;
 	char injector[64];
 
-	/* the queue: at most cap events, positions head .. tail (counting up
-	 * forever) in the blocks qhead .. qtail, linked in order */
+	/* the queue: at most cap events, tail - head of them (both count up
+	 * forever), from qhead to qtail in the blocks linked from qhead.b */
 	pthread_mutex_t mu;
 	pthread_cond_t work; /* to the worker: a batch is ready, flush, stop */
 	pthread_cond_t done; /* from the worker: a batch finished */
-	struct qblock *qhead, *qtail, *qfree;
-	uint64_t qhead_base; /* first position of qhead */
-	unsigned nfree;	     /* blocks in qfree */
+	struct qpos qhead, qtail;
+	struct qblock *qfree;
+	unsigned nfree; /* blocks in qfree */
 	size_t cap;
 	uint64_t head, tail;
 	uint64_t flush_target; /* flush until head reaches this */
@@ -122,7 +161,7 @@ static size_t env_size(const char *name, size_t dflt)
 
 /* --- queue blocks (all under mu) ---------------------------------------- */
 
-/* A block for the next QBLOCK positions: a kept one, else a new mapping. */
+/* A block for the next events: a kept one, else a new mapping. */
 static struct qblock *qblock_get(struct weft_exporter *e)
 {
 	struct qblock *b = e->qfree;
@@ -151,18 +190,18 @@ static void qblocks_unmap(struct qblock *b)
 }
 
 /*
- * Blocks wholly before head are empty: keep QBLOCKS_KEPT for reuse, return
- * the others, to be unmapped outside the lock.
+ * The head moved to to (the worker's walk): the blocks before its block are
+ * empty; keep QBLOCKS_KEPT for reuse, return the others, to be unmapped
+ * outside the lock.
  */
-static struct qblock *queue_release(struct weft_exporter *e)
+static struct qblock *queue_release(struct weft_exporter *e, struct qpos to)
 {
 	struct qblock *drop = NULL;
 
-	while (e->qhead && e->qhead_base + QBLOCK <= e->head) {
-		struct qblock *b = e->qhead;
+	while (e->qhead.b != to.b) {
+		struct qblock *b = e->qhead.b;
 
-		e->qhead = b->next;
-		e->qhead_base += QBLOCK;
+		e->qhead.b = b->next;
 		if (e->nfree < QBLOCKS_KEPT) {
 			b->next = e->qfree;
 			e->qfree = b;
@@ -172,8 +211,7 @@ static struct qblock *queue_release(struct weft_exporter *e)
 			drop = b;
 		}
 	}
-	if (!e->qhead)
-		e->qtail = NULL;
+	e->qhead = to;
 	return drop;
 }
 
@@ -394,13 +432,14 @@ static int jsonl_write(struct weft_exporter *e)
 }
 
 /*
- * Export positions h .. h+n, from block qb (which holds h) on. Runs without
- * the lock: the producer only appends after them. Each span's view is
+ * Export the n events from q on; q ends after them. Runs without the lock:
+ * the producer only appends after them, and linked every block they are in
+ * before the batch was taken. Each span's view is
  * encoded as soon as it is built (protobuf span, JSON line), while it is in
  * the cache; only OTLP/JSON, which encodes the grouped batch at the end,
  * keeps every view of the batch.
  */
-static void export_batch(struct weft_exporter *e, const struct qblock *qb, uint64_t h, size_t n)
+static void export_batch(struct weft_exporter *e, struct qpos *q, size_t n)
 {
 	struct weft_batch b = {.views = e->views,
 			       .n = n,
@@ -417,13 +456,15 @@ static void export_batch(struct weft_exporter *e, const struct qblock *qb, uint6
 	weft_rcache_trim(e->rc);
 	wbuf_reset(&e->jbody);
 	for (size_t i = 0; i < n; i++) {
-		const struct weft_span_event *ev = &qb->ev[(h + i) % QBLOCK];
+		const struct weft_span_event *ev = qnext(q);
 		struct weft_resource *r = weft_rcache_get(e->rc, ev->pid, mono);
 		struct weft_span_view *v = &e->views[all_views ? i : 0];
 
 		if (!r) {
 			export_log(e, "out of memory building a resource: dropping a batch");
 			e->dropped_export += n;
+			while (++i < n) /* q still ends after the batch */
+				qnext(q);
 			return;
 		}
 		e->group_of[i] = weft_batch_group(&b, r, gen);
@@ -432,8 +473,6 @@ static void export_batch(struct weft_exporter *e, const struct qblock *qb, uint6
 			pb_rc = weft_pb_add(e->pb, v, i);
 		if (e->cfg.jsonl)
 			weft_jsonl_add(v, &e->jbody);
-		if ((h + i + 1) % QBLOCK == 0 && i + 1 < n)
-			qb = qb->next; /* linked before the batch was taken */
 	}
 	weft_batch_order(&b, e->group_of);
 
@@ -476,8 +515,8 @@ static void *worker(void *arg)
 		uint64_t due = last + (uint64_t)e->batch_ms * 1000000ull;
 		uint64_t t = now_ns(CLOCK_MONOTONIC);
 		size_t n;
-		uint64_t h;
-		struct qblock *b, *drop;
+		struct qpos q;
+		struct qblock *drop;
 
 		if (queued == 0 && e->stop)
 			break;
@@ -495,16 +534,15 @@ static void *worker(void *arg)
 			continue;
 		}
 		n = queued < e->batch_max ? (size_t)queued : e->batch_max;
-		h = e->head;
-		b = e->qhead;
+		q = e->qhead;
 		pthread_mutex_unlock(&e->mu);
 
-		export_batch(e, b, h, n);
+		export_batch(e, &q, n);
 		last = now_ns(CLOCK_MONOTONIC);
 
 		pthread_mutex_lock(&e->mu);
 		e->head += n;
-		drop = queue_release(e);
+		drop = queue_release(e, q);
 		pthread_cond_broadcast(&e->done);
 		if (drop) {
 			pthread_mutex_unlock(&e->mu);
@@ -530,7 +568,7 @@ static void exporter_free(struct weft_exporter *e)
 	wbuf_free(&e->jbody);
 	if (e->jfd > 2)
 		close(e->jfd);
-	qblocks_unmap(e->qhead);
+	qblocks_unmap(e->qhead.b);
 	qblocks_unmap(e->qfree);
 	free(e->views);
 	free(e->groups);
@@ -665,7 +703,7 @@ int weft_exporter_submit(struct weft_exporter *e, const struct weft_span_event *
 		e->dropped_queue++;
 		return -1;
 	}
-	if (e->tail % QBLOCK == 0) { /* the next block's first position */
+	if (!e->qtail.b || !qfits(e->qtail.off)) { /* on in a new block */
 		struct qblock *b = qblock_get(e);
 
 		if (!b) {
@@ -673,19 +711,18 @@ int weft_exporter_submit(struct weft_exporter *e, const struct weft_span_event *
 			e->dropped_queue++;
 			return -1;
 		}
-		if (e->qtail) {
-			e->qtail->next = b;
-		} else {
-			e->qhead = b;
-			e->qhead_base = e->tail;
-		}
-		e->qtail = b;
+		if (e->qtail.b)
+			e->qtail.b->next = b;
+		else
+			e->qhead = (struct qpos){b, 0};
+		e->qtail = (struct qpos){b, 0};
 	}
 	/* the tracestate is last and mostly empty: copy only what it holds (the
 	 * span view reads tracestate_len bytes of it, no more) */
-	memcpy(&e->qtail->ev[e->tail % QBLOCK], ev,
+	memcpy(e->qtail.b->data + e->qtail.off, ev,
 	       offsetof(struct weft_span_event, tracestate) +
 		   (ev->tracestate_len < WEFT_TS_MAX ? ev->tracestate_len : WEFT_TS_MAX));
+	e->qtail.off += qrec_len(ev);
 	e->tail++;
 	pthread_mutex_unlock(&e->mu);
 	e->submitted++;
