@@ -81,4 +81,29 @@ static __always_inline bool client_pop(const struct fd_key *fk, struct cp_seq *q
 	return head || status < 200 || status == 204 || status == 304;
 }
 
+/*
+ * HTTP/2: one CLIENT span per stream, keyed by its stream id (bit 31 set: a
+ * stream id has 31 bits, so no HTTP/1 sequence number of the fd collides).
+ */
+#define H2_CP_SEQ(sid) ((sid) | 0x80000000u)
+
+/* Keep the CLIENT span of the request on stream sid of connection fk. */
+static __always_inline void h2_client_push(const struct fd_key *fk, __u32 sid,
+					   const struct client_pending *cp)
+{
+	struct cp_key k = { .tgid = fk->tgid, .fd = fk->fd, .seq = H2_CP_SEQ(sid) };
+
+	/* a stream id of the fd's previous connection: exported unanswered */
+	client_flush(&k);
+	bpf_map_update_elem(&client_pending, &k, cp, BPF_ANY);
+}
+
+/* Stream sid of connection fk ended on the peer's side (END_STREAM read). */
+static __always_inline void h2_client_end(const struct fd_key *fk, __u32 sid)
+{
+	struct cp_key k = { .tgid = fk->tgid, .fd = fk->fd, .seq = H2_CP_SEQ(sid) };
+
+	client_flush(&k);
+}
+
 #endif /* WEFT_HTTP_CLIENT_BPF_H */

@@ -482,6 +482,7 @@ static __always_inline void set_apply(struct sk_msg_md *msg, __u32 bytes)
 }
 
 #include "net/http_chunk.bpf.h"
+#include "net/http2_out.bpf.h"
 
 /*
  * A header block that began in an earlier write goes on at buf[0, n): its
@@ -506,12 +507,26 @@ static __always_inline int header_resume(struct sk_msg_md *msg, struct conn_stat
 	return SK_PASS;
 }
 
-/* One message of an enrolled connection, with the CPU's sk_msg scratch buf held. */
-static __always_inline int msg_work(struct sk_msg_md *msg, struct conn_state *st, char *buf)
+#define MSG_H2 (-1)	/* msg_work: the connection is (maybe) HTTP/2: run h2_run */
+
+/*
+ * One message of an enrolled HTTP/1 connection, with the CPU's sk_msg
+ * scratch held: SK_PASS, or MSG_H2 when the stream turned out to start with
+ * the HTTP/2 client preface. A global function, so that its stack and
+ * h2_run's are not added up.
+ */
+__attribute__((noinline)) int msg_work(struct sk_msg_md *msg, struct conn_state *st,
+				       struct weft_scratch *sc)
 {
-	__u32 size = msg->size, want = size < WEFT_HDR_MAX ? size : WEFT_HDR_MAX;
+	__u32 size, want;
+	char *buf;
 	int n, r;
 
+	if (!msg || !st || !sc)
+		return SK_PASS;
+	buf = sc->buf;
+	size = msg->size;
+	want = size < WEFT_HDR_MAX ? size : WEFT_HDR_MAX;
 	if (st->phase == PH_CHUNK && want > 256)
 		want = 256;	/* size lines are short; longer ones resume in the next run */
 	n = msg_copy(msg, buf, want);
@@ -521,10 +536,21 @@ static __always_inline int msg_work(struct sk_msg_md *msg, struct conn_state *st
 	}
 	if (st->phase == PH_CHUNK)
 		return chunk_run(msg, st, buf, n);
-	if (st->phase == PH_HDR)
+	if (st->phase == PH_HDR) {
+		/* "P" alone first, then "R": the HTTP/2 preface, not a method */
+		if (!st->seen_request && st->scan.pos == 1 && buf[0] == 'R') {
+			st->phase = PH_H2_PRE;
+			st->h2.pre_n = 1;
+			return MSG_H2;
+		}
 		return header_resume(msg, st, buf, n);
+	}
 
-	/* PH_START */
+	/* PH_START: the HTTP/2 client preface first (never a method: "PRI") */
+	if (!st->seen_request && n >= 2 && h2_preface_prefix((struct weft_scratch *)buf, n, 0)) {
+		st->phase = PH_H2_PRE;
+		return MSG_H2;
+	}
 	if (!weft_http_method_prefix(buf, n))
 		return drop_conn(msg, st, st->seen_request ? WH_GIVE_UP : WH_NOT_HTTP);
 	weft_http_scan_init(&st->scan);
@@ -546,7 +572,7 @@ int weft_http_msg(struct sk_msg_md *msg)
 	struct conn_state *st;
 	__u32 zero = 0, one = 1;
 	__u64 *busy;
-	char *buf;
+	char *buf, *b;
 	int r;
 
 	if (!sk)
@@ -560,8 +586,9 @@ int weft_http_msg(struct sk_msg_md *msg)
 		st->pid_checked = 1;
 	}
 	buf = bpf_map_lookup_elem(&scratch, &one);
+	b = bpf_map_lookup_elem(&h2_buf, &zero);
 	busy = bpf_map_lookup_elem(&msg_busy, &zero);
-	if (!buf || !busy)
+	if (!buf || !b || !busy)
 		return SK_PASS;
 	/*
 	 * sk_msg runs with migration, not preemption, disabled: on a preemptible
@@ -571,7 +598,12 @@ int weft_http_msg(struct sk_msg_md *msg)
 	 */
 	if (__sync_val_compare_and_swap(busy, 0, 1))
 		return drop_conn(msg, st, WH_PREEMPTED);
-	r = msg_work(msg, st, buf);
+	if (st->phase == PH_H2 || st->phase == PH_H2_PRE)
+		r = MSG_H2;
+	else
+		r = msg_work(msg, st, (struct weft_scratch *)buf);
+	if (r == MSG_H2)
+		r = h2_run(msg, st, (struct weft_scratch *)buf, (struct h2_buf *)b);
 	asm volatile("" ::: "memory");
 	*(volatile __u64 *)busy = 0;
 	return r;

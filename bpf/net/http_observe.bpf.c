@@ -10,6 +10,7 @@
 #define WEFT_LINK_EXTERN
 #include "net/http_shared.bpf.h"
 #include "net/http_client.bpf.h"
+#include "net/http2_in.bpf.h"
 
 struct ts_line_ctx {
 	struct weft_scratch *sc;
@@ -286,6 +287,8 @@ static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n)
 	int r;
 
 	if (n <= 0)
+		return;
+	if (h2_in_read(id, &fk, ubuf, n))
 		return;
 	len = n > WEFT_SCRATCH_SZ ? WEFT_SCRATCH_SZ : n;
 	hl = len < 16 ? len : 16;

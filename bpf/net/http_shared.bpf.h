@@ -71,6 +71,24 @@ enum conn_phase {
 	PH_CHUNK,
 	PH_PASS,
 	PH_HDR,
+	PH_H2_PRE,	/* the HTTP/2 client preface, then its SETTINGS frame: nothing changed yet */
+	PH_H2,		/* confirmed HTTP/2: frames followed (http2_out.bpf.h) */
+};
+
+/*
+ * An outgoing HTTP/2 connection's frame position, kept across sends: a frame
+ * (or its 9-byte header) may be cut anywhere between two sends.
+ */
+struct h2_out {
+	__u32 left;		/* payload bytes of the current frame still to pass */
+	__u32 max_sid;		/* highest stream whose request HEADERS went out */
+	__u32 cont_sid;		/* stream of a header block going on in CONTINUATION, 0: none */
+	__u8 hdr[9];		/* the frame header being collected */
+	__u8 hdr_n;		/* its bytes seen so far */
+	__u8 pre_n;		/* client preface bytes matched (PH_H2_PRE) */
+	__u8 tp_indexed;	/* the encoder's dynamic table may hold a traceparent entry */
+	__u8 ts_indexed;	/* ... a tracestate entry */
+	__u8 _pad[3];
 };
 
 /* Chunked body parser (RFC 9112 section 7.1), one byte at a time. */
@@ -102,6 +120,7 @@ struct conn_state {
 	__u32 ck_line;		/* bytes of the current size line / trailer section */
 	__u64 ck_size;		/* the chunk-size being read */
 	struct weft_http_scan scan;	/* the request header block being read */
+	struct h2_out h2;		/* PH_H2_PRE, PH_H2 */
 };
 
 /* An outgoing request waiting for its response (key: tgid, fd, sequence). */
@@ -154,6 +173,62 @@ WEFT_SHARED WEFT_SK_STORAGE(struct conn_state) conn SEC(".maps");
 
 WEFT_SHARED WEFT_MAP(BPF_MAP_TYPE_CGROUP_ARRAY, __u32, __u32, 1) target_cg SEC(".maps");
 
+
+/*
+ * An outgoing HTTP/2 connection as its process reads it (key: tgid, fd):
+ * the peer's SETTINGS_MAX_FRAME_SIZE and the incoming frame position
+ * (http2_in.bpf.h). Made by sk_msg when the connection is confirmed HTTP/2.
+ */
+struct h2_peer {
+	__u64 cookie;		/* the connection (an fd number is reused) */
+	__u32 max_frame;	/* the peer's SETTINGS_MAX_FRAME_SIZE; 0: not known, 16384 */
+	__u32 left;		/* payload bytes of the current incoming frame still to come */
+	__u8 hdr[9];
+	__u8 hdr_n;
+	__u8 _pad[6];
+};
+
+#define H2_DEFAULT_MAX_FRAME 16384	/* RFC 9113 6.5.2: also the smallest value allowed */
+
+WEFT_SHARED WEFT_LRU_HASH(struct fd_key, struct h2_peer, 16384) h2_peers SEC(".maps");
+
+/*
+ * A HEADERS frame copied out of a send (sk_msg only): 9 + the payload. Every
+ * index is masked, so no slack: 32 KiB is the most a per-CPU value holds.
+ */
+#define H2_BUF_SZ	32768	/* power of two */
+#define H2_BUF_MASK	(H2_BUF_SZ - 1)
+
+struct h2_buf {
+	char b[H2_BUF_SZ];
+};
+
+WEFT_SHARED WEFT_PERCPU_ARRAY(struct h2_buf, 1) h2_buf SEC(".maps");
+
+/* The walk over one HPACK header block (http2_out.bpf.h), one token a step. */
+struct hp_walk {
+	__u32 pos;
+	__u32 end;		/* the block's end (before padding) */
+	__u32 v;		/* the integer being read */
+	__u8 shift;
+	__u8 st;		/* enum hp_state */
+	__u8 what;		/* enum hp_what: what the integer is */
+	__u8 huff;		/* the current string is Huffman-coded */
+	__u8 incr;		/* the current field has incremental indexing */
+	__u8 name;		/* its name: 1 traceparent, 2 tracestate, 0 other */
+	__u8 tp;		/* traceparent literals in the block */
+	__u8 ts;		/* tracestate literals */
+	__u8 dyn_ref;		/* a dynamic-table index is used */
+	__u8 adds_tp;		/* a traceparent literal with incremental indexing */
+	__u8 adds_ts;
+	__u8 bad;		/* not a block this walk understands */
+	__u8 method;		/* static index of :method (2 GET, 3 POST), 0: other */
+};
+
+WEFT_SHARED WEFT_PERCPU_ARRAY(struct hp_walk, 1) hp_walks SEC(".maps");
+
+/* Some connection was confirmed HTTP/2: reads look their fd up in h2_peers. */
+WEFT_SHARED volatile __u32 h2_any WEFT_INIT(0);
 
 /* The fd each thread is writing right now (for sk_msg, which has no fd). */
 WEFT_SHARED WEFT_LRU_HASH(__u64, __s32, 16384) cur_fd SEC(".maps");

@@ -24,6 +24,12 @@ enum weft_http_counter {
 	WH_REPLACED,		/* a forwarded traceparent replaced in place (same 55 bytes) */
 	WH_TP_TWICE,		/* outgoing request with two traceparent headers: left untouched */
 	WH_TS_INVALID,		/* incoming tracestate invalid by the W3C rules: not carried */
+	WH_H2_CONNS,		/* connections confirmed HTTP/2 (client preface, then SETTINGS) */
+	WH_H2_TOO_BIG,		/* HTTP/2 request left alone: the field would pass the peer's max
+				 * frame size, or the frame is larger than weft's 32 KiB buffer */
+	WH_H2_SPLIT,		/* HTTP/2 request left alone: its HEADERS frame spans several sends */
+	WH_H2_CONT,		/* HTTP/2 request left alone: its header block goes on in CONTINUATION */
+	WH_H2_UNSURE,		/* HTTP/2 request left alone: a dynamic-table entry might be traceparent */
 	WH_NCOUNTERS,
 };
 

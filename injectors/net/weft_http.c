@@ -168,7 +168,9 @@ static void print_counters(struct weft_http *skel)
 		[WH_NEW_IDLE] = "new-trace-idle", [WH_NEW_TWO] = "new-trace-two-in-flight",
 		[WH_NEW_LOOP] = "new-trace-event-loop", [WH_RT_PARENT] = "runtime-parent",
 		[WH_REPLACED] = "forwarded-replaced", [WH_TP_TWICE] = "traceparent-twice",
-		[WH_TS_INVALID] = "tracestate-invalid",
+		[WH_TS_INVALID] = "tracestate-invalid", [WH_H2_CONNS] = "h2-connections",
+		[WH_H2_TOO_BIG] = "h2-frame-full", [WH_H2_SPLIT] = "h2-split-left-alone",
+		[WH_H2_CONT] = "h2-continuation-left-alone", [WH_H2_UNSURE] = "h2-unsure-left-alone",
 	};
 	uint64_t v[WH_NCOUNTERS];
 

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * weft-http, incoming frames of an outgoing HTTP/2 connection, as its process
+ * reads them (read tracepoints; included by http_observe.bpf.c only). The
+ * connection's entry in h2_peers is made by sk_msg when it confirms HTTP/2
+ * (http2_out.bpf.h); its frame position is kept across reads (a frame header
+ * may be cut anywhere). From the frames:
+ *   - every SETTINGS frame (not an ACK) from the server: its
+ *     SETTINGS_MAX_FRAME_SIZE, which bounds the HEADERS frames sk_msg grows;
+ *     a SETTINGS frame this read does not hold whole resets the bound to the
+ *     default 16384 (the smallest allowed: always safe);
+ *   - END_STREAM on a DATA or HEADERS frame of a client stream: the end of
+ *     that stream's CLIENT span.
+ */
+#ifndef WEFT_HTTP2_IN_BPF_H
+#define WEFT_HTTP2_IN_BPF_H
+
+#define H2I_DATA	0x0
+#define H2I_HEADERS	0x1
+#define H2I_SETTINGS	0x4
+#define H2I_END_STREAM	0x01
+#define H2I_ACK		0x01
+#define H2I_MAX_FRAME_ID 0x5
+#define H2I_SETTINGS_MAX 16	/* parameters read from one SETTINGS frame */
+
+struct h2_in_walk {
+	struct h2_peer *p;
+	const struct fd_key *fk;
+	__u64 ubuf;
+	__u32 n;
+	__u32 pos;
+};
+
+/* A SETTINGS payload of len bytes at user address at, all of it in the read. */
+static __always_inline void h2_in_settings(struct h2_peer *p, __u64 at, __u32 len)
+{
+	__u8 e[6];
+
+	if (len > 6 * H2I_SETTINGS_MAX) {
+		p->max_frame = 0;	/* not all read: back to the safe default */
+		return;
+	}
+	for (int i = 0; i < H2I_SETTINGS_MAX; i++) {
+		__u32 v;
+
+		if ((__u32)i * 6 + 6 > len)
+			break;
+		if (bpf_probe_read_user(e, sizeof(e), (void *)(at + i * 6))) {
+			p->max_frame = 0;
+			return;
+		}
+		if (e[0] || e[1] != H2I_MAX_FRAME_ID)
+			continue;
+		v = (__u32)e[2] << 24 | (__u32)e[3] << 16 | (__u32)e[4] << 8 | e[5];
+		/* out of range is a connection error at the client: keep the default */
+		p->max_frame = v >= H2_DEFAULT_MAX_FRAME && v < (1u << 24) ? v : 0;
+	}
+}
+
+static long h2_in_frame_cb(__u32 i, void *data)
+{
+	struct h2_in_walk *w = data;
+	struct h2_peer *p = w->p;
+	__u32 k, len, sid, had = p->hdr_n, rest;
+	__u8 t[16], type, flags;
+
+	if (w->pos >= w->n)
+		return 1;
+	rest = w->n - w->pos;
+	if (p->left) {
+		k = p->left < rest ? p->left : rest;
+		p->left -= k;
+		w->pos += k;
+		return 0;
+	}
+	if (had >= 9)
+		had = 0;
+	k = 9 - had;
+	if (k > rest)
+		k = rest;
+	weft_barrier_var(k);
+	k &= 15;
+	if (k == 0 || k > 9 || bpf_probe_read_user(t, k, (void *)(w->ubuf + w->pos)))
+		return 1;
+	for (__u32 j = 0; j < 9; j++) {
+		__u32 at = had + j;
+
+		weft_barrier_var(at);
+		if (j >= k || at > 8)
+			break;
+		p->hdr[at] = t[j];
+	}
+	w->pos += k;
+	if (had + k < 9) {
+		p->hdr_n = had + k;
+		return 1;
+	}
+	p->hdr_n = 0;
+	len = (__u32)p->hdr[0] << 16 | (__u32)p->hdr[1] << 8 | p->hdr[2];
+	type = p->hdr[3];
+	flags = p->hdr[4];
+	sid = ((__u32)p->hdr[5] << 24 | (__u32)p->hdr[6] << 16 | (__u32)p->hdr[7] << 8 | p->hdr[8]) &
+	      0x7fffffff;
+	if (type == H2I_SETTINGS && !(flags & H2I_ACK)) {
+		if (len <= w->n - w->pos)
+			h2_in_settings(p, w->ubuf + w->pos, len);
+		else
+			p->max_frame = 0;
+	} else if ((type == H2I_DATA || type == H2I_HEADERS) && (flags & H2I_END_STREAM) &&
+		   (sid & 1)) {
+		h2_client_end(w->fk, sid);
+	}
+	p->left = len;
+	return 0;
+}
+
+/*
+ * A target thread read n bytes at ubuf from fd: when fd is an outgoing
+ * HTTP/2 connection of its process, follow its frames; true when it is.
+ */
+static __always_inline bool h2_in_read(__u64 id, const struct fd_key *fk, __u64 ubuf, long n)
+{
+	struct h2_in_walk w = { .fk = fk, .ubuf = ubuf, .n = n };
+	struct sock *sk;
+
+	if (!h2_any)
+		return false;
+	w.p = bpf_map_lookup_elem(&h2_peers, fk);
+	if (!w.p)
+		return false;
+	/* the fd still names the connection sk_msg confirmed */
+	sk = weft_fd_sock(fk->fd);
+	if (!sk || BPF_CORE_READ(sk, __sk_common.skc_cookie.counter) != (__s64)w.p->cookie) {
+		bpf_map_delete_elem(&h2_peers, fk);
+		return false;
+	}
+	if (!weft_have_bpf_loop) {
+		w.p->max_frame = 0;
+		return true;
+	}
+	bpf_loop(256, h2_in_frame_cb, &w, 0);
+	if (w.pos < w.n) {
+		/* more frames than followed in one read: the position is lost */
+		bpf_map_delete_elem(&h2_peers, fk);
+	}
+	return true;
+}
+
+#endif /* WEFT_HTTP2_IN_BPF_H */

@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""A Python grpcio pair over cleartext HTTP/2, without generated code (raw
+bytes in and out through a generic handler).
+
+  grpc_pair.py server PORT DIR      serve /weft.test.Echo/Say on 127.0.0.1:PORT;
+                                    one JSON line per call into DIR/calls.jsonl:
+                                    the traceparent and tracestate values the
+                                    call carried and the app's own metadata;
+                                    DIR/server.ready once listening
+  grpc_pair.py client PORT N BIG    N unary calls on one channel, 4 at a time;
+                                    each carries metadata x-weft-n (its number)
+                                    and, when BIG > 0, x-big with BIG bytes;
+                                    prints each response in call order (the
+                                    uninstrumented run must print the same)
+"""
+import concurrent.futures
+import json
+import os
+import sys
+import threading
+
+import grpc
+
+METHOD = "/weft.test.Echo/Say"
+# metadata near the 16384-byte frame limit passes grpc's own 8 KiB default
+OPTS = [("grpc.max_metadata_size", 1 << 20)]
+
+
+def server(port, d):
+    lock = threading.Lock()
+    path = os.path.join(d, "calls.jsonl")
+
+    def say(req, ctx):
+        md = ctx.invocation_metadata()
+        rec = {
+            "traceparent": [v for k, v in md if k == "traceparent"],
+            "tracestate": [v for k, v in md if k == "tracestate"],
+            "n": [v for k, v in md if k == "x-weft-n"],
+            "big": [len(v) for k, v in md if k == "x-big"],
+        }
+        with lock, open(path, "a") as out:
+            out.write(json.dumps(rec) + "\n")
+        return b"echo:" + req
+
+    handler = grpc.method_handlers_generic_handler(
+        "weft.test.Echo", {"Say": grpc.unary_unary_rpc_method_handler(say)})
+    srv = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=4), options=OPTS)
+    srv.add_generic_rpc_handlers((handler,))
+    srv.add_insecure_port("127.0.0.1:%d" % port)
+    srv.start()
+    open(os.path.join(d, "server.ready"), "w").close()
+    srv.wait_for_termination()
+
+
+def client(port, n, big):
+    ch = grpc.insecure_channel("127.0.0.1:%d" % port, options=OPTS)
+    say = ch.unary_unary(METHOD)
+
+    def one(i):
+        md = [("x-weft-n", str(i))]
+        if big:
+            md.append(("x-big", "b" * big))
+        return say(b"request %d" % i, metadata=md, timeout=30)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        for r in pool.map(one, range(n)):
+            print(r.decode())
+    ch.close()
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "server":
+        server(int(sys.argv[2]), sys.argv[3])
+    else:
+        client(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
