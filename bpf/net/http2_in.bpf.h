@@ -6,9 +6,10 @@
  * (http2_out.bpf.h); its frame position is kept across reads (a frame header
  * may be cut anywhere). From the frames:
  *   - every SETTINGS frame (not an ACK) from the server: its
- *     SETTINGS_MAX_FRAME_SIZE, which bounds the HEADERS frames sk_msg grows;
- *     a SETTINGS frame this read does not hold whole resets the bound to the
- *     default 16384 (the smallest allowed: always safe);
+ *     SETTINGS_MAX_FRAME_SIZE, which bounds the HEADERS frames sk_msg grows,
+ *     parameter by parameter as they are read (cut anywhere); a parameter
+ *     that cannot be read resets the bound to the default 16384 (the
+ *     smallest allowed: always safe);
  *   - END_STREAM on a DATA or HEADERS frame of a client stream: the end of
  *     that stream's CLIENT span.
  */
@@ -21,7 +22,6 @@
 #define H2I_END_STREAM	0x01
 #define H2I_ACK		0x01
 #define H2I_MAX_FRAME_ID 0x5
-#define H2I_SETTINGS_MAX 16	/* parameters read from one SETTINGS frame */
 
 struct h2_in_walk {
 	struct h2_peer *p;
@@ -31,30 +31,51 @@ struct h2_in_walk {
 	__u32 pos;
 };
 
-/* A SETTINGS payload of len bytes at user address at, all of it in the read. */
-static __always_inline void h2_in_settings(struct h2_peer *p, __u64 at, __u32 len)
+/* The SETTINGS parameter in p->ent is complete (RFC 9113 6.5.1, 6.5.2). */
+static __always_inline void h2_in_param(struct h2_peer *p)
 {
-	__u8 e[6];
+	__u32 v = (__u32)p->ent[2] << 24 | (__u32)p->ent[3] << 16 | (__u32)p->ent[4] << 8 | p->ent[5];
 
-	if (len > 6 * H2I_SETTINGS_MAX) {
-		p->max_frame = 0;	/* not all read: back to the safe default */
+	if (p->ent[0] || p->ent[1] != H2I_MAX_FRAME_ID)
 		return;
-	}
-	for (int i = 0; i < H2I_SETTINGS_MAX; i++) {
-		__u32 v;
+	/* out of range is a connection error at the client: keep the default */
+	p->max_frame = v >= H2_DEFAULT_MAX_FRAME && v < (1u << 24) ? v : 0;
+}
 
-		if ((__u32)i * 6 + 6 > len)
-			break;
-		if (bpf_probe_read_user(e, sizeof(e), (void *)(at + i * 6))) {
-			p->max_frame = 0;
-			return;
-		}
-		if (e[0] || e[1] != H2I_MAX_FRAME_ID)
-			continue;
-		v = (__u32)e[2] << 24 | (__u32)e[3] << 16 | (__u32)e[4] << 8 | e[5];
-		/* out of range is a connection error at the client: keep the default */
-		p->max_frame = v >= H2_DEFAULT_MAX_FRAME && v < (1u << 24) ? v : 0;
+/* SETTINGS payload bytes at the walk's position: parameters, cut anywhere. */
+static __always_inline int h2_in_settings(struct h2_in_walk *w, struct h2_peer *p, __u32 rest)
+{
+	__u32 had = p->ent_n, k = 6 - (had < 6 ? had : 0);
+	__u8 t[8];
+
+	if (had >= 6)
+		had = 0;
+	if (k > rest)
+		k = rest;
+	if (k > p->left)
+		k = p->left;
+	weft_barrier_var(k);
+	k &= 7;
+	if (k == 0 || k > 6 || bpf_probe_read_user(t, k, (void *)(w->ubuf + w->pos))) {
+		p->max_frame = 0;	/* unread: back to the safe default */
+		return 1;
 	}
+	for (__u32 j = 0; j < 6; j++) {
+		__u32 at = had + j;
+
+		weft_barrier_var(at);
+		if (j >= k || at > 5)
+			break;
+		p->ent[at] = t[j];
+	}
+	w->pos += k;
+	p->left -= k;
+	p->ent_n = had + k;
+	if (p->ent_n == 6) {
+		h2_in_param(p);
+		p->ent_n = 0;
+	}
+	return 0;
 }
 
 static long h2_in_frame_cb(__u32 i, void *data)
@@ -67,6 +88,8 @@ static long h2_in_frame_cb(__u32 i, void *data)
 	if (w->pos >= w->n)
 		return 1;
 	rest = w->n - w->pos;
+	if (p->left && p->in_settings)
+		return h2_in_settings(w, p, rest);
 	if (p->left) {
 		k = p->left < rest ? p->left : rest;
 		p->left -= k;
@@ -101,12 +124,11 @@ static long h2_in_frame_cb(__u32 i, void *data)
 	flags = p->hdr[4];
 	sid = ((__u32)p->hdr[5] << 24 | (__u32)p->hdr[6] << 16 | (__u32)p->hdr[7] << 8 | p->hdr[8]) &
 	      0x7fffffff;
-	if (type == H2I_SETTINGS && !(flags & H2I_ACK)) {
-		if (len <= w->n - w->pos)
-			h2_in_settings(p, w->ubuf + w->pos, len);
-		else
-			p->max_frame = 0;
-	} else if ((type == H2I_DATA || type == H2I_HEADERS) && (flags & H2I_END_STREAM) &&
+	p->in_settings = type == H2I_SETTINGS && !(flags & H2I_ACK);
+	p->ent_n = 0;
+	if (p->in_settings && len % 6)
+		p->in_settings = 0;	/* a connection error at the client */
+	if ((type == H2I_DATA || type == H2I_HEADERS) && (flags & H2I_END_STREAM) &&
 		   (sid & 1)) {
 		h2_client_end(w->fk, sid);
 	}

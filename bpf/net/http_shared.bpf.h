@@ -185,6 +185,9 @@ struct h2_peer {
 	__u32 left;		/* payload bytes of the current incoming frame still to come */
 	__u8 hdr[9];
 	__u8 hdr_n;
+	__u8 ent[6];		/* the SETTINGS parameter being read (they may be cut too) */
+	__u8 ent_n;
+	__u8 in_settings;	/* the current frame is a SETTINGS frame (not an ACK) */
 	__u8 _pad[6];
 };
 
