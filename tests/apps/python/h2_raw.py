@@ -24,6 +24,10 @@ blocks by python3-hpack), to check weft-http's frame tracking byte by byte.
         indexed   the app's own traceparent, with incremental indexing, then
                   again by dynamic-table index: never a second one
       Every response must come back (:status 200 per stream).
+  h2_raw.py front PORT DIR H2PORT
+      A thread-per-request HTTP/1 server: each request is answered after one
+      HTTP/2 request (a connection of its own, from the handler's thread) to
+      the server on H2PORT; DIR/server.ready once listening.
   h2_raw.py notsent PORT DIR CASE
       A stream that starts like HTTP/2 but is not (CASE: noframe, http1,
       ack, settings-stream, bytewise-ping, diverge); the bytes sent go to
@@ -276,12 +280,35 @@ def notsent(port, d, case):
     s.close()
 
 
+def front(port, d, h2port):
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            c = Client(h2port, d)
+            c.start(table=False)
+            c.request(whole, 1)
+            c.finish()
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    open(os.path.join(d, "server.ready"), "w").close()
+    srv.serve_forever()
+
+
 if __name__ == "__main__":
     cmd, port, d = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     if cmd == "server":
         server(port, d, int(sys.argv[4]) if len(sys.argv) > 4 else 0)
     elif cmd == "sink":
         sink(port, d)
+    elif cmd == "front":
+        front(port, d, int(sys.argv[4]))
     elif cmd == "client":
         client(port, d, sys.argv[4])
     else:
