@@ -137,10 +137,13 @@ static long h2_in_frame_cb(__u32 i, void *data)
 }
 
 /*
- * A target thread read n bytes at ubuf from fd: when fd is an outgoing
- * HTTP/2 connection of its process, follow its frames; true when it is.
+ * A target thread read n bytes at ubuf from fd (iov_len: 1 + the first
+ * iovec's size for readv/recvmsg, 0 for one buffer): when fd is an outgoing HTTP/2
+ * connection of its process, follow its frames; true when it is. Bytes that
+ * went to a second iovec are not seen: the position is lost, and with it the
+ * entry (the frame bound falls back to the default, always safe).
  */
-static __always_inline bool h2_in_read(__u64 id, const struct fd_key *fk, __u64 ubuf, long n)
+static __always_inline bool h2_in_read(const struct fd_key *fk, __u64 ubuf, long n, __u32 iov_len)
 {
 	struct h2_in_walk w = { .fk = fk, .ubuf = ubuf, .n = n };
 	struct sock *sk;
@@ -156,8 +159,8 @@ static __always_inline bool h2_in_read(__u64 id, const struct fd_key *fk, __u64 
 		bpf_map_delete_elem(&h2_peers, fk);
 		return false;
 	}
-	if (!weft_have_bpf_loop) {
-		w.p->max_frame = 0;
+	if (!weft_have_bpf_loop || (iov_len && n > iov_len - 1)) {
+		bpf_map_delete_elem(&h2_peers, fk);
 		return true;
 	}
 	bpf_loop(256, h2_in_frame_cb, &w, 0);

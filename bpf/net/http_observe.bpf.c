@@ -128,10 +128,14 @@ static __always_inline void sock_addrs(struct sock *sk, struct weft_sockaddr *lo
 	peer->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 }
 
-static __always_inline void save_rd(__s32 fd, __u64 ubuf)
+/* vec: readv/recvmsg, whose first iovec (ubuf, iov_len bytes) is all that is looked at */
+static __always_inline void save_rd(__s32 fd, __u64 ubuf, bool vec, __u64 iov_len)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct rd_args a = { .buf = ubuf, .fd = fd }, *p;
+
+	if (vec)
+		a.iov_len = iov_len < WEFT_RD_ONE_BUF - 1 ? iov_len + 1 : WEFT_RD_ONE_BUF - 1;
 
 	if (!task_targeted(id))
 		return;
@@ -274,8 +278,10 @@ static __always_inline void more_responses(const struct fd_key *fk, struct cp_se
 	bpf_loop(512, resp_step_cb, &rl, 0);
 }
 
-/* A target thread read n bytes at ubuf from fd. */
-static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n)
+/*
+ * A target thread read n bytes at ubuf from fd (iov_len: as in rd_args).
+ */
+static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n, __u32 iov_len)
 {
 	struct fd_key fk = { .tgid = id >> 32, .fd = fd };
 	struct in_state *is;
@@ -288,7 +294,7 @@ static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n)
 
 	if (n <= 0)
 		return;
-	if (h2_in_read(id, &fk, ubuf, n))
+	if (h2_in_read(&fk, ubuf, n, iov_len))
 		return;
 	len = n > WEFT_SCRATCH_SZ ? WEFT_SCRATCH_SZ : n;
 	hl = len < 16 ? len : 16;
@@ -395,7 +401,7 @@ static __always_inline void exit_rd(long ret)
 	c = *a;
 	a->buf = 0;	/* consumed; the entry stays for the thread's next read */
 	if (ret > 0)
-		on_read(id, c.fd, c.buf, ret);
+		on_read(id, c.fd, c.buf, ret, c.iov_len);
 }
 
 /* A target thread writes to fd: note it; end its SERVER span at the status line. */
@@ -449,14 +455,14 @@ static __always_inline __u64 msghdr_iov(__u64 umsg)
 SEC("tracepoint/syscalls/sys_enter_read")
 int weft_http_enter_read(struct trace_event_raw_sys_enter *ctx)
 {
-	save_rd(ctx->args[0], ctx->args[1]);
+	save_rd(ctx->args[0], ctx->args[1], false, 0);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_recvfrom")
 int weft_http_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
 {
-	save_rd(ctx->args[0], ctx->args[1]);
+	save_rd(ctx->args[0], ctx->args[1], false, 0);
 	return 0;
 }
 
@@ -468,7 +474,7 @@ int weft_http_enter_readv(struct trace_event_raw_sys_enter *ctx)
 	if (!task_targeted(id))
 		return 0;
 	first_iov(ctx->args[1], &base, &len);
-	save_rd(ctx->args[0], base);
+	save_rd(ctx->args[0], base, true, len);
 	return 0;
 }
 
@@ -480,7 +486,7 @@ int weft_http_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
 	if (!task_targeted(id))
 		return 0;
 	first_iov(msghdr_iov(ctx->args[1]), &base, &len);
-	save_rd(ctx->args[0], base);
+	save_rd(ctx->args[0], base, true, len);
 	return 0;
 }
 

@@ -164,8 +164,10 @@ struct in_state {
 struct rd_args {
 	__u64 buf;
 	__s32 fd;
-	__u32 _pad;
+	__u32 iov_len;	/* 0: one buffer; readv/recvmsg: 1 + the bytes of the first iovec (buf) */
 };
+
+#define WEFT_RD_ONE_BUF 0xffffffffULL
 
 WEFT_SHARED WEFT_MAP(BPF_MAP_TYPE_SOCKHASH, __u64, __u64, 65536) sock_map SEC(".maps");
 
