@@ -137,27 +137,74 @@ static long h2_in_frame_cb(__u32 i, void *data)
 }
 
 /*
+ * A server speaks first in HTTP/2 (its SETTINGS frame), often before the
+ * client's preface has left and sk_msg has confirmed the connection: the
+ * first read of an enrolled connection (a socket cookie: sockops took it) that
+ * starts with a SETTINGS frame header and holds every byte received so far
+ * (tcp_sock counters: so it starts at the connection's first byte) gets an
+ * entry at once; sk_msg keeps it when it confirms the same connection.
+ */
+static __always_inline struct h2_peer *h2_in_first(const struct fd_key *fk, long n,
+						   const char *head)
+{
+	struct h2_peer e = {};
+	struct tcp_sock *tp;
+	struct sock *sk;
+	__u32 len;
+	__u64 seen;
+	__u16 fam;
+
+	if (n < 9 || head[0] || head[3] != H2I_SETTINGS || head[4] || head[5] || head[6] ||
+	    head[7] || head[8])
+		return NULL;
+	len = (__u32)(__u8)head[1] << 8 | (__u8)head[2];
+	if (len % 6)
+		return NULL;
+	sk = weft_fd_sock(fk->fd);
+	if (!sk)
+		return NULL;
+	fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	e.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	/* only sockets sockops saw have a cookie here (an entry matters only once
+	 * sk_msg confirms the same cookie) */
+	if ((fam != AF_INET && fam != AF_INET6) || !e.cookie)
+		return NULL;
+	tp = (struct tcp_sock *)sk;
+	seen = BPF_CORE_READ(tp, bytes_received) -
+	       (__u32)(BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq));
+	if (seen != (__u64)n)
+		return NULL;
+	bpf_map_update_elem(&h2_peers, fk, &e, BPF_ANY);
+	if (!h2_any)
+		h2_any = 1;
+	return bpf_map_lookup_elem(&h2_peers, fk);
+}
+
+/*
  * A target thread read n bytes at ubuf from fd (iov_len: 1 + the first
  * iovec's size for readv/recvmsg, 0 for one buffer): when fd is an outgoing HTTP/2
  * connection of its process, follow its frames; true when it is. Bytes that
  * went to a second iovec are not seen: the position is lost, and with it the
  * entry (the frame bound falls back to the default, always safe).
  */
-static __always_inline bool h2_in_read(const struct fd_key *fk, __u64 ubuf, long n, __u32 iov_len)
+static __always_inline bool h2_in_read(const struct fd_key *fk, __u64 ubuf, long n, __u32 iov_len,
+				       const char *head)
 {
 	struct h2_in_walk w = { .fk = fk, .ubuf = ubuf, .n = n };
 	struct sock *sk;
 
-	if (!h2_any)
-		return false;
-	w.p = bpf_map_lookup_elem(&h2_peers, fk);
-	if (!w.p)
-		return false;
-	/* the fd still names the connection sk_msg confirmed */
-	sk = weft_fd_sock(fk->fd);
-	if (!sk || BPF_CORE_READ(sk, __sk_common.skc_cookie.counter) != (__s64)w.p->cookie) {
-		bpf_map_delete_elem(&h2_peers, fk);
-		return false;
+	w.p = h2_any ? bpf_map_lookup_elem(&h2_peers, fk) : NULL;
+	if (!w.p) {
+		w.p = h2_in_first(fk, n, head);
+		if (!w.p)
+			return false;
+	} else {
+		/* the fd still names the connection the entry was made for */
+		sk = weft_fd_sock(fk->fd);
+		if (!sk || BPF_CORE_READ(sk, __sk_common.skc_cookie.counter) != (__s64)w.p->cookie) {
+			bpf_map_delete_elem(&h2_peers, fk);
+			return false;
+		}
 	}
 	if (!weft_have_bpf_loop || (iov_len && n > iov_len - 1)) {
 		bpf_map_delete_elem(&h2_peers, fk);

@@ -461,7 +461,7 @@ static __always_inline int h2_copy(struct sk_msg_md *msg, char *b, __u32 sz)
 static __always_inline void h2_confirmed(struct conn_state *st)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct h2_peer p = { .cookie = st->cookie };
+	struct h2_peer p = { .cookie = st->cookie }, *e;
 	struct fd_key fk = { .tgid = pid_tgid >> 32 };
 	__s32 *fdp = bpf_map_lookup_elem(&cur_fd, &pid_tgid);
 
@@ -469,7 +469,10 @@ static __always_inline void h2_confirmed(struct conn_state *st)
 	if (!fdp)
 		return;
 	fk.fd = *fdp;
-	bpf_map_update_elem(&h2_peers, &fk, &p, BPF_ANY);
+	/* the server's first frames may have been read already (h2_in_first) */
+	e = bpf_map_lookup_elem(&h2_peers, &fk);
+	if (!e || e->cookie != st->cookie)
+		bpf_map_update_elem(&h2_peers, &fk, &p, BPF_ANY);
 	if (!h2_any)
 		h2_any = 1;
 }

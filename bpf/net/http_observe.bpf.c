@@ -294,13 +294,13 @@ static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n, __u3
 
 	if (n <= 0)
 		return;
-	if (h2_in_read(&fk, ubuf, n, iov_len))
-		return;
 	len = n > WEFT_SCRATCH_SZ ? WEFT_SCRATCH_SZ : n;
 	hl = len < 16 ? len : 16;
 	/* fixed size (bytes past hl are ignored); a short buffer at a page end fails */
 	if (bpf_probe_read_user(head, sizeof(head), (void *)ubuf) &&
 	    bpf_probe_read_user(head, 1, (void *)ubuf))
+		return;
+	if (h2_in_read(&fk, ubuf, n, iov_len, head))
 		return;
 
 	/*

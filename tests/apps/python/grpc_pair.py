@@ -7,11 +7,15 @@ bytes in and out through a generic handler).
                                     the traceparent and tracestate values the
                                     call carried and the app's own metadata;
                                     DIR/server.ready once listening
-  grpc_pair.py client PORT N BIG    N unary calls on one channel, 4 at a time;
-                                    each carries metadata x-weft-n (its number)
-                                    and, when BIG > 0, x-big with BIG bytes;
-                                    prints each response in call order (the
-                                    uninstrumented run must print the same)
+  grpc_pair.py client PORT N BIG [CONC]
+                                    N unary calls on one channel, CONC (4) at a
+                                    time; each carries metadata x-weft-n (its
+                                    number) and, when BIG > 0, x-big with BIG
+                                    bytes (BIG -1: big_size(n) bytes, from 0 to
+                                    16000) after one small call (x-weft-n
+                                    warmup); prints each response in call
+                                    order (the uninstrumented run must print
+                                    the same)
 """
 import concurrent.futures
 import json
@@ -52,17 +56,26 @@ def server(port, d):
     srv.wait_for_termination()
 
 
-def client(port, n, big):
+def big_size(i):
+    return (i * 7919) % 16001
+
+
+def client(port, n, big, conc):
     ch = grpc.insecure_channel("127.0.0.1:%d" % port, options=OPTS)
     say = ch.unary_unary(METHOD)
 
     def one(i):
         md = [("x-weft-n", str(i))]
-        if big:
-            md.append(("x-big", "b" * big))
+        size = big_size(i) if big < 0 else big
+        if size:
+            md.append(("x-big", "b" * size))
         return say(b"request %d" % i, metadata=md, timeout=30)
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+    if big:
+        # one small call first: the server's SETTINGS (its larger frame limit)
+        # have been read before a big header block goes out
+        say(b"warmup", metadata=[("x-weft-n", "warmup")], timeout=30)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=conc) as pool:
         for r in pool.map(one, range(n)):
             print(r.decode())
     ch.close()
@@ -72,4 +85,5 @@ if __name__ == "__main__":
     if sys.argv[1] == "server":
         server(int(sys.argv[2]), sys.argv[3])
     else:
-        client(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+        client(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]),
+               int(sys.argv[5]) if len(sys.argv) > 5 else 4)
