@@ -31,6 +31,31 @@ struct h2_in_walk {
 	__u32 pos;
 };
 
+/*
+ * k (1..9) bytes of the read at the walk's position, appended to dst (of cap
+ * bytes, had of them filled); false when they cannot be read.
+ */
+static __always_inline bool h2_in_take(struct h2_in_walk *w, __u8 *dst, __u32 had, __u32 cap,
+				       __u32 k)
+{
+	__u8 t[16];
+
+	weft_barrier_var(k);
+	k &= 15;
+	if (k == 0 || k > 9 || bpf_probe_read_user(t, k, (void *)(w->ubuf + w->pos)))
+		return false;
+	for (__u32 j = 0; j < 9; j++) {
+		__u32 at = had + j;
+
+		weft_barrier_var(at);
+		if (j >= k || at >= cap || at > 8)
+			break;
+		dst[at] = t[j];
+	}
+	w->pos += k;
+	return true;
+}
+
 /* The SETTINGS parameter in p->ent is complete (RFC 9113 6.5.1, 6.5.2). */
 static __always_inline void h2_in_param(struct h2_peer *p)
 {
@@ -45,30 +70,16 @@ static __always_inline void h2_in_param(struct h2_peer *p)
 /* SETTINGS payload bytes at the walk's position: parameters, cut anywhere. */
 static __always_inline int h2_in_settings(struct h2_in_walk *w, struct h2_peer *p, __u32 rest)
 {
-	__u32 had = p->ent_n, k = 6 - (had < 6 ? had : 0);
-	__u8 t[8];
+	__u32 had = p->ent_n < 6 ? p->ent_n : 0, k = 6 - had;
 
-	if (had >= 6)
-		had = 0;
 	if (k > rest)
 		k = rest;
 	if (k > p->left)
 		k = p->left;
-	weft_barrier_var(k);
-	k &= 7;
-	if (k == 0 || k > 6 || bpf_probe_read_user(t, k, (void *)(w->ubuf + w->pos))) {
+	if (!h2_in_take(w, p->ent, had, 6, k)) {
 		p->max_frame = 0;	/* unread: back to the safe default */
 		return 1;
 	}
-	for (__u32 j = 0; j < 6; j++) {
-		__u32 at = had + j;
-
-		weft_barrier_var(at);
-		if (j >= k || at > 5)
-			break;
-		p->ent[at] = t[j];
-	}
-	w->pos += k;
 	p->left -= k;
 	p->ent_n = had + k;
 	if (p->ent_n == 6) {
@@ -83,7 +94,7 @@ static long h2_in_frame_cb(__u32 i, void *data)
 	struct h2_in_walk *w = data;
 	struct h2_peer *p = w->p;
 	__u32 k, len, sid, had = p->hdr_n, rest;
-	__u8 t[16], type, flags;
+	__u8 type, flags;
 
 	if (w->pos >= w->n)
 		return 1;
@@ -101,19 +112,8 @@ static long h2_in_frame_cb(__u32 i, void *data)
 	k = 9 - had;
 	if (k > rest)
 		k = rest;
-	weft_barrier_var(k);
-	k &= 15;
-	if (k == 0 || k > 9 || bpf_probe_read_user(t, k, (void *)(w->ubuf + w->pos)))
+	if (!h2_in_take(w, p->hdr, had, 9, k))
 		return 1;
-	for (__u32 j = 0; j < 9; j++) {
-		__u32 at = had + j;
-
-		weft_barrier_var(at);
-		if (j >= k || at > 8)
-			break;
-		p->hdr[at] = t[j];
-	}
-	w->pos += k;
 	if (had + k < 9) {
 		p->hdr_n = had + k;
 		return 1;

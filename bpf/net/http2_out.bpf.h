@@ -264,13 +264,7 @@ __attribute__((noinline)) int h2_insert(struct sk_msg_md *msg, __u32 off,
 	if (tl)
 		tsn = 12 + (tl < 127 ? 1 : tl - 127 < 128 ? 2 : 3) + tl;
 	n = H2_TP_FIELD_LEN + tsn;
-	if (bpf_msg_push_data(msg, off, n, 0))
-		return -1;
-	if (bpf_msg_pull_data(msg, off, off + n, 0))
-		return -1;
-	data = (void *)(long)msg->data;
-	data_end = (void *)(long)msg->data_end;
-	if (data + H2_TP_FIELD_LEN > data_end)
+	if (msg_room(msg, off, n, &data, &data_end) || data + H2_TP_FIELD_LEN > data_end)
 		return -1;
 	data[0] = 0x00;
 	data[1] = 11;
@@ -296,14 +290,7 @@ __attribute__((noinline)) int h2_insert(struct sk_msg_md *msg, __u32 off,
 		*q++ = ((tl - 127) & 0x7f) | 0x80;
 		*q++ = (tl - 127) >> 7;
 	}
-	for (__u32 i = 0; i < WEFT_TS_MAX; i++) {
-		if (i >= tl)
-			break;
-		if (q + i + 1 > data_end)
-			return -1;
-		q[i] = ts->c[i & (WEFT_TS_MAX - 1)];
-	}
-	return n;
+	return put_ts(q, data_end, ts, tl) ? -1 : (int)n;
 }
 
 /* The frame's 24-bit length, at the message's first byte, set to len. */
@@ -420,18 +407,11 @@ static __always_inline __u32 h2_request(struct sk_msg_md *msg, struct conn_state
 	count(WH_INSERTED);
 	if (fk.fd >= 0) {
 		cp->ev.flags |= WEFT_SPAN_WRITTEN;
-		cp->ev.start_ns = bpf_ktime_get_ns();
-		cp->ev.pid = pid_tgid >> 32;
-		cp->ev.tid = (__u32)pid_tgid;
-		cp->ev.kind = WEFT_KIND_CLIENT;
-		cp->ev.proto = WEFT_PROTO_HTTP2;
-		cp->ev.injector = WEFT_INJ_HTTP;
+		client_ev_start(&cp->ev, msg, pid_tgid, WEFT_PROTO_HTTP2);
 		if (w->method) {
 			cp->ev.method_len = w->method == 2 ? 3 : 4;
 			__builtin_memcpy(cp->ev.method, w->method == 2 ? "GET" : "POST", 4);
 		}
-		fill_peer(&cp->ev.peer, msg, false);
-		fill_peer(&cp->ev.local, msg, true);
 		h2_client_push(&fk, sid, cp);
 	}
 	return r;

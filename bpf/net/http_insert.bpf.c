@@ -129,6 +129,20 @@ static __always_inline void fill_peer(struct weft_sockaddr *a, struct sk_msg_md 
 		a->port = bpf_ntohs((__u16)msg->remote_port);
 }
 
+/* The fields every CLIENT span event of this program starts with. */
+static __always_inline void client_ev_start(struct weft_span_event *ev, struct sk_msg_md *msg,
+					    __u64 pid_tgid, __u8 proto)
+{
+	ev->start_ns = bpf_ktime_get_ns();
+	ev->pid = pid_tgid >> 32;
+	ev->tid = (__u32)pid_tgid;
+	ev->kind = WEFT_KIND_CLIENT;
+	ev->proto = proto;
+	ev->injector = WEFT_INJ_HTTP;
+	fill_peer(&ev->peer, msg, false);
+	fill_peer(&ev->local, msg, true);
+}
+
 /*
  * The request an outgoing request written by thread pid_tgid on fd belongs
  * to: a runtime rule's tie of the connection first, else the thread's served
@@ -185,6 +199,34 @@ static __always_inline void join_pieces(struct sk_msg_md *msg)
 		count(WH_ERRORS);
 }
 
+/*
+ * Room for n bytes at offset off of the message, pulled into one piece at
+ * *data (up to *end, which may leave less than n: check): 0, or -1.
+ */
+static __always_inline int msg_room(struct sk_msg_md *msg, __u32 off, __u32 n, char **data,
+				    char **end)
+{
+	if (bpf_msg_push_data(msg, off, n, 0) || bpf_msg_pull_data(msg, off, off + n, 0))
+		return -1;
+	*data = (void *)(long)msg->data;
+	*end = (void *)(long)msg->data_end;
+	return 0;
+}
+
+/* The tl characters of ts written at q, short of data_end: 0, or -1. */
+static __always_inline int put_ts(char *q, const char *data_end, const struct ts_chars *ts,
+				  __u32 tl)
+{
+	for (__u32 i = 0; i < WEFT_TS_MAX; i++) {
+		if (i >= tl)
+			break;
+		if (q + i + 1 > data_end)
+			return -1;
+		q[i] = ts->c[i & (WEFT_TS_MAX - 1)];
+	}
+	return 0;
+}
+
 __attribute__((noinline)) int insert_tp(struct sk_msg_md *msg, __u32 off,
 					const struct weft_trace_ctx *ctx, const struct ts_chars *ts,
 					__u32 tl)
@@ -197,13 +239,7 @@ __attribute__((noinline)) int insert_tp(struct sk_msg_md *msg, __u32 off,
 	if (!ts || tl > WEFT_TS_MAX)
 		tl = 0;
 	n = WEFT_TP_LINE_LEN + (tl ? WEFT_TS_HEADER_LEN + tl + 2 : 0);
-	if (bpf_msg_push_data(msg, off, n, 0))
-		return -1;
-	if (bpf_msg_pull_data(msg, off, off + n, 0))
-		return -1;
-	data = (void *)(long)msg->data;
-	data_end = (void *)(long)msg->data_end;
-	if (data + WEFT_TP_LINE_LEN > data_end)
+	if (msg_room(msg, off, n, &data, &data_end) || data + WEFT_TP_LINE_LEN > data_end)
 		return -1;
 	__builtin_memcpy(data, WEFT_TP_HEADER, WEFT_TP_HEADER_LEN);
 	weft_tp_format(data + WEFT_TP_HEADER_LEN, ctx);
@@ -216,14 +252,8 @@ __attribute__((noinline)) int insert_tp(struct sk_msg_md *msg, __u32 off,
 	if (data + WEFT_TP_LINE_LEN + WEFT_TS_HEADER_LEN > data_end)
 		return -1;
 	__builtin_memcpy(data + WEFT_TP_LINE_LEN, WEFT_TS_HEADER, WEFT_TS_HEADER_LEN);
-	for (__u32 i = 0; i < WEFT_TS_MAX; i++) {
-		if (i >= tl)
-			break;
-		q = data + WEFT_TP_LINE_LEN + WEFT_TS_HEADER_LEN + i;
-		if (q + 1 > data_end)
-			return -1;
-		*q = ts->c[i & (WEFT_TS_MAX - 1)];
-	}
+	if (put_ts(data + WEFT_TP_LINE_LEN + WEFT_TS_HEADER_LEN, data_end, ts, tl))
+		return -1;
 	q = data + WEFT_TP_LINE_LEN + WEFT_TS_HEADER_LEN + (tl & (2 * WEFT_TS_MAX - 1));
 	if (q + 2 > data_end)
 		return -1;
@@ -434,19 +464,12 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 	}
 
 	if (emit && fk.fd >= 0) {
-		cp->ev.start_ns = bpf_ktime_get_ns();
-		cp->ev.pid = pid_tgid >> 32;
-		cp->ev.tid = (__u32)pid_tgid;
-		cp->ev.kind = WEFT_KIND_CLIENT;
-		cp->ev.proto = WEFT_PROTO_HTTP1;
-		cp->ev.injector = WEFT_INJ_HTTP;
+		client_ev_start(&cp->ev, msg, pid_tgid, WEFT_PROTO_HTTP1);
 		cp->ev.truncated = s->truncated;
 		cp->ev.method_len = s->method_len;
 		cp->ev.path_len = s->path_len;
 		__builtin_memcpy(cp->ev.method, s->method, WEFT_METHOD_MAX);
 		__builtin_memcpy(cp->ev.path, s->path, WEFT_PATH_MAX);
-		fill_peer(&cp->ev.peer, msg, false);
-		fill_peer(&cp->ev.local, msg, true);
 		client_push(&fk, st->cookie, cp);
 	}
 

@@ -119,12 +119,17 @@ def end_stream(c, enc, out, sid, st):
     c.sendall(frame(HEADERS, END_STREAM | END_HEADERS, sid, enc.encode([(":status", "200")])))
 
 
-def server(port, d, maxframe):
+def listen(port, d):
     ls = socket.socket()
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("127.0.0.1", port))
     ls.listen(16)
     open(os.path.join(d, "server.ready"), "w").close()
+    return ls
+
+
+def server(port, d, maxframe):
+    ls = listen(port, d)
     while True:
         c, _ = ls.accept()
         serve_conn(c, d, maxframe)
@@ -132,11 +137,7 @@ def server(port, d, maxframe):
 
 
 def sink(port, d):
-    ls = socket.socket()
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("127.0.0.1", port))
-    ls.listen(16)
-    open(os.path.join(d, "server.ready"), "w").close()
+    ls = listen(port, d)
     while True:
         c, peer = ls.accept()
         b = b""
