@@ -7,6 +7,9 @@ bytes in and out through a generic handler).
                                     the traceparent and tracestate values the
                                     call carried and the app's own metadata;
                                     DIR/server.ready once listening
+  grpc_pair.py server PORT DIR NEXT the same, and each call first calls
+                                    127.0.0.1:NEXT (a relay): the answer is
+                                    "relay:" + NEXT's
   grpc_pair.py client PORT N BIG [CONC]
                                     N unary calls on one channel, CONC (4) at a
                                     time; each carries metadata x-weft-n (its
@@ -30,9 +33,10 @@ METHOD = "/weft.test.Echo/Say"
 OPTS = [("grpc.max_metadata_size", 1 << 20)]
 
 
-def server(port, d):
+def server(port, d, nxt=0):
     lock = threading.Lock()
     path = os.path.join(d, "calls.jsonl")
+    onward = grpc.insecure_channel("127.0.0.1:%d" % nxt, options=OPTS).unary_unary(METHOD) if nxt else None
 
     def say(req, ctx):
         md = ctx.invocation_metadata()
@@ -44,6 +48,8 @@ def server(port, d):
         }
         with lock, open(path, "a") as out:
             out.write(json.dumps(rec) + "\n")
+        if onward:
+            return b"relay:" + onward(req, metadata=[("x-weft-n", rec["n"][0])], timeout=30)
         return b"echo:" + req
 
     handler = grpc.method_handlers_generic_handler(
@@ -83,7 +89,7 @@ def client(port, n, big, conc):
 
 if __name__ == "__main__":
     if sys.argv[1] == "server":
-        server(int(sys.argv[2]), sys.argv[3])
+        server(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 0)
     else:
         client(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]),
                int(sys.argv[5]) if len(sys.argv) > 5 else 4)
