@@ -374,6 +374,10 @@ static __always_inline __u32 h2_request(struct sk_msg_md *msg, struct conn_state
 	peer = fk.fd >= 0 ? bpf_map_lookup_elem(&h2_peers, &fk) : NULL;
 	if (peer && peer->cookie == st->cookie && peer->max_frame)
 		max = peer->max_frame;
+	if (len + H2_TP_FIELD_LEN > max) {
+		count(WH_H2_TOO_BIG);
+		return 0;
+	}
 	cp = bpf_map_lookup_elem(&cp_tmp, &zero);
 	if (!cp)
 		return 0;
@@ -386,11 +390,7 @@ static __always_inline __u32 h2_request(struct sk_msg_md *msg, struct conn_state
 	if (ts && !w->ts && !(w->dyn_ref && st->h2.ts_indexed))
 		tl = ts->len;
 	if (len + H2_TP_FIELD_LEN + (tl ? 15 + tl : 0) > max)
-		tl = 0;
-	if (len + H2_TP_FIELD_LEN > max) {
-		count(WH_H2_TOO_BIG);
-		return 0;
-	}
+		tl = 0;	/* room for traceparent only */
 	ev_set_ts(&cp->ev, tl ? ts : NULL);
 	r = h2_insert(msg, w->end, &cp->ev.ctx, tl ? (const struct ts_chars *)ts->ts : NULL, tl);
 	if (r > 0 && h2_set_len(msg, len + r)) {
