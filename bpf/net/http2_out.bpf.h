@@ -72,6 +72,41 @@ __attribute__((noinline)) int h2_preface_prefix(const struct weft_scratch *sc, _
 	return d == 0;
 }
 
+/*
+ * Does a connection that has sent no HTTP/1 request yet start like the client
+ * preface: "PR" at its first byte (never a method), or "R" right after a
+ * first send of "P" alone (the HTTP/1 scanner holds it)? Then the phase
+ * becomes PH_H2_PRE and h2_run checks the rest. 1 or 0. A global function,
+ * so that this check adds no paths to the HTTP/1 parser's.
+ */
+__attribute__((noinline)) int h2_starts(struct sk_msg_md *msg, struct conn_state *st)
+{
+	char *d, *e;
+	__u32 want;
+
+	if (!msg || !st)
+		return 0;
+	if (st->phase == PH_START)
+		want = 2;
+	else if (st->phase == PH_HDR && st->scan.pos == 1 && st->scan.method[0] == 'P')
+		want = 1;
+	else
+		return 0;
+	if (msg->size < want || bpf_msg_pull_data(msg, 0, want, 0))
+		return 0;
+	d = (void *)(long)msg->data;
+	e = (void *)(long)msg->data_end;
+	if (want == 2) {
+		if (d + 2 > e || d[0] != 'P' || d[1] != 'R')
+			return 0;
+	} else if (d + 1 > e || d[0] != 'R') {
+		return 0;
+	}
+	st->phase = PH_H2_PRE;
+	st->h2.pre_n = 2 - want;
+	return 1;
+}
+
 /* ------------------------------------------------------- HPACK block walk */
 
 /*
@@ -428,7 +463,7 @@ static __always_inline int h2_copy(struct sk_msg_md *msg, char *b, __u32 sz)
 		return -1;
 	data = (void *)(long)msg->data;
 	data_end = (void *)(long)msg->data_end;
-	if (data + sz > data_end)
+	if ((__u64)(data_end - data) < sz)
 		return -1;
 	weft_barrier_var(sz);
 	sz &= 2 * H2_BUF_SZ - 1;

@@ -341,13 +341,15 @@ static __always_inline struct weft_conn_ctx *go_fwd_ctx(struct weft_conn_key *k,
  * the body. sc: this message's bytes (the CPU's scratch); base: the offset in
  * the request of this message's first byte (non-zero when the block began in
  * an earlier write: its bytes are gone, so nothing before base is looked at).
+ * A global function: called from three places, verified once (Debian 6.1's
+ * verifier has little room left for this program).
  */
-static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state *st,
-					struct weft_scratch *sc, __u32 base)
+__attribute__((noinline)) int request_done(struct sk_msg_md *msg, struct conn_state *st,
+					   struct weft_scratch *sc, __u32 base)
 {
-	struct weft_http_scan *s = &st->scan;
+	struct weft_http_scan *s;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct hdr_find_ctx hc = { .sc = sc, .pos = s->reqline_end, .end = s->hdr_end };
+	struct hdr_find_ctx hc = { .sc = sc };
 	struct weft_server_ctx *sctx;
 	struct srv_ts *ts = NULL;
 	__u32 zero = 0, ins = 0;
@@ -360,6 +362,11 @@ static __always_inline int request_done(struct sk_msg_md *msg, struct conn_state
 	bool emit = true;
 	int r;
 
+	if (!msg || !st || !sc)
+		return SK_PASS;
+	s = &st->scan;
+	hc.pos = s->reqline_end;
+	hc.end = s->hdr_end;
 	/* a body we might frame differently from the server: hands off for good */
 	if (weft_http_scan_framing(s))
 		return drop_conn(msg, st, WH_BAD_FRAMING);
@@ -504,6 +511,14 @@ static __always_inline void set_apply(struct sk_msg_md *msg, __u32 bytes)
 	bpf_msg_apply_bytes(msg, bytes);
 }
 
+/*
+ * What msg_work returns when a request's header block is complete: its
+ * caller runs request_done (one call site, and msg_work's stack is not added
+ * to request_done's); base as request_done takes it.
+ */
+#define MSG_DONE(base)	  (-(int)(base) - 1)
+#define MSG_DONE_BASE(r) ((__u32)(-(r) - 1))
+
 #include "net/http_chunk.bpf.h"
 #include "net/http2_out.bpf.h"
 
@@ -522,7 +537,7 @@ static __always_inline int header_resume(struct sk_msg_md *msg, struct conn_stat
 		return drop_conn(msg, st, WH_GIVE_UP);
 	r = weft_http_scan_run(&st->scan, buf, 0, n);
 	if (r == WEFT_SCAN_DONE)
-		return request_done(msg, st, (struct weft_scratch *)buf, before);
+		return MSG_DONE(before);
 	if (r == WEFT_SCAN_BAD)
 		return drop_conn(msg, st, st->scan.reqline_end ? WH_GIVE_UP : WH_NOT_HTTP);
 	st->phase = PH_HDR;
@@ -530,13 +545,10 @@ static __always_inline int header_resume(struct sk_msg_md *msg, struct conn_stat
 	return SK_PASS;
 }
 
-#define MSG_H2 (-1)	/* msg_work: the connection is (maybe) HTTP/2: run h2_run */
-
 /*
  * One message of an enrolled HTTP/1 connection, with the CPU's sk_msg
- * scratch held: SK_PASS, or MSG_H2 when the stream turned out to start with
- * the HTTP/2 client preface. A global function, so that its stack and
- * h2_run's are not added up.
+ * scratch held: a verdict, or MSG_DONE. A global function, so that its stack
+ * and h2_run's are not added up.
  */
 __attribute__((noinline)) int msg_work(struct sk_msg_md *msg, struct conn_state *st,
 				       struct weft_scratch *sc)
@@ -559,27 +571,16 @@ __attribute__((noinline)) int msg_work(struct sk_msg_md *msg, struct conn_state 
 	}
 	if (st->phase == PH_CHUNK)
 		return chunk_run(msg, st, buf, n);
-	if (st->phase == PH_HDR) {
-		/* "P" alone first, then "R": the HTTP/2 preface, not a method */
-		if (!st->seen_request && st->scan.pos == 1 && buf[0] == 'R') {
-			st->phase = PH_H2_PRE;
-			st->h2.pre_n = 1;
-			return MSG_H2;
-		}
+	if (st->phase == PH_HDR)
 		return header_resume(msg, st, buf, n);
-	}
 
-	/* PH_START: the HTTP/2 client preface first (never a method: "PRI") */
-	if (!st->seen_request && n >= 2 && h2_preface_prefix((struct weft_scratch *)buf, n, 0)) {
-		st->phase = PH_H2_PRE;
-		return MSG_H2;
-	}
+	/* PH_START */
 	if (!weft_http_method_prefix(buf, n))
 		return drop_conn(msg, st, st->seen_request ? WH_GIVE_UP : WH_NOT_HTTP);
 	weft_http_scan_init(&st->scan);
 	r = weft_http_parse_block(&st->scan, buf, n);
 	if (r == WEFT_SCAN_DONE)
-		return request_done(msg, st, (struct weft_scratch *)buf, 0);
+		return MSG_DONE(0);
 	if (r == WEFT_SCAN_MORE && n < WEFT_HDR_MAX) {
 		/* the block goes on in a later write: follow it byte by byte */
 		weft_http_scan_init(&st->scan);
@@ -621,12 +622,12 @@ int weft_http_msg(struct sk_msg_md *msg)
 	 */
 	if (__sync_val_compare_and_swap(busy, 0, 1))
 		return drop_conn(msg, st, WH_PREEMPTED);
-	if (st->phase == PH_H2 || st->phase == PH_H2_PRE)
-		r = MSG_H2;
+	if (st->phase == PH_H2 || st->phase == PH_H2_PRE || (!st->seen_request && h2_starts(msg, st)))
+		r = h2_run(msg, st, (struct weft_scratch *)buf, (struct h2_buf *)b);
 	else
 		r = msg_work(msg, st, (struct weft_scratch *)buf);
-	if (r == MSG_H2)
-		r = h2_run(msg, st, (struct weft_scratch *)buf, (struct h2_buf *)b);
+	if (r < 0)
+		r = request_done(msg, st, (struct weft_scratch *)buf, MSG_DONE_BASE(r));
 	asm volatile("" ::: "memory");
 	*(volatile __u64 *)busy = 0;
 	return r;
