@@ -155,6 +155,7 @@ int gosites_find(struct disasm *d, const struct welf *w, struct weft_record *rec
  */
 struct pysites_copy {
 	uint64_t jmp, made; /* addresses of the JMP and of GC_New's return */
+	uint64_t from_vars, alloc; /* context_new_from_vars and _context_alloc (entries) */
 	int64_t jmp_off, made_off; /* their file offsets */
 	int64_t sp_delta; /* RSP at the JMP minus RSP at GC_New's return */
 };
@@ -167,6 +168,30 @@ struct pysites_want {
 };
 int pysites_copy(struct disasm *d, const struct welf *w, uint64_t entry, uint64_t size,
 		 const struct pysites_want *want, struct pysites_copy *out);
+/* disasm_walk steps (pysites.c): PUSHes and register moves, then a direct CALL */
+struct pysites_prefix {
+	uint64_t target, call_at;
+	int pushes;
+};
+int pysites_prefix_step(const struct cs_insn *in, void *arg);
+/* the first instruction is a direct JMP: its target into *(uint64_t *)arg */
+int pysites_jmp_step(const struct cs_insn *in, void *arg);
+
+/*
+ * Every path into the Context allocation (pyalloc.c): c from pysites_copy,
+ * py_new PyContext_New's entry. 0 with the sites other than c->jmp that
+ * enter context_new_from_vars or context_new_empty (direct JMPs and CALLs)
+ * when the proof holds; -1 when it does not (the rule keeps its
+ * deallocation probe).
+ */
+#define PYSITES_MAX_FRESH 16
+struct pysites_fresh {
+	size_t n;
+	uint64_t at[PYSITES_MAX_FRESH];
+	int64_t off[PYSITES_MAX_FRESH]; /* file offsets */
+};
+int pysites_fresh(struct disasm *d, const struct welf *w, const struct pysites_copy *c,
+		  uint64_t py_new, struct pysites_fresh *out);
 
 /* known/ tables. */
 int known_lookup(const char *field, const char *scope_name, const char *version, int64_t *offset,

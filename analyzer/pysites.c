@@ -97,15 +97,17 @@ static int copy_step(const cs_insn *in, void *arg)
 	return 0;
 }
 
-/* context_new_from_vars: PUSHes and register moves, then the CALL */
-static int from_vars_step(const cs_insn *in, void *arg)
+/* context_new_from_vars, context_new_empty: PUSHes and register moves, then the CALL */
+int pysites_prefix_step(const cs_insn *in, void *arg)
 {
-	struct sweep *s = arg;
+	struct pysites_prefix *s = arg;
 	const cs_x86 *x = &in->detail->x86;
 	x86_reg r;
 
-	if (direct(in, X86_INS_CALL, &s->target))
+	if (direct(in, X86_INS_CALL, &s->target)) {
+		s->call_at = in->address;
 		return 1;
+	}
 	if (one_reg(in, X86_INS_PUSH, &r)) {
 		s->pushes++;
 		return 0;
@@ -114,6 +116,12 @@ static int from_vars_step(const cs_insn *in, void *arg)
 	    x->operands[1].type == X86_OP_REG)
 		return 0;
 	return -1;
+}
+
+/* PyContext_New: a direct JMP (tail call of context_new_empty), first */
+int pysites_jmp_step(const cs_insn *in, void *arg)
+{
+	return direct(in, X86_INS_JMP, arg) ? 1 : -1;
 }
 
 /* _context_alloc: the freelist pop, exactly */
@@ -204,6 +212,7 @@ int pysites_copy(struct disasm *d, const struct welf *w, uint64_t entry, uint64_
 		 const struct pysites_want *want, struct pysites_copy *out)
 {
 	struct sweep s = {.want = want};
+	struct pysites_prefix pre = {0};
 	const uint8_t *code = welf_vaddr(w, entry, size);
 	uint64_t alloc;
 	int pushes;
@@ -211,12 +220,12 @@ int pysites_copy(struct disasm *d, const struct welf *w, uint64_t entry, uint64_
 	if (!code || disasm_walk(d, code, size, entry, copy_step, &s))
 		return -1;
 	out->jmp = s.at;
-	s = (struct sweep){.want = want, .target = s.target};
-	code = welf_vaddr(w, s.target, WINDOW);
-	if (!code || disasm_walk(d, code, WINDOW, s.target, from_vars_step, &s))
+	out->from_vars = s.target;
+	code = welf_vaddr(w, out->from_vars, WINDOW);
+	if (!code || disasm_walk(d, code, WINDOW, out->from_vars, pysites_prefix_step, &pre))
 		return -1;
-	pushes = s.pushes + 1; /* and the CALL's return address */
-	alloc = s.target;
+	pushes = pre.pushes + 1; /* and the CALL's return address */
+	alloc = out->alloc = pre.target;
 	s = (struct sweep){.want = want};
 	code = welf_vaddr(w, alloc, WINDOW);
 	if (!code || disasm_walk(d, code, WINDOW, alloc, alloc_step, &s))

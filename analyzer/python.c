@@ -11,7 +11,10 @@
  *          freelist pop), WEFT_SITE_PY_COPY_NEW (the return of the
  *          allocation when the freelist is empty) and the fact
  *          WEFT_FACT_PY_COPY_SP, found and checked against the table's
- *          offsets by disassembly (pysites.c); absent when the code is not that
+ *          offsets by disassembly (pysites.c); absent when the code is not that;
+ *          WEFT_SITE_PY_FRESH (every other branch into the Context
+ *          allocation) and the fact WEFT_FACT_PY_FRESH (their count) only
+ *          when pyalloc.c proves those are all the paths into it
  *   facts  python._PyRuntime (its address), python.version (Py_Version)
  *   fields python.* (interpreter structs), from the table below: CPython's
  *          own headers of that minor version (x86-64 release builds), kept
@@ -71,6 +74,25 @@ static int64_t lay_off(const struct py_layout *l, const char *name)
 	return -1;
 }
 
+/* The sites entering the Context allocation besides the copy site, when every path is proved. */
+static int fresh_sites(struct disasm *d, struct welf *w, const struct pysites_copy *c,
+		       struct weft_record *rec)
+{
+	struct pysites_fresh f;
+	GElf_Sym py_new;
+
+	if (!rt_dynsym(w, "PyContext_New", &py_new) || pysites_fresh(d, w, c, py_new.st_value, &f))
+		return 0; /* no proof: the injector keeps the deallocation probe */
+	for (size_t i = 0; i < f.n; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), WEFT_SITE_PY_FRESH "%zu", i);
+		if (weft_record_add_site(rec, name, f.at[i], (uint64_t)f.off[i]))
+			return -1;
+	}
+	return weft_record_add_fact(rec, WEFT_FACT_PY_FRESH, (int64_t)f.n);
+}
+
 /* The copy sites, when the code pops the freelist at the table's offsets: 0, -1 out of memory. */
 static int copy_site(struct welf *w, const struct py_layout *lay, uint64_t runtime,
 		     uint64_t entry, uint64_t size, struct weft_record *rec)
@@ -90,14 +112,16 @@ static int copy_site(struct welf *w, const struct py_layout *lay, uint64_t runti
 	if (!d)
 		return -1;
 	r = pysites_copy(d, w, entry, size, &want, &c);
-	disasm_free(d);
-	if (r)
+	if (r) {
+		disasm_free(d);
 		return 0; /* not that code: no sites, the injector probes nothing */
-	if (weft_record_add_site(rec, WEFT_SITE_PY_COPY, c.jmp, (uint64_t)c.jmp_off) ||
+	}
+	r = weft_record_add_site(rec, WEFT_SITE_PY_COPY, c.jmp, (uint64_t)c.jmp_off) ||
 	    weft_record_add_site(rec, WEFT_SITE_PY_COPY_NEW, c.made, (uint64_t)c.made_off) ||
-	    weft_record_add_fact(rec, WEFT_FACT_PY_COPY_SP, c.sp_delta))
-		return -1;
-	return 0;
+	    weft_record_add_fact(rec, WEFT_FACT_PY_COPY_SP, c.sp_delta) ||
+	    fresh_sites(d, w, &c, rec);
+	disasm_free(d);
+	return r ? -1 : 0;
 }
 
 static const char *const py_funcs[] = {"PyContext_CopyCurrent", "PyContext_Type.tp_dealloc"};

@@ -74,6 +74,14 @@ struct weft_fact {
 #define WEFT_SITE_PY_COPY	"PyContext_CopyCurrent:jmp:context_new_from_vars"
 #define WEFT_SITE_PY_COPY_NEW	"_context_alloc:after:_PyObject_GC_New"
 #define WEFT_FACT_PY_COPY_SP	"python.copy.sp_delta"
+/*
+ * WEFT_SITE_PY_FRESH followed by 0, 1, ...: every other direct JMP or CALL
+ * into context_new_from_vars or context_new_empty, and WEFT_FACT_PY_FRESH
+ * their number, recorded only when analyzer/pyalloc.c proves these and the copy
+ * site are all the paths into the Context allocation.
+ */
+#define WEFT_SITE_PY_FRESH	"_context_alloc:caller:"
+#define WEFT_FACT_PY_FRESH	"python.alloc.paths"
 #define WEFT_FACT_GO_BUFIO_ITAB	"net/http.(*persistConn).writeLoop:itab:bufio.Writer,io.Writer"
 #define WEFT_FACT_GO_REGABI	"go.abi.regs"
 #define WEFT_FACT_GO_HMAP	"go.maps.hmap"

@@ -66,10 +66,18 @@ struct weft_py_layout {
 	__s32 off[PY_NOFF];
 	__u32 gen;		/* changes with each process image probed: older ties are void */
 	__s32 sp_delta;		/* RSP at the copy's JMP minus RSP at GC_New's return (pysites.c) */
+	__u32 mode;		/* PY_MODE_*: how a Context's address loses its old tie */
+	__u32 epoch;		/* bumped by the probes when a new Context's address was not
+				 * read (PY_MODE_ALLOC): every older tie is void */
 };
+
+/* weft_py_layout.mode */
+#define PY_MODE_DEALLOC	0	/* a probe on the Context deallocation drops its tie */
+#define PY_MODE_ALLOC	1	/* every path into the allocation is probed (analyzer/pyalloc.c) */
 
 /* py_counts: what the asyncio rule counts, for user space to report */
 #define PY_COUNT_EMPTY_FREELIST	0	/* a tied context copied with an empty freelist: untied */
-#define PY_NCOUNTS		1
+#define PY_COUNT_VOIDED		1	/* the freelist unread at an allocation: all ties voided */
+#define PY_NCOUNTS		2
 
 #endif /* WEFT_RT_H */

@@ -27,13 +27,13 @@
  *     written to it: after its first request, the connection's own contexts
  *     (its handler) may be working for an earlier request while the next one
  *     is owed already, so they name no request;
- *   - a context's deallocation (PyContext_Type.tp_dealloc) drops its tie, so
- *     an address reused by a context made in any other way has none (every
- *     other path that makes one: PyContext_New / Context(), PyContext_Copy /
- *     Context.copy(), the thread's first context, reaches the same
- *     allocation, unprobed; and memory released to the allocator may come
- *     back as a context made by GC_New: only a probe on every deallocation,
- *     or on every allocation, voids an address's tie with certainty);
+ *   - an address reused by a context made in any other way has no tie:
+ *     when weft-analyze proves every path into the Context allocation
+ *     (analyzer/pyalloc.c), each one is probed and drops the old tie at the
+ *     address the new Context gets (allocation mode, one trap per Context
+ *     made: see weft_py_fresh); otherwise a probe on the deallocation
+ *     (PyContext_Type.tp_dealloc) drops a context's tie when it dies
+ *     (deallocation mode, two traps per Context copied);
  *   - a write of the connection's loop thread whose running context carries
  *     a tie, on any other fd, ties that fd (rt_tie.bpf.h) to: the bound
  *     request, if it is still owed; for a connection-level context, the
@@ -75,7 +75,8 @@ struct py_tie {
 	__u64 reader;	/* the thread that built its transport (its loop) */
 	__u64 at_ns;	/* when (bpf_ktime_get_ns) */
 	__u64 req_ns;	/* bound to the request read at this time (start_ns); 0: connection-level */
-	__u64 shared;	/* the context built transports of two connections: it names none */
+	__u32 shared;	/* the context built transports of two connections: it names none */
+	__u32 epoch;	/* the layout's epoch when made (weft_py_layout.epoch) */
 };
 
 /* Tied connections: was anything written to them since the tie? */
@@ -169,6 +170,12 @@ static __always_inline bool py_qualname_is(const struct weft_py_layout *l, __u64
 #define PY_TRANSPORT_INIT "_SelectorTransport.__init__"
 #define PY_ACCEPT_TASK "BaseSelectorEventLoop._accept_connection2"
 
+/* Was t made for this process image, after its last voiding? */
+static __always_inline bool py_tie_live(const struct py_tie *t, const struct weft_py_layout *l)
+{
+	return t->gen == l->gen && t->epoch == l->epoch;
+}
+
 /* The inode of the current process's fd, or 0. */
 static __always_inline __u64 py_fd_ino(__s32 fd)
 {
@@ -228,6 +235,7 @@ int weft_py_getsockname(struct trace_event_raw_sys_enter *ctx)
 	ctxp = py_ptr(ts, l, PY_TS_CONTEXT);
 	t.ino = py_fd_ino(t.fd);
 	t.gen = l->gen;
+	t.epoch = l->epoch;
 	if (!ctxp || !t.ino)
 		return 0;
 	k.ctx = ctxp;
@@ -236,7 +244,7 @@ int weft_py_getsockname(struct trace_event_raw_sys_enter *ctx)
 	bpf_map_update_elem(&py_conns, &ck, &c, BPF_ANY);
 	/* the accept task's context is its own, unless a task factory shares one */
 	old = bpf_map_lookup_elem(&py_ctx, &k);
-	if (old && old->gen == t.gen && (old->fd != t.fd || old->ino != t.ino)) {
+	if (old && py_tie_live(old, l) && (old->fd != t.fd || old->ino != t.ino)) {
 		old->shared = 1;
 		return 0;
 	}
@@ -279,6 +287,33 @@ static __always_inline int py_freelist(__u64 is, const struct weft_py_layout *l,
 	return 0;
 }
 
+/* addr is a new Context (PY_MODE_ALLOC): an old tie at its address goes. */
+static __always_inline void py_forget(__u32 tgid, __u64 addr)
+{
+	struct py_ctx_key k = { .tgid = tgid, .ctx = addr };
+
+	if (bpf_map_lookup_elem(&py_ctx, &k))	/* lockless; most addresses have none */
+		bpf_map_delete_elem(&py_ctx, &k);
+}
+
+/* A new Context's address could not be known: every tie of the process is void. */
+static __always_inline void py_void(const struct weft_py_layout *l)
+{
+	__sync_fetch_and_add(&((struct weft_py_layout *)l)->epoch, 1);
+	weft_count(&py_counts, PY_COUNT_VOIDED);
+}
+
+/* The Context freelist of this thread's interpreter, read as _context_alloc reads it. */
+static __always_inline int py_freelist_now(const struct weft_py_layout *l, __u64 ts,
+					   struct py_freelist *fl)
+{
+	__u64 is = py_ptr(ts, l, PY_TS_INTERP);
+
+	if (!is || py_freelist(is, l, fl) || fl->numfree < 0 || (fl->numfree && !fl->head))
+		return -1;
+	return 0;
+}
+
 /*
  * The copy's tie, from one uprobe on the JMP of PyContext_CopyCurrent's tail
  * call (`return context_new_from_vars(ctx->ctx_vars)`; the site is found and
@@ -302,56 +337,64 @@ static __always_inline int py_freelist(__u64 is, const struct weft_py_layout *l,
  *     unknown here: the tie waits for it, per thread (py_pending), until
  *     weft_py_copy_new sees GC_New return at the expected stack pointer.
  *   - The head's old tie, if any, was dropped by the deallocation probe
- *     when it entered the freelist.
+ *     when it entered the freelist (PY_MODE_DEALLOC); in PY_MODE_ALLOC, it
+ *     is replaced or dropped here, for every copy (see "Allocation mode"
+ *     above weft_py_fresh).
  * This replaces an entry and return probe pair (two traps per copy) with one
  * trap per copy (two when the freelist is empty, rare once the process has
- * freed contexts); the deallocation probe stays (see the top of this file).
+ * freed contexts).
  */
 SEC("uprobe")
 int weft_py_copy(struct pt_regs *regs)
 {
-	__u64 id = bpf_get_current_pid_tgid(), ts, ctxp, is;
+	__u64 id = bpf_get_current_pid_tgid(), ts = 0, ctxp;
 	const struct weft_py_layout *l = py_layout(id);
 	struct py_ctx_key k = { .tgid = id >> 32 }, ck = { .tgid = id >> 32 };
 	struct py_freelist fl = {};
 	struct weft_server_ctx *s;
-	struct py_tie *t, child;
+	struct py_tie *t, child = {};
+	bool pass = false;
 
 	if (!l)
 		return 0;
 	ctxp = PT_REGS_RC(regs);
 	k.ctx = ctxp;
 	t = ctxp ? bpf_map_lookup_elem(&py_ctx, &k) : NULL;
-	if (!t || t->gen != l->gen || t->shared)
-		return 0;	/* the copy has no tie: nothing to pass on */
-	/* a tie to pass on: RAX must be the thread state's running context */
-	ts = py_ptr(l->runtime, l, PY_RT_TSTATE_CURRENT);
-	if (py_ptr(ts, l, PY_TS_CONTEXT) != ctxp)
-		return 0;
-	child = *t;
-	if (!child.req_ns) {
-		if (!py_first_only(t, k.tgid))
-			return 0;	/* after its first request: no request named */
-		s = py_owed(t);
-		if (s)
-			child.req_ns = s->start_ns;
+	if (t && py_tie_live(t, l) && !t->shared) {
+		/* a tie to pass on: RAX must be the thread state's running context */
+		ts = py_ptr(l->runtime, l, PY_RT_TSTATE_CURRENT);
+		child = *t;
+		pass = py_ptr(ts, l, PY_TS_CONTEXT) == ctxp;
+		if (pass && !child.req_ns) {
+			pass = py_first_only(t, k.tgid); /* after its first request: none named */
+			s = pass ? py_owed(t) : NULL;
+			if (s)
+				child.req_ns = s->start_ns;
+		}
 	}
-	is = py_ptr(ts, l, PY_TS_INTERP);
-	if (!is || py_freelist(is, l, &fl) || fl.numfree < 0)
+	if (!pass && l->mode != PY_MODE_ALLOC)
+		return 0;	/* the copy has no tie, and its address none (dealloc probe) */
+	if (!ts)
+		ts = py_ptr(l->runtime, l, PY_RT_TSTATE_CURRENT);
+	if (py_freelist_now(l, ts, &fl)) {
+		if (l->mode == PY_MODE_ALLOC)
+			py_void(l);
 		return 0;
+	}
 	if (!fl.numfree) {
-		/* GC_New makes it: weft_py_copy_new learns where */
+		/* GC_New makes it: weft_py_copy_new learns where (and drops an old tie) */
 		struct py_pending p = { .sp = PT_REGS_SP(regs) - l->sp_delta, .gen = l->gen,
 					.tie = child };
 
-		if (l->sp_delta <= 0 || bpf_map_update_elem(&py_pending, &id, &p, BPF_ANY))
+		if (pass && (l->sp_delta <= 0 || bpf_map_update_elem(&py_pending, &id, &p, BPF_ANY)))
 			weft_count(&py_counts, PY_COUNT_EMPTY_FREELIST);
 		return 0;
 	}
-	if (!fl.head || fl.head == ctxp)
-		return 0;
 	ck.ctx = fl.head;
-	bpf_map_update_elem(&py_ctx, &ck, &child, BPF_ANY);
+	if (pass && fl.head != ctxp && !bpf_map_update_elem(&py_ctx, &ck, &child, BPF_ANY))
+		return 0;
+	if (l->mode == PY_MODE_ALLOC)
+		py_forget(ck.tgid, fl.head);
 	return 0;
 }
 
@@ -365,28 +408,79 @@ int weft_py_copy(struct pt_regs *regs)
  * lower RSP) and leaves the pending copy alone; a later one at the same
  * depth finds it consumed. A pending copy replaced by a nested one (a
  * finalizer copying a tied context inside GC_New, with the freelist empty
- * again) is lost: its copy gets no tie, a new trace (not counted).
+ * again) is lost: its copy gets no tie, a new trace (not counted). Every
+ * other new context loses any old tie at its address here (the analyzer
+ * proves no branch lands on this site: only GC_New's return reaches it).
  */
 SEC("uprobe")
 int weft_py_copy_new(struct pt_regs *regs)
 {
 	__u64 id = bpf_get_current_pid_tgid(), copy = PT_REGS_RC(regs);
 	struct py_ctx_key ck = { .tgid = id >> 32, .ctx = copy };
-	const struct weft_py_layout *l;
+	const struct weft_py_layout *l = py_layout(id);
 	struct py_pending *p = bpf_map_lookup_elem(&py_pending, &id);
 
-	if (!p || p->sp != PT_REGS_SP(regs))
+	if (!l || !copy)
 		return 0;
-	l = py_layout(id);
-	if (copy && l && p->gen == l->gen)
-		bpf_map_update_elem(&py_ctx, &ck, &p->tie, BPF_ANY);
-	else
+	if (p && p->sp == PT_REGS_SP(regs)) {
+		bool ok = p->gen == l->gen && py_tie_live(&p->tie, l) &&
+			  !bpf_map_update_elem(&py_ctx, &ck, &p->tie, BPF_ANY);
+
+		bpf_map_delete_elem(&py_pending, &id);
+		if (ok)
+			return 0;
 		weft_count(&py_counts, PY_COUNT_EMPTY_FREELIST);
-	bpf_map_delete_elem(&py_pending, &id);
+	}
+	py_forget(ck.tgid, copy);
 	return 0;
 }
 
-/* PyContext_Type.tp_dealloc(ctx): its address may next hold any context */
+/*
+ * Allocation mode (PY_MODE_ALLOC): no deallocation probe; ONE trap per
+ * Context made instead of two per Context copied (the copy and its
+ * deallocation). Sound because a tie is only ever looked up under the
+ * running context (weft_py_copy by RAX, checked against the thread state's
+ * `context`; py_write and weft_py_getsockname by that `context`), which is
+ * always a live Context; and a freed Context's address holds a Context
+ * again only through _context_alloc (its freelist pop, or GC_New of
+ * PyContext_Type). weft-analyze (analyzer/pyalloc.c) proves, per binary,
+ * that _context_alloc is entered only from context_new_from_vars and
+ * context_new_empty, and those only by direct branches it lists, no address
+ * of them being taken; each is probed: the copy site (weft_py_copy), the
+ * others here (Context(), PyContext_New, Context.copy(), PyContext_Copy, a
+ * thread's first context), and the GC_New return (weft_py_copy_new). So
+ * every new Context's address has its tie replaced (a copy of a tied
+ * context) or dropped before anything can look it up; stale ties at
+ * addresses now holding other objects are never looked up (the LRU map
+ * evicts them). When the freelist cannot be read at an allocation, the
+ * address it will take is unknown: every tie of the process is voided
+ * (epoch), new traces rather than a guess.
+ * One trap per Context made is the floor for any certain lineage rule: the
+ * copy's address is only known at its allocation, which a rule must see to
+ * bind the copy; and a Context made by a path it did not see may sit at a
+ * dead tied Context's address, so each allocation (or each deallocation,
+ * plus each copy) must be seen.
+ * Here: the entry of context_new_from_vars or context_new_empty by another
+ * path than PyContext_CopyCurrent. A freelist pop takes the head: its old
+ * tie goes; an empty freelist means GC_New, whose return drops it.
+ */
+SEC("uprobe")
+int weft_py_fresh(struct pt_regs *regs)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	const struct weft_py_layout *l = py_layout(id);
+	struct py_freelist fl = {};
+
+	if (!l)
+		return 0;
+	if (py_freelist_now(l, py_ptr(l->runtime, l, PY_RT_TSTATE_CURRENT), &fl))
+		py_void(l);
+	else if (fl.numfree)
+		py_forget(id >> 32, fl.head);
+	return 0;
+}
+
+/* PyContext_Type.tp_dealloc(ctx) (PY_MODE_DEALLOC): its address may next hold any context */
 SEC("uprobe")
 int BPF_UPROBE(weft_py_ctx_free, __u64 ctxp)
 {
@@ -447,7 +541,7 @@ static __always_inline int py_write(__s32 fd)
 	ts = py_tstate(l, (__u32)id);
 	k.ctx = py_ptr(ts, l, PY_TS_CONTEXT);
 	t = k.ctx ? bpf_map_lookup_elem(&py_ctx, &k) : NULL;
-	if (!t || t->gen != l->gen || t->shared || t->fd == fd || py_fd_ino(t->fd) != t->ino ||
+	if (!t || !py_tie_live(t, l) || t->shared || t->fd == fd || py_fd_ino(t->fd) != t->ino ||
 	    (!t->req_ns && !py_first_only(t, k.tgid)))
 		weft_rt_tie_clear(k.tgid, fd);
 	else if (t->reader != id && py_snap(t, k.tgid, fd))

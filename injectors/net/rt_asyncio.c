@@ -21,9 +21,16 @@
 #define MAX_PROCS 256
 #define MAX_WARNED 64
 
-/* the copy site, GC_New's return (freelist empty), the Context deallocation */
-static const char *const uprobes[] = {"weft_py_copy", "weft_py_copy_new", "weft_py_ctx_free"};
-#define NPROBES (sizeof(uprobes) / sizeof(uprobes[0]))
+/*
+ * The copy site, GC_New's return (freelist empty), then either the Context
+ * deallocation (PY_MODE_DEALLOC) or every other path into the Context
+ * allocation (PY_MODE_ALLOC, up to PY_MAX_FRESH sites, one program).
+ */
+#define PY_MAX_FRESH 16
+#define NPROBES (2 + PY_MAX_FRESH)
+static const char *const uprobes[] = {"weft_py_copy", "weft_py_copy_new", "weft_py_ctx_free",
+				      "weft_py_fresh"};
+#define NPROGS (sizeof(uprobes) / sizeof(uprobes[0]))
 
 /* The record's field for each layout slot (analyzer/python.c). */
 static const char *const fields[PY_NOFF] = {
@@ -67,7 +74,7 @@ static struct {
 
 void weft_rt_asyncio_prepare(struct bpf_object *obj)
 {
-	for (size_t i = 0; i < NPROBES; i++) {
+	for (size_t i = 0; i < NPROGS; i++) {
 		struct bpf_program *p = bpf_object__find_program_by_name(obj, uprobes[i]);
 
 		if (p)
@@ -141,9 +148,12 @@ static int slot_for(int pid, const struct stat *st, bool *kept)
 	return free;
 }
 
-/* 1: probes attached now, 0: attached already, -1: failed (said why). */
+/*
+ * 1: probes attached now, 0: attached already, -1: failed (said why).
+ * offs[i] (n of them) gets program prog[i] (an index into uprobes).
+ */
 static int attach(int pid, const char *path, const char *name, const struct stat *st,
-		  const long offs[NPROBES])
+		  const long *offs, const int *prog, size_t n)
 {
 	bool kept;
 	int s = slot_for(pid, st, &kept);
@@ -159,9 +169,9 @@ static int attach(int pid, const char *path, const char *name, const struct stat
 	g.procs[s].pid = pid;
 	g.procs[s].dev = st->st_dev;
 	g.procs[s].ino = st->st_ino;
-	for (size_t i = 0; i < NPROBES; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct bpf_uprobe_opts uo = {.sz = sizeof(uo)};
-		struct bpf_program *p = bpf_object__find_program_by_name(g.obj, uprobes[i]);
+		struct bpf_program *p = bpf_object__find_program_by_name(g.obj, uprobes[prog[i]]);
 		struct bpf_link *k =
 		    p ? bpf_program__attach_uprobe_opts(p, pid, path, (size_t)offs[i], &uo) : NULL;
 
@@ -202,12 +212,46 @@ static int layout_of(const struct weft_record *rec, struct weft_py_layout *l, co
 	return 0;
 }
 
+/*
+ * The probe sites of rec beyond the copy and GC_New-return sites (offs[2..],
+ * prog[2..]): every other path into the allocation when the record proves
+ * them all (PY_MODE_ALLOC), else the deallocation. The number of sites.
+ */
+static size_t mode_sites(const struct weft_record *rec, const struct weft_func *dealloc,
+			 struct weft_py_layout *l, long *offs, int *prog)
+{
+	int64_t n = weft_record_fact(rec, WEFT_FACT_PY_FRESH, 0);
+	char sname[64];
+
+	for (int64_t i = 0; n > 0 && n <= PY_MAX_FRESH && i <= n; i++) {
+		const struct weft_site *f;
+
+		snprintf(sname, sizeof(sname), WEFT_SITE_PY_FRESH "%lld", (long long)i);
+		f = weft_record_site(rec, sname);
+		if (i == n && !f) { /* all n, no more */
+			l->mode = PY_MODE_ALLOC;
+			return 2 + (size_t)n;
+		}
+		if (i == n || !f)
+			break;
+		offs[2 + i] = (long)f->fileoff;
+		prog[2 + i] = 3; /* weft_py_fresh */
+	}
+	l->mode = PY_MODE_DEALLOC;
+	offs[2] = (long)dealloc->fileoff;
+	prog[2] = 2; /* weft_py_ctx_free */
+	return 3;
+}
+
 /* A process of the cgroup: if its record says CPython with a layout, probe it. */
 static void consider(int pid)
 {
 	char path[64], name[PATH_MAX], err[256] = "";
 	const struct weft_func *dealloc;
 	const struct weft_site *copy, *made;
+	long offs[NPROBES];
+	int prog[NPROBES] = {0, 1};
+	size_t nprobes;
 	struct weft_record *rec = NULL;
 	struct weft_py_layout l = {0};
 	const char *version;
@@ -250,13 +294,15 @@ static void consider(int pid)
 	l.gen = ++g.gen;
 	/*
 	 * Probes first, the layout after: the probes do nothing without it, so
-	 * every context copied or freed from the moment ties can be made is seen
-	 * (a tie made before the deallocation probe held would outlive its
-	 * context, and a context made later at that address would inherit it).
+	 * every context made, copied or freed from the moment ties can be made
+	 * is seen (a tie made before the deallocation or allocation probes held
+	 * would outlive its context, and a context made later at that address
+	 * would inherit it).
 	 */
-	r = attach(pid, path, name, &st,
-		   (const long[NPROBES]){(long)copy->fileoff, (long)made->fileoff,
-					 (long)dealloc->fileoff});
+	offs[0] = (long)copy->fileoff;
+	offs[1] = (long)made->fileoff;
+	nprobes = mode_sites(rec, dealloc, &l, offs, prog);
+	r = attach(pid, path, name, &st, offs, prog, nprobes);
 	if (r < 0)
 		goto out;
 	if (bpf_map_update_elem(g.procs_fd, &(__u32){(__u32)pid}, &l, BPF_ANY)) {
@@ -266,8 +312,15 @@ static void consider(int pid)
 		goto out;
 	}
 	if (r > 0)
-		fprintf(stderr, "weft-http: python %s (%s, pid %d): asyncio probes attached\n",
-			version, name, pid);
+		fprintf(stderr,
+			"weft-http: python %s (%s, pid %d): asyncio probes attached (%s)\n",
+			version, name, pid,
+			l.mode == PY_MODE_ALLOC
+			    ? "allocation mode: every path into the Context allocation probed, "
+			      "one trap per Context made"
+			    : "deallocation mode: the paths into the Context allocation are not "
+			      "proved (or the record predates the proof: weft-analyze --force), "
+			      "two traps per Context copied");
 out:
 	weft_record_free(rec);
 	close(fd);
@@ -298,6 +351,14 @@ void weft_rt_asyncio_stop(void)
 	for (int i = 0; i < MAX_PROCS; i++)
 		if (g.procs[i].pid)
 			detach(i);
+	k = PY_COUNT_VOIDED;
+	if (m && !bpf_map_lookup_elem(bpf_map__fd(m), &k, &v) && v)
+		fprintf(stderr,
+			"weft-http: asyncio: %llu Context allocations with the freelist unreadable: "
+			"all ties voided each time (calls after them start new traces)\n",
+			(unsigned long long)v);
+	k = PY_COUNT_EMPTY_FREELIST;
+	v = 0;
 	if (m && !bpf_map_lookup_elem(bpf_map__fd(m), &k, &v) && v)
 		fprintf(stderr,
 			"weft-http: asyncio: %llu copies of a tied context made with the context "

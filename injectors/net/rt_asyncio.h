@@ -18,7 +18,7 @@ void weft_rt_asyncio_prepare(struct bpf_object *obj);
  * running processes of cgroup. 0, or -1 with one line printed. */
 int weft_rt_asyncio_start(struct bpf_object *obj, struct ring_buffer *rb, const char *cgroup,
 			  const char *root);
-/* Detach every probe; one line with the copies left untied (freelist empty), if any. */
+/* Detach every probe; one line each with the copies left untied (freelist empty) and the voidings, if any. */
 void weft_rt_asyncio_stop(void);
 
 #endif /* WEFT_RT_ASYNCIO_H */

@@ -34,10 +34,17 @@ context.
 --drain-freelist (asyncio fronts): before the call, 300 contexts are made
 and kept (CPython's Context freelist holds 255 at most), so the copies made
 for the call (gather's task) are new allocations, not freelist entries.
---fresh-context new|copy (asyncio fronts): the call runs in a task of its
-own in a context that is no copy of the running one: contextvars.Context()
-(new) or Context().copy() (copy), made right after a copy of the running
-context was freed (so it takes that copy's address off the freelist).
+--fresh-context new|copy|run (asyncio fronts): the call runs in a task of
+its own in a context that is no copy of the running one:
+contextvars.Context() (new), Context().copy() (copy) or a copy_context()
+run in a Context() (run), made right after a copy of the running context
+was freed (so it takes that copy's address off the freelist).
+--fresh-empty (with --fresh-context): 300 such copies are made with the
+Context freelist empty and freed with it full (back to the allocator), and
+the freelist is emptied before the fresh context is made, so
+_PyObject_GC_New makes it (most often at a freed copy's address).
+--reuse-out FILE (with --fresh-context): one line per request, 1 when the
+fresh context got a freed copy's address, else 0.
 
 --tls DIR (backend, asyncio, client): HTTPS with DIR/server.pem,
 server.key and ca.pem (tests/apps/tls/mkcerts.sh) instead of plain HTTP.
@@ -101,6 +108,8 @@ def backend_request(path):
 async def backend(args):
     log = open(args.log, "a", buffering=1)
 
+    reuse = open(args.reuse_out, "a") if args.reuse_out else None
+
     async def serve(reader, writer):
         while True:
             h = await read_head(reader)
@@ -142,6 +151,8 @@ async def asyncio_front(args):
         await asyncio.sleep(0.02)
         await call_backend(args.next, path, cctx)
 
+    reuse = open(args.reuse_out, "a") if args.reuse_out else None
+
     async def serve(reader, writer):
         while True:
             h = await read_head(reader)
@@ -158,9 +169,27 @@ async def asyncio_front(args):
             keep = [contextvars.Context() for _ in range(300)] if args.drain_freelist else None
             if args.fresh_context:
                 base = contextvars.Context()
-                c = contextvars.copy_context()	# a copy of the request's context...
-                del c				# ...freed: its address heads the freelist
-                ctx = contextvars.Context() if args.fresh_context == "new" else base.copy()
+                if args.fresh_empty:
+                    spare = [contextvars.Context() for _ in range(300)]	# empties the freelist
+                    copies = [contextvars.copy_context() for _ in range(300)]	# by GC_New
+                    del spare				# fills the freelist (255)
+                else:
+                    copies = [contextvars.copy_context()]	# a copy of the request's context...
+                freed = {id(c) for c in copies}
+                del copies	# ...freed: its address heads the freelist, or is the allocator's
+                if args.fresh_empty:
+                    hold = [None] * 255			# no list growth (64-byte blocks)
+                    for i in range(255):
+                        hold[i] = contextvars.Context()	# the freelist is empty now
+                if args.fresh_context == "new":
+                    ctx = contextvars.Context()
+                elif args.fresh_context == "copy":
+                    ctx = base.copy()
+                else:
+                    ctx = base.run(contextvars.copy_context)
+                if reuse:
+                    reuse.write("1\n" if id(ctx) in freed else "0\n")
+                    reuse.flush()
                 data = await asyncio.create_task(call_backend(args.next, path, cctx),
                                                  context=ctx)
             elif args.mode == "asyncio-gather":
@@ -360,7 +389,9 @@ def main():
     p.add_argument("--uvloop", action="store_true")
     p.add_argument("--shared-context", action="store_true")
     p.add_argument("--drain-freelist", action="store_true")
-    p.add_argument("--fresh-context", choices=["new", "copy"])
+    p.add_argument("--fresh-context", choices=["new", "copy", "run"])
+    p.add_argument("--fresh-empty", action="store_true")
+    p.add_argument("--reuse-out")
     a = p.parse_args()
     if a.uvloop:
         import uvloop
