@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * weft-go: SERVER spans, serverHandler.ServeHTTP entry and RETs; the
- * span's tracestate kept for the goroutines its handler spawns (go_shared.bpf.h).
+ * weft-go: SERVER spans, serverHandler.ServeHTTP entry and RETs, and
+ * golang.org/x/net/http2's per-stream (*serverConn).runHandler; the span's
+ * tracestate kept for the goroutines its handler spawns (go_shared.bpf.h).
  */
 #define WEFT_LINK_EXTERN
 #include "go/go_shared.bpf.h"
@@ -22,8 +23,21 @@ static __always_inline void span_ts_put(__u32 tgid, const struct weft_span_event
 	bpf_map_update_elem(&span_tss, &sk, v, BPF_ANY);
 }
 
-SEC("uprobe")
-int go_serve_entry(struct pt_regs *ctx)
+/*
+ * The HTTP/2 connection preface as net/http's HTTP/1 server hands it to the
+ * handler ("PRI * HTTP/2.0"): an h2c handler (golang.org/x/net/http2/h2c)
+ * serves the whole connection inside that call, its streams each in a
+ * goroutine of their own (runHandler). It is no request: no span, so the
+ * streams' goroutines inherit nothing from it.
+ */
+static __always_inline bool h2_preface(const struct weft_span_event *ev, __u64 major)
+{
+	return major == 2 && ev->method_len == 3 && ev->method[0] == 'P' && ev->method[1] == 'R' &&
+	       ev->method[2] == 'I' && ev->path_len == 1 && ev->path[0] == '*';
+}
+
+/* A SERVER span for request req answered through ResponseWriter data word rw. */
+static __always_inline int serve_start(struct pt_regs *ctx, __u64 req, __u64 rw)
 {
 	const struct weft_go_cfg *cfg;
 	struct server_state *st;
@@ -32,7 +46,7 @@ int go_serve_entry(struct pt_regs *ctx)
 	struct weft_trace_ctx in = {};
 	struct gkey k = {};
 	__u32 tgid;
-	__u64 req = ctx->di, hdr, major = 1;
+	__u64 hdr, major = 1;
 	int r;
 
 	cfg = go_cfg(ctx, &tgid);
@@ -44,7 +58,7 @@ int go_serve_entry(struct pt_regs *ctx)
 	st = &run->st;
 	sn = &run->sn;
 	__builtin_memset(st, 0, sizeof(*st));
-	st->rw = ctx->cx; /* ResponseWriter interface: data word */
+	st->rw = rw;
 	st->ev.start_ns = bpf_ktime_get_ns();
 	st->ev.pid = tgid;
 	st->ev.tid = (__u32)bpf_get_current_pid_tgid();
@@ -55,6 +69,8 @@ int go_serve_entry(struct pt_regs *ctx)
 		major = req_u64(sn, cfg->req_proto_major);
 	st->ev.proto = major == 2 ? WEFT_PROTO_HTTP2 : WEFT_PROTO_HTTP1;
 	read_request(cfg, sn, &st->ev, false);
+	if (h2_preface(&st->ev, major))
+		return 0;
 
 	hdr = req_u64(sn, cfg->req_header);
 	r = go_header_traceparent(cfg, hdr, &in);
@@ -84,6 +100,27 @@ int go_serve_entry(struct pt_regs *ctx)
 	k.g = ctx->r14;
 	bpf_map_update_elem(&servers, &k, st, BPF_ANY);
 	return 0;
+}
+
+SEC("uprobe")
+int go_serve_entry(struct pt_regs *ctx)
+{
+	/* serverHandler.ServeHTTP(rw ResponseWriter, req *Request): rw's data word in CX */
+	return serve_start(ctx, ctx->di, ctx->cx);
+}
+
+/*
+ * golang.org/x/net/http2.(*serverConn).runHandler(rw *responseWriter, req
+ * *http.Request, handler): one stream, in the goroutine the connection's serve
+ * loop spawned for it (h2c, or x/net's ConfigureServer). Its RETs are
+ * go_serve_ret's. When the handler is net/http's serverHandler (x/net
+ * configured into an http.Server over TLS), ServeHTTP's entry replaces this
+ * span with an identical one and its RETs end it.
+ */
+SEC("uprobe")
+int go_xh2_handler_entry(struct pt_regs *ctx)
+{
+	return serve_start(ctx, ctx->cx, ctx->bx);
 }
 
 SEC("uprobe")

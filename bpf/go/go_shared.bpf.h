@@ -67,7 +67,8 @@ struct client_state {
 	__u8 app_set;	/* the app set a valid or invalid one */
 	__u8 forwarded; /* the app copied the served request's traceparent */
 	__u8 write_ts;	/* its tracestate goes beside the traceparent written (app set none) */
-	__u8 _pad[4];
+	__u8 xh2;	/* started by golang.org/x/net/http2's Transport (ended by its RETs) */
+	__u8 _pad[3];
 	__u8 fwd_span_id[WEFT_SPAN_ID_LEN]; /* the parent id of that copy */
 	__u64 stream;	/* gRPC: the call's transport stream (its status) */
 };
