@@ -36,8 +36,11 @@ static __always_inline bool h2_preface(const struct weft_span_event *ev, __u64 m
 	       ev->method[2] == 'I' && ev->path_len == 1 && ev->path[0] == '*';
 }
 
-/* A SERVER span for request req answered through ResponseWriter data word rw. */
-static __always_inline int serve_start(struct pt_regs *ctx, __u64 req, __u64 rw)
+/*
+ * A SERVER span for request req answered through ResponseWriter data word rw;
+ * xh2: at x/net's runHandler (rw is x/net's *responseWriter).
+ */
+static __always_inline int serve_start(struct pt_regs *ctx, __u64 req, __u64 rw, bool xh2)
 {
 	const struct weft_go_cfg *cfg;
 	struct server_state *st;
@@ -52,6 +55,8 @@ static __always_inline int serve_start(struct pt_regs *ctx, __u64 req, __u64 rw)
 	cfg = go_cfg(ctx, &tgid);
 	if (!cfg || !req)
 		return 0;
+	k.tgid = tgid;
+	k.g = ctx->r14;
 	run = go_run_state();
 	if (!run)
 		return 0;
@@ -71,6 +76,13 @@ static __always_inline int serve_start(struct pt_regs *ctx, __u64 req, __u64 rw)
 	read_request(cfg, sn, &st->ev, false);
 	if (h2_preface(&st->ev, major))
 		return 0;
+	/* ServeHTTP inside x/net's runHandler: the same rw, still x/net's type */
+	if (!xh2 && major == 2) {
+		const struct server_state *outer = bpf_map_lookup_elem(&servers, &k);
+
+		xh2 = outer && outer->xh2;
+	}
+	st->xh2 = xh2;
 
 	hdr = req_u64(sn, cfg->req_header);
 	r = go_header_traceparent(cfg, hdr, &in);
@@ -96,8 +108,6 @@ static __always_inline int serve_start(struct pt_regs *ctx, __u64 req, __u64 rw)
 	if (st->ev.tracestate_len)
 		span_ts_put(tgid, &st->ev, &run->sts);
 
-	k.tgid = tgid;
-	k.g = ctx->r14;
 	bpf_map_update_elem(&servers, &k, st, BPF_ANY);
 	return 0;
 }
@@ -105,8 +115,9 @@ static __always_inline int serve_start(struct pt_regs *ctx, __u64 req, __u64 rw)
 SEC("uprobe")
 int go_serve_entry(struct pt_regs *ctx)
 {
-	/* serverHandler.ServeHTTP(rw ResponseWriter, req *Request): rw's data word in CX */
-	return serve_start(ctx, ctx->di, ctx->cx);
+	/* serverHandler.ServeHTTP(rw ResponseWriter, req *Request): rw's data word in CX
+	 * (*response for HTTP/1, the bundled *http2responseWriter for HTTP/2) */
+	return serve_start(ctx, ctx->di, ctx->cx, false);
 }
 
 /*
@@ -120,7 +131,7 @@ int go_serve_entry(struct pt_regs *ctx)
 SEC("uprobe")
 int go_xh2_handler_entry(struct pt_regs *ctx)
 {
-	return serve_start(ctx, ctx->cx, ctx->bx);
+	return serve_start(ctx, ctx->cx, ctx->bx, true);
 }
 
 SEC("uprobe")
@@ -146,6 +157,16 @@ int go_serve_ret(struct pt_regs *ctx)
 		/* A handler that wrote nothing gets 200 from finishRequest. */
 		if (status == 0)
 			status = 200;
+	} else if (st->ev.proto == WEFT_PROTO_HTTP2 && !st->xh2 && cfg->h2_rw_rws >= 0 &&
+		   cfg->h2_rws_status >= 0 && st->rw) {
+		/* the bundled HTTP/2 writer's state; nothing written: 200 at handlerDone */
+		__u64 rws = read_u64(st->rw + cfg->h2_rw_rws);
+
+		if (rws) {
+			status = (__s64)read_u64(rws + cfg->h2_rws_status);
+			if (status == 0)
+				status = 200;
+		}
 	}
 	if (status > 0 && status < 1000)
 		st->ev.status = (__u16)status;

@@ -56,8 +56,10 @@ struct gkey {
 
 struct server_state {
 	struct weft_span_event ev;
-	__u64 rw; /* *net/http.response */
+	__u64 rw; /* *net/http.response (HTTP/1), *http2responseWriter (HTTP/2) */
 	__u64 in_flags;
+	__u32 xh2; /* started by x/net's runHandler: rw is x/net's *responseWriter */
+	__u32 _pad;
 };
 
 struct client_state {
