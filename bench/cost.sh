@@ -33,6 +33,34 @@ ticks_per_req() {
 	awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", (n > 0 ? t * 1e6 / hz / n : 0)}'
 }
 
+# median: the median of the numbers on stdin, one a line ("n/a" for none).
+median() { sort -g | awk '{a[NR]=$1} END {if (NR) print (NR % 2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2); else print "n/a"}'; }
+
+# ratio A B: A / B to two decimals ("n/a" when B is not positive).
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
+
+# smaps PID: "Rss Private Shared" in kB from /proc/PID/smaps_rollup.
+smaps() {
+	awk '/^Rss:/ {r=$2} /^Private_(Clean|Dirty):/ {p+=$2} /^Shared_(Clean|Dirty):/ {s+=$2} END {print r, p, s}' "/proc/$1/smaps_rollup"
+}
+
+# go_progstat [PID]: "run_cnt run_time_ns" summed over weft-go's uprobe
+# programs (go_* except the exec/exit tracepoints; one program per uprobe
+# site, so runs = hits); with PID only those that process holds (its fds'
+# prog_id), so other weft-go instances on the machine do not count.
+go_progstat() {
+	local ids=
+	[ -z "${1:-}" ] || ids=$(sed -n 's/^prog_id:[[:space:]]*//p' /proc/"$1"/fdinfo/* 2>/dev/null | tr '\n' ' ')
+	bpftool prog show -j | $PY -c "import json,sys
+ids = set(int(i) for i in sys.argv[1].split())
+c = t = 0
+for p in json.load(sys.stdin):
+    n = p.get('name', '')
+    if n.startswith('go_') and n not in ('go_exec', 'go_exit') and p.get('type') == 'kprobe' and (not ids or p['id'] in ids):
+        c += p.get('run_cnt', 0); t += p.get('run_time_ns', 0)
+print(c, t)" "$ids"
+}
+
 # trap_cost TRAPCOST_BIN: ns of one uprobe hit net of its empty program's
 # bpf_stats time (that time is in the BPF row): median of 3 runs. Needs
 # kernel.bpf_stats_enabled=1 for the net figure.

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * weft-go: CLIENT spans, (*Transport).roundTrip entry and RETs, and
- * read-only mode's published context at (*persistConn).roundTrip (go_shared.bpf.h).
+ * weft-go: CLIENT spans, (*Transport).roundTrip entry and RETs (HTTP/1.x and
+ * the bundled HTTP/2), golang.org/x/net/http2's (*Transport).RoundTripOpt,
+ * and read-only mode's published context at (*persistConn).roundTrip
+ * (go_shared.bpf.h).
  */
 #define WEFT_LINK_EXTERN
 #include "go/go_shared.bpf.h"
@@ -93,8 +95,11 @@ static __always_inline void pending_open(__u32 tgid, __u64 hdr, __u64 g,
 	p->state = PENDING_SHARED;
 }
 
-SEC("uprobe")
-int go_rt_entry(struct pt_regs *ctx)
+/*
+ * A CLIENT span for request req in the calling goroutine; xh2: started by
+ * x/net's HTTP/2 Transport (no HTTP/1 write site: no pending write).
+ */
+static __always_inline int client_start(struct pt_regs *ctx, __u64 req, bool xh2)
 {
 	const struct weft_go_cfg *cfg;
 	const struct weft_trace_ctx *p;
@@ -104,12 +109,21 @@ int go_rt_entry(struct pt_regs *ctx)
 	struct weft_trace_ctx app = {};
 	struct gkey k = {};
 	__u32 tgid;
-	__u64 req = ctx->bx, hdr;
+	__u64 hdr;
 	__u8 src = 0;
 	int r;
 
 	cfg = go_cfg(ctx, &tgid);
 	if (!cfg || !req)
+		return 0;
+	k.tgid = tgid;
+	k.g = ctx->r14;
+	/*
+	 * x/net's Transport inside net/http's (configured by
+	 * http2.ConfigureTransport): the outer roundTrip's span is the call's.
+	 * The same entry run again (morestack) finds its own: kept too.
+	 */
+	if (xh2 && bpf_map_lookup_elem(&clients, &k))
 		return 0;
 	run = go_run_state();
 	if (!run)
@@ -121,13 +135,12 @@ int go_rt_entry(struct pt_regs *ctx)
 	cl->ev.pid = tgid;
 	cl->ev.tid = (__u32)bpf_get_current_pid_tgid();
 	cl->ev.kind = WEFT_KIND_CLIENT;
-	cl->ev.proto = WEFT_PROTO_HTTP1;
+	cl->ev.proto = xh2 ? WEFT_PROTO_HTTP2 : WEFT_PROTO_HTTP1;
 	cl->ev.injector = WEFT_INJ_GO;
+	cl->xh2 = xh2;
 	snap_request(cfg, req, sn);
 	read_request(cfg, sn, &cl->ev, true);
 
-	k.tgid = tgid;
-	k.g = ctx->r14;
 	p = parent_ctx(&k, &src);
 	span_parent(&cl->ev, p, src);
 	if (p && p->valid && !copy_server_ts(&k, &cl->ev))
@@ -159,7 +172,7 @@ int go_rt_entry(struct pt_regs *ctx)
 		cl->app_set = 1;
 	}
 	/* Skips are counted at the RET: this entry may run twice (morestack). */
-	if ((cfg->flags & WEFT_GO_CFG_WRITE) && hdr && (cl->may_write || cl->forwarded)) {
+	if (!xh2 && (cfg->flags & WEFT_GO_CFG_WRITE) && hdr && (cl->may_write || cl->forwarded)) {
 		pending_open(tgid, hdr, k.g, &cl->ev.ctx, cl->forwarded ? cl->fwd_span_id : NULL);
 		cl->hdr = hdr;
 		/* The span's tracestate goes out beside the traceparent written,
@@ -170,6 +183,20 @@ int go_rt_entry(struct pt_regs *ctx)
 	}
 	bpf_map_update_elem(&clients, &k, cl, BPF_ANY);
 	return 0;
+}
+
+SEC("uprobe")
+int go_rt_entry(struct pt_regs *ctx)
+{
+	/* (*Transport).roundTrip(req *Request): req in BX */
+	return client_start(ctx, ctx->bx, false);
+}
+
+/* golang.org/x/net/http2.(*Transport).RoundTripOpt(req *http.Request, opt): req in BX */
+SEC("uprobe")
+int go_xh2_rt_entry(struct pt_regs *ctx)
+{
+	return client_start(ctx, ctx->bx, true);
 }
 
 /* The socket fd of a plain-TCP persistConn, or -1. */
@@ -244,8 +271,8 @@ int go_pc_rt_entry(struct pt_regs *ctx)
 	return 0;
 }
 
-SEC("uprobe")
-int go_rt_ret(struct pt_regs *ctx)
+/* End the calling goroutine's CLIENT span; xh2: at x/net's RoundTripOpt RETs. */
+static __always_inline int client_end(struct pt_regs *ctx, bool xh2)
 {
 	const struct weft_go_cfg *cfg;
 	struct client_state *cl;
@@ -261,13 +288,18 @@ int go_rt_ret(struct pt_regs *ctx)
 	k.tgid = tgid;
 	k.g = ctx->r14;
 	cl = bpf_map_lookup_elem(&clients, &k);
-	if (!cl)
+	/* x/net's RoundTripOpt inside roundTrip: the outer RETs end the span */
+	if (!cl || cl->xh2 != xh2)
 		return 0;
 	cl->ev.end_ns = bpf_ktime_get_ns();
 	if (resp && cfg->resp_status_code >= 0)
 		status = (__s64)read_u64(resp + cfg->resp_status_code);
 	if (status > 0 && status < 1000)
 		cl->ev.status = (__u16)status;
+	/* net/http's Transport speaks HTTP/2 where ALPN chose it: the response says */
+	if (resp && !xh2 && cfg->resp_proto_major >= 0 &&
+	    read_u64(resp + cfg->resp_proto_major) == 2)
+		cl->ev.proto = WEFT_PROTO_HTTP2;
 	if ((cfg->flags & WEFT_GO_CFG_WRITE) && !cl->may_write && !cl->forwarded)
 		stat_inc(cl->app_set ? WEFT_GO_ST_SKIP_APPSET : WEFT_GO_ST_SKIP_UNKNOWN);
 	if (cl->hdr) {
@@ -285,4 +317,16 @@ int go_rt_ret(struct pt_regs *ctx)
 	emit(&cl->ev, WEFT_GO_ST_CLIENT);
 	bpf_map_delete_elem(&clients, &k);
 	return 0;
+}
+
+SEC("uprobe")
+int go_rt_ret(struct pt_regs *ctx)
+{
+	return client_end(ctx, false);
+}
+
+SEC("uprobe")
+int go_xh2_rt_ret(struct pt_regs *ctx)
+{
+	return client_end(ctx, true);
 }

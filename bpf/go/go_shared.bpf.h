@@ -56,8 +56,10 @@ struct gkey {
 
 struct server_state {
 	struct weft_span_event ev;
-	__u64 rw; /* *net/http.response */
+	__u64 rw; /* *net/http.response (HTTP/1), *http2responseWriter (HTTP/2) */
 	__u64 in_flags;
+	__u32 xh2; /* started by x/net's runHandler: rw is x/net's *responseWriter */
+	__u32 _pad;
 };
 
 struct client_state {
@@ -67,7 +69,8 @@ struct client_state {
 	__u8 app_set;	/* the app set a valid or invalid one */
 	__u8 forwarded; /* the app copied the served request's traceparent */
 	__u8 write_ts;	/* its tracestate goes beside the traceparent written (app set none) */
-	__u8 _pad[4];
+	__u8 xh2;	/* started by golang.org/x/net/http2's Transport (ended by its RETs) */
+	__u8 _pad[3];
 	__u8 fwd_span_id[WEFT_SPAN_ID_LEN]; /* the parent id of that copy */
 	__u64 stream;	/* gRPC: the call's transport stream (its status) */
 };

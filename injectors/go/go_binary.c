@@ -37,7 +37,8 @@ static const struct {
 
 /*
  * NEED_MAIN: one of a binary's reasons to be instrumented (a net/http server
- * or client, a grpc-go server or client), attached when present; a binary
+ * or client, a grpc-go server or client, an x/net HTTP/2 server or client),
+ * attached when present; a binary
  * with none is left alone. NEED_PART: belongs to the main hook before it,
  * attached when present. NEED_ANCESTRY: newproc1. NEED_PUBLISH: only when
  * publishing.
@@ -237,6 +238,10 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 	     s->progs.go_grpc_newcall_entry, s->progs.go_grpc_newcall_ret},
 	    {"google.golang.org/grpc.(*clientStream).finish", NEED_PART, s->progs.go_grpc_finish_entry,
 	     NULL},
+	    {"golang.org/x/net/http2.(*serverConn).runHandler", NEED_MAIN,
+	     s->progs.go_xh2_handler_entry, s->progs.go_serve_ret},
+	    {"golang.org/x/net/http2.(*Transport).RoundTripOpt", NEED_MAIN, s->progs.go_xh2_rt_entry,
+	     s->progs.go_xh2_rt_ret},
 	};
 	/* One more for the write site. */
 	struct sites sites[2 * sizeof(hooks) / sizeof(hooks[0]) + 1];

@@ -90,5 +90,11 @@ $(B)/bench-go/otelpair: bench/go/otelpair/main.go
 	@mkdir -p $(@D)
 	cd bench/go/otelpair && env $(call GO_CHAIN_ENV,1.22) /usr/lib/go-1.22/bin/go build \
 		-o $(abspath $@).tmp . && mv $(abspath $@).tmp $(abspath $@)
-TESTS_BIN += $(B)/bench-go/trapcost $(B)/bench-go/otelpair
+# The gRPC peer (bench/go/grpc): chain.proto's generated code beside otelgrpc's main.go.
+$(B)/bench-go/otelgrpc: bench/go/otelgrpc/main.go $(GRPC_CHAIN_DIR)/src/chain.pb.go
+	@mkdir -p $(@D)/otelgrpc-src
+	cp bench/go/otelgrpc/main.go $(GRPC_CHAIN_DIR)/src/chain.pb.go $(@D)/otelgrpc-src/
+	cd $(@D)/otelgrpc-src && env $(call GO_CHAIN_ENV,1.22) /usr/lib/go-1.22/bin/go build \
+		-o $(abspath $@).tmp . && mv $(abspath $@).tmp $(abspath $@)
+TESTS_BIN += $(B)/bench-go/trapcost $(B)/bench-go/otelpair $(B)/bench-go/otelgrpc
 LINT_SOURCES += bench/go/trapcost.c

@@ -19,9 +19,12 @@ chain_launch() {
 go_start() {
 	local name=$1 bin=$2 dir=$3; shift 3
 	chain_launch "$name" "$bin" "$dir" "$@"
-	local pid=$CHAIN_PID port=$CHAIN_PORT scheme=http
-	case " $* " in *" -tls "*) scheme=https ;; esac
-	wait_for 100 curl -skf "$scheme://127.0.0.1:$port/healthz" || fail "service $name does not answer"
+	local pid=$CHAIN_PID port=$CHAIN_PORT scheme=http opt=
+	case " $* " in
+	*" -tls "* | *" -h2 tls "*) scheme=https ;;
+	*" -h2 h2c "*) opt=--http2-prior-knowledge ;;
+	esac
+	wait_for 100 curl -skf $opt "$scheme://127.0.0.1:$port/healthz" || fail "service $name does not answer"
 	printf -v "GO_PORT_$name" %s "$port"
 	printf -v "GO_PID_$name" %s "$pid"
 }

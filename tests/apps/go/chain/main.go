@@ -20,6 +20,20 @@
 //	recvts name=A path=/x n=1 tracestate=...
 //
 // (values joined by '|').
+//
+// -h2 tls serves HTTP/2 over TLS (ALPN h2, net/http's bundled HTTP/2) and
+// calls an https:// next hop over HTTP/2 with net/http's Transport; -h2 h2c
+// serves cleartext HTTP/2 with prior knowledge (golang.org/x/net/http2/h2c)
+// and calls an http:// next hop with x/net's http2.Transport (AllowHTTP).
+// Either way concurrent calls to the next hop share its one connection.
+//
+// -get BASE makes the program a client instead (curl 7.88 cannot multiplex
+// cleartext HTTP/2): -n requests GET BASE/c1 .. BASE/cN at once, with -h2's
+// client, request i carrying traceparent 00-<0xabc000+i>-<i>-01; it prints
+//
+//	resp path=/ci status=200 proto=HTTP/2.0
+//
+// per request and, last, conns=K: the connections it opened (httptrace).
 package main
 
 import (
@@ -36,12 +50,17 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
 	"net/url"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/h2c"
 )
 
 var proxy *httputil.ReverseProxy // -mode proxy
@@ -58,6 +77,9 @@ var (
 	useTLS = flag.Bool("tls", false, "serve HTTPS (HTTP/1.1) with a self-signed certificate")
 	appTS  = flag.String("app-ts", "", "tracestate the app sets on its outgoing requests (any mode but proxy)")
 	post   = flag.String("body", "", "call the next hop with POST and this body (default: GET)")
+	h2     = flag.String("h2", "", "serve and call over HTTP/2: tls (ALPN) or h2c (cleartext, prior knowledge)")
+	getURL = flag.String("get", "", "client mode: GET BASE/c1..cN concurrently (-n) and exit")
+	count  = flag.Int("n", 100, "requests in client mode")
 )
 
 var (
@@ -73,6 +95,18 @@ func logf(format string, args ...interface{}) {
 	fmt.Fprintf(logOut, format, args...)
 	logOut.Flush()
 	logMu.Unlock()
+}
+
+// h2Client is the client of -h2 mode.
+func h2Client() *http.Client {
+	if *h2 == "h2c" {
+		return &http.Client{Transport: &http2.Transport{AllowHTTP: true, DisableCompression: true,
+			DialTLS: func(network, addr string, _ *tls.Config) (net.Conn, error) {
+				return net.Dial(network, addr)
+			}}}
+	}
+	return &http.Client{Transport: &http.Transport{ForceAttemptHTTP2: true, DisableCompression: true,
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 }
 
 func call(path string) (string, int, error) {
@@ -162,8 +196,64 @@ func handle(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "%s>%s", *name, body)
 }
 
+// getAll is -get mode: -n concurrent requests; false when any failed.
+func getAll() bool {
+	var conns int64
+	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+		if !info.Reused {
+			atomic.AddInt64(&conns, 1)
+		}
+	}}
+	lines := make([]string, *count)
+	var wg sync.WaitGroup
+	for i := 1; i <= *count; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			path := fmt.Sprintf("/c%d", i)
+			req, err := http.NewRequest("GET", *getURL+path, nil)
+			if err != nil {
+				lines[i-1] = fmt.Sprintf("resp path=%s error=%v", path, err)
+				return
+			}
+			req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+			req.Header.Set("traceparent", fmt.Sprintf("00-%032x-%016x-01", 0xabc000+i, i))
+			resp, err := client.Do(req)
+			if err != nil {
+				lines[i-1] = fmt.Sprintf("resp path=%s error=%v", path, err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			lines[i-1] = fmt.Sprintf("resp path=%s status=%d proto=%s", path, resp.StatusCode, resp.Proto)
+		}(i)
+	}
+	wg.Wait()
+	ok := true
+	for _, l := range lines {
+		fmt.Println(l)
+		ok = ok && strings.Contains(l, " status=200 ")
+	}
+	fmt.Printf("conns=%d\n", atomic.LoadInt64(&conns))
+	return ok
+}
+
 func main() {
 	flag.Parse()
+	switch *h2 {
+	case "":
+	case "tls", "h2c":
+		client = h2Client()
+	default:
+		fmt.Fprintln(os.Stderr, "chain: -h2 must be tls or h2c")
+		os.Exit(2)
+	}
+	if *getURL != "" {
+		if !getAll() {
+			os.Exit(1)
+		}
+		return
+	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chain:", err)
@@ -185,7 +275,14 @@ func main() {
 		proxy.Transport = client.Transport
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(handle)}
-	if *useTLS {
+	switch {
+	case *h2 == "tls":
+		// Serve sets up HTTP/2 (TLSNextProto is nil); ALPN offers h2.
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{selfSigned()},
+			NextProtos: []string{"h2", "http/1.1"}})
+	case *h2 == "h2c":
+		srv.Handler = h2c.NewHandler(srv.Handler, &http2.Server{})
+	case *useTLS:
 		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{selfSigned()}})
 	}

@@ -26,6 +26,14 @@
 //	resp i=1 answer=A>B>C/x header=A trailer=A status=OK
 //
 // (streaming answers joined by '|'); exits 1 if any RPC failed.
+//
+// Load mode (-call HOST:PORT -load D, benchmarks): -c goroutines make unary
+// RPCs with path /bench and no metadata back to back on one shared connection
+// for D, then one line is printed:
+//
+//	load rpcs=N errors=E secs=S rps=R p99ms=P
+//
+// (rps = N / S; p99 of the RPCs' latencies in ms); exits 1 on any error.
 package main
 
 import (
@@ -36,6 +44,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -59,6 +68,8 @@ var (
 	tp     = flag.String("tp", "", "call mode: a traceparent the client sends itself")
 	app    = flag.String("app", "", "call mode: the app's own metadata x-weft-app")
 	nrpc   = flag.Int("n", 0, "call mode: this many concurrent RPCs on one connection")
+	load   = flag.Duration("load", 0, "call mode: unary RPCs back to back for this long (load mode)")
+	conc   = flag.Int("c", 8, "load mode: concurrent callers")
 )
 
 var (
@@ -210,6 +221,47 @@ func callOne(ctx context.Context, c ChainClient, p, traceparent string) string {
 		status.Code(err))
 }
 
+// loadRun is load mode: -c callers for -load on connection c.
+func loadRun(c ChainClient) error {
+	lats := make([][]time.Duration, *conc)
+	errs := make([]int, *conc)
+	start := time.Now()
+	end := start.Add(*load)
+	var wg sync.WaitGroup
+	for w := 0; w < *conc; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			req := &Req{Path: "/bench"}
+			for t0 := time.Now(); t0.Before(end); t0 = time.Now() {
+				if _, err := c.Unary(context.Background(), req); err != nil {
+					errs[w]++
+				}
+				lats[w] = append(lats[w], time.Since(t0))
+			}
+		}(w)
+	}
+	wg.Wait()
+	secs := time.Since(start).Seconds()
+	var all []time.Duration
+	nerr := 0
+	for w := range lats {
+		all = append(all, lats[w]...)
+		nerr += errs[w]
+	}
+	if len(all) == 0 {
+		return fmt.Errorf("no RPC completed")
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	p99 := all[(len(all)*99+99)/100-1]
+	fmt.Printf("load rpcs=%d errors=%d secs=%.3f rps=%.1f p99ms=%.3f\n", len(all), nerr, secs,
+		float64(len(all))/secs, float64(p99.Microseconds())/1000)
+	if nerr > 0 {
+		return fmt.Errorf("%d of %d RPCs failed", nerr, len(all))
+	}
+	return nil
+}
+
 func call() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -219,6 +271,9 @@ func call() error {
 	}
 	defer cc.Close()
 	c := NewChainClient(cc)
+	if *load > 0 {
+		return loadRun(c)
+	}
 	if *nrpc <= 0 {
 		line := callOne(ctx, c, *path, *tp)
 		fmt.Printf("resp i=1 %s\n", line)
