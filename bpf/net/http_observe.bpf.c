@@ -57,10 +57,12 @@ static long ts_line_cb(__u32 i, void *data)
 /*
  * The request header block buf[start, end) was read for SERVER span span_id:
  * keep its validated tracestate (or none) as the thread's srv_ts entry.
- * Needs bpf_loop; without it no tracestate is carried.
+ * Needs bpf_loop; without it no tracestate is carried. none: the parser
+ * counted the block's lines and saw no tracestate (its lines are not read
+ * again).
  */
 static __always_inline void ts_capture(__u64 id, const __u8 *span_id, struct weft_scratch *sc,
-				       __u32 start, __u32 end)
+				       __u32 start, __u32 end, bool none)
 {
 	struct ts_line_ctx lc = { .sc = sc, .end = end };
 	struct srv_ts *e;
@@ -84,6 +86,8 @@ static __always_inline void ts_capture(__u64 id, const __u8 *span_id, struct wef
 	}
 	__builtin_memcpy(e->span_id, span_id, WEFT_SPAN_ID_LEN);
 	e->len = 0;
+	if (none)
+		return;
 	lc.st = bpf_map_lookup_elem(&ts_tmp, &zero);
 	if (!lc.st || !weft_have_bpf_loop)
 		return;
@@ -128,24 +132,6 @@ static __always_inline void sock_addrs(struct sock *sk, struct weft_sockaddr *lo
 	peer->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 }
 
-/* vec: readv/recvmsg, whose first iovec (ubuf, iov_len bytes) is all that is looked at */
-static __always_inline void save_rd(__s32 fd, __u64 ubuf, bool vec, __u64 iov_len)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct rd_args a = { .buf = ubuf, .fd = fd }, *p;
-
-	if (vec)
-		a.iov_len = iov_len < WEFT_RD_ONE_BUF - 1 ? iov_len + 1 : WEFT_RD_ONE_BUF - 1;
-
-	if (!task_targeted(id))
-		return;
-	p = bpf_map_lookup_elem(&rd_args, &id);
-	if (p)
-		*p = a;	/* in place: cheaper than an LRU update */
-	else
-		bpf_map_update_elem(&rd_args, &id, &a, BPF_ANY);
-}
-
 /* blk: where the request's header block starts in the tracepoint scratch, -1 if not all there */
 static __always_inline void server_begin(__u64 id, __s32 fd, struct in_state *is, __u32 avail,
 					 struct sock *sk, __s32 blk)
@@ -172,7 +158,8 @@ static __always_inline void server_begin(__u64 id, __s32 fd, struct in_state *is
 		/* tracestate only beside a valid traceparent (W3C) */
 		if (have && blk >= 0 && blk < WEFT_SCRATCH_SZ)
 			ts_capture(id, sc->ctx.span_id, bpf_map_lookup_elem(&scratch, &zero),
-				   blk + is->scan.reqline_end, blk + is->scan.hdr_end);
+				   blk + is->scan.reqline_end, blk + is->scan.hdr_end,
+				   is->scan.fast && !is->scan.ts_lines);
 	}
 	/* skip the request body; avail: body bytes already in this read */
 	is->body_left = 0;
@@ -259,7 +246,7 @@ static long resp_step_cb(__u32 i, void *data)
  * responses that follow it in the same read end them in order.
  */
 static __always_inline void more_responses(const struct fd_key *fk, struct cp_seq *q, __u64 ubuf,
-					   __u32 len, bool no_body)
+					   __u32 len, bool no_body, bool copied)
 {
 	__u32 zero = 0;
 	struct resp_loop rl = { .q = q, .fk = fk, .len = len, .popped = true, .no_body = no_body };
@@ -273,13 +260,22 @@ static __always_inline void more_responses(const struct fd_key *fk, struct cp_se
 	len &= 2 * WEFT_SCRATCH_SZ - 1;
 	if (len > WEFT_SCRATCH_SZ || len == 0)
 		return;
-	if (bpf_probe_read_user(rl.sc->buf, len, (void *)ubuf))
+	if (!copied && bpf_probe_read_user(rl.sc->buf, len, (void *)ubuf))
 		return;
 	bpf_loop(512, resp_step_cb, &rl, 0);
 }
 
 /*
- * A target thread read n bytes at ubuf from fd (iov_len: as in rd_args).
+ * Reads of up to this many bytes (requests and responses, mostly) are copied
+ * into the scratch buffer whole at once: one user memory read, not a look at
+ * their first bytes and then another read of all of them.
+ */
+#define WEFT_READ_ONCE 2048
+
+/*
+ * A target thread read n bytes at ubuf from fd (iov_len: 0 for one buffer;
+ * for readv/recvmsg 1 + the bytes of the first iovec, at ubuf, capped at
+ * WEFT_RD_ONE_BUF - 1: only that iovec is looked at).
  */
 static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n, __u32 iov_len)
 {
@@ -288,18 +284,33 @@ static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n, __u3
 	struct cp_seq *q;
 	__u32 zero = 0, off = 0, len, before, hl;
 	struct sock *sk = NULL;
+	bool copied = false;
 	char head[16] = {};
-	char *buf;
+	char *buf = NULL;
 	int r;
 
 	if (n <= 0)
 		return;
 	len = n > WEFT_SCRATCH_SZ ? WEFT_SCRATCH_SZ : n;
 	hl = len < 16 ? len : 16;
-	/* fixed size (bytes past hl are ignored); a short buffer at a page end fails */
-	if (bpf_probe_read_user(head, sizeof(head), (void *)ubuf) &&
-	    bpf_probe_read_user(head, 1, (void *)ubuf))
+	if (len <= WEFT_READ_ONCE) {
+		__u32 cl = len;
+
+		buf = bpf_map_lookup_elem(&scratch, &zero);
+		if (!buf)
+			return;
+		weft_barrier_var(cl);
+		cl &= 2 * WEFT_READ_ONCE - 1;
+		if (cl > WEFT_READ_ONCE || cl == 0 || bpf_probe_read_user(buf, cl, (void *)ubuf))
+			return;
+		/* bytes past hl are stale and ignored, as below */
+		__builtin_memcpy(head, buf, sizeof(head));
+		copied = true;
+	} else if (bpf_probe_read_user(head, sizeof(head), (void *)ubuf) &&
+		   bpf_probe_read_user(head, 1, (void *)ubuf)) {
+		/* fixed size (bytes past hl are ignored); a short buffer at a page end fails */
 		return;
+	}
 	if (h2_in_read(&fk, ubuf, n, iov_len, head))
 		return;
 
@@ -317,7 +328,7 @@ static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n, __u3
 			bool no_body = interim(status) || client_pop(&fk, q, status);
 
 			if ((interim(status) || q->head != q->tail) && weft_have_bpf_loop)
-				more_responses(&fk, q, ubuf, len, no_body);
+				more_responses(&fk, q, ubuf, len, no_body, copied);
 			return;
 		}
 	}
@@ -333,14 +344,18 @@ static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n, __u3
 	}
 	if ((!is || !is->active) && off == 0 && (head[0] < 'A' || head[0] > 'Z'))
 		return;
-	buf = bpf_map_lookup_elem(&scratch, &zero);
+	if (!copied) {
+		buf = bpf_map_lookup_elem(&scratch, &zero);
+		if (!buf)
+			return;
+		weft_barrier_var(len);
+		len &= 2 * WEFT_SCRATCH_SZ - 1;
+		if (len > WEFT_SCRATCH_SZ || len == 0)
+			return;
+		if (bpf_probe_read_user(buf, len, (void *)ubuf))
+			return;
+	}
 	if (!buf)
-		return;
-	weft_barrier_var(len);
-	len &= 2 * WEFT_SCRATCH_SZ - 1;
-	if (len > WEFT_SCRATCH_SZ || len == 0)
-		return;
-	if (bpf_probe_read_user(buf, len, (void *)ubuf))
 		return;
 	if (!is || !is->active) {
 		char c = buf[off & WEFT_SCRATCH_MASK];
@@ -390,50 +405,6 @@ static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n, __u3
 	}
 }
 
-static __always_inline void exit_rd(long ret)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct rd_args *a = bpf_map_lookup_elem(&rd_args, &id);
-	struct rd_args c;
-
-	if (!a || !a->buf)
-		return;
-	c = *a;
-	a->buf = 0;	/* consumed; the entry stays for the thread's next read */
-	if (ret > 0)
-		on_read(id, c.fd, c.buf, ret, c.iov_len);
-}
-
-/* A target thread writes to fd: note it; end its SERVER span at the status line. */
-static __always_inline void on_write(__s32 fd, __u64 ubuf, __u64 count_)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct weft_server_ctx *sc;
-	char head[12];
-	__u16 status;
-	__s32 *fdp;
-
-	if (!task_targeted(id))
-		return;
-	fdp = bpf_map_lookup_elem(&cur_fd, &id);
-	if (fdp)
-		*fdp = fd;
-	else
-		bpf_map_update_elem(&cur_fd, &id, &fd, BPF_ANY);
-	sc = weft_sctx_get(id);
-	if (count_ < 12)
-		return;
-	/* not the current request's fd: only a thread that parked one looks further */
-	if ((!sc || sc->fd != fd) && !(weft_uncertain_get(id) & WEFT_UNCERTAIN_TWO))
-		return;
-	if (bpf_probe_read_user(head, sizeof(head), (void *)ubuf))
-		return;
-	status = weft_http_status(head, sizeof(head));
-	if (status &&
-	    !weft_sctx_end_conn(&spans, id, (__u32)fd, status, WEFT_INJ_HTTP, WEFT_PROTO_HTTP1))
-		count(WH_SERVER_SPANS);
-}
-
 /* First iovec of an iovec array (readv/writev/recvmsg/sendmsg). */
 static __always_inline void first_iov(__u64 uiov, __u64 *base, __u64 *len)
 {
@@ -452,102 +423,135 @@ static __always_inline __u64 msghdr_iov(__u64 umsg)
 	return (__u64)m.msg_iov;
 }
 
-SEC("tracepoint/syscalls/sys_enter_read")
-int weft_http_enter_read(struct trace_event_raw_sys_enter *ctx)
-{
-	save_rd(ctx->args[0], ctx->args[1], false, 0);
-	return 0;
-}
+/* Where a write call's bytes are: a buffer, an iovec array, a msghdr. */
+enum wr_kind { WR_BUF, WR_IOV, WR_MSG };
 
-SEC("tracepoint/syscalls/sys_enter_recvfrom")
-int weft_http_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+/*
+ * A thread writes to fd (uarg: what kind says; count_: the buffer's length
+ * for WR_BUF): for a target thread, note the fd; end its SERVER span at the
+ * status line. The bytes (and an iovec array) are read only for a write on
+ * the connection of the request it serves.
+ */
+static __always_inline void on_write(__s32 fd, __u64 uarg, __u64 count_, enum wr_kind kind)
 {
-	save_rd(ctx->args[0], ctx->args[1], false, 0);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_readv")
-int weft_http_enter_readv(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid(), base, len;
+	__u64 id = bpf_get_current_pid_tgid();
+	struct weft_server_ctx *sc;
+	char head[12];
+	__u16 status;
+	__s32 *fdp;
 
 	if (!task_targeted(id))
-		return 0;
-	first_iov(ctx->args[1], &base, &len);
-	save_rd(ctx->args[0], base, true, len);
-	return 0;
+		return;
+	fdp = bpf_map_lookup_elem(&cur_fd, &id);
+	if (fdp)
+		*fdp = fd;
+	else
+		bpf_map_update_elem(&cur_fd, &id, &fd, BPF_ANY);
+	sc = weft_sctx_get(id);
+	/* not the current request's fd: only a thread that parked one looks further */
+	if ((!sc || sc->fd != fd) && !(weft_uncertain_get(id) & WEFT_UNCERTAIN_TWO))
+		return;
+	if (kind == WR_MSG)
+		uarg = msghdr_iov(uarg);
+	if (kind != WR_BUF)
+		first_iov(uarg, &uarg, &count_);
+	if (count_ < 12)
+		return;
+	if (bpf_probe_read_user(head, sizeof(head), (void *)uarg))
+		return;
+	status = weft_http_status(head, sizeof(head));
+	if (status &&
+	    !weft_sctx_end_conn(&spans, id, (__u32)fd, status, WEFT_INJ_HTTP, WEFT_PROTO_HTTP1))
+		count(WH_SERVER_SPANS);
 }
 
-SEC("tracepoint/syscalls/sys_enter_recvmsg")
-int weft_http_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid(), base, len;
+/*
+ * A read call's arguments, at its exit: the syscall's saved user registers
+ * (x86-64: fd in di, the buffer or iovec array or msghdr in si), which the
+ * kernel leaves as they were at the entry (only ax changes, to the result).
+ * So each read costs one program run, at its exit, and nothing is kept
+ * between entry and exit.
+ */
+enum rd_kind { RD_BUF, RD_IOV, RD_MSG };
 
+static __always_inline void exit_rd(long ret, enum rd_kind kind)
+{
+	struct pt_regs *regs;
+	__u64 id, ubuf, len = 0;
+	__s32 fd;
+
+	if (ret <= 0)
+		return;
+	id = bpf_get_current_pid_tgid();
 	if (!task_targeted(id))
-		return 0;
-	first_iov(msghdr_iov(ctx->args[1]), &base, &len);
-	save_rd(ctx->args[0], base, true, len);
-	return 0;
+		return;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	if (!regs)
+		return;
+	fd = (__s32)regs->di;
+	ubuf = regs->si;
+	if (kind == RD_MSG)
+		ubuf = msghdr_iov(ubuf);
+	if (kind != RD_BUF)
+		first_iov(ubuf, &ubuf, &len);
+	if (ubuf)
+		on_read(id, fd, ubuf, ret,
+			kind == RD_BUF ? 0
+			: len < WEFT_RD_ONE_BUF - 1 ? len + 1 : WEFT_RD_ONE_BUF - 1);
 }
 
 SEC("tracepoint/syscalls/sys_exit_read")
 int weft_http_exit_read(struct trace_event_raw_sys_exit *ctx)
 {
-	exit_rd(ctx->ret);
+	exit_rd(ctx->ret, RD_BUF);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_recvfrom")
 int weft_http_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
 {
-	exit_rd(ctx->ret);
+	exit_rd(ctx->ret, RD_BUF);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_readv")
 int weft_http_exit_readv(struct trace_event_raw_sys_exit *ctx)
 {
-	exit_rd(ctx->ret);
+	exit_rd(ctx->ret, RD_IOV);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_recvmsg")
 int weft_http_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 {
-	exit_rd(ctx->ret);
+	exit_rd(ctx->ret, RD_MSG);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_write")
 int weft_http_enter_write(struct trace_event_raw_sys_enter *ctx)
 {
-	on_write(ctx->args[0], ctx->args[1], ctx->args[2]);
+	on_write(ctx->args[0], ctx->args[1], ctx->args[2], WR_BUF);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendto")
 int weft_http_enter_sendto(struct trace_event_raw_sys_enter *ctx)
 {
-	on_write(ctx->args[0], ctx->args[1], ctx->args[2]);
+	on_write(ctx->args[0], ctx->args[1], ctx->args[2], WR_BUF);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_writev")
 int weft_http_enter_writev(struct trace_event_raw_sys_enter *ctx)
 {
-	__u64 base, len;
-
-	first_iov(ctx->args[1], &base, &len);
-	on_write(ctx->args[0], base, len);
+	on_write(ctx->args[0], ctx->args[1], 0, WR_IOV);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendmsg")
 int weft_http_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
 {
-	__u64 base, len;
-
-	first_iov(msghdr_iov(ctx->args[1]), &base, &len);
-	on_write(ctx->args[0], base, len);
+	on_write(ctx->args[0], ctx->args[1], 0, WR_MSG);
 	return 0;
 }

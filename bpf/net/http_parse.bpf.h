@@ -116,6 +116,9 @@ struct weft_http_scan {
 	char tp[64];		/* first 55 value bytes (index masked with 63) */
 	char method[WEFT_METHOD_MAX];
 	char path[WEFT_PATH_MAX];
+	/* last: the fields above keep their (8-byte aligned) offsets */
+	__u8 fast;		/* read by weft_http_parse_block: ts_lines is exact */
+	__u8 ts_lines;		/* tracestate header lines (counted when fast) */
 };
 
 /*
@@ -530,6 +533,9 @@ WEFT_GLOBAL_FN int weft_fast_field(struct weft_http_scan *s, struct weft_scratch
 		for (__u32 i = 0; i < WEFT_TRACEPARENT_LEN; i++)
 			s->tp[i] = buf[(v + i) & WEFT_SCRATCH_MASK];
 		s->tp_len = WEFT_TRACEPARENT_LEN;
+	} else if (c0 == 't' && vend >= p + 11 && weft_name_is(buf, p, "tracestate:", 11)) {
+		if (s->ts_lines < 255)
+			s->ts_lines++;
 	} else if (c0 == 'c' && vend >= p + 15 && weft_name_is(buf, p, "content-length:", 15)) {
 		__u64 cl = 0;
 
@@ -631,6 +637,7 @@ static __always_inline int weft_http_parse_block(struct weft_http_scan *s, const
 
 	if (len > WEFT_SCRATCH_SZ)
 		len = WEFT_SCRATCH_SZ;
+	s->fast = 1;
 	lf = weft_find_lf((struct weft_scratch *)buf, 0, len);
 	if (lf < 0)
 		return lf == -1 ? WEFT_SCAN_MORE : WEFT_SCAN_BAD;

@@ -161,12 +161,7 @@ struct in_state {
 	struct weft_http_scan scan;
 };
 
-struct rd_args {
-	__u64 buf;
-	__s32 fd;
-	__u32 iov_len;	/* 0: one buffer; readv/recvmsg: 1 + the bytes of the first iovec (buf) */
-};
-
+/* A read's iov_len (http_observe.bpf.c, on_read) for a first iovec of 2^32 - 2 bytes or more. */
 #define WEFT_RD_ONE_BUF 0xffffffffULL
 
 WEFT_SHARED WEFT_MAP(BPF_MAP_TYPE_SOCKHASH, __u64, __u64, 65536) sock_map SEC(".maps");
@@ -237,8 +232,6 @@ WEFT_SHARED volatile __u32 h2_any WEFT_INIT(0);
 
 /* The fd each thread is writing right now (for sk_msg, which has no fd). */
 WEFT_SHARED WEFT_LRU_HASH(__u64, __s32, 16384) cur_fd SEC(".maps");
-
-WEFT_SHARED WEFT_LRU_HASH(__u64, struct rd_args, 16384) rd_args SEC(".maps");
 
 WEFT_SHARED WEFT_LRU_HASH(struct fd_key, struct in_state, 16384) in_states SEC(".maps");
 
