@@ -20,6 +20,7 @@
 
 #define MAX_PROCS 256
 #define MAX_WARNED 64
+#define PY_NTRACEPOINTS 9
 
 /*
  * The copy site, GC_New's return (freelist empty), then either the Context
@@ -70,7 +71,21 @@ static struct {
 		ino_t ino;
 		struct bpf_link *links[NPROBES];
 	} procs[MAX_PROCS]; /* pid 0: a free slot */
+	struct bpf_link *tp_links[PY_NTRACEPOINTS];
+	bool tp_done;
 } g = {.procs_fd = -1};
+
+/*
+ * The syscall tracepoints of the rule: attached once, when the first CPython
+ * process is probed (before its layout is set, so none of its transports is
+ * missed), not at start: without a Python process they would run on every
+ * read and write of every task for nothing.
+ */
+static const char *const tracepoints[PY_NTRACEPOINTS] = {
+    "weft_py_getsockname", "weft_py_read",    "weft_py_recvfrom",
+    "weft_py_readv",	   "weft_py_recvmsg", "weft_py_write",
+    "weft_py_sendto",	   "weft_py_writev",  "weft_py_sendmsg",
+};
 
 void weft_rt_asyncio_prepare(struct bpf_object *obj)
 {
@@ -80,6 +95,33 @@ void weft_rt_asyncio_prepare(struct bpf_object *obj)
 		if (p)
 			bpf_program__set_autoattach(p, false);
 	}
+	for (size_t i = 0; i < PY_NTRACEPOINTS; i++) {
+		struct bpf_program *p = bpf_object__find_program_by_name(obj, tracepoints[i]);
+
+		if (p)
+			bpf_program__set_autoattach(p, false);
+	}
+}
+
+/* The rule's tracepoints, once; 0, or -1 (errno set) with none of them left attached. */
+static int attach_tracepoints(void)
+{
+	for (size_t i = 0; !g.tp_done && i < PY_NTRACEPOINTS; i++) {
+		struct bpf_program *p = bpf_object__find_program_by_name(g.obj, tracepoints[i]);
+
+		g.tp_links[i] = p ? bpf_program__attach(p) : NULL;
+		if (!g.tp_links[i]) {
+			if (!p)
+				errno = ENOENT;
+			for (size_t j = 0; j < i; j++) {
+				bpf_link__destroy(g.tp_links[j]);
+				g.tp_links[j] = NULL;
+			}
+			return -1;
+		}
+	}
+	g.tp_done = true;
+	return 0;
 }
 
 /* Once per binary: has a line been printed about it? */
@@ -305,6 +347,12 @@ static void consider(int pid)
 	r = attach(pid, path, name, &st, offs, prog, nprobes);
 	if (r < 0)
 		goto out;
+	if (attach_tracepoints()) {
+		weft_warn("python %s (pid %d): cannot attach the asyncio tracepoints: %s: its "
+			  "asyncio calls start new traces",
+			  name, pid, strerror(errno));
+		goto out;
+	}
 	if (bpf_map_update_elem(g.procs_fd, &(__u32){(__u32)pid}, &l, BPF_ANY)) {
 		weft_warn("python %s (pid %d): cannot record its layout: %s: its asyncio calls "
 			  "start new traces",
@@ -351,6 +399,11 @@ void weft_rt_asyncio_stop(void)
 	for (int i = 0; i < MAX_PROCS; i++)
 		if (g.procs[i].pid)
 			detach(i);
+	for (size_t i = 0; i < PY_NTRACEPOINTS; i++) {
+		bpf_link__destroy(g.tp_links[i]);
+		g.tp_links[i] = NULL;
+	}
+	g.tp_done = false;
 	k = PY_COUNT_VOIDED;
 	if (m && !bpf_map_lookup_elem(bpf_map__fd(m), &k, &v) && v)
 		fprintf(stderr,
