@@ -2,8 +2,8 @@
 /*
  * Kernel facts the injectors' BPF programs share: constants vmlinux.h does
  * not carry (they are macros in the kernel) and the walk from a file
- * descriptor of the current task to its file and socket (CO-RE reads of
- * task->files->fdt, no kprobe needed).
+ * descriptor of the current task to its file and socket (task->files->fdt
+ * through the task's BTF pointer, then CO-RE reads; no kprobe needed).
  */
 #ifndef WEFT_KERNEL_BPF_H
 #define WEFT_KERNEL_BPF_H
@@ -17,17 +17,22 @@
 /* The struct file behind fd in the current task, or NULL. */
 static __always_inline struct file *weft_fd_file(long fd)
 {
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *t = bpf_get_current_task_btf();
 	struct fdtable *fdt;
 	struct file **fds;
 	struct file *f = NULL;
 
 	if (fd < 0)
 		return NULL;
-	fdt = BPF_CORE_READ(t, files, fdt);
-	if (!fdt || (unsigned long)fd >= BPF_CORE_READ(fdt, max_fds))
+	/*
+	 * Loads through the task's BTF pointer (the verifier makes each a load
+	 * that reads 0 on a fault): no helper call per step. The slot itself is
+	 * read with a helper (fds is a plain pointer to the verifier).
+	 */
+	fdt = t->files->fdt;
+	if (!fdt || (unsigned long)fd >= fdt->max_fds)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
+	fds = fdt->fd;
 	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]))
 		return NULL;
 	return f;
