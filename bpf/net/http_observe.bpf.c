@@ -111,15 +111,52 @@ static __always_inline void ts_capture(__u64 id, const __u8 *span_id, struct wef
 
 /* ------------------------------------------------------------- tracepoints */
 
+/* Bytes at the start of sock_common holding the IPv4 fields (read at once). */
+#define SKC_HEAD 24
+
+/* The field of sock_common at offset off of its first SKC_HEAD bytes w. */
+#define SKC_FIELD(w, field)                                                                        \
+	({                                                                                         \
+		__typeof__(((struct sock_common *)0)->field) v_;                                   \
+		__builtin_memcpy(&v_, (w) + bpf_core_field_offset(struct sock_common, field),      \
+				 sizeof(v_));                                                      \
+		v_;                                                                                \
+	})
+
+static __always_inline bool skc_in_head(void)
+{
+	return bpf_core_field_offset(struct sock_common, skc_family) + 2 <= SKC_HEAD &&
+	       bpf_core_field_offset(struct sock_common, skc_daddr) + 4 <= SKC_HEAD &&
+	       bpf_core_field_offset(struct sock_common, skc_rcv_saddr) + 4 <= SKC_HEAD &&
+	       bpf_core_field_offset(struct sock_common, skc_dport) + 2 <= SKC_HEAD &&
+	       bpf_core_field_offset(struct sock_common, skc_num) + 2 <= SKC_HEAD;
+}
+
 static __always_inline void sock_addrs(struct sock *sk, struct weft_sockaddr *local,
 				       struct weft_sockaddr *peer)
 {
-	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u32 l, p;
+	__u16 fam, num, dport;
 
+	if (skc_in_head()) {
+		/* one kernel read instead of one per field (their offsets: CO-RE constants) */
+		__u8 w[SKC_HEAD];
+
+		if (bpf_probe_read_kernel(w, sizeof(w), &sk->__sk_common))
+			return;
+		fam = SKC_FIELD(w, skc_family);
+		l = SKC_FIELD(w, skc_rcv_saddr);
+		p = SKC_FIELD(w, skc_daddr);
+		num = SKC_FIELD(w, skc_num);
+		dport = SKC_FIELD(w, skc_dport);
+	} else {
+		fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+		l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		p = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		num = BPF_CORE_READ(sk, __sk_common.skc_num);
+		dport = BPF_CORE_READ(sk, __sk_common.skc_dport);
+	}
 	if (fam == AF_INET) {
-		__u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-		__u32 p = BPF_CORE_READ(sk, __sk_common.skc_daddr);
-
 		__builtin_memcpy(local->addr, &l, 4);
 		__builtin_memcpy(peer->addr, &p, 4);
 		local->family = peer->family = 4;
@@ -128,8 +165,8 @@ static __always_inline void sock_addrs(struct sock *sk, struct weft_sockaddr *lo
 		BPF_CORE_READ_INTO(peer->addr, sk, __sk_common.skc_v6_daddr);
 		local->family = peer->family = 6;
 	}
-	local->port = BPF_CORE_READ(sk, __sk_common.skc_num);
-	peer->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	local->port = num;
+	peer->port = bpf_ntohs(dport);
 }
 
 /* blk: where the request's header block starts in the tracepoint scratch, -1 if not all there */
@@ -460,9 +497,16 @@ static __always_inline void on_write(__s32 fd, __u64 uarg, __u64 count_, enum wr
 	if (bpf_probe_read_user(head, sizeof(head), (void *)uarg))
 		return;
 	status = weft_http_status(head, sizeof(head));
-	if (status &&
-	    !weft_sctx_end_conn(&spans, id, (__u32)fd, status, WEFT_INJ_HTTP, WEFT_PROTO_HTTP1))
+	if (!status)
+		return;
+	/* the current request's connection: end the entry in hand (no second lookup) */
+	if (sc && sc->conn == (__u32)fd) {
+		weft_sctx_end_at(&spans, sc, id, status, WEFT_INJ_HTTP, WEFT_PROTO_HTTP1);
 		count(WH_SERVER_SPANS);
+	} else if (!weft_sctx_end_conn(&spans, id, (__u32)fd, status, WEFT_INJ_HTTP,
+				       WEFT_PROTO_HTTP1)) {
+		count(WH_SERVER_SPANS);
+	}
 }
 
 /*
