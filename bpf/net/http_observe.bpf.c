@@ -283,7 +283,7 @@ static long resp_step_cb(__u32 i, void *data)
  * responses that follow it in the same read end them in order.
  */
 static __always_inline void more_responses(const struct fd_key *fk, struct cp_seq *q, __u64 ubuf,
-					   __u32 len, bool no_body, bool copied)
+					   __u32 len, bool no_body)
 {
 	__u32 zero = 0;
 	struct resp_loop rl = { .q = q, .fk = fk, .len = len, .popped = true, .no_body = no_body };
@@ -297,17 +297,10 @@ static __always_inline void more_responses(const struct fd_key *fk, struct cp_se
 	len &= 2 * WEFT_SCRATCH_SZ - 1;
 	if (len > WEFT_SCRATCH_SZ || len == 0)
 		return;
-	if (!copied && bpf_probe_read_user(rl.sc->buf, len, (void *)ubuf))
+	if (bpf_probe_read_user(rl.sc->buf, len, (void *)ubuf))
 		return;
 	bpf_loop(512, resp_step_cb, &rl, 0);
 }
-
-/*
- * Reads of up to this many bytes (requests and responses, mostly) are copied
- * into the scratch buffer whole at once: one user memory read, not a look at
- * their first bytes and then another read of all of them.
- */
-#define WEFT_READ_ONCE 2048
 
 /*
  * A target thread read n bytes at ubuf from fd (iov_len: 0 for one buffer;
@@ -321,33 +314,18 @@ static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n, __u3
 	struct cp_seq *q;
 	__u32 zero = 0, off = 0, len, before, hl;
 	struct sock *sk = NULL;
-	bool copied = false;
 	char head[16] = {};
-	char *buf = NULL;
+	char *buf;
 	int r;
 
 	if (n <= 0)
 		return;
 	len = n > WEFT_SCRATCH_SZ ? WEFT_SCRATCH_SZ : n;
 	hl = len < 16 ? len : 16;
-	if (len <= WEFT_READ_ONCE) {
-		__u32 cl = len;
-
-		buf = bpf_map_lookup_elem(&scratch, &zero);
-		if (!buf)
-			return;
-		weft_barrier_var(cl);
-		cl &= 2 * WEFT_READ_ONCE - 1;
-		if (cl > WEFT_READ_ONCE || cl == 0 || bpf_probe_read_user(buf, cl, (void *)ubuf))
-			return;
-		/* bytes past hl are stale and ignored, as below */
-		__builtin_memcpy(head, buf, sizeof(head));
-		copied = true;
-	} else if (bpf_probe_read_user(head, sizeof(head), (void *)ubuf) &&
-		   bpf_probe_read_user(head, 1, (void *)ubuf)) {
-		/* fixed size (bytes past hl are ignored); a short buffer at a page end fails */
+	/* fixed size (bytes past hl are ignored); a short buffer at a page end fails */
+	if (bpf_probe_read_user(head, sizeof(head), (void *)ubuf) &&
+	    bpf_probe_read_user(head, 1, (void *)ubuf))
 		return;
-	}
 	if (h2_in_read(&fk, ubuf, n, iov_len, head))
 		return;
 
@@ -365,7 +343,7 @@ static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n, __u3
 			bool no_body = interim(status) || client_pop(&fk, q, status);
 
 			if ((interim(status) || q->head != q->tail) && weft_have_bpf_loop)
-				more_responses(&fk, q, ubuf, len, no_body, copied);
+				more_responses(&fk, q, ubuf, len, no_body);
 			return;
 		}
 	}
@@ -381,18 +359,14 @@ static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n, __u3
 	}
 	if ((!is || !is->active) && off == 0 && (head[0] < 'A' || head[0] > 'Z'))
 		return;
-	if (!copied) {
-		buf = bpf_map_lookup_elem(&scratch, &zero);
-		if (!buf)
-			return;
-		weft_barrier_var(len);
-		len &= 2 * WEFT_SCRATCH_SZ - 1;
-		if (len > WEFT_SCRATCH_SZ || len == 0)
-			return;
-		if (bpf_probe_read_user(buf, len, (void *)ubuf))
-			return;
-	}
+	buf = bpf_map_lookup_elem(&scratch, &zero);
 	if (!buf)
+		return;
+	weft_barrier_var(len);
+	len &= 2 * WEFT_SCRATCH_SZ - 1;
+	if (len > WEFT_SCRATCH_SZ || len == 0)
+		return;
+	if (bpf_probe_read_user(buf, len, (void *)ubuf))
 		return;
 	if (!is || !is->active) {
 		char c = buf[off & WEFT_SCRATCH_MASK];
