@@ -296,6 +296,33 @@ static __always_inline void py_forget(__u32 tgid, __u64 addr)
 		bpf_map_delete_elem(&py_ctx, &k);
 }
 
+/*
+ * The copy at k->ctx gets tie t. An entry already there (the freed
+ * Context's old tie: PY_MODE_ALLOC keeps a tie until its address is
+ * allocated again) is overwritten in place, void first (gen 0: no layout's,
+ * weft_py_layout.gen starts at 1) and made live last (x86 keeps the stores
+ * in order), sparing the LRU map's locked insertion of a fresh element and
+ * removal of the old one; else a new entry. Nothing looks the entry up
+ * meanwhile: ties are looked up under a running (live) Context, and k->ctx
+ * is not one yet.
+ */
+static __always_inline void py_tie_at(const struct py_ctx_key *k, const struct py_tie *t)
+{
+	struct py_tie *e = bpf_map_lookup_elem(&py_ctx, k), v;
+
+	if (!e) {
+		bpf_map_update_elem(&py_ctx, k, t, BPF_ANY);
+		return;
+	}
+	v = *t;
+	v.gen = 0;
+	*(volatile __u32 *)&e->gen = 0;
+	asm volatile("" ::: "memory");
+	__builtin_memcpy(e, &v, sizeof(v));
+	asm volatile("" ::: "memory");
+	*(volatile __u32 *)&e->gen = t->gen;
+}
+
 /* A new Context's address could not be known: every tie of the process is void. */
 static __always_inline void py_void(const struct weft_py_layout *l)
 {
@@ -391,9 +418,9 @@ int weft_py_copy(struct pt_regs *regs)
 		return 0;
 	}
 	ck.ctx = fl.head;
-	if (pass && fl.head != ctxp && !bpf_map_update_elem(&py_ctx, &ck, &child, BPF_ANY))
-		return 0;
-	if (l->mode == PY_MODE_ALLOC)
+	if (pass && fl.head != ctxp)
+		py_tie_at(&ck, &child);
+	else if (l->mode == PY_MODE_ALLOC)
 		py_forget(ck.tgid, fl.head);
 	return 0;
 }
