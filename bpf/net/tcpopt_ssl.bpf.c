@@ -31,22 +31,26 @@ static __always_inline struct weft_http_scan *scan_head(struct ssl_run *run, __u
 	return s;
 }
 
-/* A request written into TLS: start a CLIENT span, queue the option. */
-static __always_inline void client_request(__u64 id, __u64 ssl, struct sock *sk, __u64 cookie,
+/*
+ * A request written into TLS: start a CLIENT span, queue the option. op is the
+ * write's own (op, ssl, cookie set), filled in here: one tid_op on the stack,
+ * not two (Linux 6.1 allows 512 bytes for a call chain and counts each).
+ */
+static __always_inline void client_request(__u64 id, struct tid_op *op, struct sock *sk,
 					   struct ssl_run *run)
 {
 	struct weft_http_scan *s = &run->scan;
 	struct weft_span_event *ev = &run->ev;
-	struct tid_op op = {.op = TCPOPT_OP_WRITE, .ssl = ssl, .has_ctx = 1, .cookie = cookie};
-	struct ssl_key k = {.ssl = ssl, .tgid = id >> 32};
+	struct ssl_key k = {.ssl = op->ssl, .tgid = id >> 32};
 	struct weft_server_ctx *sc;
 	__u8 src = 0, why;
 
-	if (weft_http_scan_tp(s, &op.ctx) == 0) {
+	op->has_ctx = 1;
+	if (weft_http_scan_tp(s, &op->ctx) == 0) {
 		/* the application set traceparent: it owns this span; send its context */
 		if (sk)
-			queue_option(op.cookie, sk, &op.ctx);
-		tid_op_set(&op);
+			queue_option(op->cookie, sk, &op->ctx);
+		tid_op_set(op);
 		return;
 	}
 	__builtin_memset(ev, 0, sizeof(*ev));
@@ -56,7 +60,7 @@ static __always_inline void client_request(__u64 id, __u64 ssl, struct sock *sk,
 		      : why == WEFT_SCTX_TWO_IN_FLIGHT ? WEFT_TCPOPT_CNT_NEW_TWO
 						       : WEFT_TCPOPT_CNT_NEW_IDLE);
 	weft_sctx_client(sc, &ev->ctx, ev->parent_span_id, &src);
-	op.ctx = ev->ctx;
+	op->ctx = ev->ctx;
 	ev->parent_src = src;
 	ev->start_ns = bpf_ktime_get_ns();
 	ev->pid = id >> 32;
@@ -72,8 +76,8 @@ static __always_inline void client_request(__u64 id, __u64 ssl, struct sock *sk,
 	__builtin_memcpy(ev->path, s->path, WEFT_PATH_MAX);
 	bpf_map_update_elem(&client_span, &k, ev, BPF_ANY);
 	if (sk)
-		queue_option(op.cookie, sk, &op.ctx);
-	tid_op_set(&op);
+		queue_option(op->cookie, sk, &op->ctx);
+	tid_op_set(op);
 }
 
 /* A response read from TLS: end the CLIENT span of this SSL object. */
@@ -97,12 +101,16 @@ static __always_inline void client_response(__u64 id, __u64 ssl, __u64 cookie, _
 	bpf_map_delete_elem(&client_span, &k);
 }
 
-/* A request read from TLS: start the thread's SERVER span. */
-static __always_inline void server_request(__u64 id, __u64 ssl, __u64 cookie,
-					   struct ssl_run *run)
+/*
+ * A request read from TLS: start the thread's SERVER span. The incoming
+ * context is put together in the thread's room (run->ev, which only a write's
+ * CLIENT span uses): ssl_read_ret's call chain has no stack to spare on
+ * Linux 6.1 (512 bytes for all frames).
+ */
+static __always_inline void server_request(__u64 id, __u64 ssl, __u64 cookie, struct ssl_run *run)
 {
 	struct weft_http_scan *s = &run->scan;
-	struct weft_trace_ctx parent = {};
+	struct weft_trace_ctx *parent = &run->ev.ctx;
 	struct weft_server_ctx *sc;
 	struct rx_ctx *rx = cookie ? bpf_map_lookup_elem(&rx_ctx, &cookie) : NULL;
 	struct conn_info *ci;
@@ -110,15 +118,16 @@ static __always_inline void server_request(__u64 id, __u64 ssl, __u64 cookie,
 
 	if (rx && rx->consumed)
 		rx = NULL;
-	if (weft_http_scan_tp(s, &parent) == 0) {
+	__builtin_memset(parent, 0, sizeof(*parent));
+	if (weft_http_scan_tp(s, parent) == 0) {
 		src = WEFT_PARENT_HEADER; /* a readable header wins over the option */
 	} else if (rx) {
-		parent = rx->ctx;
+		*parent = rx->ctx;
 		src = WEFT_PARENT_TCPOPT;
 	}
 	if (rx)
 		rx->consumed = 1;
-	sc = weft_sctx_begin(id, src ? &parent : NULL, src, -1, ssl, &run->sctx);
+	sc = weft_sctx_begin(id, src ? parent : NULL, src, -1, ssl, &run->sctx);
 	if (!sc)
 		return;
 	sc->flags = WEFT_SPAN_TLS;
@@ -163,7 +172,7 @@ static __always_inline int ssl_write_entry(struct pt_regs *ctx)
 		goto other;
 	/* a request: its socket is needed for the option */
 	sk = ssl_cached_sk(ssl, id >> 32, &op.cookie);
-	client_request(id, ssl, sk, op.cookie, run);
+	client_request(id, &op, sk, run);
 	return 0;
 other:
 	/* no request: only the syscall fallback (when attached) learns the
@@ -245,7 +254,7 @@ static __always_inline int ssl_read_ret(long ret)
 		n = ret;
 	}
 	cookie = op->cookie; /* set by the syscall fallback, else 0 */
-	op->op = 0; /* done: later syscalls of this thread are not ours */
+	op->op = 0;	     /* done: later syscalls of this thread are not ours */
 	/* the first bytes decide, read into the call's state (no stack to spare) */
 	if (n < 16 || bpf_probe_read_user(op->head, sizeof(op->head), (void *)buf))
 		return 0;
