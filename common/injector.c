@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -191,11 +192,90 @@ int weft_inj_parse(const struct weft_inj_cli *cli, int argc, char **argv, struct
 
 static bool libbpf_info, libbpf_debug;
 
+/* The last program the kernel's verifier rejected, and its log's last line. */
+static char rejected_prog[128], rejected_line[256];
+
+/*
+ * libbpf warns "libbpf: prog 'NAME': -- BEGIN PROG LOAD LOG --\nLOG-- END PROG
+ * LOAD LOG --\n" when the kernel refused a program with a log. Its last line
+ * that is not a statistic ("processed N insns ...", "verification time ...",
+ * "stack depth ...") is the verifier's reason.
+ */
+static void note_rejection(const char *msg)
+{
+	static const char begin[] = "': -- BEGIN PROG LOAD LOG --\n";
+	const char *name = strstr(msg, "prog '"), *b = strstr(msg, begin), *end, *p;
+	size_t n;
+
+	if (!name || !b || b < name)
+		return;
+	name += strlen("prog '");
+	n = (size_t)(b - name);
+	snprintf(rejected_prog, sizeof(rejected_prog), "%.*s", (int)n, name);
+	rejected_line[0] = '\0';
+	b += strlen(begin);
+	end = strstr(b, "-- END PROG LOAD LOG --");
+	if (!end)
+		end = b + strlen(b);
+	for (p = b; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		if (len && strncmp(p, "processed ", 10) && strncmp(p, "verification time", 17) &&
+		    strncmp(p, "stack depth", 11))
+			snprintf(rejected_line, sizeof(rejected_line), "%.*s", (int)len, p);
+		p += len + 1;
+	}
+}
+
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
+	if (level == LIBBPF_WARN && strstr(fmt, "BEGIN PROG LOAD LOG")) {
+		char *msg = NULL;
+		va_list cp;
+
+		va_copy(cp, ap);
+		if (vasprintf(&msg, fmt, cp) >= 0) {
+			note_rejection(msg);
+			free(msg);
+		}
+		va_end(cp);
+	}
 	if ((level == LIBBPF_INFO && !libbpf_info) || (level == LIBBPF_DEBUG && !libbpf_debug))
 		return 0;
 	return vfprintf(stderr, fmt, ap);
+}
+
+void weft_inj_load_error(char *buf, size_t len, const char *what, int err, const char *hint)
+{
+	struct utsname u;
+
+	if (err > 0)
+		err = -err;
+	if (rejected_prog[0]) {
+		if (uname(&u))
+			snprintf(u.release, sizeof(u.release), "unknown");
+		snprintf(buf, len,
+			 "cannot load %s: the kernel's verifier rejected BPF program %s "
+			 "(Linux %s)%s%s: please report this with the kernel version "
+			 "(--verbose shows the whole log)",
+			 what, rejected_prog, u.release, rejected_line[0] ? ": " : "",
+			 rejected_line);
+	} else if (err == -EPERM) {
+		snprintf(buf, len, "cannot load %s: %s: run as root (CAP_BPF, CAP_PERFMON)", what,
+			 strerror(-err));
+	} else {
+		snprintf(buf, len, "cannot load %s: %s%s%s", what, strerror(-err), hint ? ": " : "",
+			 hint ? hint : "");
+	}
+}
+
+void weft_inj_load_failed(const char *what, int err, const char *hint)
+{
+	char msg[768];
+
+	weft_inj_load_error(msg, sizeof(msg), what, err, hint);
+	weft_err("%s", msg);
 }
 
 void weft_inj_libbpf_log(bool verbose)

@@ -81,6 +81,18 @@ int weft_inj_parse(const struct weft_inj_cli *cli, int argc, char **argv, struct
  */
 void weft_inj_libbpf_log(bool verbose);
 
+/*
+ * A skeleton's load failed with err (negative or positive errno): one line
+ * "cannot load WHAT: ..." into buf. If the kernel's verifier rejected a
+ * program (libbpf's log of it seen since weft_inj_libbpf_log), it names the
+ * program, the kernel release and the log's last line, and asks for a report:
+ * such an EACCES is not a permission problem. EPERM says to run as root; any
+ * other error is followed by hint (what the injector needs; may be NULL).
+ */
+void weft_inj_load_error(char *buf, size_t len, const char *what, int err, const char *hint);
+/* The same, printed as an error. */
+void weft_inj_load_failed(const char *what, int err, const char *hint);
+
 /* "PROG: ready: WHAT" on stderr, once everything is attached. */
 void weft_inj_ready(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

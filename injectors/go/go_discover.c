@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "injector.h"
 #include "log.h"
 #include "offsets.h"
 #include "procinfo.h"
@@ -289,8 +290,7 @@ struct go_disc *go_disc_new(const struct go_disc_sel *sel, const char *dbdir,
 	bpf_program__set_autoload(d->skel->progs.go_disc_exec, sel->ncgroups || sel->nnames);
 	bpf_program__set_autoload(d->skel->progs.go_disc_listen, sel->nports > 0);
 	if (go_discover__load(d->skel)) {
-		snprintf(err, errlen, "cannot load the discovery BPF programs: %s: run as root",
-			 strerror(errno));
+		weft_inj_load_error(err, errlen, "the discovery BPF programs", errno, NULL);
 		goto fail;
 	}
 	for (int i = 0; i < sel->ncgroups; i++) {

@@ -519,9 +519,8 @@ int main(int argc, char **argv)
 	load_err = weft_go__load(st.skel);
 	weft_pins_loaded(&st.pins);
 	if (load_err) {
-		weft_err("cannot load the BPF programs: %s: run as root (CAP_BPF, CAP_PERFMON); "
-			 "--verbose shows the verifier log",
-			 strerror(-load_err));
+		weft_inj_load_failed("the BPF programs", load_err,
+				     "needs BTF; --verbose shows libbpf's reasons");
 		goto out;
 	}
 	env.skel = st.skel;

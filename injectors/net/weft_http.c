@@ -241,8 +241,8 @@ int main(int argc, char **argv)
 	load_err = weft_http__load(skel);
 	weft_pins_loaded(&pins);
 	if (load_err) {
-		weft_err("cannot load BPF programs: %s: run as root; see --verbose for the "
-			 "verifier log", strerror(-load_err));
+		weft_inj_load_failed("the BPF programs", load_err,
+				     "needs BTF; --verbose shows libbpf's reasons");
 		goto out;
 	}
 	if (refuse_second(cgfd, cgroup))

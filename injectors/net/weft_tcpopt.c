@@ -407,9 +407,8 @@ int main(int argc, char **argv)
 	load_err = weft_tcpopt__load(skel);
 	weft_pins_loaded(&pins);
 	if (load_err) {
-		weft_err("cannot load the BPF programs: %s: run as root; needs sockops header "
-			 "options (Linux >= 5.10) and BTF",
-			 strerror(-load_err));
+		weft_inj_load_failed("the BPF programs", load_err,
+				     "needs sockops header options (Linux >= 5.10) and BTF");
 		goto out;
 	}
 	for (int i = 0; i < o.c.npids; i++) {
