@@ -257,8 +257,8 @@ void weft_inj_load_error(char *buf, size_t len, const char *what, int err, const
 			snprintf(u.release, sizeof(u.release), "unknown");
 		snprintf(buf, len,
 			 "cannot load %s: the kernel's verifier rejected BPF program %s "
-			 "(Linux %s)%s%s: please report this with the kernel version "
-			 "(--verbose shows the whole log)",
+			 "(Linux %s)%s%s: please report this with the kernel version and "
+			 "the verifier log above",
 			 what, rejected_prog, u.release, rejected_line[0] ? ": " : "",
 			 rejected_line);
 	} else if (err == -EPERM) {
