@@ -50,16 +50,28 @@ static __always_inline struct file *weft_fd_socket_file(long fd)
 	return (mode & S_IFMT) == S_IFSOCK ? f : NULL;
 }
 
-/* The sock behind socket fd, or NULL. */
-static __always_inline struct sock *weft_fd_sock(long fd)
+/*
+ * The sock behind socket fd, or NULL; ino (unless NULL): the socket's inode
+ * number, which names the connection for as long as the socket lives (a
+ * freed sock's memory is reused, the number is not).
+ */
+static __always_inline struct sock *weft_fd_sock_ino(long fd, __u64 *ino)
 {
 	struct file *f = weft_fd_socket_file(fd);
 	struct socket *so;
 
 	if (!f)
 		return NULL;
+	if (ino)
+		*ino = BPF_CORE_READ(f, f_inode, i_ino);
 	so = BPF_CORE_READ(f, private_data);
 	return so ? BPF_CORE_READ(so, sk) : NULL;
+}
+
+/* The sock behind socket fd, or NULL. */
+static __always_inline struct sock *weft_fd_sock(long fd)
+{
+	return weft_fd_sock_ino(fd, NULL);
 }
 
 #endif /* WEFT_KERNEL_BPF_H */

@@ -5,7 +5,8 @@
  * responses to their own outgoing requests; write/sendto/sendmsg/writev
  * entries note the fd a thread writes (for sk_msg) and end the SERVER span
  * at the status line. The request's tracestate is kept for its outgoing
- * requests (srv_ts, http_shared.bpf.h).
+ * requests (srv_ts, http_shared.bpf.h). HTTP/2 servers' connections are
+ * followed by http2_srv.bpf.h (reads, and writes to their exits).
  */
 #define WEFT_LINK_EXTERN
 #include "net/http_shared.bpf.h"
@@ -169,6 +170,8 @@ static __always_inline void sock_addrs(struct sock *sk, struct weft_sockaddr *lo
 	peer->port = bpf_ntohs(dport);
 }
 
+#include "net/http2_srv.bpf.h"
+
 /* blk: where the request's header block starts in the tracepoint scratch, -1 if not all there */
 static __always_inline void server_begin(__u64 id, __s32 fd, struct in_state *is, __u32 avail,
 					 struct sock *sk, __s32 blk)
@@ -305,9 +308,10 @@ static __always_inline void more_responses(const struct fd_key *fk, struct cp_se
 /*
  * A target thread read n bytes at ubuf from fd (iov_len: 0 for one buffer;
  * for readv/recvmsg 1 + the bytes of the first iovec, at ubuf, capped at
- * WEFT_RD_ONE_BUF - 1: only that iovec is looked at).
+ * WEFT_RD_ONE_BUF - 1: only that iovec is looked at). A function of its own:
+ * beside h2s_read (exit_rd) both would not fit on one stack.
  */
-static __always_inline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n, __u32 iov_len)
+static __noinline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n, __u32 iov_len)
 {
 	struct fd_key fk = { .tgid = id >> 32, .fd = fd };
 	struct in_state *is;
@@ -458,6 +462,7 @@ static __always_inline void on_write(__s32 fd, __u64 uarg, __u64 count_, enum wr
 		*fdp = fd;
 	else
 		bpf_map_update_elem(&cur_fd, &id, &fd, BPF_ANY);
+	h2s_write_enter(id, fd, uarg, count_, kind != WR_BUF ? kind == WR_MSG ? 2 : 1 : 0);
 	sc = weft_sctx_get(id);
 	/* not the current request's fd: only a thread that parked one looks further */
 	if ((!sc || sc->fd != fd) && !(weft_uncertain_get(id) & WEFT_UNCERTAIN_TWO))
@@ -495,7 +500,8 @@ enum rd_kind { RD_BUF, RD_IOV, RD_MSG };
 static __always_inline void exit_rd(long ret, enum rd_kind kind)
 {
 	struct pt_regs *regs;
-	__u64 id, ubuf, len = 0;
+	__u64 id, ubuf, len = 0, uiov, niov;
+	struct fd_key fk;
 	__s32 fd;
 
 	if (ret <= 0)
@@ -508,11 +514,22 @@ static __always_inline void exit_rd(long ret, enum rd_kind kind)
 		return;
 	fd = (__s32)regs->di;
 	ubuf = regs->si;
-	if (kind == RD_MSG)
-		ubuf = msghdr_iov(ubuf);
+	niov = kind == RD_IOV ? regs->dx : 0;
+	if (kind == RD_MSG) {
+		/* msg_iov and msg_iovlen only: this stack is nearly full */
+		__u64 m[2] = {};
+
+		bpf_probe_read_user(m, sizeof(m),
+				    (void *)(ubuf + __builtin_offsetof(struct user_msghdr, msg_iov)));
+		ubuf = m[0];
+		niov = m[1];
+	}
+	uiov = ubuf;
 	if (kind != RD_BUF)
 		first_iov(ubuf, &ubuf, &len);
-	if (ubuf)
+	fk.tgid = id >> 32;
+	fk.fd = fd;
+	if (ubuf && !h2s_read(&fk, ubuf, ret, kind == RD_BUF ? 0 : uiov, niov))
 		on_read(id, fd, ubuf, ret,
 			kind == RD_BUF ? 0
 			: len < WEFT_RD_ONE_BUF - 1 ? len + 1 : WEFT_RD_ONE_BUF - 1);
@@ -563,7 +580,7 @@ int weft_http_enter_sendto(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_enter_writev")
 int weft_http_enter_writev(struct trace_event_raw_sys_enter *ctx)
 {
-	on_write(ctx->args[0], ctx->args[1], 0, WR_IOV);
+	on_write(ctx->args[0], ctx->args[1], ctx->args[2], WR_IOV);	/* count_: iovcnt */
 	return 0;
 }
 
@@ -571,5 +588,34 @@ SEC("tracepoint/syscalls/sys_enter_sendmsg")
 int weft_http_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
 {
 	on_write(ctx->args[0], ctx->args[1], 0, WR_MSG);
+	return 0;
+}
+
+/* Exits of writes: the bytes an HTTP/2 server connection's write really sent. */
+SEC("tracepoint/syscalls/sys_exit_write")
+int weft_http_exit_write(struct trace_event_raw_sys_exit *ctx)
+{
+	h2s_write_exit(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendto")
+int weft_http_exit_sendto(struct trace_event_raw_sys_exit *ctx)
+{
+	h2s_write_exit(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_writev")
+int weft_http_exit_writev(struct trace_event_raw_sys_exit *ctx)
+{
+	h2s_write_exit(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendmsg")
+int weft_http_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	h2s_write_exit(ctx->ret);
 	return 0;
 }

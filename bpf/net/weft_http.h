@@ -30,12 +30,53 @@ enum weft_http_counter {
 	WH_H2_SPLIT,		/* HTTP/2 request left alone: its HEADERS frame spans several sends */
 	WH_H2_CONT,		/* HTTP/2 request left alone: its header block goes on in CONTINUATION */
 	WH_H2_UNSURE,		/* HTTP/2 request left alone: a dynamic-table entry might be traceparent */
+	WH_H2S_CONNS,		/* incoming connections confirmed HTTP/2 (preface, then SETTINGS read) */
+	WH_H2S_LOST,		/* incoming HTTP/2 connections whose reads or writes could not be
+				 * followed (more frames or iovecs than walked, ring buffer full) */
 	WH_NCOUNTERS,
 };
 
 /* Notice from BPF to user space: remove this socket cookie from the sockhash. */
 struct weft_http_notice {
 	__u64 cookie;
+};
+
+/*
+ * Incoming HTTP/2 (http2_srv.bpf.h -> injectors/net/h2_server.c), ring buffer
+ * h2s_events, in the order the server process read and wrote them.
+ */
+enum weft_h2s_kind {
+	WEFT_H2S_OPEN = 1,	/* preface + SETTINGS read: a new connection (new HPACK context) */
+	WEFT_H2S_PIECE,		/* payload bytes of a request HEADERS or a CONTINUATION frame
+				 * (struct weft_h2s_block; a frame's pieces come in order) */
+	WEFT_H2S_END,		/* the server wrote END_STREAM on stream sid */
+	WEFT_H2S_LOST_IN,	/* the server's reads can no longer be followed */
+	WEFT_H2S_LOST_OUT,	/* the server's writes can no longer be followed */
+};
+
+#define WEFT_H2S_PIECE_MAX 4096	/* payload bytes in one piece (power of two) */
+
+struct weft_h2s_event {
+	__u64 conn;		/* the socket's inode number (with tgid and fd: the connection) */
+	__u64 ts;		/* bpf_ktime_get_ns */
+	__u32 tgid;
+	__u32 tid;
+	__s32 fd;
+	__u32 sid;
+	__u32 len;		/* WEFT_H2S_PIECE: payload bytes in block[] */
+	__u32 off;		/* ... their offset in the frame's payload */
+	__u32 frame_len;	/* ... the frame's payload length */
+	__u8 kind;		/* enum weft_h2s_kind */
+	__u8 type;		/* the frame's type (HEADERS, CONTINUATION) */
+	__u8 flags;		/* its flags (END_HEADERS, PADDED, PRIORITY) */
+	__u8 _pad;
+};
+
+struct weft_h2s_block {
+	struct weft_h2s_event h;
+	struct weft_sockaddr local;
+	struct weft_sockaddr peer;
+	__u8 block[WEFT_H2S_PIECE_MAX];
 };
 
 #endif /* WEFT_HTTP_H */

@@ -2,7 +2,7 @@
 
 # ---- weft-http: HTTP/1.x header insertion (sk_msg) -------------------------
 WEFT_HTTP_SRCS := injectors/net/weft_http.c injectors/net/loop_threads.c injectors/net/rt_discover.c injectors/net/rt_nginx.c injectors/net/rt_node.c \
-	injectors/net/rt_proc.c injectors/net/rt_asyncio.c injectors/net/rt_attach.c
+	injectors/net/rt_proc.c injectors/net/rt_asyncio.c injectors/net/rt_attach.c injectors/net/h2_server.c
 WEFT_HTTP_OBJS := $(WEFT_HTTP_SRCS:%.c=$(B)/obj/%.o)
 
 # The BPF object, linked from units by concern (bpf/net/http_shared.bpf.h).
@@ -19,7 +19,7 @@ $(B)/obj/injectors/net/weft_http.o: CFLAGS += -Wno-unknown-pragmas
 $(B)/bin/weft-http: $(WEFT_HTTP_OBJS) $(EXPORT_LIB) $(OFFSETS_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $(WEFT_HTTP_OBJS) $(EXPORT_LIB) $(OFFSETS_LIB) $(COMMON_LIB) \
-		$(LIBBPF_LIBS) $(EXPORT_LIBS) -lxxhash -lelf
+		$(LIBBPF_LIBS) $(EXPORT_LIBS) -lxxhash -lelf -lnghttp2
 
 PROGRAMS += $(B)/bin/weft-http
 LINT_SOURCES += $(WEFT_HTTP_SRCS)

@@ -24,6 +24,7 @@
 #include "pins.h"
 #include "bpf/net/weft_http.h"
 #include "bpf/net/weft_http.skel.h"
+#include "h2_server.h"
 #include "loop_threads.h"
 #include "rt_discover.h"
 #include "rt_asyncio.h"
@@ -171,6 +172,7 @@ static void print_counters(struct weft_http *skel)
 		[WH_TS_INVALID] = "tracestate-invalid", [WH_H2_CONNS] = "h2-connections",
 		[WH_H2_TOO_BIG] = "h2-frame-full", [WH_H2_SPLIT] = "h2-split-left-alone",
 		[WH_H2_CONT] = "h2-continuation-left-alone", [WH_H2_UNSURE] = "h2-unsure-left-alone",
+		[WH_H2S_CONNS] = "h2-server-connections", [WH_H2S_LOST] = "h2-server-lost",
 	};
 	uint64_t v[WH_NCOUNTERS];
 
@@ -186,6 +188,7 @@ int main(int argc, char **argv)
 	struct weft_http *skel = NULL;
 	struct weft_pins pins = {0};
 	struct ring_buffer *rb = NULL;
+	struct weft_h2s *h2s = NULL;
 	struct bpf_link *sockops_link = NULL;
 	bool msg_attached = false;
 	const char *root, *cgroup;
@@ -273,8 +276,14 @@ int main(int argc, char **argv)
 		weft_err("%s", err);
 		goto out;
 	}
+	h2s = weft_h2s_new(exp);
+	if (!h2s) {
+		weft_err("out of memory");
+		goto out;
+	}
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.spans), weft_inj_span_sample, exp, NULL);
-	if (!rb || ring_buffer__add(rb, bpf_map__fd(skel->maps.notices), on_notice, NULL)) {
+	if (!rb || ring_buffer__add(rb, bpf_map__fd(skel->maps.notices), on_notice, NULL) ||
+	    ring_buffer__add(rb, bpf_map__fd(skel->maps.h2s_events), weft_h2s_event, h2s)) {
 		weft_err("cannot open ring buffers: %s", strerror(errno));
 		goto out;
 	}
@@ -337,6 +346,7 @@ out:
 		flush_unanswered(skel, exp);
 	if (skel && rc == 0)
 		print_counters(skel);
+	weft_h2s_free(h2s);	/* streams without their END_STREAM: not exported */
 	if (exp)
 		weft_exporter_close(exp);
 	weft_http__destroy(skel);

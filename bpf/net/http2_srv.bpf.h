@@ -1,0 +1,493 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * weft-http, cleartext HTTP/2 servers of the watched cgroup (included by
+ * http_observe.bpf.c only). A connection is an HTTP/2 server's when its
+ * process reads, as the connection's first bytes, the client preface followed
+ * by a SETTINGS frame header. From then on the frames it reads and writes are
+ * followed across reads and writes (a frame header may be cut anywhere):
+ *   - the payload of each request HEADERS frame (odd stream) and of each
+ *     CONTINUATION frame goes to user space (h2s_events) in pieces of at most
+ *     WEFT_H2S_PIECE_MAX bytes, as the reads bring it (a frame may be cut
+ *     anywhere too): user space joins the pieces into header blocks and
+ *     decodes HPACK (injectors/net/h2_server.c);
+ *   - END_STREAM on a HEADERS or DATA frame the server writes on a client
+ *     stream ends that stream's SERVER span. The server's writes are followed
+ *     from the connection's first written byte (a SETTINGS frame: the server
+ *     may speak before it reads the preface), over up to H2S_IOV iovecs.
+ * A read or write that cannot be followed (more than H2S_IOV iovecs with
+ * bytes, more steps than walked, a full ring buffer) is reported lost and
+ * that direction is no longer followed on the connection: user space then
+ * trusts neither its HPACK table nor its open streams. Needs bpf_loop (5.17):
+ * without it HTTP/2 servers are not followed.
+ */
+#ifndef WEFT_HTTP2_SRV_BPF_H
+#define WEFT_HTTP2_SRV_BPF_H
+
+#define H2S_DATA	 0x0
+#define H2S_HEADERS	 0x1
+#define H2S_SETTINGS	 0x4
+#define H2S_CONTINUATION 0x9
+#define H2S_END_STREAM	 0x01
+#define H2S_END_HEADERS	 0x04
+#define H2S_FRAMES	 2048	/* steps (frames, pieces, iovecs) of one read or write */
+#define H2S_IOV		 1024	/* iovecs of one read or write followed (IOV_MAX) */
+
+/* One direction's frame position. */
+struct h2s_dir {
+	__u32 left;	/* payload bytes of the current frame still to pass */
+	__u32 len;	/* the current frame's payload length */
+	__u32 sid;	/* its stream */
+	__u8 hdr[9];	/* the frame header being collected */
+	__u8 hdr_n;
+	__u8 ok;	/* followed */
+	__u8 blk;	/* reads: the current frame carries a request header block */
+	__u8 type;
+	__u8 flags;
+	__u8 _pad[2];
+};
+
+struct h2s_conn {
+	__u64 conn;		/* the socket's inode number when the entry was made (a freed
+				 * sock's memory is reused for the next connection, its number not) */
+	struct h2s_dir in;
+	struct h2s_dir out;
+	__u8 need_settings;	/* the preface was read: the next frame must be SETTINGS */
+	__u8 confirmed;		/* preface + SETTINGS read */
+	__u8 _pad[6];
+};
+
+WEFT_LRU_HASH(struct fd_key, struct h2s_conn, 16384) h2s_conns SEC(".maps");
+WEFT_RINGBUF(1 << 20) h2s_events SEC(".maps");
+
+/* A write of a target thread to an HTTP/2 server connection, until its exit. */
+struct h2s_wr {
+	__u64 ts;	/* bpf_ktime_get_ns at the write's entry */
+	__u64 buf;	/* the buffer, or the iovec array (niov > 0) */
+	__s32 fd;
+	__u32 niov;
+};
+
+WEFT_LRU_HASH(__u64, struct h2s_wr, 16384) h2s_wrs SEC(".maps");
+
+/* Some HTTP/2 server connection exists: writes look their fd up. */
+static volatile __u32 h2s_any;
+
+struct h2s_walk {
+	struct h2s_conn *c;
+	struct h2s_dir *d;
+	const struct fd_key *fk;
+	struct sock *sk;
+	__u64 conn;	/* reads: the socket's inode number */
+	__u64 ubuf;
+	__u32 n;
+	__u32 pos;
+	__u64 arr;	/* iovec mode: the iovec array */
+	__u32 niov;	/* ... its entries followed at most */
+	__u32 j;	/* ... the next one */
+	__u32 vleft;	/* ... bytes not in the iovecs so far */
+	__u64 ts;	/* writes: when the write began (a span ends there: the peer may
+			 * read the bytes before the write returns) */
+	__u8 out;	/* the server's writes */
+	__u8 not_h2;	/* the preface was not followed by SETTINGS */
+	__u8 lost;	/* a piece could not be handed over */
+};
+
+/* An event of this kind at time ts (bpf_ktime_get_ns). */
+static __always_inline void h2s_emit_at(const struct fd_key *fk, __u64 conn, __u8 kind, __u32 sid,
+					__u64 ts)
+{
+	struct weft_h2s_event *e = bpf_ringbuf_reserve(&h2s_events, sizeof(*e), 0);
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (!e) {
+		count(WH_ERRORS);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->conn = conn;
+	e->ts = ts;
+	e->tgid = fk->tgid;
+	e->tid = (__u32)id;
+	e->fd = fk->fd;
+	e->sid = sid;
+	e->kind = kind;
+	if (kind == WEFT_H2S_LOST_IN || kind == WEFT_H2S_LOST_OUT)
+		count(WH_H2S_LOST);
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline void h2s_emit(const struct fd_key *fk, __u64 conn, __u8 kind, __u32 sid)
+{
+	h2s_emit_at(fk, conn, kind, sid, bpf_ktime_get_ns());
+}
+
+/*
+ * k (at most WEFT_H2S_PIECE_MAX) payload bytes of the current header block
+ * frame at the walk's position: to user space. False when they could not be
+ * handed over (the reads are no longer followed).
+ */
+static __always_inline bool h2s_piece(struct h2s_walk *w, struct h2s_dir *d, __u32 k)
+{
+	struct weft_h2s_block *b = bpf_ringbuf_reserve(&h2s_events, sizeof(*b), 0);
+	__u32 l = k;
+
+	if (!b) {
+		count(WH_ERRORS);
+		return false;
+	}
+	b->h.conn = w->c->conn;
+	b->h.ts = bpf_ktime_get_ns();
+	b->h.tgid = w->fk->tgid;
+	b->h.tid = (__u32)bpf_get_current_pid_tgid();
+	b->h.fd = w->fk->fd;
+	b->h.sid = d->sid;
+	b->h.len = l;
+	b->h.off = d->len - d->left;
+	b->h.frame_len = d->len;
+	b->h.kind = WEFT_H2S_PIECE;
+	b->h.type = d->type;
+	b->h.flags = d->flags;
+	b->h._pad = 0;
+	__builtin_memset(&b->local, 0, sizeof(b->local));
+	__builtin_memset(&b->peer, 0, sizeof(b->peer));
+	if (w->sk && b->h.off == 0)
+		sock_addrs(w->sk, &b->local, &b->peer);
+	weft_barrier_var(l);
+	l &= 2 * WEFT_H2S_PIECE_MAX - 1;
+	if (l > WEFT_H2S_PIECE_MAX ||
+	    (l && bpf_probe_read_user(b->block, l, (void *)(w->ubuf + w->pos)))) {
+		bpf_ringbuf_discard(b, 0);
+		return false;
+	}
+	bpf_ringbuf_submit(b, 0);
+	return true;
+}
+
+/* Iovec mode: move to the next iovec; false when there is none to follow. */
+static __always_inline bool h2s_next_iov(struct h2s_walk *w)
+{
+	struct iovec iov;
+
+	if (!w->vleft || w->j >= w->niov)
+		return false;
+	if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(w->arr + w->j * sizeof(iov))))
+		return false;
+	w->j++;
+	w->ubuf = (__u64)iov.iov_base;
+	w->n = iov.iov_len < w->vleft ? iov.iov_len : w->vleft;
+	w->pos = 0;
+	w->vleft -= w->n;
+	return true;
+}
+
+/*
+ * One frame (or the rest of one) at the walk's position; in iovec mode, at
+ * the end of one iovec, the next one.
+ */
+static long h2s_frame_cb(__u32 i, void *data)
+{
+	struct h2s_walk *w = data;
+	struct h2s_dir *d = w->d;
+	__u32 k, len, sid, had, rest;
+	__u8 type, flags, t[16];
+
+	if (w->pos >= w->n)
+		return h2s_next_iov(w) ? 0 : 1;
+	rest = w->n - w->pos;
+	if (d->left) {
+		k = d->left < rest ? d->left : rest;
+		if (d->blk) {
+			if (k > WEFT_H2S_PIECE_MAX)
+				k = WEFT_H2S_PIECE_MAX;
+			if (!h2s_piece(w, d, k)) {
+				w->lost = 1;
+				return 1;
+			}
+		}
+		d->left -= k;
+		w->pos += k;
+		return 0;
+	}
+	had = d->hdr_n < 9 ? d->hdr_n : 0;
+	k = 9 - had;
+	if (k > rest)
+		k = rest;
+	weft_barrier_var(k);
+	k &= 15;
+	if (k == 0 || k > 9 || bpf_probe_read_user(t, k, (void *)(w->ubuf + w->pos)))
+		return 1;
+	for (__u32 j = 0; j < 9; j++) {
+		__u32 at = had + j;
+
+		weft_barrier_var(at);
+		if (j >= k || at > 8)
+			break;
+		d->hdr[at] = t[j];
+	}
+	w->pos += k;
+	if (had + k < 9) {
+		d->hdr_n = had + k;
+		return 0;	/* the rest in the next iovec, or the next read or write */
+	}
+	d->hdr_n = 0;
+	len = (__u32)d->hdr[0] << 16 | (__u32)d->hdr[1] << 8 | d->hdr[2];
+	type = d->hdr[3];
+	flags = d->hdr[4];
+	sid = ((__u32)d->hdr[5] << 24 | (__u32)d->hdr[6] << 16 | (__u32)d->hdr[7] << 8 | d->hdr[8]) &
+	      0x7fffffff;
+	d->left = d->len = len;
+	d->sid = sid;
+	d->type = type;
+	d->flags = flags;
+	d->blk = 0;
+	if (w->out) {
+		if ((type == H2S_DATA || type == H2S_HEADERS) && (flags & H2S_END_STREAM) &&
+		    (sid & 1))
+			h2s_emit_at(w->fk, w->c->conn, WEFT_H2S_END, sid, w->ts);
+		return 0;
+	}
+	if (w->c->need_settings) {
+		if (type != H2S_SETTINGS || (flags & 1) || sid || len % 6) {
+			w->not_h2 = 1;
+			return 1;
+		}
+		w->c->need_settings = 0;
+		w->c->confirmed = 1;
+		count(WH_H2S_CONNS);
+		h2s_emit(w->fk, w->c->conn, WEFT_H2S_OPEN, 0);
+		return 0;
+	}
+	if ((type == H2S_HEADERS && (sid & 1)) || type == H2S_CONTINUATION) {
+		d->blk = 1;
+		/* an empty frame still says where a block ends */
+		if (!len && !h2s_piece(w, d, 0)) {
+			w->lost = 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Walk all bytes of op bytes over an iovec array (w->arr, w->niov; the first
+ * iovec already set up by h2s_first_iov) or of one buffer; returns the bytes
+ * that could not be followed (beyond H2S_IOV iovecs, more steps than walked).
+ */
+static __always_inline __u32 h2s_walk_all(struct h2s_walk *w)
+{
+	bpf_loop(H2S_FRAMES, h2s_frame_cb, w, 0);
+	if (w->lost || w->not_h2)
+		return 1;
+	return w->vleft + (w->pos < w->n ? w->n - w->pos : 0);
+}
+
+/* Iovec mode: arr of niov entries carrying op bytes; false when unreadable. */
+static __always_inline bool h2s_first_iov(struct h2s_walk *w, __u64 arr, __u64 niov, __u32 op)
+{
+	w->arr = arr;
+	w->niov = niov < H2S_IOV ? niov : H2S_IOV;
+	w->vleft = op;
+	w->j = 0;
+	w->n = w->pos = 0;
+	return h2s_next_iov(w);
+}
+
+/* Nothing has been written on the connection yet (tcp_sock counters). */
+static __always_inline bool h2s_nothing_written(struct sock *sk)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+
+	return BPF_CORE_READ(tp, write_seq) == BPF_CORE_READ(tp, snd_una) &&
+	       BPF_CORE_READ(tp, bytes_acked) == 0;
+}
+
+/* Everything received on the connection so far is this read's n bytes. */
+static __always_inline bool h2s_first_read(struct sock *sk, long n)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	__u64 seen = BPF_CORE_READ(tp, bytes_received) -
+		     (__u32)(BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq));
+
+	return seen == (__u64)n;
+}
+
+static __always_inline struct h2s_conn *h2s_get(const struct fd_key *fk, __u64 conn)
+{
+	struct h2s_conn *c = bpf_map_lookup_elem(&h2s_conns, fk), e = {};
+
+	if (c && c->conn == conn)
+		return c;
+	e.conn = conn;
+	bpf_map_update_elem(&h2s_conns, fk, &e, BPF_ANY);
+	if (!h2s_any)
+		h2s_any = 1;
+	return bpf_map_lookup_elem(&h2s_conns, fk);
+}
+
+/*
+ * A target thread read n bytes from fd (ubuf: the buffer, or the first iovec
+ * of the array uiov of niov entries; uiov 0: one buffer): true when fd is an HTTP/2 server
+ * connection (then the read is followed here and nothing else looks at it).
+ */
+static __noinline bool h2s_read(const struct fd_key *fk, __u64 ubuf, long n, __u64 uiov,
+				__u64 niov)
+{
+	struct h2s_walk w = { .fk = fk, .ubuf = ubuf, .n = n };
+	static const char pre[16] = "PRI * HTTP/2.0\r\n";
+	__u32 skip = 0, left;
+	char head[16];
+	__u64 rest;
+
+	if (!weft_have_bpf_loop)
+		return false;	/* not followed without bpf_loop (5.17) */
+	w.c = h2s_any ? bpf_map_lookup_elem(&h2s_conns, fk) : NULL;
+	if (!w.c && (n < 24 || bpf_probe_read_user(head, sizeof(head), (void *)ubuf) ||
+		     head[0] != 'P'))
+		return false;
+	w.sk = weft_fd_sock_ino(fk->fd, &w.conn);
+	if (!w.sk)
+		return false;
+	if (w.c && w.c->conn != w.conn)
+		w.c = NULL;	/* the fd names another socket now */
+	if (!w.c || !w.c->in.ok) {
+		if (n < 24 || go_owned(fk->tgid) ||
+		    bpf_probe_read_user(head, sizeof(head), (void *)ubuf))
+			return false;
+		for (int j = 0; j < 16; j++)
+			if (head[j] != pre[j])
+				return false;
+		/* "\r\nSM\r\n\r\n", the preface's last 8 bytes, as a little-endian word */
+		if (bpf_probe_read_user(&rest, 8, (void *)(ubuf + 16)) ||
+		    rest != 0x0a0d0a0d4d530a0dULL)
+			return false;
+		if (!h2s_first_read(w.sk, n))
+			return false;
+		w.c = h2s_get(fk, w.conn);
+		if (!w.c)
+			return false;
+		__builtin_memset(&w.c->in, 0, sizeof(w.c->in));
+		w.c->in.ok = 1;
+		w.c->need_settings = 1;
+		skip = 24;
+	}
+	w.d = &w.c->in;
+	if (uiov) {
+		/* the preface's 24 bytes in the first iovec */
+		if (!h2s_first_iov(&w, uiov, niov, n) || skip > w.n)
+			w.lost = 1;
+		w.pos = skip;
+	} else {
+		w.pos = skip;
+	}
+	left = w.lost ? 1 : h2s_walk_all(&w);
+	if (w.not_h2) {
+		/* not HTTP/2 after all: nothing was reported, nothing is followed */
+		bpf_map_delete_elem(&h2s_conns, fk);
+		return true;
+	}
+	if (left || w.lost) {
+		w.c->in.ok = 0;
+		h2s_emit(fk, w.c->conn, WEFT_H2S_LOST_IN, 0);
+	}
+	return true;
+}
+
+/*
+ * A target thread starts writing to fd (how 0: uarg is a buffer of count_
+ * bytes; 1: an iovec array of count_ entries; 2: a msghdr): remembered until
+ * the write's exit when fd is an HTTP/2 server connection, or when this is
+ * the first write of a connection and begins with a SETTINGS frame.
+ */
+static __always_inline void h2s_write_enter(__u64 id, __s32 fd, __u64 uarg, __u64 count_, int how)
+{
+	struct fd_key fk = { .tgid = id >> 32, .fd = fd };
+	struct h2s_wr a = { .buf = uarg, .fd = fd, .niov = how ? count_ : 0 };
+	__u64 first = uarg, first_len = count_;
+	struct h2s_conn *c = h2s_any ? bpf_map_lookup_elem(&h2s_conns, &fk) : NULL;
+	struct sock *sk = NULL;
+	__u64 conn = 0;
+	__u8 h[9];
+
+	if (!weft_have_bpf_loop)
+		return;
+	if (how == 2) {
+		struct user_msghdr m = {};
+
+		bpf_probe_read_user(&m, sizeof(m), (void *)uarg);
+		a.buf = (__u64)m.msg_iov;
+		a.niov = m.msg_iovlen;
+	}
+	if (how && !a.niov)
+		return;
+	if (c && c->out.ok) {
+		/* the fd still names the connection the entry was made for */
+		sk = weft_fd_sock_ino(fd, &conn);
+		if (!sk)
+			return;
+		if (c->conn != conn)
+			c = NULL;
+	}
+	if (!c || !c->out.ok) {
+		if (how) {
+			struct iovec iov = {};
+
+			bpf_probe_read_user(&iov, sizeof(iov), (void *)a.buf);
+			first = (__u64)iov.iov_base;
+			first_len = iov.iov_len;
+		}
+		if (first_len < 9 || bpf_probe_read_user(h, 9, (void *)first))
+			return;
+		if (h[0] || h[3] != H2S_SETTINGS || h[4] || h[5] || h[6] || h[7] || h[8] ||
+		    ((__u32)h[1] << 8 | h[2]) % 6)
+			return;
+		if (!sk)
+			sk = weft_fd_sock_ino(fd, &conn);
+		if (!sk || go_owned(fk.tgid) || !h2s_nothing_written(sk))
+			return;
+		c = h2s_get(&fk, conn);
+		if (!c)
+			return;
+		__builtin_memset(&c->out, 0, sizeof(c->out));
+		c->out.ok = 1;
+	}
+	a.ts = bpf_ktime_get_ns();
+	bpf_map_update_elem(&h2s_wrs, &id, &a, BPF_ANY);
+}
+
+/* The write remembered by h2s_write_enter sent ret bytes: follow them. */
+static __always_inline void h2s_write_exit(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct h2s_wr *a = h2s_any && weft_have_bpf_loop ? bpf_map_lookup_elem(&h2s_wrs, &id) : NULL;
+	struct h2s_walk w = { .out = 1 };
+	struct fd_key fk;
+	__u32 left;
+
+	if (!a)
+		return;
+	fk.tgid = id >> 32;
+	fk.fd = a->fd;
+	w.fk = &fk;
+	w.ubuf = a->buf;
+	w.ts = a->ts;
+	w.n = a->niov;	/* reused below */
+	bpf_map_delete_elem(&h2s_wrs, &id);
+	if (ret <= 0)
+		return;
+	w.c = bpf_map_lookup_elem(&h2s_conns, &fk);
+	if (!w.c || !w.c->out.ok)
+		return;
+	w.d = &w.c->out;
+	if (!w.n) {
+		w.n = ret;
+		left = h2s_walk_all(&w);
+	} else {
+		left = h2s_first_iov(&w, w.ubuf, w.n, ret) ? h2s_walk_all(&w) : ret;
+	}
+	if (left) {
+		w.c->out.ok = 0;
+		h2s_emit(&fk, w.c->conn, WEFT_H2S_LOST_OUT, 0);
+	}
+}
+
+#endif /* WEFT_HTTP2_SRV_BPF_H */
