@@ -325,13 +325,13 @@ static __always_inline struct h2s_conn *h2s_get(const struct fd_key *fk, __u64 c
 }
 
 /*
- * A target thread read n bytes from fd (ubuf: the buffer, or the first iovec
+ * A target thread (tgid_fd: tgid << 32 | fd) read n bytes from fd (ubuf: the buffer, or the first iovec
  * of the array uiov of niov entries; uiov 0: one buffer): true when fd is an HTTP/2 server
  * connection (then the read is followed here and nothing else looks at it).
  */
-static __noinline bool h2s_read(const struct fd_key *fk, __u64 ubuf, long n, __u64 uiov,
-				__u64 niov)
+static __noinline bool h2s_read(__u64 tgid_fd, __u64 ubuf, long n, __u64 uiov, __u64 niov)
 {
+	struct fd_key fkv = { .tgid = tgid_fd >> 32, .fd = (__s32)tgid_fd }, *fk = &fkv;
 	struct h2s_walk w = { .fk = fk, .ubuf = ubuf, .n = n };
 	static const char pre[16] = "PRI * HTTP/2.0\r\n";
 	__u32 skip = 0, left;

@@ -501,7 +501,9 @@ static __always_inline void exit_rd(long ret, enum rd_kind kind)
 {
 	struct pt_regs *regs;
 	__u64 id, ubuf, len = 0, uiov, niov;
-	struct fd_key fk;
+	/* the only stack here: on 6.1 this frame, on_read's and two nested
+	 * bpf_loop callbacks' (32 bytes each, rounded) share 512 bytes */
+	__u64 m[2] = {};
 	__s32 fd;
 
 	if (ret <= 0)
@@ -516,23 +518,25 @@ static __always_inline void exit_rd(long ret, enum rd_kind kind)
 	ubuf = regs->si;
 	niov = kind == RD_IOV ? regs->dx : 0;
 	if (kind == RD_MSG) {
-		/* msg_iov and msg_iovlen only: this stack is nearly full */
-		__u64 m[2] = {};
-
+		/* msg_iov and msg_iovlen */
 		bpf_probe_read_user(m, sizeof(m),
 				    (void *)(ubuf + __builtin_offsetof(struct user_msghdr, msg_iov)));
 		ubuf = m[0];
 		niov = m[1];
 	}
 	uiov = ubuf;
-	if (kind != RD_BUF)
-		first_iov(ubuf, &ubuf, &len);
-	fk.tgid = id >> 32;
-	fk.fd = fd;
-	if (ubuf && !h2s_read(&fk, ubuf, ret, kind == RD_BUF ? 0 : uiov, niov))
-		on_read(id, fd, ubuf, ret,
-			kind == RD_BUF ? 0
-			: len < WEFT_RD_ONE_BUF - 1 ? len + 1 : WEFT_RD_ONE_BUF - 1);
+	if (kind != RD_BUF) {
+		/* the first iovec: base, length */
+		m[0] = m[1] = 0;
+		bpf_probe_read_user(m, sizeof(m), (void *)uiov);
+		ubuf = m[0];
+		len = m[1];
+	}
+	len = kind == RD_BUF ? 0 : len < WEFT_RD_ONE_BUF - 1 ? len + 1 : WEFT_RD_ONE_BUF - 1;
+	/* id: tgid << 32 | fd from here; few values live across the call (stack) */
+	id = (id & ~0xffffffffULL) | (__u32)fd;
+	if (ubuf && !h2s_read(id, ubuf, ret, kind == RD_BUF ? 0 : uiov, niov))
+		on_read(bpf_get_current_pid_tgid(), (__s32)id, ubuf, ret, len);
 }
 
 SEC("tracepoint/syscalls/sys_exit_read")
