@@ -497,13 +497,25 @@ static __always_inline void on_write(__s32 fd, __u64 uarg, __u64 count_, enum wr
  */
 enum rd_kind { RD_BUF, RD_IOV, RD_MSG };
 
+/*
+ * Eight bytes of the calling process's memory at addr, 0 if unreadable: a
+ * global function, verified once, whose frame is gone before on_read runs (on
+ * 6.1 exit_rd's frame, on_read's and two nested bpf_loop callbacks' share 512
+ * bytes, so exit_rd keeps no buffer of its own).
+ */
+__noinline __u64 weft_user_u64(__u64 addr)
+{
+	__u64 v = 0;
+
+	if (bpf_probe_read_user(&v, sizeof(v), (void *)addr))
+		return 0;
+	return v;
+}
+
 static __always_inline void exit_rd(long ret, enum rd_kind kind)
 {
 	struct pt_regs *regs;
 	__u64 id, ubuf, len = 0, uiov, niov;
-	/* the only stack here: on 6.1 this frame, on_read's and two nested
-	 * bpf_loop callbacks' (32 bytes each, rounded) share 512 bytes */
-	__u64 m[2] = {};
 	__s32 fd;
 
 	if (ret <= 0)
@@ -519,18 +531,14 @@ static __always_inline void exit_rd(long ret, enum rd_kind kind)
 	niov = kind == RD_IOV ? regs->dx : 0;
 	if (kind == RD_MSG) {
 		/* msg_iov and msg_iovlen */
-		bpf_probe_read_user(m, sizeof(m),
-				    (void *)(ubuf + __builtin_offsetof(struct user_msghdr, msg_iov)));
-		ubuf = m[0];
-		niov = m[1];
+		niov = weft_user_u64(ubuf + __builtin_offsetof(struct user_msghdr, msg_iovlen));
+		ubuf = weft_user_u64(ubuf + __builtin_offsetof(struct user_msghdr, msg_iov));
 	}
 	uiov = ubuf;
 	if (kind != RD_BUF) {
 		/* the first iovec: base, length */
-		m[0] = m[1] = 0;
-		bpf_probe_read_user(m, sizeof(m), (void *)uiov);
-		ubuf = m[0];
-		len = m[1];
+		len = weft_user_u64(uiov + __builtin_offsetof(struct iovec, iov_len));
+		ubuf = weft_user_u64(uiov + __builtin_offsetof(struct iovec, iov_base));
 	}
 	len = kind == RD_BUF ? 0 : len < WEFT_RD_ONE_BUF - 1 ? len + 1 : WEFT_RD_ONE_BUF - 1;
 	/* id: tgid << 32 | fd from here; few values live across the call (stack) */
