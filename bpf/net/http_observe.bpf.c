@@ -420,22 +420,20 @@ static __noinline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n, __u32 iov
 	}
 }
 
-/* First iovec of an iovec array (readv/writev/recvmsg/sendmsg). */
-static __always_inline void first_iov(__u64 uiov, __u64 *base, __u64 *len)
+/*
+ * Eight bytes of the calling process's memory at addr, 0 if unreadable (a
+ * msghdr's iovec array, an iovec's base and length, for reads and writes): a
+ * global function, verified once, whose frame is gone before on_read runs (on
+ * 6.1 exit_rd's frame, on_read's and two nested bpf_loop callbacks' share 512
+ * bytes, so exit_rd keeps no buffer of its own).
+ */
+__noinline __u64 weft_user_u64(__u64 addr)
 {
-	struct iovec iov = {};
+	__u64 v = 0;
 
-	bpf_probe_read_user(&iov, sizeof(iov), (void *)uiov);
-	*base = (__u64)iov.iov_base;
-	*len = iov.iov_len;
-}
-
-static __always_inline __u64 msghdr_iov(__u64 umsg)
-{
-	struct user_msghdr m = {};
-
-	bpf_probe_read_user(&m, sizeof(m), (void *)umsg);
-	return (__u64)m.msg_iov;
+	if (bpf_probe_read_user(&v, sizeof(v), (void *)addr))
+		return 0;
+	return v;
 }
 
 /* Where a write call's bytes are: a buffer, an iovec array, a msghdr. */
@@ -468,9 +466,12 @@ static __always_inline void on_write(__s32 fd, __u64 uarg, __u64 count_, enum wr
 	if ((!sc || sc->fd != fd) && !(weft_uncertain_get(id) & WEFT_UNCERTAIN_TWO))
 		return;
 	if (kind == WR_MSG)
-		uarg = msghdr_iov(uarg);
-	if (kind != WR_BUF)
-		first_iov(uarg, &uarg, &count_);
+		uarg = weft_user_u64(uarg + __builtin_offsetof(struct user_msghdr, msg_iov));
+	if (kind != WR_BUF) {
+		/* the first iovec: base, length */
+		count_ = weft_user_u64(uarg + __builtin_offsetof(struct iovec, iov_len));
+		uarg = weft_user_u64(uarg + __builtin_offsetof(struct iovec, iov_base));
+	}
 	if (count_ < 12)
 		return;
 	if (bpf_probe_read_user(head, sizeof(head), (void *)uarg))
@@ -496,21 +497,6 @@ static __always_inline void on_write(__s32 fd, __u64 uarg, __u64 count_, enum wr
  * between entry and exit.
  */
 enum rd_kind { RD_BUF, RD_IOV, RD_MSG };
-
-/*
- * Eight bytes of the calling process's memory at addr, 0 if unreadable: a
- * global function, verified once, whose frame is gone before on_read runs (on
- * 6.1 exit_rd's frame, on_read's and two nested bpf_loop callbacks' share 512
- * bytes, so exit_rd keeps no buffer of its own).
- */
-__noinline __u64 weft_user_u64(__u64 addr)
-{
-	__u64 v = 0;
-
-	if (bpf_probe_read_user(&v, sizeof(v), (void *)addr))
-		return 0;
-	return v;
-}
 
 static __always_inline void exit_rd(long ret, enum rd_kind kind)
 {
