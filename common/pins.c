@@ -17,7 +17,7 @@
 #include "pins.h"
 #include "weft_conn_ctx.h"
 
-static const char *const shared_maps[] = {WEFT_CONN_CTX_MAP, WEFT_GO_PIDS_MAP};
+static const char *const shared_maps[] = {WEFT_CONN_CTX_MAP, WEFT_STREAM_CTX_MAP, WEFT_GO_PIDS_MAP};
 #define NSHARED (sizeof(shared_maps) / sizeof(shared_maps[0]))
 
 static int mkdirs(char *p)

@@ -202,27 +202,11 @@ int go_xh2_rt_entry(struct pt_regs *ctx)
 /* The socket fd of a plain-TCP persistConn, or -1. */
 static __always_inline int conn_fd(const struct weft_go_cfg *cfg, __u64 pc)
 {
-	__u64 tcp, nfd, fam, sot;
-	__s64 fd;
-
-	if (cfg->pc_conn < 0 || cfg->tcpconn_conn < 0 || cfg->conn_fd < 0 || cfg->netfd_pfd < 0 ||
-	    cfg->pfd_sysfd < 0 || cfg->netfd_family < 0 || cfg->netfd_sotype < 0)
+	if (cfg->pc_conn < 0)
 		return -1;
 	if (cfg->pc_tls_state >= 0 && read_u64(pc + cfg->pc_tls_state))
-		return -1;		       /* TLS: the network level cannot insert anyway */
-	tcp = read_u64(pc + cfg->pc_conn + 8); /* interface data word */
-	if (!tcp)
-		return -1;
-	nfd = read_u64(tcp + cfg->tcpconn_conn + cfg->conn_fd);
-	if (!nfd)
-		return -1;
-	fam = read_u64(nfd + cfg->netfd_family);
-	sot = read_u64(nfd + cfg->netfd_sotype);
-	fd = (__s64)read_u64(nfd + cfg->netfd_pfd + cfg->pfd_sysfd);
-	if ((fam != 2 && fam != 10) || sot != 1 || fd < 0 || fd >= (1 << 20))
-		return -1;
-	/* Confirm in the kernel: that fd of this process is a socket. */
-	return weft_fd_socket_file(fd) ? (int)fd : -1;
+		return -1; /* TLS: the network level cannot insert anyway */
+	return go_tcpconn_fd(cfg, read_u64(pc + cfg->pc_conn + 8)); /* interface data word */
 }
 
 /* Read-only mode: publish the client context under the connection's {tgid, fd}. */

@@ -20,6 +20,23 @@
  * by the clientStream). The transport's (*http2Client).NewStream, called
  * meanwhile, gives the connection's addresses (entry) and the stream (RETs),
  * whose status the server sent.
+ *
+ * Read-only mode publishes each client stream's CLIENT context for weft-http's
+ * h2c insertion (go_stream_ctx, weft_conn_ctx.h), keyed by the connection's
+ * socket cookie and the HTTP/2 stream id. The id is not the call's to know:
+ * grpc-go hands the stream to its loopy writer goroutine as a headerFrame,
+ * and the id is final only there (1.33 numbers it while queuing it, later
+ * versions in (*loopyWriter).originateStream). The one point where the id and
+ * the stream's context are both known, and the HEADERS frame is not yet
+ * written, is (*loopyWriter).writeHeader(streamID, endStream, hf, onWrite):
+ * it encodes the frame into the transport's buffer, which is flushed to the
+ * socket only after it returns. It runs in the loopy goroutine, so the
+ * context comes with hf: the []hpack.HeaderField the call built in its own
+ * goroutine ((*http2Client).createHeaderFields, RETs), where the CLIENT span
+ * is, and that only this stream's headerFrame holds; that array (and its
+ * length, checked again) is the key of grpc_hdrs until writeHeader takes it or
+ * the call ends. The published entry is deleted by weft-http once used, or
+ * when the call ends (its stream's id read from the Stream).
  */
 #define WEFT_LINK_EXTERN
 #include "go/go_shared.bpf.h"
@@ -336,6 +353,23 @@ static __always_inline void grpc_call_end(const struct weft_go_cfg *cfg, struct 
 		code = 2;
 	cl->ev.status = (__u16)code;
 	cl->ev.flags |= WEFT_SPAN_RPC_STATUS;
+	/*
+	 * Its stream's published context, if weft-http did not use it; its
+	 * header array's entry, if the loopy writer never took it (a failed
+	 * call: the array may be reused once collected).
+	 */
+	if (cl->hf) {
+		struct gkey hk = {.tgid = cl->ev.pid, .g = cl->hf};
+
+		bpf_map_delete_elem(&grpc_hdrs, &hk);
+	}
+	if (cl->cookie && cl->stream && cfg->grpc_stream_id >= 0) {
+		struct weft_stream_key sk = {.cookie = cl->cookie, .tgid = cl->ev.pid};
+
+		if (!bpf_probe_read_user(&sk.sid, sizeof(sk.sid),
+					 (void *)(cl->stream + cfg->grpc_stream_id)))
+			bpf_map_delete_elem(&go_stream_ctx, &sk);
+	}
 	emit(&cl->ev, WEFT_GO_ST_CLIENT);
 }
 
@@ -369,6 +403,88 @@ int go_grpc_newstream_entry(struct pt_regs *ctx)
 		read_tcpaddr(cfg, t + cfg->grpc_cli_local_addr, &cl->ev.local);
 	if (cfg->grpc_cli_remote_addr >= 0)
 		read_tcpaddr(cfg, t + cfg->grpc_cli_remote_addr, &cl->ev.peer);
+	/* read-only mode: the connection's cookie, for the stream's published context */
+	cl->cookie = 0;
+	if ((cfg->flags & WEFT_GO_CFG_PUBLISH) && cfg->grpc_cli_conn >= 0) {
+		int fd = go_tcpconn_fd(cfg, read_u64(t + cfg->grpc_cli_conn + 8));
+		struct sock *sk = fd >= 0 ? weft_fd_sock(fd) : NULL;
+
+		if (sk)
+			cl->cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	}
+	return 0;
+}
+
+/*
+ * createHeaderFields RETs: RAX:RBX:RCX the stream's []hpack.HeaderField,
+ * RDI:RSI the error. The CLIENT span's context waits under the array for the
+ * loopy writer (see the top of this file).
+ */
+SEC("uprobe")
+int go_grpc_hf_ret(struct pt_regs *ctx)
+{
+	const struct weft_go_cfg *cfg;
+	struct client_state *cl;
+	struct grpc_hdr h = {};
+	struct gkey k = {}, hk = {};
+
+	cl = grpc_client(ctx, &k, &cfg);
+	if (!cl || !(cfg->flags & WEFT_GO_CFG_PUBLISH) || !ctx->ax || ctx->di)
+		return 0;
+	if (!cl->cookie || !cl->ev.ctx.valid) {
+		/* not plain TCP, or no cookie: no weft-http enrolled the socket */
+		stat_inc(WEFT_GO_ST_STREAM_SKIP);
+		return 0;
+	}
+	hk.tgid = k.tgid;
+	hk.g = ctx->ax;
+	h.ctx = cl->ev.ctx;
+	h.cookie = cl->cookie;
+	h.n = ctx->bx;
+	cl->hf = ctx->ax;
+	bpf_map_update_elem(&grpc_hdrs, &hk, &h, BPF_ANY);
+	return 0;
+}
+
+/*
+ * (*loopyWriter).writeHeader(l, streamID uint32, endStream bool, hf
+ * []hpack.HeaderField, onWrite func()) entry: RBX streamID, RDI hf's array.
+ * A client stream's first HEADERS: publish its context under {cookie, tgid,
+ * id}. Server responses and trailers pass here too: their hf is no key.
+ */
+SEC("uprobe")
+int go_grpc_whdr_entry(struct pt_regs *ctx)
+{
+	const struct weft_go_cfg *cfg;
+	struct weft_stream_key sk = {};
+	struct weft_conn_ctx *cc;
+	struct grpc_hdr *h;
+	struct go_run *run;
+	struct gkey k = {};
+	__u32 sid = (__u32)ctx->bx;
+
+	cfg = go_here(ctx, &k);
+	if (!cfg || !ctx->di)
+		return 0;
+	k.g = ctx->di;
+	h = bpf_map_lookup_elem(&grpc_hdrs, &k);
+	if (!h)
+		return 0;
+	/* client streams are odd (RFC 9113 5.1.1); the same slice as built */
+	run = (sid & 1) && h->n == ctx->si ? go_run_state() : NULL;
+	if (run) {
+		cc = &run->cc;
+		__builtin_memset(cc, 0, sizeof(*cc));
+		cc->ctx = h->ctx;
+		cc->ts_ns = bpf_ktime_get_ns();
+		cc->version = WEFT_CONN_CTX_VERSION;
+		sk.cookie = h->cookie;
+		sk.tgid = k.tgid;
+		sk.sid = sid;
+		bpf_map_update_elem(&go_stream_ctx, &sk, cc, BPF_ANY);
+		stat_inc(WEFT_GO_ST_STREAM_PUBLISHED);
+	}
+	bpf_map_delete_elem(&grpc_hdrs, &k);
 	return 0;
 }
 

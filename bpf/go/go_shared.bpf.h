@@ -73,6 +73,8 @@ struct client_state {
 	__u8 _pad[3];
 	__u8 fwd_span_id[WEFT_SPAN_ID_LEN]; /* the parent id of that copy */
 	__u64 stream;	/* gRPC: the call's transport stream (its status) */
+	__u64 cookie;	/* gRPC, read-only mode: its connection's socket cookie (0: none) */
+	__u64 hf;	/* ... and its stream's header array, while it may wait in grpc_hdrs */
 };
 
 /*
@@ -141,6 +143,18 @@ WEFT_SHARED WEFT_LRU_HASH(struct gkey, struct grpc_in, 4096) grpc_in SEC(".maps"
 WEFT_SHARED WEFT_LRU_HASH(struct gkey, struct grpc_in, 16384) grpc_inh SEC(".maps");
 /* grpc-go streaming calls in flight: key {tgid, the *clientStream} (go_grpc.bpf.c). */
 WEFT_SHARED WEFT_LRU_HASH(struct gkey, struct client_state, 2048) grpc_calls SEC(".maps");
+/*
+ * grpc-go client streams on their way out, read-only mode (go_grpc.bpf.c):
+ * key {tgid, the stream's []hpack.HeaderField array}, from the call's
+ * createHeaderFields until the loopy writer encodes it (writeHeader), which
+ * publishes the context per stream (go_stream_ctx, weft_conn_ctx.h).
+ */
+struct grpc_hdr {
+	struct weft_trace_ctx ctx; /* the CLIENT span: its id is the parent-id sent */
+	__u64 cookie;		   /* the connection's socket cookie */
+	__u64 n;		   /* the slice's length, checked again at writeHeader */
+};
+WEFT_SHARED WEFT_LRU_HASH(struct gkey, struct grpc_hdr, 4096) grpc_hdrs SEC(".maps");
 
 /*
  * A SERVER span's tracestate, key {tgid, its span id}: goroutines its handler
@@ -484,6 +498,30 @@ static __always_inline const struct weft_trace_ctx *parent_ctx(struct gkey *k, _
 	if (st)
 		return &st->ev.ctx;
 	return bpf_map_lookup_elem(&inherited, k);
+}
+
+/*
+ * The socket fd behind tcp, a *net.TCPConn (the data word of a net.Conn that
+ * holds one), or -1: the fd's netFD must say TCP (family inet or inet6, a
+ * stream socket) and the kernel that this process's fd is a socket.
+ */
+static __always_inline int go_tcpconn_fd(const struct weft_go_cfg *cfg, __u64 tcp)
+{
+	__u64 nfd, fam, sot;
+	__s64 fd;
+
+	if (!tcp || cfg->tcpconn_conn < 0 || cfg->conn_fd < 0 || cfg->netfd_pfd < 0 ||
+	    cfg->pfd_sysfd < 0 || cfg->netfd_family < 0 || cfg->netfd_sotype < 0)
+		return -1;
+	nfd = read_u64(tcp + cfg->tcpconn_conn + cfg->conn_fd);
+	if (!nfd)
+		return -1;
+	fam = read_u64(nfd + cfg->netfd_family);
+	sot = read_u64(nfd + cfg->netfd_sotype);
+	fd = (__s64)read_u64(nfd + cfg->netfd_pfd + cfg->pfd_sysfd);
+	if ((fam != 2 && fam != 10) || sot != 1 || fd < 0 || fd >= (1 << 20))
+		return -1;
+	return weft_fd_socket_file(fd) ? (int)fd : -1;
 }
 
 #endif /* WEFT_GO_SHARED_BPF_H */

@@ -67,6 +67,8 @@ enum weft_go_stat {
 	WEFT_GO_ST_SKIP_FORWARDED, /* the app's copy of the incoming traceparent not replaced */
 	WEFT_GO_ST_TS_WRITES,	 /* tracestate lines written beside a traceparent line */
 	WEFT_GO_ST_TS_SKIP,	 /* ... not written: no room, or the client span's state gone */
+	WEFT_GO_ST_STREAM_PUBLISHED, /* gRPC client stream contexts published (go_stream_ctx) */
+	WEFT_GO_ST_STREAM_SKIP,	 /* ... not published: no plain TCP socket, or no socket cookie */
 	WEFT_GO_ST_MAX,
 };
 

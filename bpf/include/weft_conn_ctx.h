@@ -21,6 +21,16 @@
  * first injector to start creates them, the others reuse them, so start
  * order never matters (common/pins.h: stale pins, removal by the last user).
  * Layout version: bump WEFT_CONN_CTX_VERSION on any change.
+ *
+ * HTTP/2 streams multiplex on one connection, so for them the context is
+ * published per STREAM, in go_stream_ctx (same value layout): key the
+ * connection's socket cookie (the kernel's name for it; an fd number is
+ * reused, a cookie never is), the tgid and the HTTP/2 stream id. weft-go
+ * (read-only) publishes each grpc-go client stream's CLIENT context there
+ * once the stream id is known and before its HEADERS frame leaves; weft-http's
+ * h2c insertion takes the entry of exactly that connection and stream,
+ * deletes it once used, and weft-go deletes what is left when the call ends.
+ * LRU-bounded: an end weft never saw cannot fill it.
  */
 #ifndef WEFT_CONN_CTX_H
 #define WEFT_CONN_CTX_H
@@ -32,10 +42,18 @@
 #define WEFT_CONN_CTX_MAP	"go_conn_ctx"
 #define WEFT_CONN_CTX_VERSION	2
 #define WEFT_CONN_CTX_MAX	16384
+#define WEFT_STREAM_CTX_MAP	"go_stream_ctx"
+#define WEFT_STREAM_CTX_MAX	16384
 
 struct weft_conn_key {
 	__u32 tgid;
 	__s32 fd;
+};
+
+struct weft_stream_key {
+	__u64 cookie;	/* the socket's cookie (bpf_get_socket_cookie, sk_cookie) */
+	__u32 tgid;
+	__u32 sid;	/* HTTP/2 stream id */
 };
 
 struct weft_conn_ctx {
@@ -70,6 +88,14 @@ WEFT_SHARED struct {
 	__type(value, struct weft_conn_ctx);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } go_conn_ctx SEC(".maps");
+
+WEFT_SHARED struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, WEFT_STREAM_CTX_MAX);
+	__type(key, struct weft_stream_key);
+	__type(value, struct weft_conn_ctx);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} go_stream_ctx SEC(".maps");
 
 WEFT_SHARED struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -393,6 +393,8 @@ static const char *const go_counter_names[WEFT_GO_ST_MAX] = {
     [WEFT_GO_ST_SKIP_FORWARDED] = "skip-forwarded",
     [WEFT_GO_ST_TS_WRITES] = "tracestate-writes",
     [WEFT_GO_ST_TS_SKIP] = "tracestate-skipped",
+    [WEFT_GO_ST_STREAM_PUBLISHED] = "stream-published",
+    [WEFT_GO_ST_STREAM_SKIP] = "stream-not-published",
 };
 
 /* The counters as sentences; every one by name with --verbose. */
@@ -436,6 +438,11 @@ static void print_stats(struct state *st, bool write, bool publish, bool verbose
 		    "published: %llu connection contexts, %llu not published (TLS or no socket)",
 		    (unsigned long long)tot[WEFT_GO_ST_PUBLISHED],
 		    (unsigned long long)tot[WEFT_GO_ST_PUBLISH_SKIP]);
+	if (publish)
+		weft_info("published: %llu gRPC stream contexts, %llu not published (not plain TCP, "
+			  "or no socket cookie: no weft-http enrolled the connection)",
+			  (unsigned long long)tot[WEFT_GO_ST_STREAM_PUBLISHED],
+			  (unsigned long long)tot[WEFT_GO_ST_STREAM_SKIP]);
 	weft_debug("uprobe hits in targets: %llu", (unsigned long long)tot[WEFT_GO_ST_HITS]);
 	if (verbose)
 		weft_inj_counters_print(go_counter_names, tot, WEFT_GO_ST_MAX);
@@ -508,6 +515,8 @@ int main(int argc, char **argv)
 	bpf_program__set_autoload(st.skel->progs.go_write_site, env.write);
 	bpf_program__set_autoload(st.skel->progs.go_write_after, env.write);
 	bpf_program__set_autoload(st.skel->progs.go_pc_rt_entry, env.publish);
+	bpf_program__set_autoload(st.skel->progs.go_grpc_hf_ret, env.publish);
+	bpf_program__set_autoload(st.skel->progs.go_grpc_whdr_entry, env.publish);
 	env.multi = !getenv("WEFT_GO_NO_UPROBE_MULTI") && weft_have_uprobe_multi();
 	if (env.multi) {
 		struct bpf_program *p;
@@ -532,6 +541,7 @@ int main(int argc, char **argv)
 	targets_fd = bpf_map__fd(st.skel->maps.go_pids);
 	weft_map_clear(targets_fd);
 	weft_map_clear(bpf_map__fd(st.skel->maps.go_conn_ctx));
+	weft_map_clear(bpf_map__fd(st.skel->maps.go_stream_ctx));
 	eo.spans_file = o.c.spans_file;
 	/*
 	 * A smaller span queue than the default keeps RSS down (the ring is
@@ -640,6 +650,7 @@ out:
 		/* our processes are no longer ours: the other injectors take them back */
 		weft_map_clear(bpf_map__fd(st.skel->maps.go_pids));
 		weft_map_clear(bpf_map__fd(st.skel->maps.go_conn_ctx));
+		weft_map_clear(bpf_map__fd(st.skel->maps.go_stream_ctx));
 	}
 	weft_go__destroy(st.skel);
 	weft_pins_end(&st.pins); /* after our map fds are closed */
