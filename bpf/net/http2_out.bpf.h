@@ -20,6 +20,11 @@
  * any padding) and the 24-bit frame length grown by exactly its size:
  *	0x00 0x0b "traceparent" 0x37 <55 bytes>		(69 bytes)
  * followed by a tracestate field the same way when the served request had one.
+ * The context: for a process weft-go instruments (go_pids), the one weft-go
+ * published for exactly this connection (socket cookie) and stream id
+ * (go_stream_ctx, weft_conn_ctx.h), used once, weft-go exporting the span; no
+ * entry: left alone (WH_H2_GO_NONE). Otherwise the SERVER span the sending
+ * thread serves (thread-per-request runtimes), or a new trace.
  * Neither side's dynamic table changes. Left alone, and counted, when:
  *   - the frame header and the whole frame are not in this one send
  *     (WH_H2_SPLIT), or the block goes on in CONTINUATION (WH_H2_CONT);
@@ -360,6 +365,8 @@ static __always_inline __u32 h2_request(struct sk_msg_md *msg, struct conn_state
 	struct h2_peer *peer;
 	struct srv_ts *ts = NULL;
 	__u32 zero = 0, max = H2_DEFAULT_MAX_FRAME, pad = 0, tl = 0;
+	struct weft_stream_key gk = {};
+	struct weft_conn_ctx *gc = NULL;
 	struct fd_key fk;
 	__s32 *fdp;
 	int r;
@@ -402,9 +409,21 @@ static __always_inline __u32 h2_request(struct sk_msg_md *msg, struct conn_state
 	fk.tgid = pid_tgid >> 32;
 	fk.fd = fdp ? *fdp : -1;
 	if (go_owned(fk.tgid)) {
-		/* weft-go's per-stream contexts are not read here yet: fail closed */
-		count(WH_LEFT_ALONE);
-		return 0;
+		/*
+		 * A Go process: goroutines move between threads, so the thread's
+		 * SERVER span says nothing; only the context weft-go published
+		 * for exactly this connection and stream goes out (weft-go
+		 * exports that CLIENT span). None: left alone, as weft-go
+		 * started a new trace for the call, so does the callee.
+		 */
+		gk.cookie = st->cookie;
+		gk.tgid = fk.tgid;
+		gk.sid = sid;
+		gc = bpf_map_lookup_elem(&go_stream_ctx, &gk);
+		if (!gc || !gc->ctx.valid) {
+			count(WH_H2_GO_NONE);
+			return 0;
+		}
 	}
 	peer = fk.fd >= 0 ? bpf_map_lookup_elem(&h2_peers, &fk) : NULL;
 	if (peer && peer->cookie == st->cookie && peer->max_frame)
@@ -417,17 +436,30 @@ static __always_inline __u32 h2_request(struct sk_msg_md *msg, struct conn_state
 	if (!cp)
 		return 0;
 	__builtin_memset(cp, 0, sizeof(*cp));
-	sctx = served_request(pid_tgid, fk.fd, true);
-	weft_sctx_client(sctx, &cp->ev.ctx, cp->ev.parent_span_id, &cp->ev.parent_src);
-	if (sctx)
-		ts = srv_ts_get(pid_tgid, sctx->ctx.span_id);
-	/* the served tracestate beside it, unless the block may carry its own */
-	if (ts && !w->ts && !(w->dyn_ref && st->h2.ts_indexed))
-		tl = ts->len;
-	if (len + H2_TP_FIELD_LEN + (tl ? 15 + tl : 0) > max)
-		tl = 0;	/* room for traceparent only */
-	ev_set_ts(&cp->ev, tl ? ts : NULL);
-	r = h2_insert(msg, w->end, &cp->ev.ctx, tl ? (const struct ts_chars *)ts->ts : NULL, tl);
+	if (gc) {
+		/* weft-go's CLIENT span: its context, and its tracestate if any */
+		cp->ev.ctx = gc->ctx;
+		if (!w->ts && !(w->dyn_ref && st->h2.ts_indexed) && gc->tracestate_len <= WEFT_TS_MAX)
+			tl = gc->tracestate_len;
+		if (len + H2_TP_FIELD_LEN + (tl ? 15 + tl : 0) > max)
+			tl = 0;
+		r = h2_insert(msg, w->end, &cp->ev.ctx,
+			      tl ? (const struct ts_chars *)gc->tracestate : NULL, tl);
+		bpf_map_delete_elem(&go_stream_ctx, &gk); /* one stream, one use */
+	} else {
+		sctx = served_request(pid_tgid, fk.fd, true);
+		weft_sctx_client(sctx, &cp->ev.ctx, cp->ev.parent_span_id, &cp->ev.parent_src);
+		if (sctx)
+			ts = srv_ts_get(pid_tgid, sctx->ctx.span_id);
+		/* the served tracestate beside it, unless the block may carry its own */
+		if (ts && !w->ts && !(w->dyn_ref && st->h2.ts_indexed))
+			tl = ts->len;
+		if (len + H2_TP_FIELD_LEN + (tl ? 15 + tl : 0) > max)
+			tl = 0; /* room for traceparent only */
+		ev_set_ts(&cp->ev, tl ? ts : NULL);
+		r = h2_insert(msg, w->end, &cp->ev.ctx,
+			      tl ? (const struct ts_chars *)ts->ts : NULL, tl);
+	}
 	if (r > 0 && h2_set_len(msg, len + r)) {
 		/* pushed but the length not grown: take the bytes out again */
 		if (bpf_msg_pop_data(msg, w->end, r, 0))
@@ -440,6 +472,10 @@ static __always_inline __u32 h2_request(struct sk_msg_md *msg, struct conn_state
 	}
 	join_pieces(msg);
 	count(WH_INSERTED);
+	if (gc) {
+		count(WH_GO_CTX); /* weft-go exports the span */
+		return r;
+	}
 	if (fk.fd >= 0) {
 		cp->ev.flags |= WEFT_SPAN_WRITTEN;
 		client_ev_start(&cp->ev, msg, pid_tgid, WEFT_PROTO_HTTP2);

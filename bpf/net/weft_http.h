@@ -33,6 +33,8 @@ enum weft_http_counter {
 	WH_H2S_CONNS,		/* incoming connections confirmed HTTP/2 (preface, then SETTINGS read) */
 	WH_H2S_LOST,		/* incoming HTTP/2 connections whose reads or writes could not be
 				 * followed (more frames or iovecs than walked, ring buffer full) */
+	WH_H2_GO_NONE,		/* HTTP/2 request of a weft-go process left alone: weft-go
+				 * published no context for that connection and stream */
 	WH_NCOUNTERS,
 };
 

@@ -173,6 +173,7 @@ static void print_counters(struct weft_http *skel)
 		[WH_H2_TOO_BIG] = "h2-frame-full", [WH_H2_SPLIT] = "h2-split-left-alone",
 		[WH_H2_CONT] = "h2-continuation-left-alone", [WH_H2_UNSURE] = "h2-unsure-left-alone",
 		[WH_H2S_CONNS] = "h2-server-connections", [WH_H2S_LOST] = "h2-server-lost",
+		[WH_H2_GO_NONE] = "h2-go-no-context",
 	};
 	uint64_t v[WH_NCOUNTERS];
 
