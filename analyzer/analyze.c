@@ -488,7 +488,7 @@ static enum weft_analyze_result analyze(const uint8_t *data, size_t size, bool m
 		fn->size = fd->size;
 		rec->nfuncs++;
 	}
-	if (gosites_find(dis, &w, rec))
+	if (gosites_find(dis, &w, rec) || gotls_find(&w, rec))
 		FAIL("out of memory");
 	if (weft_record_check(rec, why, sizeof(why)))
 		FAIL("inconsistent analysis: %s", why);

@@ -78,6 +78,11 @@ long pclntab_walk_raw(const uint8_t *tab, size_t len, uint64_t text_start, func_
 		      char *err, size_t errlen);
 /* .symtab (STT_FUNC); -1 if there is none. */
 long symtab_walk(struct welf *w, func_cb cb, void *ctx);
+/*
+ * The .symtab symbol of that name and ELF type (STT_*): 1 with *out; 0 when
+ * absent; -1 when the binary has no .symtab.
+ */
+int symtab_find(struct welf *w, const char *name, unsigned type, GElf_Sym *out);
 
 /* DWARF struct member offsets for the wanted fields; -1 when .debug_info or .debug_abbrev is
  * missing or libdw cannot read it, -2 when a compressed section or the DIE chain is damaged. */
@@ -146,6 +151,13 @@ int disasm_walk(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t a
  * memory.
  */
 int gosites_find(struct disasm *d, const struct welf *w, struct weft_record *rec);
+
+/*
+ * Where the running goroutine's g sits relative to the thread pointer
+ * (gotls.c): adds the fact WEFT_FACT_GO_TLS_G when the ELF layout says so
+ * with certainty, nothing otherwise. 0, or -1 when out of memory.
+ */
+int gotls_find(struct welf *w, struct weft_record *rec);
 
 /*
  * CPython's context-copy sites (pysites.c): the JMP from PyContext_CopyCurrent

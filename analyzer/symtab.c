@@ -1,7 +1,38 @@
 // SPDX-License-Identifier: BSD-2-Clause
-/* Function symbols from .symtab (present unless the binary is stripped). */
+/* Symbols from .symtab (present unless the binary is stripped): functions, one by name. */
 #include <string.h>
 #include "internal.h"
+
+/* The symbol table's data and header; false when the binary has none. */
+static bool symtab_data(struct welf *w, struct wsect *s, GElf_Shdr *sh, Elf_Data **d)
+{
+	if (!welf_section(w, ".symtab", s) || s->type != SHT_SYMTAB || !gelf_getshdr(s->scn, sh))
+		return false;
+	*d = elf_getdata(s->scn, NULL);
+	return *d && sh->sh_entsize;
+}
+
+int symtab_find(struct welf *w, const char *name, unsigned type, GElf_Sym *out)
+{
+	struct wsect s;
+	GElf_Shdr sh;
+	Elf_Data *d;
+	size_t n;
+
+	if (!symtab_data(w, &s, &sh, &d))
+		return -1;
+	n = d->d_size / sh.sh_entsize;
+	for (size_t i = 0; i < n; i++) {
+		const char *sn;
+
+		if (!gelf_getsym(d, (int)i, out) || GELF_ST_TYPE(out->st_info) != type)
+			continue;
+		sn = elf_strptr(w->elf, sh.sh_link, out->st_name);
+		if (sn && strcmp(sn, name) == 0)
+			return 1;
+	}
+	return 0;
+}
 
 long symtab_walk(struct welf *w, func_cb cb, void *ctx)
 {
@@ -11,10 +42,7 @@ long symtab_walk(struct welf *w, func_cb cb, void *ctx)
 	long count = 0;
 	size_t n;
 
-	if (!welf_section(w, ".symtab", &s) || s.type != SHT_SYMTAB || !gelf_getshdr(s.scn, &sh))
-		return -1;
-	d = elf_getdata(s.scn, NULL);
-	if (!d || !sh.sh_entsize)
+	if (!symtab_data(w, &s, &sh, &d))
 		return -1;
 	n = d->d_size / sh.sh_entsize;
 	for (size_t i = 0; i < n; i++) {

@@ -59,7 +59,9 @@ struct weft_fact {
  * io.Writer) that (*persistConn).writeLoop passes to (*Request).write.
  * WEFT_FACT_GO_REGABI: 1 when the Go version passes arguments in registers
  * (go1.17 and later on amd64). WEFT_FACT_GO_HMAP: 1 when Go maps are runtime.hmap
- * with buckets (go1.17 to go1.23).
+ * with buckets (go1.17 to go1.23). WEFT_FACT_GO_TLS_G: offset of the running
+ * goroutine's g from the thread pointer (FS base), negative (analyzer/gotls.c);
+ * absent when the ELF layout does not say it with certainty.
  */
 #define WEFT_SITE_GO_WRITE	"net/http.(*Request).write:call:net/http.Header.writeSubset"
 #define WEFT_SITE_GO_WRITE_RET	"net/http.(*Request).write:after:net/http.Header.writeSubset"
@@ -85,6 +87,7 @@ struct weft_fact {
 #define WEFT_FACT_GO_BUFIO_ITAB	"net/http.(*persistConn).writeLoop:itab:bufio.Writer,io.Writer"
 #define WEFT_FACT_GO_REGABI	"go.abi.regs"
 #define WEFT_FACT_GO_HMAP	"go.maps.hmap"
+#define WEFT_FACT_GO_TLS_G	"go.tls.g"
 
 struct weft_module {
 	char *path;
@@ -164,8 +167,8 @@ void weft_record_free(struct weft_record *rec);
 /* --- Record codec (codec.c), hashing helpers (hash.c), DB internals (db.c). --- */
 #include <sys/stat.h>
 
-#define WEFT_RECORD_FORMAT	2	/* on-disk record format version */
-#define WEFT_RECORD_FORMAT_STR	"2"
+#define WEFT_RECORD_FORMAT	3	/* on-disk record format version */
+#define WEFT_RECORD_FORMAT_STR	"3"
 #define WEFT_OFFSET_MAX		(1 << 20)	/* sanity bound of a struct offset */
 #define WEFT_FUNC_SIZE_MAX	(1 << 24)	/* sanity bound of a function size */
 
