@@ -45,6 +45,22 @@ struct weft_go_cfg {
 #undef WEFT_GO_FIELD
 };
 
+/*
+ * How to find the running goroutine of a Go process at a syscall tracepoint,
+ * without a uprobe (bpf/go/go_goid.bpf.h): offsets from the binary's record,
+ * -1 when unknown. tls_g is the fact go.tls.g (negative: g's slot below the
+ * thread pointer); the others are struct fields (runtime.g.m, runtime.m.curg,
+ * runtime.g.goid, runtime.g.parentGoid, this one only from Go 1.21).
+ */
+struct weft_go_gid_offs {
+	__s32 tls_g;
+	__s32 g_m;
+	__s32 m_curg;
+	__s32 g_goid;
+	__s32 g_parent_goid;
+	__s32 _pad;
+};
+
 /* Counters (per-CPU array "stats"), summed and printed by user space at exit. */
 enum weft_go_stat {
 	WEFT_GO_ST_SERVER,	 /* server spans emitted */
