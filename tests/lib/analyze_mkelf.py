@@ -186,6 +186,9 @@ def build(layout, bikind):
                        "size": nxt - va, "returns": returns_of(code)}
     minor = int(version.split(b".")[1]) if bi else -1
     facts = {"go.abi.regs": int(minor >= 17), "go.maps.hmap": int(17 <= minor <= 23)} if bi else {}
+    # No PT_TLS and no .symtab: a Go binary linked internally, g at -8 from
+    # the thread pointer (analyzer/gotls.c).
+    facts["go.tls.g"] = -8
     expect = {"go_version": version.decode() if bi else "",
               "modules": {"example.com/app": "(devel)", "google.golang.org/grpc": "v1.33.3",
                           "golang.org/x/net": "v0.0.2"} if bi else {},
