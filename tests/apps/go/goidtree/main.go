@@ -42,9 +42,15 @@ func report(f *os.File, parent int64) int64 {
 }
 
 // link reports, lets the scheduler move it, reports again (another thread,
-// maybe) and spawns the next link of its chain.
+// maybe) and spawns the next link of its chain. Every fourth link locks its
+// thread and ends locked: no other goroutine writes from that thread, so the
+// writes come from several threads, and Go ends the thread with the link (new
+// threads replace them).
 func link(f *os.File, wg *sync.WaitGroup, parent int64, left int) {
 	defer wg.Done()
+	if left%4 == 0 {
+		runtime.LockOSThread()
+	}
 	me := report(f, parent)
 	if left%3 == 0 {
 		time.Sleep(time.Duration(left%5) * 100 * time.Microsecond)
