@@ -19,8 +19,9 @@
  *   runtime.tlsg's st_value (its offset inside the block) minus the block's
  *   size, p_memsz rounded up to p_align (glibc's and ld's layout when p_vaddr
  *   is aligned, which is required here).
- * So: runtime.tlsg in .symtab -> external, the formula; .symtab without it ->
- * internal, -8; no .symtab (stripped): no PT_TLS -> internal static link, -8;
+ * So: runtime.tlsg in .symtab -> external, the formula. Without it (stripped,
+ * or linked internally, or a local-symbol strip such as strip -x): no PT_TLS
+ * -> internal static link (an external link always has PT_TLS, for tlsg), -8;
  * a TLS block of exactly 8 bytes -> only g fits in it, -8 either way; a larger
  * block (C thread-locals beside g) cannot be placed with certainty: no fact,
  * the binary keeps the uprobe path.
@@ -62,7 +63,7 @@ static bool g_offset(struct welf *w, int64_t *off)
 		*off = (int64_t)tlsg.st_value - (int64_t)block;
 		return true;
 	}
-	if (rc == 0 || !p || block == 8) {
+	if (!p || block == 8) {
 		*off = GO_TLS_INTERNAL;
 		return true;
 	}
