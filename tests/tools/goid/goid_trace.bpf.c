@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Test loader's program (tests/integration/go_goid.test): at every write(2)
- * of the target process whose bytes start with "goid=", the running
+ * of the target process whose bytes start with prefix ("goid="), the running
  * goroutine's goid and parentGoid as bpf/go/go_goid.bpf.h reads them at the
  * raw syscall tracepoint (tp_btf: no tracefs), with the bytes written.
  */
@@ -14,6 +14,8 @@
 #define NR_WRITE 1 /* x86-64 */
 
 const volatile __u32 target_tgid;
+const volatile __u32 prefix_len;
+const volatile char prefix[GOID_TRACE_PREFIX_MAX];
 const volatile struct weft_go_gid_offs offs;
 
 struct {
@@ -42,17 +44,18 @@ int BPF_PROG(goid_write, struct pt_regs *regs, long id)
 	struct weft_go_gid_offs o = offs;
 	struct weft_go_gid gid = {};
 	struct goid_trace_ev *ev;
-	char head[sizeof(GOID_TRACE_PREFIX) - 1];
+	char head[GOID_TRACE_PREFIX_MAX] = {};
 	__u64 buf, n;
 
 	if (id != NR_WRITE || bpf_get_current_pid_tgid() >> 32 != target_tgid)
 		return 0;
 	buf = regs->si;
 	n = regs->dx;
-	if (n < sizeof(head) || bpf_probe_read_user(head, sizeof(head), (const void *)buf))
+	if (!prefix_len || prefix_len > GOID_TRACE_PREFIX_MAX || n < prefix_len ||
+	    bpf_probe_read_user(head, prefix_len, (const void *)buf))
 		return 0;
-	for (int i = 0; i < sizeof(head); i++)
-		if (head[i] != GOID_TRACE_PREFIX[i])
+	for (int i = 0; i < GOID_TRACE_PREFIX_MAX && i < prefix_len; i++)
+		if (head[i] != prefix[i])
 			return 0;
 	count(GOID_ST_WRITES);
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * goid-trace: runs a Go program and prints, for each write(2) of a line
- * starting "goid=" that it makes, the goroutine bpf/go/go_goid.bpf.h finds
+ * starting "goid=" (or --prefix) that it makes, the goroutine bpf/go/go_goid.bpf.h finds
  * at the syscall tracepoint, beside the bytes written (the program's own
  * claim). Offsets come from the binary's offsets record (weft-analyze).
  *
- *   goid-trace [--tls-g OFFSET] DB_DIR -- PROGRAM [ARG...]
+ *   goid-trace [--tls-g OFFSET] [--prefix TEXT] DB_DIR -- PROGRAM [ARG...]
  *
  * --tls-g replaces the record's go.tls.g (a test of the checks: a wrong
- * offset must give "none", never a wrong goroutine).
+ * offset must give "none", never a wrong goroutine). --prefix (1 to 8
+ * characters) selects other writes, e.g. the runtime's own on a system stack.
  * stdout, one line per write: "tid=TID bpf=GOID parent=PARENT|- wrote=BYTES"
  * or "tid=TID bpf=none wrote=BYTES"; stderr at the end: "goid-trace: writes N none N
  * drops N". Exit 0 when the program exited 0; 3 when the record has no
@@ -121,23 +122,37 @@ int main(int argc, char **argv)
 	struct goid_trace *skel = NULL;
 	int go[2], status = 0, rc = 1;
 	__u64 st[GOID_ST_MAX] = {0};
+	const char *prefix = "goid=";
 	int64_t tls_over = 0;
 	pid_t child;
 
-	if (argc > 2 && strcmp(argv[1], "--tls-g") == 0) {
+	while (argc > 2 && strncmp(argv[1], "--", 2) == 0 && strcmp(argv[1], "--") != 0) {
 		char *end;
 
-		tls_over = strtoll(argv[2], &end, 10);
-		if (*end || tls_over >= 0) {
-			fprintf(stderr, "goid-trace: --tls-g wants a negative offset, not %s\n",
-				argv[2]);
-			return 2;
+		if (strcmp(argv[1], "--tls-g") == 0) {
+			tls_over = strtoll(argv[2], &end, 10);
+			if (*end || tls_over >= 0) {
+				fprintf(stderr,
+					"goid-trace: --tls-g wants a negative offset, not %s\n",
+					argv[2]);
+				return 2;
+			}
+		} else if (strcmp(argv[1], "--prefix") == 0) {
+			prefix = argv[2];
+			if (!*prefix || strlen(prefix) > GOID_TRACE_PREFIX_MAX) {
+				fprintf(stderr, "goid-trace: --prefix wants 1 to %d characters\n",
+					GOID_TRACE_PREFIX_MAX);
+				return 2;
+			}
+		} else {
+			break;
 		}
 		argc -= 2;
 		argv += 2;
 	}
 	if (argc < 4 || strcmp(argv[2], "--") != 0) {
-		fprintf(stderr, "usage: goid-trace [--tls-g OFFSET] DB_DIR -- PROGRAM [ARG...]\n");
+		fprintf(stderr, "usage: goid-trace [--tls-g OFFSET] [--prefix TEXT] DB_DIR -- "
+				"PROGRAM [ARG...]\n");
 		return 2;
 	}
 	rc = record_offsets(argv[1], argv[3], tls_over, &o);
@@ -174,6 +189,8 @@ int main(int argc, char **argv)
 	}
 	skel->rodata->target_tgid = (__u32)child;
 	memcpy((void *)&skel->rodata->offs, &o, sizeof(o));
+	skel->rodata->prefix_len = strlen(prefix);
+	memcpy((void *)skel->rodata->prefix, prefix, strlen(prefix));
 	if (goid_trace__load(skel) || goid_trace__attach(skel)) {
 		fprintf(stderr, "goid-trace: cannot load or attach: %s: run as root on a kernel "
 				"with BTF (tp_btf)\n",

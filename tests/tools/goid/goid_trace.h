@@ -4,7 +4,7 @@
 #define GOID_TRACE_H
 
 #define GOID_TRACE_DATA 48
-#define GOID_TRACE_PREFIX "goid="
+#define GOID_TRACE_PREFIX_MAX 8 /* the loader's --prefix; default "goid=" */
 
 struct goid_trace_ev {
 	__s64 goid;	   /* -1 when the goroutine could not be read */
@@ -18,7 +18,7 @@ struct goid_trace_ev {
 
 /* Counters (array "stats"). */
 enum goid_trace_stat {
-	GOID_ST_WRITES, /* writes of a "goid=" line by the target */
+	GOID_ST_WRITES, /* writes of a line with the prefix by the target */
 	GOID_ST_NONE,	/* ... whose goroutine could not be read */
 	GOID_ST_DROPS,	/* events lost: ring buffer full */
 	GOID_ST_MAX,
