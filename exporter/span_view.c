@@ -325,6 +325,8 @@ void weft_span_view_build(struct weft_span_view *v, const struct weft_span_event
 	add_str(v, "weft.parent_source", parent_src_name(ev->parent_src));
 	if (ev->flags & WEFT_SPAN_WRITTEN)
 		add_bool(v, "weft.context_written", true);
+	if (ev->flags & WEFT_SPAN_APP_CONTEXT)
+		add_bool(v, "weft.app_context", true);
 	if (ev->truncated || ev->method_len > WEFT_METHOD_MAX || ev->path_len > WEFT_PATH_MAX ||
 	    ev->host_len > WEFT_HOST_MAX) {
 		int tr = ev->truncated;

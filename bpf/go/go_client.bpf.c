@@ -24,41 +24,6 @@ static __always_inline bool forwarded_tp(struct gkey *k, const struct weft_trace
 	       weft_span_id_eq(st->ev.parent_span_id, app->span_id);
 }
 
-/*
- * The tracestate of the SERVER span goroutine k serves, into a CLIENT span.
- * Returns false when k serves no request (its context is inherited).
- */
-static __always_inline bool copy_server_ts(struct gkey *k, struct weft_span_event *ev)
-{
-	struct server_state *st = bpf_map_lookup_elem(&servers, k);
-
-	if (!st)
-		return false;
-	if (!st->ev.tracestate_len || st->ev.tracestate_len > WEFT_TS_MAX)
-		return true;
-	ev->tracestate_len = st->ev.tracestate_len;
-	__builtin_memcpy(ev->tracestate, st->ev.tracestate, WEFT_TS_MAX);
-	return true;
-}
-
-/*
- * The tracestate of the SERVER span whose context p a spawned goroutine
- * inherited (p's span id is that span's), into a CLIENT span.
- */
-static __always_inline void copy_inherited_ts(__u32 tgid, const struct weft_trace_ctx *p,
-					      struct weft_span_event *ev)
-{
-	struct span_key sk = {.tgid = tgid};
-	struct span_ts *v;
-
-	__builtin_memcpy(sk.span_id, p->span_id, WEFT_SPAN_ID_LEN);
-	v = bpf_map_lookup_elem(&span_tss, &sk);
-	if (!v || !v->len || v->len > WEFT_TS_MAX || !weft_trace_id_eq(v->trace_id, p->trace_id))
-		return;
-	ev->tracestate_len = v->len;
-	__builtin_memcpy(ev->tracestate, v->ts, WEFT_TS_MAX);
-}
-
 /* Register the request's pending write under its Header map. */
 static __always_inline void pending_open(__u32 tgid, __u64 hdr, __u64 g,
 					 const struct weft_trace_ctx *c, const __u8 *fwd)
@@ -159,6 +124,7 @@ static __always_inline int client_start(struct pt_regs *ctx, __u64 req, bool xh2
 		__builtin_memcpy(cl->fwd_span_id, app.span_id, WEFT_SPAN_ID_LEN);
 	} else if (r == GO_TP_VALID) {
 		cl->app_set = 1;
+		cl->ev.flags |= WEFT_SPAN_APP_CONTEXT;
 		/* Its trace and span id become this span's context. */
 		if (!weft_trace_id_eq(cl->ev.ctx.trace_id, app.trace_id)) {
 			__builtin_memset(cl->ev.parent_span_id, 0, WEFT_SPAN_ID_LEN);
@@ -170,6 +136,7 @@ static __always_inline int client_start(struct pt_regs *ctx, __u64 req, bool xh2
 		cl->ev.ctx.flags = app.flags;
 	} else if (r == GO_TP_INVALID) {
 		cl->app_set = 1;
+		cl->ev.flags |= WEFT_SPAN_APP_CONTEXT;
 	}
 	/* Skips are counted at the RET: this entry may run twice (morestack). */
 	if (!xh2 && (cfg->flags & WEFT_GO_CFG_WRITE) && hdr && (cl->may_write || cl->forwarded)) {

@@ -46,20 +46,28 @@
 /* Header fields looked at per stream: grpc-go sends 7-9, an app's metadata more. */
 #define GO_GRPC_MAX_FIELDS 32
 
-static __always_inline bool is_traceparent(const struct go_string *name)
+enum { GO_FIELD_OTHER = 0, GO_FIELD_TRACEPARENT = 1, GO_FIELD_TRACESTATE = 2 };
+
+/* Which trace-context field the HTTP/2 header field name is (GO_FIELD_*). */
+static __always_inline int field_kind(const struct go_string *name)
 {
-	const char want[11] = "traceparent";
+	const char tp[11] = "traceparent", ts[10] = "tracestate";
 	char s[11];
 	__u8 d = 0;
 
-	if (name->len != 11 || !name->ptr)
-		return false;
-	if (bpf_probe_read_user(s, sizeof(s), (void *)name->ptr))
-		return false;
+	if ((name->len != 11 && name->len != 10) || !name->ptr)
+		return GO_FIELD_OTHER;
+	if (bpf_probe_read_user(s, name->len == 11 ? 11 : 10, (void *)name->ptr))
+		return GO_FIELD_OTHER;
 	/* HTTP/2 field names are lowercase (RFC 9113 8.2.1); grpc-go rejects others. */
-	for (int i = 0; i < 11; i++)
-		d |= (__u8)(s[i] ^ want[i]);
-	return d == 0;
+	if (name->len == 11) {
+		for (int i = 0; i < 11; i++)
+			d |= (__u8)(s[i] ^ tp[i]);
+		return d ? GO_FIELD_OTHER : GO_FIELD_TRACEPARENT;
+	}
+	for (int i = 0; i < 10; i++)
+		d |= (__u8)(s[i] ^ ts[i]);
+	return d ? GO_FIELD_OTHER : GO_FIELD_TRACESTATE;
 }
 
 /* The binary's offsets if this process is a target, and the running goroutine's key. */
@@ -98,6 +106,66 @@ static __always_inline int field_name(const struct weft_go_cfg *cfg, __u64 field
 	__u64 f = fields + (__u64)i * GO_HPACK_FIELD_SIZE;
 
 	return bpf_probe_read_user(name, sizeof(*name), (void *)(f + cfg->xh2_hf_name)) ? -1 : 0;
+}
+
+/*
+ * The trace-context fields among the first GO_GRPC_MAX_FIELDS of the n
+ * []hpack.HeaderField at fields: the first traceparent's value (tp, len 0:
+ * none), whether a second one follows, and the tracestate values in order
+ * (ts->n > GO_TS_LINES: too many, the list is discarded).
+ */
+struct grpc_tc_fields {
+	struct go_string tp;
+	bool dup;
+	struct go_ts_lines ts;
+};
+
+struct grpc_scan {
+	const struct weft_go_cfg *cfg;
+	__u64 fields;
+	__s64 n;
+	struct grpc_tc_fields *out;
+};
+
+/* One header field (bpf_loop: the verifier walks it once, not per field). */
+static long grpc_scan_field(__u32 i, void *arg)
+{
+	struct grpc_scan *sc = arg;
+	struct grpc_tc_fields *out = sc->out;
+	__u64 f = sc->fields + (__u64)i * GO_HPACK_FIELD_SIZE;
+	struct go_string name;
+	int kind, j;
+
+	if ((__s64)i >= sc->n || field_name(sc->cfg, sc->fields, (int)i, &name))
+		return 1;
+	kind = field_kind(&name);
+	if (kind == GO_FIELD_TRACEPARENT) {
+		if (out->tp.ptr) {
+			out->dup = true;
+		} else if (bpf_probe_read_user(&out->tp, sizeof(out->tp),
+					       (void *)(f + sc->cfg->xh2_hf_value)) ||
+			   !out->tp.ptr) {
+			out->tp.ptr = 1; /* present, unreadable: invalid */
+			out->tp.len = 0;
+		}
+	} else if (kind == GO_FIELD_TRACESTATE) {
+		j = out->ts.n;
+		if (j >= 0 && j < GO_TS_LINES &&
+		    bpf_probe_read_user(&out->ts.v[j], sizeof(out->ts.v[j]),
+					(void *)(f + sc->cfg->xh2_hf_value)))
+			out->ts.n = GO_TS_LINES + 1; /* unreadable: discarded */
+		else if (j >= 0 && j <= GO_TS_LINES)
+			out->ts.n = j + 1;
+	}
+	return 0;
+}
+
+static __always_inline void grpc_scan_fields(const struct weft_go_cfg *cfg, __u64 fields, __s64 n,
+					     struct grpc_tc_fields *out)
+{
+	struct grpc_scan sc = {.cfg = cfg, .fields = fields, .n = n, .out = out};
+
+	bpf_loop(GO_GRPC_MAX_FIELDS, grpc_scan_field, &sc, 0);
 }
 
 /*
@@ -140,13 +208,13 @@ SEC("uprobe")
 int go_grpc_headers_entry(struct pt_regs *ctx)
 {
 	const struct weft_go_cfg *cfg;
-	struct grpc_in in = {};
-	struct go_string name, val = {};
+	struct grpc_tc_fields tc = {};
+	struct go_run *run;
+	struct grpc_in *in;
 	struct gkey k = {};
 	__u64 t = ctx->ax, frame = ctx->bx, fields;
 	__s64 n;
-	int first = -1;
-	bool dup = false;
+	int tl;
 
 	cfg = go_here(ctx, &k);
 	if (!cfg || !frame || cfg->xh2_mh_fields < 0 || cfg->xh2_hf_name < 0 ||
@@ -156,48 +224,31 @@ int go_grpc_headers_entry(struct pt_regs *ctx)
 	n = (__s64)read_u64(frame + cfg->xh2_mh_fields + 8);
 	if (!fields || n <= 0)
 		return 0;
-	/* The first traceparent field, then whether a second one follows. */
-	for (int i = 0; i < GO_GRPC_MAX_FIELDS; i++) {
-		if (i >= n)
-			break;
-		if (field_name(cfg, fields, i, &name))
-			break;
-		if (is_traceparent(&name)) {
-			first = i;
-			break;
-		}
-	}
-	if (first >= 0) {
-		if (bpf_probe_read_user(&val, sizeof(val),
-					(void *)(fields + (__u64)first * GO_HPACK_FIELD_SIZE +
-						 cfg->xh2_hf_value)))
-			val.len = 0;
-		for (int j = 1; j < GO_GRPC_MAX_FIELDS; j++) {
-			int i = first + j;
-
-			if (i >= n || i >= GO_GRPC_MAX_FIELDS)
-				break;
-			if (field_name(cfg, fields, i, &name))
-				break;
-			if (is_traceparent(&name)) {
-				dup = true;
-				break;
-			}
-		}
-	}
+	run = go_run_state();
+	if (!run)
+		return 0;
+	in = &run->gin;
+	__builtin_memset(in, 0, sizeof(*in) - WEFT_TS_MAX);
+	grpc_scan_fields(cfg, fields, n, &tc);
 	/* Exactly one valid traceparent (W3C: several make it invalid). */
-	if (first >= 0 && !dup && go_parse_traceparent(&val, &in.ctx) == 0 && in.ctx.valid) {
+	if (tc.tp.ptr && !tc.dup && go_parse_traceparent(&tc.tp, &in->ctx) == 0 && in->ctx.valid) {
 		stat_inc(WEFT_GO_ST_IN_VALID);
+		/* its tracestate (only beside a valid traceparent, W3C), parsed as HTTP/1's */
+		tl = go_ts_parse_lines(&tc.ts, &run->ts);
+		if (tl > 0 && tl <= WEFT_TS_MAX && run->ts.out_len == tl) {
+			in->ts_len = (__u16)tl;
+			__builtin_memcpy(in->ts, run->ts.out, WEFT_TS_MAX);
+		}
 	} else {
-		if (first >= 0)
+		if (tc.tp.ptr)
 			stat_inc(WEFT_GO_ST_IN_INVALID);
-		__builtin_memset(&in.ctx, 0, sizeof(in.ctx));
+		__builtin_memset(&in->ctx, 0, sizeof(in->ctx));
 	}
 	if (t && cfg->grpc_srv_local_addr >= 0)
-		read_tcpaddr(cfg, t + cfg->grpc_srv_local_addr, &in.local);
+		read_tcpaddr(cfg, t + cfg->grpc_srv_local_addr, &in->local);
 	if (t && cfg->grpc_srv_remote_addr >= 0)
-		read_tcpaddr(cfg, t + cfg->grpc_srv_remote_addr, &in.peer);
-	bpf_map_update_elem(&grpc_in, &k, &in, BPF_ANY);
+		read_tcpaddr(cfg, t + cfg->grpc_srv_remote_addr, &in->peer);
+	bpf_map_update_elem(&grpc_in, &k, in, BPF_ANY);
 	return 0;
 }
 
@@ -237,6 +288,10 @@ int go_grpc_stream_entry(struct pt_regs *ctx)
 	if (in) {
 		st->ev.local = in->local;
 		st->ev.peer = in->peer;
+		if (in->ctx.valid && in->ts_len && in->ts_len <= WEFT_TS_MAX) {
+			st->ev.tracestate_len = in->ts_len;
+			__builtin_memcpy(st->ev.tracestate, in->ts, WEFT_TS_MAX);
+		}
 	}
 	/*
 	 * grpc_inh stays: this entry runs again when the call restarts after
@@ -245,6 +300,9 @@ int go_grpc_stream_entry(struct pt_regs *ctx)
 	 */
 	span_parent(&st->ev, in ? &in->ctx : NULL, WEFT_PARENT_HEADER);
 	weft_bpf_random_span_id(&st->ev.ctx);
+	/* for the calls of goroutines its handler spawns (copy_inherited_ts) */
+	if (st->ev.tracestate_len)
+		span_ts_put(k.tgid, &st->ev, &run->sts);
 	bpf_map_update_elem(&servers, &k, st, BPF_ANY);
 	return 0;
 }
@@ -325,6 +383,9 @@ static __always_inline int grpc_call_start(struct pt_regs *ctx, __u64 mptr, __s6
 	grpc_ev_init(&cl->ev, k.tgid, WEFT_KIND_CLIENT, mptr, mlen);
 	p = parent_ctx(&k, &src);
 	span_parent(&cl->ev, p, src);
+	/* the served request's tracestate goes on with the call's context */
+	if (p && p->valid && !copy_server_ts(&k, &cl->ev))
+		copy_inherited_ts(k.tgid, p, &cl->ev);
 	weft_bpf_random_span_id(&cl->ev.ctx);
 	bpf_map_update_elem(&clients, &k, cl, BPF_ANY);
 	return 0;
@@ -417,32 +478,57 @@ int go_grpc_newstream_entry(struct pt_regs *ctx)
 
 /*
  * createHeaderFields RETs: RAX:RBX:RCX the stream's []hpack.HeaderField,
- * RDI:RSI the error. The CLIENT span's context waits under the array for the
- * loopy writer (see the top of this file).
+ * RDI:RSI the error. The app's own metadata is in it: an app-set traceparent
+ * (metadata.AppendToOutgoingContext) is what the callee continues, so the
+ * CLIENT span says so (WEFT_SPAN_APP_CONTEXT) and nothing is published for
+ * the stream (weft-http would leave its block alone anyway). Otherwise, in
+ * read-only mode, the CLIENT span's context and tracestate wait under the
+ * array for the loopy writer (see the top of this file).
  */
 SEC("uprobe")
 int go_grpc_hf_ret(struct pt_regs *ctx)
 {
 	const struct weft_go_cfg *cfg;
+	struct grpc_tc_fields tc = {};
 	struct client_state *cl;
-	struct grpc_hdr h = {};
+	struct grpc_hdr *h;
+	struct go_run *run;
 	struct gkey k = {}, hk = {};
 
 	cl = grpc_client(ctx, &k, &cfg);
-	if (!cl || !(cfg->flags & WEFT_GO_CFG_PUBLISH) || !ctx->ax || ctx->di)
+	if (!cl || !ctx->ax || ctx->di)
+		return 0;
+	if (cfg->xh2_hf_name >= 0 && cfg->xh2_hf_value >= 0)
+		grpc_scan_fields(cfg, ctx->ax, (__s64)ctx->bx, &tc);
+	if (tc.tp.ptr) {
+		/* a retry builds the fields again: counted once per call */
+		if (!cl->app_set)
+			stat_inc(WEFT_GO_ST_STREAM_APPSET);
+		cl->app_set = 1;
+		cl->ev.flags |= WEFT_SPAN_APP_CONTEXT;
+		return 0;
+	}
+	if (!(cfg->flags & WEFT_GO_CFG_PUBLISH))
 		return 0;
 	if (!cl->cookie || !cl->ev.ctx.valid) {
 		/* not plain TCP, or no cookie: no weft-http enrolled the socket */
 		stat_inc(WEFT_GO_ST_STREAM_SKIP);
 		return 0;
 	}
+	run = go_run_state();
+	if (!run)
+		return 0;
+	h = &run->gh;
+	__builtin_memset(h, 0, sizeof(*h) - WEFT_TS_MAX);
 	hk.tgid = k.tgid;
 	hk.g = ctx->ax;
-	h.ctx = cl->ev.ctx;
-	h.cookie = cl->cookie;
-	h.n = ctx->bx;
+	h->ctx = cl->ev.ctx;
+	h->cookie = cl->cookie;
+	h->n = ctx->bx;
+	h->ts_len = cl->ev.tracestate_len <= WEFT_TS_MAX ? cl->ev.tracestate_len : 0;
+	__builtin_memcpy(h->ts, cl->ev.tracestate, WEFT_TS_MAX);
 	cl->hf = ctx->ax;
-	bpf_map_update_elem(&grpc_hdrs, &hk, &h, BPF_ANY);
+	bpf_map_update_elem(&grpc_hdrs, &hk, h, BPF_ANY);
 	return 0;
 }
 
@@ -474,10 +560,13 @@ int go_grpc_whdr_entry(struct pt_regs *ctx)
 	run = (sid & 1) && h->n == ctx->si ? go_run_state() : NULL;
 	if (run) {
 		cc = &run->cc;
-		__builtin_memset(cc, 0, sizeof(*cc));
+		__builtin_memset(cc, 0, sizeof(*cc) - WEFT_TS_MAX);
 		cc->ctx = h->ctx;
 		cc->ts_ns = bpf_ktime_get_ns();
 		cc->version = WEFT_CONN_CTX_VERSION;
+		/* weft-http inserts it beside the traceparent (unless the app set one) */
+		cc->tracestate_len = h->ts_len <= WEFT_TS_MAX ? h->ts_len : 0;
+		__builtin_memcpy(cc->tracestate, h->ts, WEFT_TS_MAX);
 		sk.cookie = h->cookie;
 		sk.tgid = k.tgid;
 		sk.sid = sid;

@@ -67,6 +67,16 @@ struct go_bucket_head {
 	struct go_string keys[GO_BUCKET_SLOTS];
 };
 
+#define GO_TS_LINES 4	   /* tracestate header lines read (more: discarded) */
+#define GO_TS_LINE_MAX 4096 /* bytes of one line (longer: discarded) */
+
+/* The tracestate values a request carries (header lines, or HTTP/2 fields), in order. */
+struct go_ts_lines {
+	struct go_string v[GO_TS_LINES];
+	__s32 n; /* values in v; more than GO_TS_LINES: the list is discarded */
+	__u32 _pad;
+};
+
 #ifdef WEFT_LINK_EXTERN
 /* Defined once, in the unit that owns the shared maps (weft_link.h). */
 extern int go_parse_traceparent(const struct go_string *v, struct weft_trace_ctx *out);
@@ -75,6 +85,7 @@ extern int go_header_traceparent(const struct weft_go_cfg *cfg, __u64 hmap,
 extern int go_header_has_tracestate(const struct weft_go_cfg *cfg, __u64 hmap);
 extern int go_header_tracestate(const struct weft_go_cfg *cfg, __u64 hmap,
 				struct weft_ts_state *st);
+extern int go_ts_parse_lines(const struct go_ts_lines *l, struct weft_ts_state *st);
 #else
 
 /* Key k is want (n <= 11 lowercase letters), in any letter case. */
@@ -287,9 +298,6 @@ __noinline int go_header_has_tracestate(const struct weft_go_cfg *cfg, __u64 hma
 	return go_map_find(cfg, hmap, &w);
 }
 
-#define GO_TS_LINES 4	   /* tracestate header lines read (more: discarded) */
-#define GO_TS_LINE_MAX 4096 /* bytes of one line (longer: discarded) */
-
 /* Feeding one tracestate value to the parser, 64 bytes at a time. */
 struct go_ts_feed {
 	struct weft_ts_state *st;
@@ -329,33 +337,34 @@ static long go_ts_chunk_cb(__u32 i, void *arg)
 }
 
 /*
- * The tracestate of the Go map at hmap, parsed by the W3C rules (all its
- * header lines as one list) into st: the normalised length (0: none), or -1
- * (invalid or unreadable: discard). st is the caller's (too big for a stack).
+ * Parse n tracestate values by the W3C rules (all of them as one list) into
+ * st: the normalised length (0: none), or -1 (invalid, too many or
+ * unreadable: discard). The values are l's (kernel memory), or, without l,
+ * the Go strings at uarr (a []string's array in the target). Inlined into
+ * each caller with one of them constant: no frame of its own (the 6.1
+ * verifier's 512-byte combined stack is tight under go_serve_entry).
  */
-__noinline int go_header_tracestate(const struct weft_go_cfg *cfg, __u64 hmap,
-				    struct weft_ts_state *st)
+static __always_inline int go_ts_parse(struct weft_ts_state *st, const struct go_ts_lines *l,
+				       __u64 uarr, __s64 n)
 {
-	struct go_ts_feed f = {};
-	struct go_walk w = {.ts = 1};
+	struct go_ts_feed f = {.st = st};
 	struct go_string v;
-	int r;
+	int r = 0;
 
-	if (!cfg || !st)
+	if (n < 0 || n > GO_TS_LINES)
 		return -1;
-	r = go_map_find(cfg, hmap, &w);
-	if (r == GO_TP_NONE)
+	if (!n)
 		return 0;
-	if (r != GO_TP_VALID || w.val.len < 0 || w.val.len > GO_TS_LINES)
-		return -1;
-	f.st = st;
 	for (int pass = 0; pass < 2; pass++) {
 		weft_ts_init(st, pass);
 		for (int i = 0; i < GO_TS_LINES; i++) {
-			if (i >= w.val.len)
+			if (i >= n)
 				break;
-			if (bpf_probe_read_user(&v, sizeof(v), (void *)(w.val.ptr + i * 16)) ||
-			    v.len < 0 || v.len > GO_TS_LINE_MAX)
+			if (l)
+				v = l->v[i];
+			else if (bpf_probe_read_user(&v, sizeof(v), (void *)(uarr + i * 16)))
+				return -1;
+			if (v.len < 0 || v.len > GO_TS_LINE_MAX)
 				return -1;
 			if (i)
 				weft_ts_byte(st, ',');
@@ -368,6 +377,35 @@ __noinline int go_header_tracestate(const struct weft_go_cfg *cfg, __u64 hmap,
 			break;
 	}
 	return r < 0 ? -1 : st->out_len;
+}
+
+/* The tracestate values l holds (HTTP/2 header fields), parsed into st as above. */
+__noinline int go_ts_parse_lines(const struct go_ts_lines *l, struct weft_ts_state *st)
+{
+	if (!l || !st)
+		return -1;
+	return go_ts_parse(st, l, 0, l->n);
+}
+
+/*
+ * The tracestate of the Go map at hmap, parsed by the W3C rules (all its
+ * header lines as one list) into st: the normalised length (0: none), or -1
+ * (invalid or unreadable: discard). st is the caller's (too big for a stack).
+ */
+__noinline int go_header_tracestate(const struct weft_go_cfg *cfg, __u64 hmap,
+				    struct weft_ts_state *st)
+{
+	struct go_walk w = {.ts = 1};
+	int r;
+
+	if (!cfg || !st)
+		return -1;
+	r = go_map_find(cfg, hmap, &w);
+	if (r == GO_TP_NONE)
+		return 0;
+	if (r != GO_TP_VALID)
+		return -1;
+	return go_ts_parse(st, NULL, w.val.ptr, w.val.len);
 }
 #endif /* WEFT_LINK_EXTERN */
 

@@ -55,13 +55,10 @@ int go_newproc_ret(struct pt_regs *ctx)
 	bpf_map_delete_elem(&clients, &ck);
 	/* A stream's goroutine spawned by grpc-go's operateHeaders (go_grpc.bpf.c). */
 	gi = pk.g ? bpf_map_lookup_elem(&grpc_in, &pk) : NULL;
-	if (gi) {
-		struct grpc_in c = *gi;
-
-		bpf_map_update_elem(&grpc_inh, &ck, &c, BPF_ANY);
-	} else {
+	if (gi)
+		bpf_map_update_elem(&grpc_inh, &ck, gi, BPF_ANY);
+	else
 		bpf_map_delete_elem(&grpc_inh, &ck);
-	}
 	p = pk.g ? parent_ctx(&pk, &src) : NULL;
 	if (p && p->valid) {
 		struct weft_trace_ctx c = *p;

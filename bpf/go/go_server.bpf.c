@@ -7,22 +7,6 @@
 #define WEFT_LINK_EXTERN
 #include "go/go_shared.bpf.h"
 
-/* Keep SERVER span ev's tracestate for the goroutines it spawns (v: scratch). */
-static __always_inline void span_ts_put(__u32 tgid, const struct weft_span_event *ev,
-					struct span_ts *v)
-{
-	struct span_key sk = {.tgid = tgid};
-
-	if (ev->tracestate_len > WEFT_TS_MAX)
-		return;
-	__builtin_memcpy(sk.span_id, ev->ctx.span_id, WEFT_SPAN_ID_LEN);
-	__builtin_memcpy(v->trace_id, ev->ctx.trace_id, WEFT_TRACE_ID_LEN);
-	v->len = ev->tracestate_len;
-	__builtin_memset(v->_pad, 0, sizeof(v->_pad));
-	__builtin_memcpy(v->ts, ev->tracestate, WEFT_TS_MAX);
-	bpf_map_update_elem(&span_tss, &sk, v, BPF_ANY);
-}
-
 /*
  * The HTTP/2 connection preface as net/http's HTTP/1 server hands it to the
  * handler ("PRI * HTTP/2.0"): an h2c handler (golang.org/x/net/http2/h2c)

@@ -133,11 +133,14 @@ WEFT_SHARED WEFT_LRU_HASH(struct gkey, struct fwd_site, 4096) fwd_sites SEC(".ma
  * while its operateHeaders runs, with the connection's addresses; the
  * goroutine it spawns meanwhile for the stream (go_newproc_ret) gets a copy in
  * grpc_inh, key {tgid, the new g}. ctx.valid = 0: no usable traceparent (a new
- * trace).
+ * trace), and its tracestate (W3C-normalised; only beside a valid one).
  */
 struct grpc_in {
 	struct weft_trace_ctx ctx;
 	struct weft_sockaddr local, peer; /* the connection's addresses, when known */
+	__u16 ts_len;			  /* 0: none */
+	__u8 _pad[6];
+	char ts[WEFT_TS_MAX];
 };
 WEFT_SHARED WEFT_LRU_HASH(struct gkey, struct grpc_in, 4096) grpc_in SEC(".maps");
 WEFT_SHARED WEFT_LRU_HASH(struct gkey, struct grpc_in, 16384) grpc_inh SEC(".maps");
@@ -153,6 +156,9 @@ struct grpc_hdr {
 	struct weft_trace_ctx ctx; /* the CLIENT span: its id is the parent-id sent */
 	__u64 cookie;		   /* the connection's socket cookie */
 	__u64 n;		   /* the slice's length, checked again at writeHeader */
+	__u16 ts_len;		   /* the CLIENT span's tracestate (0: none) */
+	__u8 _pad[6];
+	char ts[WEFT_TS_MAX];
 };
 WEFT_SHARED WEFT_LRU_HASH(struct gkey, struct grpc_hdr, 4096) grpc_hdrs SEC(".maps");
 
@@ -224,6 +230,8 @@ struct go_run {
 		struct server_state st;
 		struct client_state cl;
 		struct weft_conn_ctx cc; /* a context being published */
+		struct grpc_in gin;	 /* a gRPC request's incoming context being read */
+		struct grpc_hdr gh;	 /* a gRPC stream's context being parked */
 	};
 	struct go_snaps sn;
 	struct weft_ts_state ts; /* an incoming tracestate being parsed */
@@ -498,6 +506,57 @@ static __always_inline const struct weft_trace_ctx *parent_ctx(struct gkey *k, _
 	if (st)
 		return &st->ev.ctx;
 	return bpf_map_lookup_elem(&inherited, k);
+}
+
+/* Keep SERVER span ev's tracestate for the goroutines it spawns (v: scratch). */
+static __always_inline void span_ts_put(__u32 tgid, const struct weft_span_event *ev,
+					struct span_ts *v)
+{
+	struct span_key sk = {.tgid = tgid};
+
+	if (ev->tracestate_len > WEFT_TS_MAX)
+		return;
+	__builtin_memcpy(sk.span_id, ev->ctx.span_id, WEFT_SPAN_ID_LEN);
+	__builtin_memcpy(v->trace_id, ev->ctx.trace_id, WEFT_TRACE_ID_LEN);
+	v->len = ev->tracestate_len;
+	__builtin_memset(v->_pad, 0, sizeof(v->_pad));
+	__builtin_memcpy(v->ts, ev->tracestate, WEFT_TS_MAX);
+	bpf_map_update_elem(&span_tss, &sk, v, BPF_ANY);
+}
+
+/*
+ * The tracestate of the SERVER span goroutine k serves, into a CLIENT span.
+ * Returns false when k serves no request (its context is inherited).
+ */
+static __always_inline bool copy_server_ts(struct gkey *k, struct weft_span_event *ev)
+{
+	struct server_state *st = bpf_map_lookup_elem(&servers, k);
+
+	if (!st)
+		return false;
+	if (!st->ev.tracestate_len || st->ev.tracestate_len > WEFT_TS_MAX)
+		return true;
+	ev->tracestate_len = st->ev.tracestate_len;
+	__builtin_memcpy(ev->tracestate, st->ev.tracestate, WEFT_TS_MAX);
+	return true;
+}
+
+/*
+ * The tracestate of the SERVER span whose context p a spawned goroutine
+ * inherited (p's span id is that span's), into a CLIENT span.
+ */
+static __always_inline void copy_inherited_ts(__u32 tgid, const struct weft_trace_ctx *p,
+					      struct weft_span_event *ev)
+{
+	struct span_key sk = {.tgid = tgid};
+	struct span_ts *v;
+
+	__builtin_memcpy(sk.span_id, p->span_id, WEFT_SPAN_ID_LEN);
+	v = bpf_map_lookup_elem(&span_tss, &sk);
+	if (!v || !v->len || v->len > WEFT_TS_MAX || !weft_trace_id_eq(v->trace_id, p->trace_id))
+		return;
+	ev->tracestate_len = v->len;
+	__builtin_memcpy(ev->tracestate, v->ts, WEFT_TS_MAX);
 }
 
 /*

@@ -85,6 +85,7 @@ enum weft_go_stat {
 	WEFT_GO_ST_TS_SKIP,	 /* ... not written: no room, or the client span's state gone */
 	WEFT_GO_ST_STREAM_PUBLISHED, /* gRPC client stream contexts published (go_stream_ctx) */
 	WEFT_GO_ST_STREAM_SKIP,	 /* ... not published: no plain TCP socket, or no socket cookie */
+	WEFT_GO_ST_STREAM_APPSET, /* gRPC calls whose app set its own traceparent metadata */
 	WEFT_GO_ST_MAX,
 };
 

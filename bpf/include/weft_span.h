@@ -45,6 +45,7 @@ enum weft_injector {
 #define WEFT_SPAN_TLS		0x01	/* request travelled over TLS (url.scheme https) */
 #define WEFT_SPAN_WRITTEN	0x02	/* a traceparent was written into the request */
 #define WEFT_SPAN_RPC_STATUS	0x04	/* status holds the gRPC status code (proto GRPC) */
+#define WEFT_SPAN_APP_CONTEXT	0x08	/* the app sent its own traceparent: the callee continues it */
 
 #define WEFT_METHOD_MAX		16
 #define WEFT_PATH_MAX		128

@@ -243,7 +243,7 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 	    {"golang.org/x/net/http2.(*Transport).RoundTripOpt", NEED_MAIN, s->progs.go_xh2_rt_entry,
 	     s->progs.go_xh2_rt_ret},
 	    {"google.golang.org/grpc/internal/transport.(*http2Client).createHeaderFields",
-	     NEED_PUBLISH, NULL, s->progs.go_grpc_hf_ret},
+	     NEED_PART, NULL, s->progs.go_grpc_hf_ret},
 	    {"google.golang.org/grpc/internal/transport.(*loopyWriter).writeHeader", NEED_PUBLISH,
 	     s->progs.go_grpc_whdr_entry, NULL},
 	};

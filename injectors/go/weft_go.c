@@ -395,6 +395,7 @@ static const char *const go_counter_names[WEFT_GO_ST_MAX] = {
     [WEFT_GO_ST_TS_SKIP] = "tracestate-skipped",
     [WEFT_GO_ST_STREAM_PUBLISHED] = "stream-published",
     [WEFT_GO_ST_STREAM_SKIP] = "stream-not-published",
+    [WEFT_GO_ST_STREAM_APPSET] = "grpc-app-traceparent",
 };
 
 /* The counters as sentences; every one by name with --verbose. */
@@ -443,6 +444,8 @@ static void print_stats(struct state *st, bool write, bool publish, bool verbose
 			  "or no socket cookie: no weft-http enrolled the connection)",
 			  (unsigned long long)tot[WEFT_GO_ST_STREAM_PUBLISHED],
 			  (unsigned long long)tot[WEFT_GO_ST_STREAM_SKIP]);
+	weft_info("gRPC calls whose app sent its own traceparent (left as is): %llu",
+		  (unsigned long long)tot[WEFT_GO_ST_STREAM_APPSET]);
 	weft_debug("uprobe hits in targets: %llu", (unsigned long long)tot[WEFT_GO_ST_HITS]);
 	if (verbose)
 		weft_inj_counters_print(go_counter_names, tot, WEFT_GO_ST_MAX);

@@ -10,7 +10,13 @@
 //
 // (n = number of traceparent values in the incoming metadata, values joined
 // by ','; app = the app's own metadata x-weft-app, forwarded to the next hop
-// as is). With -next HOST:PORT the hop calls the next one with the same
+// as is). An RPC that carries tracestate metadata adds the line
+//
+//	ts name=A rpc=/x n=1 values=["congo=t61rcWkgMzE"]
+//
+// (its tracestate values, JSON). With -own-tp TP a hop puts its own traceparent
+// TP into the next hop's metadata (metadata.AppendToOutgoingContext), as an
+// app with its own tracing would. With -next HOST:PORT the hop calls the next one with the same
 // method, path and app metadata and answers NAME>answer (unary) or relays
 // every message as NAME>message (streaming); a leaf answers NAME/path, or
 // -count messages NAME/path#i; a unary path starting with /fail makes the
@@ -20,7 +26,8 @@
 // Call mode (-call HOST:PORT): one RPC (-rpc unary|stream) with -path, -tp
 // (a traceparent the client sends itself, empty: none) and -app; or with
 // -n N, N RPCs at once on one shared connection, RPC i with path /c<i> and
-// traceparent 00-<0xabc000+i as 32 hex>-<i as 16 hex>-01. Prints one line per
+// traceparent 00-<0xabc000+i as 32 hex>-<i as 16 hex>-01. -ts: a tracestate
+// the client sends itself. Prints one line per
 // RPC, in order:
 //
 //	resp i=1 answer=A>B>C/x header=A trailer=A status=OK
@@ -39,6 +46,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -67,6 +75,8 @@ var (
 	path   = flag.String("path", "/x", "call mode: the request's path")
 	tp     = flag.String("tp", "", "call mode: a traceparent the client sends itself")
 	app    = flag.String("app", "", "call mode: the app's own metadata x-weft-app")
+	ts     = flag.String("ts", "", "call mode: a tracestate the client sends itself")
+	ownTP  = flag.String("own-tp", "", "serve mode: a traceparent this hop sends the next one itself")
 	nrpc   = flag.Int("n", 0, "call mode: this many concurrent RPCs on one connection")
 	load   = flag.Duration("load", 0, "call mode: unary RPCs back to back for this long (load mode)")
 	conc   = flag.Int("c", 8, "load mode: concurrent callers")
@@ -95,12 +105,26 @@ func received(ctx context.Context, method, p string) metadata.MD {
 	if !*quiet {
 		logf("recv name=%s method=%s path=%s n=%d traceparent=%s app=%s\n", *name, method, p,
 			len(tps), strings.Join(tps, ","), strings.Join(apps, ","))
+		if tss := md.Get("tracestate"); len(tss) > 0 {
+			vals, _ := json.Marshal(tss)
+			logf("ts name=%s rpc=%s n=%d values=%s\n", *name, p, len(tss), vals)
+		}
 	}
 	out := metadata.MD{}
 	if len(apps) > 0 {
 		out.Set("x-weft-app", apps...)
 	}
 	return out
+}
+
+// outgoing is the next hop's context: the app metadata to forward, and with
+// -own-tp the hop's own traceparent.
+func outgoing(ctx context.Context, fwd metadata.MD) context.Context {
+	ctx = metadata.NewOutgoingContext(ctx, fwd)
+	if *ownTP != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "traceparent", *ownTP)
+	}
+	return ctx
 }
 
 func (server) Unary(ctx context.Context, req *Req) (*Resp, error) {
@@ -113,7 +137,7 @@ func (server) Unary(ctx context.Context, req *Req) (*Resp, error) {
 		}
 		return &Resp{Answer: *name + req.Path}, nil
 	}
-	resp, err := nextCl.Unary(metadata.NewOutgoingContext(ctx, fwd), req)
+	resp, err := nextCl.Unary(outgoing(ctx, fwd), req)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +157,7 @@ func (server) Stream(req *Req, ss Chain_StreamServer) error {
 		}
 		return nil
 	}
-	cs, err := nextCl.Stream(metadata.NewOutgoingContext(ctx, fwd), req)
+	cs, err := nextCl.Stream(outgoing(ctx, fwd), req)
 	if err != nil {
 		return err
 	}
@@ -185,6 +209,9 @@ func callOne(ctx context.Context, c ChainClient, p, traceparent string) string {
 	}
 	if *app != "" {
 		md.Set("x-weft-app", *app)
+	}
+	if *ts != "" {
+		md.Set("tracestate", *ts)
 	}
 	ctx = metadata.NewOutgoingContext(ctx, md)
 	var header, trailer metadata.MD
