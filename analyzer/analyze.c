@@ -84,6 +84,8 @@ static void init_tables(void)
 			XXH3_64bits_update(st, weft_needed[i].func, strlen(weft_needed[i].func) + 1);
 			XXH3_64bits_update(st, weft_needed[i].field, strlen(weft_needed[i].field) + 1);
 		}
+		/* how names are read: vendored paths match their origin (govendor.c) */
+		XXH3_64bits_update(st, "rules:unvendor", sizeof("rules:unvendor"));
 		ktext = known_table_text(&klen);
 		XXH3_64bits_update(st, ktext, klen);
 		snprintf(analyzer_version, sizeof(analyzer_version), "%s+%08llx", WEFT_VERSION,
@@ -113,6 +115,7 @@ static void on_func(void *vctx, const char *name, size_t namelen, uint64_t entry
 	struct walk_ctx *c = vctx;
 	const char **hit;
 
+	name = go_unvendor(name, &namelen);
 	if (c->npkgs) {
 		/* Package of a symbol: up to the first '.' after the last '/'. */
 		const char *slash = memrchr(name, '/', namelen);

@@ -427,6 +427,7 @@ static bool scan_unit(Dwarf_Die *cu, struct wtype *types, size_t nt, const struc
 
 		if (dwarf_tag(&die) != DW_TAG_structure_type || !(name = dwarf_diename(&die)))
 			continue;
+		name = go_unvendor(name, NULL);
 		t = bsearch(name, types, nt, sizeof(*types), cmp_type);
 		if (!t || t->done)
 			continue;

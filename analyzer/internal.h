@@ -84,6 +84,10 @@ long symtab_walk(struct welf *w, func_cb cb, void *ctx);
  */
 int symtab_find(struct welf *w, const char *name, unsigned type, GElf_Sym *out);
 
+/* govendor.c: a Go symbol or type name without its app's "/vendor/" prefix
+ * (the name itself when there is none); *len (if given) shrinks to match. */
+const char *go_unvendor(const char *name, size_t *len);
+
 /* DWARF struct member offsets for the wanted fields; -1 when .debug_info or .debug_abbrev is
  * missing or libdw cannot read it, -2 when a compressed section or the DIE chain is damaged. */
 int dwarf_fields(struct welf *w, int64_t *offsets /* [weft_wanted_nfields], -1 = absent */);

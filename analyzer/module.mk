@@ -4,7 +4,7 @@ ANALYZE_SRCS := analyzer/welf.c analyzer/buildinfo.c analyzer/pclntab.c analyzer
                 analyzer/dwarf.c analyzer/disasm.c analyzer/known.c analyzer/analyze.c \
                 analyzer/fileguard.c analyzer/nginx.c analyzer/gosites.c analyzer/gotls.c analyzer/node.c analyzer/python.c \
                 analyzer/pysites.c analyzer/pyalloc.c \
-                analyzer/runtime.c analyzer/accessors.c
+                analyzer/runtime.c analyzer/accessors.c analyzer/govendor.c
 ANALYZE_LIB  := $(B)/lib/libweftanalyze.a
 ANALYZE_LIBS := $(B)/lib/libweftanalyze.a $(B)/lib/libweftoffsets.a $(B)/lib/libweftcommon.a \
                 -ldw -lelf -lcapstone -lxxhash -lz -lpthread

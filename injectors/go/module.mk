@@ -77,9 +77,33 @@ $(GRPC_CHAIN_DIR)/grpcchain-%: $(GRPC_CHAIN_DIR)/src/chain.pb.go $(GRPC_CHAIN_DI
 	cd $(GRPC_CHAIN_DIR)/src && env $(call GO_CHAIN_ENV,$(v)) /usr/lib/go-$(v)/bin/go build \
 		$(call go_chain_flags,$(f)) -o $(abspath $@).tmp . && mv $(abspath $@).tmp $(abspath $@)
 
-TESTS_BIN += $(GRPC_CHAIN_BINS)
+# The same service with grpc-go and x/net vendored into the app
+# (GOPATH/src/grpcchain/vendor/..., copied from Debian's sources): its
+# functions and types are named grpcchain/vendor/google.golang.org/grpc/...
+# Go 1.23 with DWARF and stripped PIE; the Go cache is the one above.
+GRPC_VENDOR_GOPATH := $(GRPC_CHAIN_DIR)/vendored-gopath
+GRPC_VENDOR_BINS := $(GRPC_CHAIN_DIR)/grpcchain-vendored-1.23-plain \
+	$(GRPC_CHAIN_DIR)/grpcchain-vendored-1.23-spie
+GRPC_VENDOR_PKGS := google.golang.org/grpc golang.org/x/net
+
+$(GRPC_VENDOR_GOPATH)/src/grpcchain/main.go: $(GRPC_CHAIN_DIR)/src/chain.pb.go $(GRPC_CHAIN_DIR)/src/main.go
+	rm -rf $(GRPC_VENDOR_GOPATH)
+	mkdir -p $(@D)/vendor
+	for p in $(GRPC_VENDOR_PKGS); do mkdir -p $(@D)/vendor/$$(dirname $$p) && \
+		cp -r /usr/share/gocode/src/$$p $(@D)/vendor/$$p || exit 1; done
+	cp $(GRPC_CHAIN_DIR)/src/chain.pb.go $(@D)/
+	cp $(GRPC_CHAIN_DIR)/src/main.go $@
+
+$(GRPC_CHAIN_DIR)/grpcchain-vendored-%: $(GRPC_VENDOR_GOPATH)/src/grpcchain/main.go
+	$(eval v := $(word 1,$(subst -, ,$*)))
+	$(eval f := $(word 2,$(subst -, ,$*)))
+	cd $(GRPC_VENDOR_GOPATH)/src/grpcchain && env $(call GO_CHAIN_ENV,$(v)) \
+		GOPATH=$(abspath $(GRPC_VENDOR_GOPATH)):/usr/share/gocode /usr/lib/go-$(v)/bin/go build \
+		$(call go_chain_flags,$(f)) -o $(abspath $@).tmp . && mv $(abspath $@).tmp $(abspath $@)
+
+TESTS_BIN += $(GRPC_CHAIN_BINS) $(GRPC_VENDOR_BINS)
 .PHONY: grpc-chain
-grpc-chain: $(GRPC_CHAIN_BINS)
+grpc-chain: $(GRPC_CHAIN_BINS) $(GRPC_VENDOR_BINS)
 
 # Benchmark helpers (bench/go/run): trap cost of a uprobe hit; the OpenTelemetry
 # SDK peer of the chain, built from Debian's golang-opentelemetry-otel-dev.
