@@ -589,6 +589,62 @@ __attribute__((noinline)) int msg_work(struct sk_msg_md *msg, struct conn_state 
 	return drop_conn(msg, st, st->scan.reqline_end ? WH_GIVE_UP : WH_NOT_HTTP);
 }
 
+/*
+ * A send on a pre-existing connection (PH_PRE, http_shared.bpf.h): passes
+ * unchanged unless a certain boundary was reached; notes whether it is
+ * exactly one whole request. PRE_LIVE: followed from this send on (PH_START).
+ * A global function, verified once.
+ */
+#define PRE_LIVE 2
+
+__attribute__((noinline)) int pre_send(struct sk_msg_md *msg, struct conn_state *st,
+				       struct weft_scratch *sc)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct weft_http_scan *s;
+	struct pre_conn *p;
+	struct fd_key fk;
+	__u8 next = PRE_UNKNOWN;
+	__u32 size;
+	__s32 *fdp;
+	int n;
+
+	if (!msg || !st || !sc)
+		return SK_PASS;
+	set_apply(msg, 0);
+	fdp = bpf_map_lookup_elem(&cur_fd, &pid_tgid);
+	fk.tgid = pid_tgid >> 32;
+	fk.fd = fdp ? *fdp : -1;
+	p = fdp ? bpf_map_lookup_elem(&pre_conns, &fk) : NULL;
+	if (!p || p->side != PRE_CLIENT || p->cookie != st->cookie) {
+		/* not a write call weft saw on an fd it marked: cannot be paired with reads */
+		count(WH_PRE_LEFT);
+		return SK_PASS;
+	}
+	if (p->step == PRE_CERTAIN) {
+		bpf_map_delete_elem(&pre_conns, &fk);
+		st->phase = PH_START;
+		count(WH_PRE_CERTAIN);
+		return PRE_LIVE;
+	}
+	size = msg->size;
+	s = &st->scan;	/* unused in PH_PRE */
+	/* after a request with no response yet (a body going on, pipelining): start over */
+	if (p->step == PRE_UNKNOWN && weft_have_bpf_loop && size && size <= WEFT_HDR_MAX) {
+		n = msg_copy(msg, sc->buf, size);
+		if (n == (int)size && weft_http_method_prefix(sc->buf, n)) {
+			weft_http_scan_init(s);
+			if (weft_http_parse_block(s, sc->buf, n) == WEFT_SCAN_DONE && !s->chunked &&
+			    !s->te_seen && !weft_http_scan_framing(s) &&
+			    (__u64)s->hdr_end + (s->cl_seen ? s->content_length : 0) == size)
+				next = PRE_ASKED;
+		}
+	}
+	p->step = next;
+	count(WH_PRE_LEFT);
+	return SK_PASS;
+}
+
 SEC("sk_msg")
 int weft_http_msg(struct sk_msg_md *msg)
 {
@@ -622,12 +678,18 @@ int weft_http_msg(struct sk_msg_md *msg)
 	 */
 	if (__sync_val_compare_and_swap(busy, 0, 1))
 		return drop_conn(msg, st, WH_PREEMPTED);
+	if (st->phase == PH_PRE) {
+		r = pre_send(msg, st, (struct weft_scratch *)buf);
+		if (r != PRE_LIVE)
+			goto done;
+	}
 	if (st->phase == PH_H2 || st->phase == PH_H2_PRE || (!st->seen_request && h2_starts(msg, st)))
 		r = h2_run(msg, st, (struct weft_scratch *)buf, (struct h2_buf *)b);
 	else
 		r = msg_work(msg, st, (struct weft_scratch *)buf);
 	if (r < 0)
 		r = request_done(msg, st, (struct weft_scratch *)buf, MSG_DONE_BASE(r));
+done:
 	asm volatile("" ::: "memory");
 	*(volatile __u64 *)busy = 0;
 	return r;

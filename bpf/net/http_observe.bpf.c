@@ -421,6 +421,86 @@ static __noinline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n, __u32 iov
 }
 
 /*
+ * ------------------------------------------------ pre-existing connections
+ * Reads and writes of the connections the iterator marked (pre_conns,
+ * http_shared.bpf.h): no span until a certain message boundary.
+ */
+
+/*
+ * buf[0, n) is exactly one whole message whose header lines start at from
+ * (a response needs Content-Length; a request without one has no body): 1,
+ * else 0.
+ */
+static __always_inline int pre_whole(struct weft_http_scan *s, const char *buf, __u32 from,
+				     __u32 n, bool response)
+{
+	struct weft_fast_ctx fc = { .s = s, .buf = buf, .pos = from, .len = n, .ret = WEFT_SCAN_BAD };
+
+	bpf_loop(WEFT_LINES_MAX, weft_fast_line_cb, &fc, 0);
+	if (fc.ret != WEFT_SCAN_DONE || s->chunked || s->te_seen || weft_http_scan_framing(s))
+		return 0;
+	if (!s->cl_seen)
+		return !response && s->hdr_end == n;
+	return (__u64)s->hdr_end + s->content_length == n;
+}
+
+/*
+ * A target thread read n bytes at ubuf from fd (id: tgid << 32 | fd; iov_len
+ * as on_read takes it). 1: a read of a marked connection before its boundary
+ * (no span), 0: on_read goes on. A global function, verified once, whose
+ * frame is gone before on_read runs.
+ */
+__noinline int pre_read(__u64 id, __u64 ubuf, long n, __u32 iov_len)
+{
+	struct fd_key fk = { .tgid = id >> 32, .fd = (__s32)id };
+	__u32 zero = 0, len, lf;
+	__u8 next = PRE_UNKNOWN;
+	struct in_state *tmp;
+	struct pre_conn *p;
+	char *buf;
+
+	p = bpf_map_lookup_elem(&pre_conns, &fk);
+	if (!p)
+		return 0;
+	if (p->side == PRE_SERVER && p->step == PRE_CERTAIN) {
+		/* the last read ended a request that was answered: this one starts one */
+		bpf_map_delete_elem(&pre_conns, &fk);
+		count(WH_PRE_CERTAIN);
+		return 0;
+	}
+	if (p->side == PRE_SERVER)
+		count(WH_PRE_LEFT);
+	tmp = bpf_map_lookup_elem(&in_tmp, &zero);
+	buf = bpf_map_lookup_elem(&scratch, &zero);
+	/* only a read whose bytes are all in one buffer weft can copy whole */
+	if (!tmp || !buf || !weft_have_bpf_loop || n <= 0 || n > WEFT_SCRATCH_SZ ||
+	    (iov_len && iov_len - 1 < n) || (p->side == PRE_CLIENT && p->step != PRE_ASKED))
+		goto out;
+	len = n;
+	weft_barrier_var(len);
+	len &= 2 * WEFT_SCRATCH_SZ - 1;
+	if (len > WEFT_SCRATCH_SZ || len == 0 || bpf_probe_read_user(buf, len, (void *)ubuf))
+		goto out;
+	weft_http_scan_init(&tmp->scan);
+	if (p->side == PRE_SERVER) {
+		if (weft_http_method_prefix(buf, len) &&
+		    weft_http_parse_block(&tmp->scan, buf, len) == WEFT_SCAN_DONE &&
+		    pre_whole(&tmp->scan, buf, tmp->scan.reqline_end, len, false))
+			next = PRE_ASKED;
+		goto out;
+	}
+	/* client: the response to the one request sent, a final one (not 1xx) */
+	if (weft_http_status(buf, len) < 200)
+		goto out;
+	lf = weft_find_lf((struct weft_scratch *)buf, 0, len);
+	if ((int)lf > 0 && pre_whole(&tmp->scan, buf, lf + 1, len, true))
+		next = PRE_CERTAIN;
+out:
+	p->step = next;
+	return 1;
+}
+
+/*
  * Eight bytes of the calling process's memory at addr, 0 if unreadable (a
  * msghdr's iovec array, an iovec's base and length, for reads and writes): a
  * global function, verified once, whose frame is gone before on_read runs (on
@@ -438,6 +518,34 @@ __noinline __u64 weft_user_u64(__u64 addr)
 
 /* Where a write call's bytes are: a buffer, an iovec array, a msghdr. */
 enum wr_kind { WR_BUF, WR_IOV, WR_MSG };
+
+/*
+ * A target thread writes to a marked incoming connection: a status line after
+ * exactly one whole request read is its answer (kind: enum wr_kind). A
+ * global function.
+ */
+__noinline int pre_write(__u64 id, __s32 fd, __u64 ubuf, __u64 count_, int kind)
+{
+	struct fd_key fk = { .tgid = id >> 32, .fd = fd };
+	struct pre_conn *p = bpf_map_lookup_elem(&pre_conns, &fk);
+	char head[12];
+
+	if (!p || p->side != PRE_SERVER || p->step != PRE_ASKED)
+		return 0;
+	if (kind == WR_MSG)
+		ubuf = weft_user_u64(ubuf + __builtin_offsetof(struct user_msghdr, msg_iov));
+	if (kind != WR_BUF) {
+		/* the first iovec: base, length */
+		count_ = weft_user_u64(ubuf + __builtin_offsetof(struct iovec, iov_len));
+		ubuf = weft_user_u64(ubuf + __builtin_offsetof(struct iovec, iov_base));
+	}
+	if (count_ < sizeof(head) || bpf_probe_read_user(head, sizeof(head), (void *)ubuf) ||
+	    !weft_http_status(head, sizeof(head)))
+		p->step = PRE_UNKNOWN;
+	else
+		p->step = PRE_CERTAIN;
+	return 0;
+}
 
 /*
  * A thread writes to fd (uarg: what kind says; count_: the buffer's length
@@ -461,6 +569,8 @@ static __always_inline void on_write(__s32 fd, __u64 uarg, __u64 count_, enum wr
 	else
 		bpf_map_update_elem(&cur_fd, &id, &fd, BPF_ANY);
 	h2s_write_enter(id, fd, uarg, count_, kind != WR_BUF ? kind == WR_MSG ? 2 : 1 : 0);
+	if (pre_any)
+		pre_write(id, fd, uarg, count_, kind);
 	sc = weft_sctx_get(id);
 	/* not the current request's fd: only a thread that parked one looks further */
 	if ((!sc || sc->fd != fd) && !(weft_uncertain_get(id) & WEFT_UNCERTAIN_TWO))
@@ -529,7 +639,8 @@ static __always_inline void exit_rd(long ret, enum rd_kind kind)
 	len = kind == RD_BUF ? 0 : len < WEFT_RD_ONE_BUF - 1 ? len + 1 : WEFT_RD_ONE_BUF - 1;
 	/* id: tgid << 32 | fd from here; few values live across the call (stack) */
 	id = (id & ~0xffffffffULL) | (__u32)fd;
-	if (ubuf && !h2s_read(id, ubuf, ret, kind == RD_BUF ? 0 : uiov, niov))
+	if (ubuf && !h2s_read(id, ubuf, ret, kind == RD_BUF ? 0 : uiov, niov) &&
+	    !(pre_any && pre_read(id, ubuf, ret, len)))
 		on_read(bpf_get_current_pid_tgid(), (__s32)id, ubuf, ret, len);
 }
 

@@ -73,6 +73,8 @@ enum conn_phase {
 	PH_HDR,
 	PH_H2_PRE,	/* the HTTP/2 client preface, then its SETTINGS frame: nothing changed yet */
 	PH_H2,		/* confirmed HTTP/2: frames followed (http2_out.bpf.h) */
+	PH_PRE,		/* pre-existing (enrolled at start, http_enrol.bpf.c): position
+			 * unknown, every byte passes until a certain boundary (pre_conns) */
 };
 
 /*
@@ -169,6 +171,45 @@ WEFT_SHARED WEFT_MAP(BPF_MAP_TYPE_SOCKHASH, __u64, __u64, 65536) sock_map SEC(".
 WEFT_SHARED WEFT_SK_STORAGE(struct conn_state) conn SEC(".maps");
 
 WEFT_SHARED WEFT_MAP(BPF_MAP_TYPE_CGROUP_ARRAY, __u32, __u32, 1) target_cg SEC(".maps");
+
+/*
+ * ---------------------------------------------------- pre-existing connections
+ * Connections established before weft-http started are enrolled by the
+ * iterator (http_enrol.bpf.c) with their position in the byte stream unknown:
+ * a send or a read may begin anywhere in a message. Each is followed per
+ * (tgid, fd) in pre_conns until weft is certain of a message boundary:
+ *   client (outgoing, conn_state PH_PRE): one send that is exactly one whole
+ *     request (request line, header block, Content-Length body ending with the
+ *     send), then one read that is exactly one whole response to it (status
+ *     line, header block, Content-Length body ending with the read), nothing
+ *     sent or read in between: the next send starts a request (PH_START).
+ *     Anything else (a second send, a chunked or unframed message, bytes
+ *     beyond the message, a message in pieces) starts over. HTTP/2 never
+ *     qualifies (its frames are no HTTP/1 message): left alone for good.
+ *   server (incoming, local port of a listening socket of the workload): one
+ *     read that is exactly one whole request, then a write of a status line:
+ *     the next read starts a request (a SERVER span as on a new connection).
+ * Until then the bytes pass unchanged and no span is made (counted).
+ */
+enum pre_side { PRE_CLIENT = 1, PRE_SERVER };
+
+enum pre_step {
+	PRE_UNKNOWN = 0,	/* position unknown */
+	PRE_ASKED,		/* exactly one whole request went (client) / came (server) */
+	PRE_CERTAIN,		/* ... and exactly one whole response came (client) / went (server) */
+};
+
+struct pre_conn {
+	__u64 cookie;	/* the connection (client side; an fd number is reused) */
+	__u8 side;	/* enum pre_side */
+	__u8 step;	/* enum pre_step */
+	__u8 _pad[6];
+};
+
+WEFT_SHARED WEFT_LRU_HASH(struct fd_key, struct pre_conn, 16384) pre_conns SEC(".maps");
+
+/* The iterator marked some connection: reads and writes look their fd up in pre_conns. */
+WEFT_SHARED volatile __u32 pre_any WEFT_INIT(0);
 
 
 /*

@@ -35,6 +35,10 @@ enum weft_http_counter {
 				 * followed (more frames or iovecs than walked, ring buffer full) */
 	WH_H2_GO_NONE,		/* HTTP/2 request of a weft-go process left alone: weft-go
 				 * published no context for that connection and stream */
+	WH_PRE_CONNS,		/* outgoing connections enrolled at start (established before) */
+	WH_PRE_SRV_CONNS,	/* incoming connections marked at start (established before) */
+	WH_PRE_LEFT,		/* sends and requests on them left alone: no certain boundary yet */
+	WH_PRE_CERTAIN,		/* ... that reached a certain message boundary: followed from there */
 	WH_NCOUNTERS,
 };
 

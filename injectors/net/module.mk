@@ -2,12 +2,14 @@
 
 # ---- weft-http: HTTP/1.x header insertion (sk_msg) -------------------------
 WEFT_HTTP_SRCS := injectors/net/weft_http.c injectors/net/loop_threads.c injectors/net/rt_discover.c injectors/net/rt_nginx.c injectors/net/rt_node.c \
-	injectors/net/rt_proc.c injectors/net/rt_asyncio.c injectors/net/rt_attach.c injectors/net/h2_server.c
+	injectors/net/rt_proc.c injectors/net/rt_asyncio.c injectors/net/rt_attach.c injectors/net/h2_server.c \
+	injectors/net/tcpopt_util.c
 WEFT_HTTP_OBJS := $(WEFT_HTTP_SRCS:%.c=$(B)/obj/%.o)
 
 # The BPF object, linked from units by concern (bpf/net/http_shared.bpf.h).
 WEFT_HTTP_BPF_UNITS := bpf/net/http_shared.bpf.c bpf/net/http_insert.bpf.c \
-	bpf/net/http_observe.bpf.c bpf/net/http_rt.bpf.c
+	bpf/net/http_observe.bpf.c bpf/net/http_rt.bpf.c \
+	bpf/net/http_enrol.bpf.c
 $(B)/bpf/bpf/net/weft_http.bpf.o: $(WEFT_HTTP_BPF_UNITS:%.bpf.c=$(B)/bpf/%.unit.o)
 	$(WEFT_BPF_LINK)
 WEFT_LINKED_BPF += $(B)/bpf/bpf/net/weft_http.bpf.o

@@ -5,6 +5,7 @@
  * spans, for services in any language. See docs/weft-http.md.
  */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -28,6 +30,7 @@
 #include "loop_threads.h"
 #include "rt_discover.h"
 #include "rt_asyncio.h"
+#include "tcpopt_util.h"
 
 #define MAX_PIDS 1024
 
@@ -126,6 +129,114 @@ static int refuse_second(int cgfd, const char *cgroup)
 	return -1;
 }
 
+/* Run iterator program prog once, to its end: 0, or -1 (said). */
+static int run_iter(struct bpf_program *prog)
+{
+	struct bpf_link *link = bpf_program__attach_iter(prog, NULL);
+	char buf[256];
+	ssize_t n;
+	int fd;
+
+	if (!link) {
+		weft_err("cannot attach the socket iterator %s: %s: connections opened before "
+			 "weft-http cannot be enrolled; needs BPF iterators (Linux 5.10)",
+			 bpf_program__name(prog), strerror(errno));
+		return -1;
+	}
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		weft_err("cannot create the socket iterator %s: %s", bpf_program__name(prog),
+			 strerror(errno));
+		bpf_link__destroy(link);
+		return -1;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	close(fd);
+	bpf_link__destroy(link);
+	if (n < 0) {
+		weft_err("socket iterator %s failed: %s", bpf_program__name(prog), strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * iter/tcp may update the sockhash only where it holds the socket with
+ * lock_sock (Linux 6.5+); before, its lock_sock_fast would deadlock with the
+ * update (http_enrol.bpf.c).
+ */
+static bool enrol_by_tcp(void)
+{
+	struct utsname u;
+	unsigned maj = 0, min = 0;
+
+	if (uname(&u) || sscanf(u.release, "%u.%u", &maj, &min) != 2)
+		return false;
+	return maj > 6 || (maj == 6 && min >= 5);
+}
+
+/*
+ * iter/tcp walks the sockets of the network namespace its reader is in:
+ * enter each namespace that holds a socket to enrol (found through a task in
+ * it), then come back.
+ */
+static int enrol_tcp_netns(struct weft_http *skel)
+{
+	int map = bpf_map__fd(skel->maps.pre_netns), self, rc = 0;
+	__u32 key, next, tgid, *prev = NULL;
+
+	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0) {
+		weft_err("cannot open /proc/self/ns/net: %s: mount /proc", strerror(errno));
+		return -1;
+	}
+	while (!rc && !bpf_map_get_next_key(map, prev, &next)) {
+		char path[64];
+		int nsfd;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(map, &key, &tgid))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%u/ns/net", tgid);
+		nsfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (nsfd < 0)
+			continue;	/* the process is gone, and its connections */
+		if (setns(nsfd, CLONE_NEWNET)) {
+			weft_warn("cannot enter the network namespace of pid %u: %s: its "
+				  "connections opened before weft-http are left alone", tgid,
+				  strerror(errno));
+		} else {
+			rc = run_iter(skel->progs.weft_http_enrol_tcp);
+			if (setns(self, CLONE_NEWNET)) {
+				weft_err("cannot return to weft-http's network namespace: %s",
+					 strerror(errno));
+				rc = -1;
+			}
+		}
+		close(nsfd);
+	}
+	close(self);
+	return rc;
+}
+
+/*
+ * Connections established before weft-http started (http_enrol.bpf.c): the
+ * workload's listening ports, its established sockets, then their enrolment.
+ * After sockops is attached, so that no connection falls between the two.
+ */
+static int enrol_existing(struct weft_http *skel, bool by_tcp)
+{
+	for (__u32 pass = 1; pass <= 2; pass++) {
+		skel->bss->enrol_pass = pass;
+		if (run_iter(skel->progs.weft_http_find))
+			return -1;
+	}
+	skel->bss->enrol_pass = 0;
+	return by_tcp ? enrol_tcp_netns(skel) : run_iter(skel->progs.weft_http_enrol_file);
+}
+
 /*
  * At exit: the CLIENT spans of requests whose response was not read yet are
  * exported as they are (status 0, ending now), so that every span id written
@@ -174,6 +285,9 @@ static void print_counters(struct weft_http *skel)
 		[WH_H2_CONT] = "h2-continuation-left-alone", [WH_H2_UNSURE] = "h2-unsure-left-alone",
 		[WH_H2S_CONNS] = "h2-server-connections", [WH_H2S_LOST] = "h2-server-lost",
 		[WH_H2_GO_NONE] = "h2-go-no-context",
+		[WH_PRE_CONNS] = "pre-existing-connections",
+		[WH_PRE_SRV_CONNS] = "pre-existing-server-connections",
+		[WH_PRE_LEFT] = "pre-existing-left-alone", [WH_PRE_CERTAIN] = "pre-existing-boundary",
 	};
 	uint64_t v[WH_NCOUNTERS];
 
@@ -195,6 +309,7 @@ int main(int argc, char **argv)
 	const char *root, *cgroup;
 	char err[256];
 	int cgfd = -1, rc = 1, load_err;
+	bool by_tcp = enrol_by_tcp();
 	__u32 zero = 0;
 
 	weft_inj_start("weft-http", NULL);
@@ -239,6 +354,22 @@ int main(int argc, char **argv)
 		weft_warn("this kernel has no bpf_loop (5.17): insertion works for header blocks "
 			  "of up to 32 lines; incoming requests are parsed only when a whole header "
 			  "block arrives in one read");
+	if (strcmp(cgroup, root)) {
+		uint64_t cgid;
+		uint32_t level;
+
+		if (tcpopt_cgroup_info(cgroup, &cgid, &level, err, sizeof(err))) {
+			weft_err("%s", err);
+			goto out;
+		}
+		skel->rodata->enrol_cgid = cgid;
+	}
+	/* iterators: run, not attached; one enrolment program loads (http_enrol.bpf.c) */
+	bpf_program__set_autoattach(skel->progs.weft_http_find, false);
+	bpf_program__set_autoattach(skel->progs.weft_http_enrol_tcp, false);
+	bpf_program__set_autoattach(skel->progs.weft_http_enrol_file, false);
+	bpf_program__set_autoload(skel->progs.weft_http_enrol_tcp, by_tcp);
+	bpf_program__set_autoload(skel->progs.weft_http_enrol_file, !by_tcp);
 	weft_rt_prepare(skel->obj);
 	weft_rt_asyncio_prepare(skel->obj);
 
@@ -319,6 +450,8 @@ int main(int argc, char **argv)
 			goto out;
 	}
 
+	if (enrol_existing(skel, by_tcp))
+		goto out;
 	weft_loop_prescan(bpf_map__fd(skel->maps.weft_uncertain));
 	if (weft_rt_start(skel->obj, rb, cgroup, root) ||
 	    weft_rt_asyncio_start(skel->obj, rb, cgroup, root))
