@@ -8,7 +8,8 @@
  * --pid filters applied to the task that holds the fd):
  *   pass 1 notes the local ports of the workload's listening TCP sockets;
  *   pass 2 takes each established TCP socket: one on a listening port is
- *          incoming (pre_conns, PRE_SERVER), any other is to be enrolled
+ *          incoming (pre_conns, PRE_SERVER; its in_states entry skips every
+ *          byte, so on_read makes no span), any other is to be enrolled
  *          (pre_socks, keyed by the socket's address; pre_netns: its network
  *          namespace and a task in it).
  * Then one of two programs puts those sockets into the sockhash with
@@ -38,6 +39,9 @@ const volatile __u64 enrol_cgid = 0;
 volatile __u32 enrol_pass = 0;
 
 WEFT_HASH(__u16, __u8, 4096) pre_listen SEC(".maps");
+
+/* An incoming connection's in_states entry while its position is unknown. */
+static struct in_state pre_in_state = {};
 
 /* A socket to enrol (key: its address) and the fd it was found through. */
 WEFT_HASH(__u64, struct fd_key, 16384) pre_socks SEC(".maps");
@@ -97,8 +101,11 @@ int weft_http_find(struct bpf_iter__task_file *ctx)
 	if (enrol_pass != 2 || sk->__sk_common.skc_state != TCP_ESTABLISHED_)
 		return 0;
 	if (bpf_map_lookup_elem(&pre_listen, &port)) {
+		/* on_read skips every byte of it until pre_write sees a boundary */
+		pre_in_state.body_left = ~0ULL;
 		pc.side = PRE_SERVER;
-		if (!bpf_map_update_elem(&pre_conns, &fk, &pc, BPF_NOEXIST))
+		if (!bpf_map_update_elem(&in_states, &fk, &pre_in_state, BPF_ANY) &&
+		    !bpf_map_update_elem(&pre_conns, &fk, &pc, BPF_NOEXIST))
 			count(WH_PRE_SRV_CONNS);
 		pre_any = 1;
 		return 0;
@@ -159,13 +166,14 @@ int weft_http_enrol_tcp(struct bpf_iter__tcp *ctx)
 SEC("iter/task_file")
 int weft_http_enrol_file(struct bpf_iter__task_file *ctx)
 {
+	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;
 	struct socket *sock;
 	struct fd_key *fk;
 	struct sock *sk;
 	__u64 addr;
 
-	if (!ctx->task || !file)
+	if (!task || !file)
 		return 0;
 	sock = bpf_sock_from_file(file);
 	if (!sock)
@@ -173,7 +181,7 @@ int weft_http_enrol_file(struct bpf_iter__task_file *ctx)
 	sk = sock->sk;
 	addr = (__u64)sk;
 	fk = sk ? bpf_map_lookup_elem(&pre_socks, &addr) : NULL;
-	if (!fk || fk->tgid != ctx->task->tgid || fk->fd != (__s32)ctx->fd ||
+	if (!fk || fk->tgid != task->tgid || fk->fd != (__s32)ctx->fd ||
 	    sk->__sk_common.skc_state != TCP_ESTABLISHED_)
 		return 0;
 	enrol(sk, fk);

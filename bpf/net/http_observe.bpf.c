@@ -445,10 +445,10 @@ static __always_inline int pre_whole(struct weft_http_scan *s, const char *buf, 
 }
 
 /*
- * A target thread read n bytes at ubuf from fd (id: tgid << 32 | fd; iov_len
- * as on_read takes it). 1: a read of a marked connection before its boundary
- * (no span), 0: on_read goes on. A global function, verified once, whose
- * frame is gone before on_read runs.
+ * A target thread read n bytes at ubuf from a marked connection (id: tgid <<
+ * 32 | fd; iov_len as on_read takes it): is it exactly one whole request
+ * (incoming), or the whole response to the one request sent (outgoing)? A
+ * global function, verified once.
  */
 __noinline int pre_read(__u64 id, __u64 ubuf, long n, __u32 iov_len)
 {
@@ -462,12 +462,6 @@ __noinline int pre_read(__u64 id, __u64 ubuf, long n, __u32 iov_len)
 	p = bpf_map_lookup_elem(&pre_conns, &fk);
 	if (!p)
 		return 0;
-	if (p->side == PRE_SERVER && p->step == PRE_CERTAIN) {
-		/* the last read ended a request that was answered: this one starts one */
-		bpf_map_delete_elem(&pre_conns, &fk);
-		count(WH_PRE_CERTAIN);
-		return 0;
-	}
 	if (p->side == PRE_SERVER)
 		count(WH_PRE_LEFT);
 	tmp = bpf_map_lookup_elem(&in_tmp, &zero);
@@ -497,7 +491,7 @@ __noinline int pre_read(__u64 id, __u64 ubuf, long n, __u32 iov_len)
 		next = PRE_CERTAIN;
 out:
 	p->step = next;
-	return 1;
+	return 0;
 }
 
 /*
@@ -521,13 +515,14 @@ enum wr_kind { WR_BUF, WR_IOV, WR_MSG };
 
 /*
  * A target thread writes to a marked incoming connection: a status line after
- * exactly one whole request read is its answer (kind: enum wr_kind). A
- * global function.
+ * exactly one whole request read is its answer, and the next read starts a
+ * request (kind: enum wr_kind). A global function.
  */
 __noinline int pre_write(__u64 id, __s32 fd, __u64 ubuf, __u64 count_, int kind)
 {
 	struct fd_key fk = { .tgid = id >> 32, .fd = fd };
 	struct pre_conn *p = bpf_map_lookup_elem(&pre_conns, &fk);
+	struct in_state *is;
 	char head[12];
 
 	if (!p || p->side != PRE_SERVER || p->step != PRE_ASKED)
@@ -540,10 +535,18 @@ __noinline int pre_write(__u64 id, __s32 fd, __u64 ubuf, __u64 count_, int kind)
 		ubuf = weft_user_u64(ubuf + __builtin_offsetof(struct iovec, iov_base));
 	}
 	if (count_ < sizeof(head) || bpf_probe_read_user(head, sizeof(head), (void *)ubuf) ||
-	    !weft_http_status(head, sizeof(head)))
+	    !weft_http_status(head, sizeof(head))) {
 		p->step = PRE_UNKNOWN;
-	else
-		p->step = PRE_CERTAIN;
+		return 0;
+	}
+	/* the next read starts a request: on_read follows the connection from there */
+	is = bpf_map_lookup_elem(&in_states, &fk);
+	if (is) {
+		is->body_left = 0;
+		is->active = 0;
+	}
+	bpf_map_delete_elem(&pre_conns, &fk);
+	count(WH_PRE_CERTAIN);
 	return 0;
 }
 
@@ -608,10 +611,37 @@ static __always_inline void on_write(__s32 fd, __u64 uarg, __u64 count_, enum wr
  */
 enum rd_kind { RD_BUF, RD_IOV, RD_MSG };
 
+/*
+ * A read's buffer (for readv/recvmsg: the first iovec's) as on_read takes it:
+ * *ubuf, *len (iov_len: 0 for one buffer, else 1 + the iovec's length), the
+ * iovec array *uiov and its count *niov; the fd is returned.
+ */
+static __always_inline __s32 rd_args(struct pt_regs *regs, enum rd_kind kind, __u64 *ubuf,
+				     __u64 *len, __u64 *uiov, __u64 *niov)
+{
+	__u64 l = 0, u = regs->si, n = kind == RD_IOV ? regs->dx : 0;
+
+	if (kind == RD_MSG) {
+		/* msg_iov and msg_iovlen */
+		n = weft_user_u64(u + __builtin_offsetof(struct user_msghdr, msg_iovlen));
+		u = weft_user_u64(u + __builtin_offsetof(struct user_msghdr, msg_iov));
+	}
+	*uiov = u;
+	if (kind != RD_BUF) {
+		/* the first iovec: base, length */
+		l = weft_user_u64(u + __builtin_offsetof(struct iovec, iov_len));
+		u = weft_user_u64(u + __builtin_offsetof(struct iovec, iov_base));
+	}
+	*len = kind == RD_BUF ? 0 : l < WEFT_RD_ONE_BUF - 1 ? l + 1 : WEFT_RD_ONE_BUF - 1;
+	*ubuf = u;
+	*niov = n;
+	return (__s32)regs->di;
+}
+
 static __always_inline void exit_rd(long ret, enum rd_kind kind)
 {
 	struct pt_regs *regs;
-	__u64 id, ubuf, len = 0, uiov, niov;
+	__u64 id, ubuf, len, uiov, niov;
 	__s32 fd;
 
 	if (ret <= 0)
@@ -622,26 +652,64 @@ static __always_inline void exit_rd(long ret, enum rd_kind kind)
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	if (!regs)
 		return;
-	fd = (__s32)regs->di;
-	ubuf = regs->si;
-	niov = kind == RD_IOV ? regs->dx : 0;
-	if (kind == RD_MSG) {
-		/* msg_iov and msg_iovlen */
-		niov = weft_user_u64(ubuf + __builtin_offsetof(struct user_msghdr, msg_iovlen));
-		ubuf = weft_user_u64(ubuf + __builtin_offsetof(struct user_msghdr, msg_iov));
-	}
-	uiov = ubuf;
-	if (kind != RD_BUF) {
-		/* the first iovec: base, length */
-		len = weft_user_u64(uiov + __builtin_offsetof(struct iovec, iov_len));
-		ubuf = weft_user_u64(uiov + __builtin_offsetof(struct iovec, iov_base));
-	}
-	len = kind == RD_BUF ? 0 : len < WEFT_RD_ONE_BUF - 1 ? len + 1 : WEFT_RD_ONE_BUF - 1;
+	fd = rd_args(regs, kind, &ubuf, &len, &uiov, &niov);
 	/* id: tgid << 32 | fd from here; few values live across the call (stack) */
 	id = (id & ~0xffffffffULL) | (__u32)fd;
-	if (ubuf && !h2s_read(id, ubuf, ret, kind == RD_BUF ? 0 : uiov, niov) &&
-	    !(pre_any && pre_read(id, ubuf, ret, len)))
+	if (ubuf && !h2s_read(id, ubuf, ret, kind == RD_BUF ? 0 : uiov, niov))
 		on_read(bpf_get_current_pid_tgid(), (__s32)id, ubuf, ret, len);
+}
+
+/*
+ * The same reads for the connections the iterator marked (pre_read): programs
+ * of their own, as exit_read is near 6.1's verifier limit. They only note
+ * where the boundaries are; on_read leaves a marked incoming connection alone
+ * by itself (its in_states entry skips every byte until pre_write ends that).
+ */
+static __always_inline void pre_exit_rd(long ret, enum rd_kind kind)
+{
+	struct pt_regs *regs;
+	__u64 id, ubuf, len, uiov, niov;
+	__s32 fd;
+
+	if (ret <= 0 || !pre_any)
+		return;
+	id = bpf_get_current_pid_tgid();
+	if (!task_targeted(id))
+		return;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	if (!regs)
+		return;
+	fd = rd_args(regs, kind, &ubuf, &len, &uiov, &niov);
+	if (ubuf)
+		pre_read((id & ~0xffffffffULL) | (__u32)fd, ubuf, ret, len);
+}
+
+SEC("tracepoint/syscalls/sys_exit_read")
+int weft_http_pre_read(struct trace_event_raw_sys_exit *ctx)
+{
+	pre_exit_rd(ctx->ret, RD_BUF);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvfrom")
+int weft_http_pre_recvfrom(struct trace_event_raw_sys_exit *ctx)
+{
+	pre_exit_rd(ctx->ret, RD_BUF);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_readv")
+int weft_http_pre_readv(struct trace_event_raw_sys_exit *ctx)
+{
+	pre_exit_rd(ctx->ret, RD_IOV);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvmsg")
+int weft_http_pre_recvmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	pre_exit_rd(ctx->ret, RD_MSG);
+	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_read")

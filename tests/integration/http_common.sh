@@ -52,7 +52,8 @@ in_cg() {
 	fi
 }
 
-# Start weft-http on cgroup $1 writing spans to $2 (extra args after); waits for "ready".
+# Start weft-http on cgroup $1 writing spans to $2 (extra args after); waits for "ready"
+# (WH_READY_TENTHS tenths of a second, default 300; longer under qemu).
 wh_start() {
 	local cg=$1 spans=$2; shift 2
 	WH_SPANS=$spans
@@ -61,7 +62,7 @@ wh_start() {
 	"$WEFT_HTTP" --cgroup "$cg" --spans-file "$spans" "$@" 2>"$WH_LOG" &
 	WH_PID=$!
 	cleanup_add "kill -9 $WH_PID 2>/dev/null"
-	injector_ready weft-http "$WH_LOG" 300 $WH_PID
+	injector_ready weft-http "$WH_LOG" "${WH_READY_TENTHS:-300}" $WH_PID
 }
 
 # The bpf_loop call sites in the programs weft-http ($WH_PID) has loaded, as

@@ -20,6 +20,15 @@ injector, then is used for many requests.
                                     server), one warm-up call, DIR/client.ready,
                                     then waits for DIR/go and makes N calls one
                                     after another; prints each response
+  preconn.py relay PORT DIR NEXT    a TCP relay 127.0.0.1:PORT -> 127.0.0.1:NEXT
+                                    (one connection) recording the bytes the
+                                    client sent in DIR/c2s.bin; DIR/relay.ready
+  preconn.py h2-refs FILE           the HTTP/2 HEADERS frames in FILE (a client's
+                                    bytes from its preface on): one line each,
+                                    "refs N" = how many of its fields refer to
+                                    the HPACK dynamic table (an indexed field
+                                    or an indexed name above the 61 static
+                                    entries)
 """
 import hashlib
 import http.client
@@ -54,9 +63,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         ok = body == (body_of(int(seq)) if self.command == "POST" and seq.isdigit() else b"")
         rec = {"seq": seq, "method": self.command, "path": self.path,
                "traceparent": self.headers.get_all("traceparent") or [], "body_ok": ok}
-        with self.lock:
-            self.out.write(json.dumps(rec) + "\n")
-            self.out.flush()
+        with self.lock, open(self.out, "a") as out:
+            out.write(json.dumps(rec) + "\n")
         resp = b"%s %s %s %s" % (self.command.encode(), self.path.encode(), seq.encode(),
                                  hashlib.sha256(body).hexdigest().encode())
         # status line, header block and body in one write
@@ -71,7 +79,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 def http_server(port, d):
-    Handler.out = open(os.path.join(d, "requests.jsonl"), "a")
+    Handler.out = os.path.join(d, "requests.jsonl")
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
     open(os.path.join(d, "server.ready"), "w").close()
     srv.serve_forever()
@@ -112,11 +120,92 @@ def grpc_client(port, d, n):
     ch.close()
 
 
+def relay(port, d, nxt):
+    import socket
+    lsn = socket.create_server(("127.0.0.1", port))
+    open(os.path.join(d, "relay.ready"), "w").close()
+    a, _ = lsn.accept()
+    b = socket.create_connection(("127.0.0.1", nxt))
+    rec = open(os.path.join(d, "c2s.bin"), "wb")
+
+    def pump(src, dst, out):
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            if out:
+                out.write(data)
+                out.flush()
+            dst.sendall(data)
+        dst.shutdown(socket.SHUT_WR)
+
+    t = threading.Thread(target=pump, args=(b, a, None), daemon=True)
+    t.start()
+    pump(a, b, rec)
+    t.join()
+
+
+def hpack_int(b, i, n):
+    v = b[i] & ((1 << n) - 1)
+    i += 1
+    if v < (1 << n) - 1:
+        return v, i
+    m = 0
+    while True:
+        v += (b[i] & 0x7f) << m
+        m += 7
+        i += 1
+        if not b[i - 1] & 0x80:
+            return v, i
+
+
+def hpack_skip_str(b, i):
+    n, i = hpack_int(b, i, 7)
+    return i + n
+
+
+def h2_refs(path):
+    b = open(path, "rb").read()
+    if not b.startswith(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"):
+        sys.exit("no HTTP/2 client preface")
+    p = 24
+    while p + 9 <= len(b):
+        ln, t, fl = int.from_bytes(b[p:p + 3], "big"), b[p + 3], b[p + 4]
+        sid = int.from_bytes(b[p + 5:p + 9], "big") & 0x7fffffff
+        pl, p = b[p + 9:p + 9 + ln], p + 9 + ln
+        if t != 1:
+            continue
+        end = len(pl) - (pl[0] if fl & 0x8 else 0)
+        i = (1 if fl & 0x8 else 0) + (5 if fl & 0x20 else 0)
+        refs = fields = 0
+        while i < end:
+            c = pl[i]
+            fields += 1
+            if c & 0x80:  # indexed field
+                idx, i = hpack_int(pl, i, 7)
+            elif c & 0x20 and not c & 0x40:  # dynamic table size update
+                _, i = hpack_int(pl, i, 5)
+                fields -= 1
+                continue
+            else:  # literal: incremental indexing (6-bit name index) or not (4-bit)
+                idx, i = hpack_int(pl, i, 6 if c & 0x40 else 4)
+                if idx == 0:
+                    i = hpack_skip_str(pl, i)
+                i = hpack_skip_str(pl, i)
+            refs += idx > 61
+        print("stream %d fields %d refs %d" % (sid, fields, refs))
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "h2-refs":
+        h2_refs(sys.argv[2])
+        sys.exit(0)
     mode, port, d = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     if mode == "http-server":
         http_server(port, d)
     elif mode == "http-client":
         http_client(port, d, int(sys.argv[4]))
+    elif mode == "relay":
+        relay(port, d, int(sys.argv[4]))
     else:
         grpc_client(port, d, int(sys.argv[4]))
