@@ -660,8 +660,8 @@ static __always_inline void exit_rd(long ret, enum rd_kind kind)
 }
 
 /*
- * The same reads for the connections the iterator marked (pre_read): programs
- * of their own, as exit_read is near 6.1's verifier limit. They only note
+ * The same reads for the connections the iterator marked (pre_read): a
+ * program of its own, as exit_read is near 6.1's verifier limit. They only note
  * where the boundaries are; on_read leaves a marked incoming connection alone
  * by itself (its in_states entry skips every byte until pre_write ends that).
  */
@@ -684,31 +684,20 @@ static __always_inline void pre_exit_rd(long ret, enum rd_kind kind)
 		pre_read((id & ~0xffffffffULL) | (__u32)fd, ubuf, ret, len);
 }
 
+/* x86-64 syscall numbers (the syscall's registers above are x86-64's too) */
+#define WEFT_NR_READV	19
+#define WEFT_NR_RECVMSG 47
+
+/*
+ * One program at the exits of read, recvfrom, readv and recvmsg (user space
+ * attaches it to the last three): the syscall number says which.
+ */
 SEC("tracepoint/syscalls/sys_exit_read")
 int weft_http_pre_read(struct trace_event_raw_sys_exit *ctx)
 {
-	pre_exit_rd(ctx->ret, RD_BUF);
-	return 0;
-}
+	long nr = ctx->id;
 
-SEC("tracepoint/syscalls/sys_exit_recvfrom")
-int weft_http_pre_recvfrom(struct trace_event_raw_sys_exit *ctx)
-{
-	pre_exit_rd(ctx->ret, RD_BUF);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_readv")
-int weft_http_pre_readv(struct trace_event_raw_sys_exit *ctx)
-{
-	pre_exit_rd(ctx->ret, RD_IOV);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_recvmsg")
-int weft_http_pre_recvmsg(struct trace_event_raw_sys_exit *ctx)
-{
-	pre_exit_rd(ctx->ret, RD_MSG);
+	pre_exit_rd(ctx->ret, nr == WEFT_NR_READV ? RD_IOV : nr == WEFT_NR_RECVMSG ? RD_MSG : RD_BUF);
 	return 0;
 }
 

@@ -304,7 +304,7 @@ int main(int argc, char **argv)
 	struct weft_pins pins = {0};
 	struct ring_buffer *rb = NULL;
 	struct weft_h2s *h2s = NULL;
-	struct bpf_link *sockops_link = NULL;
+	struct bpf_link *sockops_link = NULL, *pre_links[3] = {};
 	bool msg_attached = false;
 	const char *root, *cgroup;
 	char err[256];
@@ -433,6 +433,20 @@ int main(int argc, char **argv)
 			 "/sys/kernel/tracing", strerror(errno));
 		goto out;
 	}
+	/* weft_http_pre_read serves the four read exits (http_observe.bpf.c) */
+	for (int i = 0; i < 3; i++) {
+		static const char *const more[] = { "sys_exit_recvfrom", "sys_exit_readv",
+						    "sys_exit_recvmsg" };
+
+		pre_links[i] = bpf_program__attach_tracepoint(skel->progs.weft_http_pre_read,
+							      "syscalls", more[i]);
+		if (!pre_links[i]) {
+			weft_err("cannot attach to tracepoint syscalls/%s: %s: mount tracefs at "
+				 "/sys/kernel/tracing",
+				 more[i], strerror(errno));
+			goto out;
+		}
+	}
 	sockops_link = bpf_program__attach_cgroup(skel->progs.weft_http_sockops, cgfd);
 	if (!sockops_link) {
 		weft_err("cannot attach sockops to cgroup %s: %s", cgroup, strerror(errno));
@@ -468,6 +482,8 @@ out:
 	if (msg_attached)
 		bpf_prog_detach2(bpf_program__fd(skel->progs.weft_http_msg), sock_map_fd,
 				 BPF_SK_MSG_VERDICT);
+	for (int i = 0; i < 3; i++)
+		bpf_link__destroy(pre_links[i]);
 	weft_rt_stop();
 	weft_rt_asyncio_stop();
 	if (skel)
