@@ -162,18 +162,27 @@ static int run_iter(struct bpf_program *prog)
 }
 
 /*
- * iter/tcp may update the sockhash only where it holds the socket with
- * lock_sock (Linux 6.5+); before, its lock_sock_fast would deadlock with the
- * update (http_enrol.bpf.c).
+ * Which program enrols the connections established before start
+ * (http_enrol.bpf.c): iter/tcp may update the sockhash only where it holds
+ * the socket with lock_sock (Linux 6.5+; before, its lock_sock_fast would
+ * deadlock with the update); iter/task_file reaches the socket through its
+ * file, a pointer 6.1's verifier takes for the sockhash and 6.18's marks
+ * untrusted. 6.2 to 6.4 were not tried: there, neither is loaded.
  */
-static bool enrol_by_tcp(void)
+enum enrol_mode { ENROL_NONE, ENROL_FILE, ENROL_TCP };
+
+static enum enrol_mode enrol_mode(void)
 {
 	struct utsname u;
 	unsigned maj = 0, min = 0;
 
 	if (uname(&u) || sscanf(u.release, "%u.%u", &maj, &min) != 2)
-		return false;
-	return maj > 6 || (maj == 6 && min >= 5);
+		return ENROL_NONE;
+	if (maj > 6 || (maj == 6 && min >= 5))
+		return ENROL_TCP;
+	if (maj < 6 || (maj == 6 && min < 2))
+		return ENROL_FILE;
+	return ENROL_NONE;
 }
 
 /*
@@ -226,15 +235,21 @@ static int enrol_tcp_netns(struct weft_http *skel)
  * workload's listening ports, its established sockets, then their enrolment.
  * After sockops is attached, so that no connection falls between the two.
  */
-static int enrol_existing(struct weft_http *skel, bool by_tcp)
+static int enrol_existing(struct weft_http *skel, enum enrol_mode mode)
 {
+	if (mode == ENROL_NONE) {
+		weft_warn("connections opened before weft-http are left alone on this kernel "
+			  "(enrolment tried on 6.1 and 6.5+ only): they get traceparent once reopened");
+		return 0;
+	}
 	for (__u32 pass = 1; pass <= 2; pass++) {
 		skel->bss->enrol_pass = pass;
 		if (run_iter(skel->progs.weft_http_find))
 			return -1;
 	}
 	skel->bss->enrol_pass = 0;
-	return by_tcp ? enrol_tcp_netns(skel) : run_iter(skel->progs.weft_http_enrol_file);
+	return mode == ENROL_TCP ? enrol_tcp_netns(skel)
+				 : run_iter(skel->progs.weft_http_enrol_file);
 }
 
 /*
@@ -309,7 +324,7 @@ int main(int argc, char **argv)
 	const char *root, *cgroup;
 	char err[256];
 	int cgfd = -1, rc = 1, load_err;
-	bool by_tcp = enrol_by_tcp();
+	enum enrol_mode emode = enrol_mode();
 	__u32 zero = 0;
 
 	weft_inj_start("weft-http", NULL);
@@ -368,8 +383,9 @@ int main(int argc, char **argv)
 	bpf_program__set_autoattach(skel->progs.weft_http_find, false);
 	bpf_program__set_autoattach(skel->progs.weft_http_enrol_tcp, false);
 	bpf_program__set_autoattach(skel->progs.weft_http_enrol_file, false);
-	bpf_program__set_autoload(skel->progs.weft_http_enrol_tcp, by_tcp);
-	bpf_program__set_autoload(skel->progs.weft_http_enrol_file, !by_tcp);
+	bpf_program__set_autoload(skel->progs.weft_http_find, emode != ENROL_NONE);
+	bpf_program__set_autoload(skel->progs.weft_http_enrol_tcp, emode == ENROL_TCP);
+	bpf_program__set_autoload(skel->progs.weft_http_enrol_file, emode == ENROL_FILE);
 	weft_rt_prepare(skel->obj);
 	weft_rt_asyncio_prepare(skel->obj);
 
@@ -464,7 +480,7 @@ int main(int argc, char **argv)
 			goto out;
 	}
 
-	if (enrol_existing(skel, by_tcp))
+	if (enrol_existing(skel, emode))
 		goto out;
 	weft_loop_prescan(bpf_map__fd(skel->maps.weft_uncertain));
 	if (weft_rt_start(skel->obj, rb, cgroup, root) ||
