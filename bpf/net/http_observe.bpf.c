@@ -612,15 +612,24 @@ static __always_inline void on_write(__s32 fd, __u64 uarg, __u64 count_, enum wr
 enum rd_kind { RD_BUF, RD_IOV, RD_MSG };
 
 /*
- * A read's buffer (for readv/recvmsg: the first iovec's) as on_read takes it:
- * *ubuf, *len (iov_len: 0 for one buffer, else 1 + the iovec's length), the
- * iovec array *uiov and its count *niov; the fd is returned.
+ * A target thread's read: *id = tgid << 32 | fd, its buffer (for
+ * readv/recvmsg: the first iovec's) as on_read takes it: *ubuf, *len
+ * (iov_len: 0 for one buffer, else 1 + the iovec's length), the iovec array
+ * *uiov and its count *niov. false: not a target thread's.
  */
-static __always_inline __s32 rd_args(struct pt_regs *regs, enum rd_kind kind, __u64 *ubuf,
-				     __u64 *len, __u64 *uiov, __u64 *niov)
+static __always_inline bool rd_args(enum rd_kind kind, __u64 *id, __u64 *ubuf, __u64 *len,
+				    __u64 *uiov, __u64 *niov)
 {
-	__u64 l = 0, u = regs->si, n = kind == RD_IOV ? regs->dx : 0;
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), l = 0, u, n;
+	struct pt_regs *regs;
 
+	if (!task_targeted(pid_tgid))
+		return false;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	if (!regs)
+		return false;
+	u = regs->si;
+	n = kind == RD_IOV ? regs->dx : 0;
 	if (kind == RD_MSG) {
 		/* msg_iov and msg_iovlen */
 		n = weft_user_u64(u + __builtin_offsetof(struct user_msghdr, msg_iovlen));
@@ -635,53 +644,34 @@ static __always_inline __s32 rd_args(struct pt_regs *regs, enum rd_kind kind, __
 	*len = kind == RD_BUF ? 0 : l < WEFT_RD_ONE_BUF - 1 ? l + 1 : WEFT_RD_ONE_BUF - 1;
 	*ubuf = u;
 	*niov = n;
-	return (__s32)regs->di;
+	*id = (pid_tgid & ~0xffffffffULL) | (__u32)regs->di;
+	return true;
 }
 
 static __always_inline void exit_rd(long ret, enum rd_kind kind)
 {
-	struct pt_regs *regs;
 	__u64 id, ubuf, len, uiov, niov;
-	__s32 fd;
 
-	if (ret <= 0)
+	/* id: tgid << 32 | fd; few values live across the calls (stack) */
+	if (ret <= 0 || !rd_args(kind, &id, &ubuf, &len, &uiov, &niov))
 		return;
-	id = bpf_get_current_pid_tgid();
-	if (!task_targeted(id))
-		return;
-	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	if (!regs)
-		return;
-	fd = rd_args(regs, kind, &ubuf, &len, &uiov, &niov);
-	/* id: tgid << 32 | fd from here; few values live across the call (stack) */
-	id = (id & ~0xffffffffULL) | (__u32)fd;
 	if (ubuf && !h2s_read(id, ubuf, ret, kind == RD_BUF ? 0 : uiov, niov))
 		on_read(bpf_get_current_pid_tgid(), (__s32)id, ubuf, ret, len);
 }
 
 /*
  * The same reads for the connections the iterator marked (pre_read): a
- * program of its own, as exit_read is near 6.1's verifier limit. They only note
- * where the boundaries are; on_read leaves a marked incoming connection alone
- * by itself (its in_states entry skips every byte until pre_write ends that).
+ * program of its own, as exit_read is near 6.1's verifier limit. It only
+ * notes where the boundaries are; on_read leaves a marked incoming connection
+ * alone by itself (its in_states entry skips every byte until pre_write ends
+ * that).
  */
 static __always_inline void pre_exit_rd(long ret, enum rd_kind kind)
 {
-	struct pt_regs *regs;
 	__u64 id, ubuf, len, uiov, niov;
-	__s32 fd;
 
-	if (ret <= 0 || !pre_any)
-		return;
-	id = bpf_get_current_pid_tgid();
-	if (!task_targeted(id))
-		return;
-	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	if (!regs)
-		return;
-	fd = rd_args(regs, kind, &ubuf, &len, &uiov, &niov);
-	if (ubuf)
-		pre_read((id & ~0xffffffffULL) | (__u32)fd, ubuf, ret, len);
+	if (ret > 0 && pre_any && rd_args(kind, &id, &ubuf, &len, &uiov, &niov) && ubuf)
+		pre_read(id, ubuf, ret, len);
 }
 
 /* x86-64 syscall numbers (the syscall's registers above are x86-64's too) */
