@@ -679,8 +679,9 @@ static __always_inline void pre_exit_rd(long ret, enum rd_kind kind)
 #define WEFT_NR_RECVMSG 47
 
 /*
- * One program at the exits of read, recvfrom, readv and recvmsg (user space
- * attaches it to the last three): the syscall number says which.
+ * One program at the exits of read, recvfrom, readv and recvmsg, attached by
+ * user space to all four only when the iterator marked a connection: the
+ * syscall number says which.
  */
 SEC("tracepoint/syscalls/sys_exit_read")
 int weft_http_pre_read(struct trace_event_raw_sys_exit *ctx)

@@ -253,6 +253,34 @@ static int enrol_existing(struct weft_http *skel, enum enrol_mode mode)
 }
 
 /*
+ * weft_http_pre_read serves the four read exits of the connections the
+ * iterator marked (http_observe.bpf.c). Attached only when it marked one: a
+ * tracepoint program runs for every read on the machine, and without
+ * pre-existing connections it has nothing to do. Reads between the enrolment
+ * and this attach are not seen, which only delays a boundary: one needs a
+ * whole request and its whole response seen.
+ */
+static int attach_pre_reads(struct weft_http *skel, struct bpf_link **links)
+{
+	static const char *const exits[] = { "sys_exit_read", "sys_exit_recvfrom",
+					     "sys_exit_readv", "sys_exit_recvmsg" };
+
+	if (!skel->bss->pre_any)
+		return 0;
+	for (int i = 0; i < 4; i++) {
+		links[i] = bpf_program__attach_tracepoint(skel->progs.weft_http_pre_read,
+							  "syscalls", exits[i]);
+		if (!links[i]) {
+			weft_err("cannot attach to tracepoint syscalls/%s: %s: mount tracefs at "
+				 "/sys/kernel/tracing",
+				 exits[i], strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
  * At exit: the CLIENT spans of requests whose response was not read yet are
  * exported as they are (status 0, ending now), so that every span id written
  * into a request belongs to an exported span.
@@ -319,7 +347,7 @@ int main(int argc, char **argv)
 	struct weft_pins pins = {0};
 	struct ring_buffer *rb = NULL;
 	struct weft_h2s *h2s = NULL;
-	struct bpf_link *sockops_link = NULL, *pre_links[3] = {};
+	struct bpf_link *sockops_link = NULL, *pre_links[4] = {};
 	bool msg_attached = false;
 	const char *root, *cgroup;
 	char err[256];
@@ -380,6 +408,7 @@ int main(int argc, char **argv)
 		skel->rodata->enrol_cgid = cgid;
 	}
 	/* iterators: run, not attached; one enrolment program loads (http_enrol.bpf.c) */
+	bpf_program__set_autoattach(skel->progs.weft_http_pre_read, false);
 	bpf_program__set_autoattach(skel->progs.weft_http_find, false);
 	bpf_program__set_autoattach(skel->progs.weft_http_enrol_tcp, false);
 	bpf_program__set_autoattach(skel->progs.weft_http_enrol_file, false);
@@ -449,20 +478,6 @@ int main(int argc, char **argv)
 			 "/sys/kernel/tracing", strerror(errno));
 		goto out;
 	}
-	/* weft_http_pre_read serves the four read exits (http_observe.bpf.c) */
-	for (int i = 0; i < 3; i++) {
-		static const char *const more[] = { "sys_exit_recvfrom", "sys_exit_readv",
-						    "sys_exit_recvmsg" };
-
-		pre_links[i] = bpf_program__attach_tracepoint(skel->progs.weft_http_pre_read,
-							      "syscalls", more[i]);
-		if (!pre_links[i]) {
-			weft_err("cannot attach to tracepoint syscalls/%s: %s: mount tracefs at "
-				 "/sys/kernel/tracing",
-				 more[i], strerror(errno));
-			goto out;
-		}
-	}
 	sockops_link = bpf_program__attach_cgroup(skel->progs.weft_http_sockops, cgfd);
 	if (!sockops_link) {
 		weft_err("cannot attach sockops to cgroup %s: %s", cgroup, strerror(errno));
@@ -480,7 +495,7 @@ int main(int argc, char **argv)
 			goto out;
 	}
 
-	if (enrol_existing(skel, emode))
+	if (enrol_existing(skel, emode) || attach_pre_reads(skel, pre_links))
 		goto out;
 	weft_loop_prescan(bpf_map__fd(skel->maps.weft_uncertain));
 	if (weft_rt_start(skel->obj, rb, cgroup, root) ||
@@ -498,7 +513,7 @@ out:
 	if (msg_attached)
 		bpf_prog_detach2(bpf_program__fd(skel->progs.weft_http_msg), sock_map_fd,
 				 BPF_SK_MSG_VERDICT);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		bpf_link__destroy(pre_links[i]);
 	weft_rt_stop();
 	weft_rt_asyncio_stop();
