@@ -5,12 +5,13 @@
 # (the probes attached), (c) weft-http alone (the same front from a copy of
 # the runtime whose record weft-analyze cannot make: no probes, its calls
 # start new traces); the front's CPU per request (user+sys, traps included)
-# in each; when the caller defines `traps_start` also (d) the
-# traps alone: (c) plus empty programs at the rule's uprobe sites. The caller
-# sets RT_NAME and defines `front_start BINARY` (starts the front on
+# in each; when the caller sets TRAPS_BIN and TRAPS_SITES also (d) the traps
+# alone: (c) plus empty programs at the rule's uprobe sites. The caller sets
+# RT_NAME and defines `front_start BINARY` (starts the front on
 # 127.0.0.1:8080 in $cg/$ns, sets FRONT_PID, returns once it answers) and,
-# optionally, `traps_start` (attaches the empty programs to $FRONT_PID, sets
-# TRAPS_PID, returns once they hold; SIGINT detaches them).
+# for (d), after rt_setup, TRAPS_BIN (the binary (c) runs) and TRAPS_SITES
+# (rt_sites: the rule's uprobe sites in it, as bench/uprobe_traps.c takes
+# them).
 set -uo pipefail
 . tests/lib/common.sh
 . tests/integration/http_common.sh
@@ -56,6 +57,28 @@ wrk_n() {
 		'BEGIN {printf "%.1f", (b - a) * 1e6 / hz / (n > 0 ? n : 1)}')
 }
 
+# rt_sites BINARY PYTHON: the uprobe sites of a runtime rule, from BINARY's
+# offsets record (weft-analyze --json, in $T/offsets), as uprobe-traps takes
+# them ([ret:]FILEOFF...): PYTHON reads the record (json.load(sys.stdin) as r)
+# and prints them
+rt_sites() {
+	"$WEFT_BIN/weft-analyze" --json --db "$T/offsets" "$1" | "$PY" -c "import json, sys
+r = json.load(sys.stdin)
+$2"
+}
+
+# (d)'s empty programs at $TRAPS_SITES of $TRAPS_BIN for $FRONT_PID (bench/uprobe_traps.c);
+# sets TRAPS_PID once they hold (SIGINT detaches them)
+traps_start() {
+	local traps=$WEFT_ROOT/build/bench-rt/uprobe-traps
+	[ -x "$traps" ] || { log "build first: make build/bench-rt/uprobe-traps"; exit 1; }
+	# shellcheck disable=SC2086 # one word per site
+	"$traps" "$TRAPS_BIN" "$FRONT_PID" $TRAPS_SITES 2>"$T/traps.log" &
+	TRAPS_PID=$!
+	cleanup_add "kill -9 $TRAPS_PID 2>/dev/null"
+	wait_for 100 grep -q ready "$T/traps.log" || { log "uprobe-traps: $(cat "$T/traps.log")"; exit 1; }
+}
+
 # prog ids of the BPF programs process $1 holds, on one line
 prog_ids() {
 	cat /proc/"$1"/fdinfo/* 2>/dev/null | awk '/^prog_id:/{print $2}' | sort -u | tr '\n' ' '
@@ -98,14 +121,14 @@ weft_run() {
 }
 
 # rt_rounds TAG RULE_BIN RULE_READY ALONE_BIN ALONE_READY: $ROUNDS rounds of
-# (a), (b), (c) and, with traps_start, (d) into $T/res.TAG
+# (a), (b), (c) and, with TRAPS_SITES, (d) into $T/res.TAG
 rt_rounds() {
 	local tag=$1 r b w a t="" cb cw ca ct=""
 	for r in $(seq 1 "$ROUNDS"); do
 		front_start "$2"; wrk_n; front_stop; b=$n cb=$cpu
 		weft_run "$2" "$3" "$tag.$r"; w=$n cw=$cpu
 		weft_run "$4" "$5"; a=$n ca=$cpu
-		if declare -F traps_start >/dev/null; then
+		if [ -n "${TRAPS_SITES:-}" ]; then
 			weft_run "$4" "$5" "$tag.$r.traps" traps; t=$n ct=$cpu
 		fi
 		echo "$b $w $a $t" >>"$T/res.$tag"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The benchmarks' trap floors (bench/tcpopt/ssl_traps.c,
- * bench/asyncio/uprobe_traps.c): hold the empty programs' uprobe links.
+ * bench/uprobe_traps.c): hold the empty programs' uprobe links.
  */
 #ifndef WEFT_BENCH_TRAPS_HOLD_H
 #define WEFT_BENCH_TRAPS_HOLD_H

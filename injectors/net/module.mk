@@ -65,13 +65,13 @@ $(B)/tests/tcpopt_dropfirst.bpf.o: $(B)/bpf/tests/apps/tls/tcpopt_dropfirst.bpf.
 	@mkdir -p $(@D)
 	cp $< $@
 
-# bench/asyncio's floor: empty programs on weft-http's asyncio uprobe sites.
-$(B)/obj/bench/asyncio/uprobe_traps.o: $(B)/bpf/bench/asyncio/uprobe_traps.skel.h
-$(B)/bench-asyncio/uprobe-traps: $(B)/obj/bench/asyncio/uprobe_traps.o $(B)/obj/bench/traps_hold.o
+# bench/asyncio's and bench/node's floor: empty programs on a runtime rule's uprobe sites.
+$(B)/obj/bench/uprobe_traps.o: $(B)/bpf/bench/uprobe_traps.skel.h
+$(B)/bench-rt/uprobe-traps: $(B)/obj/bench/uprobe_traps.o $(B)/obj/bench/traps_hold.o
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBBPF_LIBS)
-TESTS_BIN += $(B)/bench-asyncio/uprobe-traps
-LINT_SOURCES += bench/asyncio/uprobe_traps.c bench/traps_hold.c
+TESTS_BIN += $(B)/bench-rt/uprobe-traps
+LINT_SOURCES += bench/uprobe_traps.c bench/traps_hold.c
 
 # bench/tcpopt's mechanism floor: empty programs on weft-tcpopt's OpenSSL probes.
 $(B)/obj/bench/tcpopt/ssl_traps.o: $(B)/bpf/bench/tcpopt/ssl_traps.skel.h

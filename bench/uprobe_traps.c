@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * uprobe-traps: bench/asyncio's floor. Attaches an empty BPF program at each
- * given file offset of BINARY (the uprobe sites of weft-http's asyncio rule,
- * from the binary's offsets record) for one process, prints "ready" on
+ * uprobe-traps: the runtime-front benchmarks' floor (bench/rtfront.sh's
+ * traps_start, for bench/asyncio/run and bench/node/run). Attaches an
+ * empty BPF program at each given file offset of BINARY (the uprobe sites of
+ * a weft-http runtime rule, from the binary's offsets record) for one
+ * process, as an entry probe, or as a return probe when the offset is
+ * written ret:OFFSET (where the rule uses a uretprobe); prints "ready" on
  * stderr, and detaches on SIGINT/SIGTERM.
  *
- *   uprobe-traps BINARY PID FILEOFF...   (offsets in hex, 0x...)
+ *   uprobe-traps BINARY PID [ret:]FILEOFF...   (offsets in hex, 0x...)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,7 +17,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
-#include "bench/asyncio/uprobe_traps.skel.h"
+#include "bench/uprobe_traps.skel.h"
 #include "bench/traps_hold.h"
 
 #define MAX_SITES 16
@@ -28,7 +31,8 @@ int main(int argc, char **argv)
 	char *end;
 
 	if (argc < 4 || argc - 3 > MAX_SITES) {
-		fprintf(stderr, "usage: uprobe-traps BINARY PID FILEOFF... (at most %d offsets)\n",
+		fprintf(stderr,
+			"usage: uprobe-traps BINARY PID [ret:]FILEOFF... (at most %d offsets)\n",
 			MAX_SITES);
 		return 2;
 	}
@@ -44,14 +48,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (int i = 3; i < argc; i++) {
-		unsigned long off = strtoul(argv[i], &end, 16);
+		bool ret = !strncmp(argv[i], "ret:", 4);
+		unsigned long off = strtoul(argv[i] + (ret ? 4 : 0), &end, 16);
 
 		if (*end || !off) {
-			fprintf(stderr, "uprobe-traps: bad file offset '%s': give it in hex\n",
+			fprintf(stderr,
+				"uprobe-traps: bad file offset '%s': give it in hex (ret:0x... for "
+				"a return probe)\n",
 				argv[i]);
 			goto out;
 		}
-		links[n] = bpf_program__attach_uprobe(skel->progs.weft_bench_rt_trap, false, pid,
+		links[n] = bpf_program__attach_uprobe(skel->progs.weft_bench_rt_trap, ret, pid,
 						      argv[1], off);
 		if (!links[n]) {
 			fprintf(stderr, "uprobe-traps: cannot attach at %s in %s for pid %d: %s\n",
