@@ -69,6 +69,9 @@ struct weft_py_layout {
 	__u32 mode;		/* PY_MODE_*: how a Context's address loses its old tie */
 	__u32 epoch;		/* bumped by the probes when a new Context's address was not
 				 * read (PY_MODE_ALLOC): every older tie is void */
+	__s32 open;		/* counted by the probes: tied connections nothing was written
+				 * to yet (py_conns); 0: no tie can name a request */
+	__u32 _pad;
 };
 
 /* weft_py_layout.mode */

@@ -75,7 +75,9 @@ struct py_tie {
 	__u64 reader;	/* the thread that built its transport (its loop) */
 	__u64 at_ns;	/* when (bpf_ktime_get_ns) */
 	__u64 req_ns;	/* bound to the request read at this time (start_ns); 0: connection-level */
-	__u32 shared;	/* the context built transports of two connections: it names none */
+	__u32 shared;	/* not 0: it names none: 1 the context built transports of two
+			 * connections; 2 (connection-level) its connection's first
+			 * request is behind it (py_first_only is false for good) */
 	__u32 epoch;	/* the layout's epoch when made (weft_py_layout.epoch) */
 };
 
@@ -199,6 +201,17 @@ static __always_inline bool py_first_only(const struct py_tie *t, __u32 tgid)
 	return c && c->ino == t->ino && !c->answered && c->reads <= 1;
 }
 
+/*
+ * Count n in the process's open connections (weft_py_layout.open). Off by
+ * some only when two threads answer one connection at once, or an entry
+ * leaves the LRU map unanswered: too few costs ties (py_write then skips
+ * the context's tie: a new trace), too many only the skip; never a wrong tie.
+ */
+static __always_inline void py_open(const struct weft_py_layout *l, __s32 n)
+{
+	__sync_fetch_and_add(&((struct weft_py_layout *)l)->open, n);
+}
+
 /* The request owed on t's connection, read after its tie, or NULL. */
 static __always_inline struct weft_server_ctx *py_owed(const struct py_tie *t)
 {
@@ -207,19 +220,57 @@ static __always_inline struct weft_server_ctx *py_owed(const struct py_tie *t)
 	return s && s->start_ns >= t->at_ns ? s : NULL;
 }
 
+/*
+ * Sockets accepted by target processes, until their transport's getsockname
+ * ties them: the only getsockname calls worth the walk of the thread list
+ * and the frame checks below (most are of connections the process made).
+ * Only a filter: the checks decide.
+ */
+WEFT_LRU_HASH(struct py_conn_key, __u8, 4096) py_accepted SEC(".maps");
+
+static __always_inline void py_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct py_conn_key k = { .tgid = id >> 32, .fd = (__s32)ctx->ret };
+	__u8 one = 1;
+
+	/* task_targeted, not py_layout: the layout is recorded after the
+	 * tracepoints are attached, and a connection accepted in between is
+	 * tied if its transport is built after */
+	if (ctx->ret >= 0 && task_targeted(id))
+		bpf_map_update_elem(&py_accepted, &k, &one, BPF_ANY);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int weft_py_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	py_accept(ctx);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int weft_py_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	py_accept(ctx);
+	return 0;
+}
+
 SEC("tracepoint/syscalls/sys_enter_getsockname")
 int weft_py_getsockname(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid(), ts, fr, ctxp;
-	const struct weft_py_layout *l = py_layout(id);
+	const struct weft_py_layout *l;
 	struct py_ctx_key k = { .tgid = id >> 32 };
 	struct py_tie t = { .fd = (__s32)ctx->args[0], .reader = id };
 	struct py_conn_key ck = { .tgid = id >> 32, .fd = t.fd };
-	struct py_conn c = {};
+	struct py_conn c = {}, *old_c;
 	struct py_tie *old;
 	/* on the stack: constant arrays in .rodata get BTF the kernel refuses */
 	char init[] = PY_TRANSPORT_INIT, accept[] = PY_ACCEPT_TASK;
 
+	if (!bpf_map_lookup_elem(&py_accepted, &ck))
+		return 0;	/* not an accepted socket: the common case, one lookup */
+	l = py_layout(id);
 	if (!l || !task_targeted(id))
 		return 0;
 	ts = py_tstate(l, (__u32)id);
@@ -241,7 +292,13 @@ int weft_py_getsockname(struct trace_event_raw_sys_enter *ctx)
 	k.ctx = ctxp;
 	t.at_ns = bpf_ktime_get_ns();
 	c.ino = t.ino;
-	bpf_map_update_elem(&py_conns, &ck, &c, BPF_ANY);
+	bpf_map_delete_elem(&py_accepted, &ck);	/* its transport is built */
+	old_c = bpf_map_lookup_elem(&py_conns, &ck);
+	if (old_c && !old_c->answered)
+		py_open(l, -1);	/* an earlier connection on fd, never answered */
+	if (bpf_map_update_elem(&py_conns, &ck, &c, BPF_ANY))
+		return 0;
+	py_open(l, 1);
 	/* the accept task's context is its own, unless a task factory shares one */
 	old = bpf_map_lookup_elem(&py_ctx, &k);
 	if (old && py_tie_live(old, l) && (old->fd != t.fd || old->ino != t.ino)) {
@@ -394,6 +451,8 @@ int weft_py_copy(struct pt_regs *regs)
 		pass = py_ptr(ts, l, PY_TS_CONTEXT) == ctxp;
 		if (pass && !child.req_ns) {
 			pass = py_first_only(t, k.tgid); /* after its first request: none named */
+			if (!pass)
+				t->shared = 2;	/* for good: later copies skip the reads */
 			s = pass ? py_owed(t) : NULL;
 			if (s)
 				child.req_ns = s->start_ns;
@@ -563,13 +622,23 @@ static __always_inline int py_write(__s32 fd)
 	if (!l || fd < 0)
 		return 0;
 	c = bpf_map_lookup_elem(&py_conns, &ck);
-	if (c && c->ino == py_fd_ino(fd))
+	if (c && !c->answered && c->ino == py_fd_ino(fd)) {
 		c->answered = 1;	/* a response (or anything) on a tied connection */
+		py_open(l, -1);
+	}
+	if (l->open <= 0) {
+		/* every tied connection was written to: a connection-level tie
+		 * names nothing (py_first_only), and a request-bound one's request
+		 * was answered (its status line written): no walk of the thread list */
+		weft_rt_tie_clear(k.tgid, fd);
+		return 0;
+	}
 	ts = py_tstate(l, (__u32)id);
 	k.ctx = py_ptr(ts, l, PY_TS_CONTEXT);
 	t = k.ctx ? bpf_map_lookup_elem(&py_ctx, &k) : NULL;
-	if (!t || !py_tie_live(t, l) || t->shared || t->fd == fd || py_fd_ino(t->fd) != t->ino ||
-	    (!t->req_ns && !py_first_only(t, k.tgid)))
+	if (t && !t->shared && !t->req_ns && !py_first_only(t, k.tgid))
+		t->shared = 2;	/* its connection's first request is behind it, for good */
+	if (!t || !py_tie_live(t, l) || t->shared || t->fd == fd || py_fd_ino(t->fd) != t->ino)
 		weft_rt_tie_clear(k.tgid, fd);
 	else if (t->reader != id && py_snap(t, k.tgid, fd))
 		weft_rt_tie_snap(k.tgid, fd, t->req_ns); /* another thread: a checked copy */
@@ -585,12 +654,10 @@ static __always_inline int py_read(__s32 fd)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct py_conn_key ck = { .tgid = id >> 32, .fd = fd };
-	struct py_conn *c;
+	struct py_conn *c = bpf_map_lookup_elem(&py_conns, &ck);	/* most fds: none */
 
-	if (!py_layout(id))
-		return 0;
-	c = bpf_map_lookup_elem(&py_conns, &ck);
-	if (c && c->ino == py_fd_ino(fd))
+	/* past 1, the count is moot */
+	if (c && c->reads <= 1 && py_layout(id) && c->ino == py_fd_ino(fd))
 		__sync_fetch_and_add(&c->reads, 1);
 	return 0;
 }

@@ -127,7 +127,8 @@ static __always_inline void weft_rt_tie_clear(__u32 tgid, __s32 fd)
 {
 	struct weft_rt_key k = { .tgid = tgid, .fd = fd };
 
-	bpf_map_delete_elem(&weft_rt_ties, &k);
+	if (bpf_map_lookup_elem(&weft_rt_ties, &k))	/* lockless; most fds have none */
+		bpf_map_delete_elem(&weft_rt_ties, &k);
 }
 
 /* Tie (tgid, fd) to the request with SERVER span span_id owed on connection conn. */

@@ -20,7 +20,7 @@
 
 #define MAX_PROCS 256
 #define MAX_WARNED 64
-#define PY_NTRACEPOINTS 9
+#define PY_NTRACEPOINTS 11
 
 /*
  * The copy site, GC_New's return (freelist empty), then either the Context
@@ -82,9 +82,9 @@ static struct {
  * read and write of every task for nothing.
  */
 static const char *const tracepoints[PY_NTRACEPOINTS] = {
-    "weft_py_getsockname", "weft_py_read",    "weft_py_recvfrom",
-    "weft_py_readv",	   "weft_py_recvmsg", "weft_py_write",
-    "weft_py_sendto",	   "weft_py_writev",  "weft_py_sendmsg",
+    "weft_py_accept4",	"weft_py_accept", "weft_py_getsockname", "weft_py_read",
+    "weft_py_recvfrom", "weft_py_readv",  "weft_py_recvmsg",	 "weft_py_write",
+    "weft_py_sendto",	"weft_py_writev", "weft_py_sendmsg",
 };
 
 void weft_rt_asyncio_prepare(struct bpf_object *obj)
