@@ -58,8 +58,9 @@ int main(int argc, char **argv)
 				argv[i]);
 			goto out;
 		}
-		links[n] = bpf_program__attach_uprobe(skel->progs.weft_bench_rt_trap, ret, pid,
-						      argv[1], off);
+		links[n] = bpf_program__attach_uprobe(ret ? skel->progs.weft_bench_rt_trap_ret
+							  : skel->progs.weft_bench_rt_trap,
+						      ret, pid, argv[1], off);
 		if (!links[n]) {
 			fprintf(stderr, "uprobe-traps: cannot attach at %s in %s for pid %d: %s\n",
 				argv[i], argv[1], pid, strerror(errno));
