@@ -203,9 +203,11 @@ static __always_inline bool py_first_only(const struct py_tie *t, __u32 tgid)
 
 /*
  * Count n in the process's open connections (weft_py_layout.open). Off by
- * some only when two threads answer one connection at once, or an entry
- * leaves the LRU map unanswered: too few costs ties (py_write then skips
- * the context's tie: a new trace), too many only the skip; never a wrong tie.
+ * some only when two threads answer one connection at once (too few), or a
+ * connection is closed unanswered (too many, until a new connection takes
+ * its fd) or leaves the LRU map unanswered (too many): too few costs ties
+ * (py_write then skips the context's tie: a new trace), too many only the
+ * skip; never a wrong tie.
  */
 static __always_inline void py_open(const struct weft_py_layout *l, __s32 n)
 {
