@@ -295,16 +295,32 @@ static __always_inline int node_wrap(const struct weft_rt_layout *l, __u64 self,
 	return 0;
 }
 
-SEC("uprobe")
-int BPF_UPROBE(weft_node_reset, __u64 self)
+/* An entry probe of a targeted thread: keep the argument its return probe needs. */
+static __always_inline void node_arg_keep(__u64 arg)
 {
 	struct node_task *t;
 
 	if (!task_targeted(bpf_get_current_pid_tgid()))
-		return 0;
+		return;
 	t = weft_task_state(&node_tasks, true);
 	if (t)
-		t->arg = self;
+		t->arg = arg;
+}
+
+/* The argument the entry probe kept (0: none), taken. */
+static __always_inline __u64 node_arg_take(struct node_task *t)
+{
+	__u64 arg = t ? t->arg : 0;
+
+	if (arg)
+		t->arg = 0;
+	return arg;
+}
+
+SEC("uprobe")
+int BPF_UPROBE(weft_node_reset, __u64 self)
+{
+	node_arg_keep(self);
 	return 0;
 }
 
@@ -318,10 +334,9 @@ int BPF_URETPROBE(weft_node_reset_ret)
 	struct node_req r;
 	int got;
 
-	if (!t || !t->arg)
+	self = node_arg_take(t);
+	if (!self)
 		return 0;
-	self = t->arg;
-	t->arg = 0;
 	l = weft_rt_layout(ctx);
 	if (!l || !node_off_ok(l, NODE_REALM_ENV) || node_wrap(l, self, &realm, ids) || !realm ||
 	    bpf_probe_read_user(&env, 8, (void *)(realm + l->off[NODE_REALM_ENV])) || !env ||
@@ -341,13 +356,7 @@ int BPF_URETPROBE(weft_node_reset_ret)
 SEC("uprobe")
 int BPF_UPROBE(weft_node_accept, __u64 server, __u64 client)
 {
-	struct node_task *t;
-
-	if (!task_targeted(bpf_get_current_pid_tgid()))
-		return 0;
-	t = weft_task_state(&node_tasks, true);
-	if (t)
-		t->arg = client;
+	node_arg_keep(client);
 	return 0;
 }
 
@@ -362,10 +371,9 @@ int BPF_URETPROBE(weft_node_accept_ret, int rc)
 	struct node_conn c = {};
 	__s32 fd = -1;
 
-	if (!t || !t->arg)
+	client = node_arg_take(t);
+	if (!client)
 		return 0;
-	client = t->arg;
-	t->arg = 0;
 	l = weft_rt_layout(ctx);
 	if (rc || !l || !node_off_ok(l, NODE_UV_DATA) || !node_off_ok(l, NODE_UV_FD) ||
 	    !node_off_ok(l, NODE_ASYNC_ID))
