@@ -6,19 +6,24 @@
  * by a SETTINGS frame header. From then on the frames it reads and writes are
  * followed across reads and writes (a frame header may be cut anywhere):
  *   - the payload of each request HEADERS frame (odd stream) and of each
- *     CONTINUATION frame goes to user space (h2s_events) in pieces of at most
- *     WEFT_H2S_PIECE_MAX bytes, as the reads bring it (a frame may be cut
- *     anywhere too): user space joins the pieces into header blocks and
- *     decodes HPACK (injectors/net/h2_server.c);
+ *     CONTINUATION frame read, and of each HEADERS, PUSH_PROMISE and
+ *     CONTINUATION frame written (the server's own HPACK context: response
+ *     headers and trailers), goes to user space (h2s_events) in pieces of at
+ *     most WEFT_H2S_PIECE_MAX bytes, as the reads and writes bring it (a frame
+ *     may be cut anywhere too), numbered per direction: user space joins the
+ *     pieces into header blocks and decodes HPACK, one context per direction
+ *     (injectors/net/h2_server.c);
  *   - END_STREAM on a HEADERS or DATA frame the server writes on a client
  *     stream ends that stream's SERVER span. The server's writes are followed
  *     from the connection's first written byte (a SETTINGS frame: the server
  *     may speak before it reads the preface), over up to H2S_IOV iovecs.
- * A read or write that cannot be followed (more than H2S_IOV iovecs with
- * bytes, more steps than walked, a full ring buffer) is reported lost and
- * that direction is no longer followed on the connection: user space then
- * trusts neither its HPACK table nor its open streams. Needs bpf_loop (5.17):
- * without it HTTP/2 servers are not followed.
+ * A piece the ring buffer has no room for is skipped (counted) and its number
+ * with it: the frames are still followed, user space sees the gap and stops
+ * trusting that direction's HPACK table. A read or write that cannot be
+ * followed (more than H2S_IOV iovecs with bytes, more steps than walked) is
+ * reported lost and that direction is no longer followed on the connection:
+ * user space then trusts neither its HPACK table nor its open streams. Needs
+ * bpf_loop (5.17): without it HTTP/2 servers are not followed.
  */
 #ifndef WEFT_HTTP2_SRV_BPF_H
 #define WEFT_HTTP2_SRV_BPF_H
@@ -26,6 +31,7 @@
 #define H2S_DATA	 0x0
 #define H2S_HEADERS	 0x1
 #define H2S_SETTINGS	 0x4
+#define H2S_PUSH_PROMISE 0x5
 #define H2S_CONTINUATION 0x9
 #define H2S_END_STREAM	 0x01
 #define H2S_END_HEADERS	 0x04
@@ -40,10 +46,11 @@ struct h2s_dir {
 	__u8 hdr[9];	/* the frame header being collected */
 	__u8 hdr_n;
 	__u8 ok;	/* followed */
-	__u8 blk;	/* reads: the current frame carries a request header block */
+	__u8 blk;	/* the current frame carries a header block followed here */
 	__u8 type;
 	__u8 flags;
 	__u8 _pad[2];
+	__u32 seq;	/* pieces of this direction so far (handed over or not) */
 };
 
 struct h2s_conn {
@@ -58,6 +65,8 @@ struct h2s_conn {
 
 WEFT_LRU_HASH(struct fd_key, struct h2s_conn, 16384) h2s_conns SEC(".maps");
 WEFT_RINGBUF(1 << 20) h2s_events SEC(".maps");
+/* A piece is put together here and copied into h2s_events at its own size. */
+WEFT_PERCPU_ARRAY(struct weft_h2s_block, 1) h2s_scratch SEC(".maps");
 
 /* A write of a target thread to an HTTP/2 server connection, until its exit. */
 struct h2s_wr {
@@ -89,12 +98,12 @@ struct h2s_walk {
 			 * read the bytes before the write returns) */
 	__u8 out;	/* the server's writes */
 	__u8 not_h2;	/* the preface was not followed by SETTINGS */
-	__u8 lost;	/* a piece could not be handed over */
+	__u8 lost;	/* the walk cannot follow the bytes (the preface not in the first iovec) */
 };
 
-/* An event of this kind at time ts (bpf_ktime_get_ns). */
+/* An event of this kind at time ts (bpf_ktime_get_ns); type: the frame's, for WEFT_H2S_END. */
 static __always_inline void h2s_emit_at(const struct fd_key *fk, __u64 conn, __u8 kind, __u32 sid,
-					__u64 ts)
+					__u64 ts, __u8 type)
 {
 	struct weft_h2s_event *e = bpf_ringbuf_reserve(&h2s_events, sizeof(*e), 0);
 	__u64 id = bpf_get_current_pid_tgid();
@@ -111,32 +120,34 @@ static __always_inline void h2s_emit_at(const struct fd_key *fk, __u64 conn, __u
 	e->fd = fk->fd;
 	e->sid = sid;
 	e->kind = kind;
+	e->type = type;
 	if (kind == WEFT_H2S_LOST_IN || kind == WEFT_H2S_LOST_OUT)
 		count(WH_H2S_LOST);
-	bpf_ringbuf_submit(e, 0);
+	weft_rb_submit(&h2s_events, e);	/* the reader is woken in bursts (weft_ringbuf.h) */
 }
 
 static __always_inline void h2s_emit(const struct fd_key *fk, __u64 conn, __u8 kind, __u32 sid)
 {
-	h2s_emit_at(fk, conn, kind, sid, bpf_ktime_get_ns());
+	h2s_emit_at(fk, conn, kind, sid, bpf_ktime_get_ns(), 0);
 }
 
 /*
  * k (at most WEFT_H2S_PIECE_MAX) payload bytes of the current header block
- * frame at the walk's position: to user space. False when they could not be
- * handed over (the reads are no longer followed).
+ * frame at the walk's position: to user space, numbered. A piece that cannot
+ * be handed over is counted and its number skipped (user space sees the gap).
  */
-static __always_inline bool h2s_piece(struct h2s_walk *w, struct h2s_dir *d, __u32 k)
+static __always_inline void h2s_piece(struct h2s_walk *w, struct h2s_dir *d, __u32 k)
 {
-	struct weft_h2s_block *b = bpf_ringbuf_reserve(&h2s_events, sizeof(*b), 0);
-	__u32 l = k;
+	__u32 zero = 0, l = k, seq = d->seq++;
+	struct weft_h2s_block *b = bpf_map_lookup_elem(&h2s_scratch, &zero);
 
 	if (!b) {
-		count(WH_ERRORS);
-		return false;
+		count(WH_H2S_PIECE_LOST);
+		return;
 	}
 	b->h.conn = w->c->conn;
-	b->h.ts = bpf_ktime_get_ns();
+	/* written pieces: the write's entry (trailers end a span there) */
+	b->h.ts = w->out ? w->ts : bpf_ktime_get_ns();
 	b->h.tgid = w->fk->tgid;
 	b->h.tid = (__u32)bpf_get_current_pid_tgid();
 	b->h.fd = w->fk->fd;
@@ -144,10 +155,12 @@ static __always_inline bool h2s_piece(struct h2s_walk *w, struct h2s_dir *d, __u
 	b->h.len = l;
 	b->h.off = d->len - d->left;
 	b->h.frame_len = d->len;
-	b->h.kind = WEFT_H2S_PIECE;
+	b->h.seq = seq;
+	b->h.kind = w->out ? WEFT_H2S_PIECE_OUT : WEFT_H2S_PIECE;
 	b->h.type = d->type;
 	b->h.flags = d->flags;
 	b->h._pad = 0;
+	b->h._pad2 = 0;
 	__builtin_memset(&b->local, 0, sizeof(b->local));
 	__builtin_memset(&b->peer, 0, sizeof(b->peer));
 	if (w->sk && b->h.off == 0)
@@ -155,12 +168,9 @@ static __always_inline bool h2s_piece(struct h2s_walk *w, struct h2s_dir *d, __u
 	weft_barrier_var(l);
 	l &= 2 * WEFT_H2S_PIECE_MAX - 1;
 	if (l > WEFT_H2S_PIECE_MAX ||
-	    (l && bpf_probe_read_user(b->block, l, (void *)(w->ubuf + w->pos)))) {
-		bpf_ringbuf_discard(b, 0);
-		return false;
-	}
-	bpf_ringbuf_submit(b, 0);
-	return true;
+	    (l && bpf_probe_read_user(b->block, l, (void *)(w->ubuf + w->pos))) ||
+	    weft_rb_output(&h2s_events, b, offsetof(struct weft_h2s_block, block) + l))
+		count(WH_H2S_PIECE_LOST);
 }
 
 /* Iovec mode: move to the next iovec; false when there is none to follow. */
@@ -199,10 +209,7 @@ static long h2s_frame_cb(__u32 i, void *data)
 		if (d->blk) {
 			if (k > WEFT_H2S_PIECE_MAX)
 				k = WEFT_H2S_PIECE_MAX;
-			if (!h2s_piece(w, d, k)) {
-				w->lost = 1;
-				return 1;
-			}
+			h2s_piece(w, d, k);
 		}
 		d->left -= k;
 		w->pos += k;
@@ -243,10 +250,11 @@ static long h2s_frame_cb(__u32 i, void *data)
 	if (w->out) {
 		if ((type == H2S_DATA || type == H2S_HEADERS) && (flags & H2S_END_STREAM) &&
 		    (sid & 1))
-			h2s_emit_at(w->fk, w->c->conn, WEFT_H2S_END, sid, w->ts);
-		return 0;
-	}
-	if (w->c->need_settings) {
+			h2s_emit_at(w->fk, w->c->conn, WEFT_H2S_END, sid, w->ts, type);
+		/* every block the server's HPACK encoder made */
+		d->blk = type == H2S_HEADERS || type == H2S_PUSH_PROMISE ||
+			 type == H2S_CONTINUATION;
+	} else if (w->c->need_settings) {
 		if (type != H2S_SETTINGS || (flags & 1) || sid || len % 6) {
 			w->not_h2 = 1;
 			return 1;
@@ -256,15 +264,12 @@ static long h2s_frame_cb(__u32 i, void *data)
 		count(WH_H2S_CONNS);
 		h2s_emit(w->fk, w->c->conn, WEFT_H2S_OPEN, 0);
 		return 0;
+	} else {
+		d->blk = (type == H2S_HEADERS && (sid & 1)) || type == H2S_CONTINUATION;
 	}
-	if ((type == H2S_HEADERS && (sid & 1)) || type == H2S_CONTINUATION) {
-		d->blk = 1;
-		/* an empty frame still says where a block ends */
-		if (!len && !h2s_piece(w, d, 0)) {
-			w->lost = 1;
-			return 1;
-		}
-	}
+	/* an empty frame still says where a block ends */
+	if (d->blk && !len)
+		h2s_piece(w, d, 0);
 	return 0;
 }
 

@@ -32,13 +32,15 @@ enum weft_http_counter {
 	WH_H2_UNSURE,		/* HTTP/2 request left alone: a dynamic-table entry might be traceparent */
 	WH_H2S_CONNS,		/* incoming connections confirmed HTTP/2 (preface, then SETTINGS read) */
 	WH_H2S_LOST,		/* incoming HTTP/2 connections whose reads or writes could not be
-				 * followed (more frames or iovecs than walked, ring buffer full) */
+				 * followed (more frames or iovecs than walked) */
 	WH_H2_GO_NONE,		/* HTTP/2 request of a weft-go process left alone: weft-go
 				 * published no context for that connection and stream */
 	WH_PRE_CONNS,		/* outgoing connections enrolled at start (established before) */
 	WH_PRE_SRV_CONNS,	/* incoming connections marked at start (established before) */
 	WH_PRE_LEFT,		/* sends and requests on them left alone: no certain boundary yet */
 	WH_PRE_CERTAIN,		/* ... that reached a certain message boundary: followed from there */
+	WH_H2S_PIECE_LOST,	/* HTTP/2 server header block pieces not handed over (ring buffer
+				 * full): that direction's HPACK table is uncertain from then on */
 	WH_NCOUNTERS,
 };
 
@@ -52,12 +54,14 @@ struct weft_http_notice {
  * h2s_events, in the order the server process read and wrote them.
  */
 enum weft_h2s_kind {
-	WEFT_H2S_OPEN = 1,	/* preface + SETTINGS read: a new connection (new HPACK context) */
+	WEFT_H2S_OPEN = 1,	/* preface + SETTINGS read: a new connection (new HPACK contexts) */
 	WEFT_H2S_PIECE,		/* payload bytes of a request HEADERS or a CONTINUATION frame
-				 * (struct weft_h2s_block; a frame's pieces come in order) */
-	WEFT_H2S_END,		/* the server wrote END_STREAM on stream sid */
+				 * read (struct weft_h2s_block; a frame's pieces come in order) */
+	WEFT_H2S_END,		/* the server wrote END_STREAM on stream sid (type: the frame's) */
 	WEFT_H2S_LOST_IN,	/* the server's reads can no longer be followed */
 	WEFT_H2S_LOST_OUT,	/* the server's writes can no longer be followed */
+	WEFT_H2S_PIECE_OUT,	/* payload bytes of a HEADERS, PUSH_PROMISE or CONTINUATION frame
+				 * the server wrote (struct weft_h2s_block; ts: the write's entry) */
 };
 
 #define WEFT_H2S_PIECE_MAX 4096	/* payload bytes in one piece (power of two) */
@@ -72,10 +76,12 @@ struct weft_h2s_event {
 	__u32 len;		/* WEFT_H2S_PIECE: payload bytes in block[] */
 	__u32 off;		/* ... their offset in the frame's payload */
 	__u32 frame_len;	/* ... the frame's payload length */
+	__u32 seq;		/* pieces: the direction's piece number (a gap: pieces were lost) */
 	__u8 kind;		/* enum weft_h2s_kind */
-	__u8 type;		/* the frame's type (HEADERS, CONTINUATION) */
-	__u8 flags;		/* its flags (END_HEADERS, PADDED, PRIORITY) */
+	__u8 type;		/* the frame's type (HEADERS, CONTINUATION, PUSH_PROMISE) */
+	__u8 flags;		/* its flags (END_STREAM, END_HEADERS, PADDED, PRIORITY) */
 	__u8 _pad;
+	__u32 _pad2;
 };
 
 struct weft_h2s_block {
