@@ -258,6 +258,9 @@ void weft_span_view_build(struct weft_span_view *v, const struct weft_span_event
 
 	if (ev->status && !(ev->flags & WEFT_SPAN_RPC_STATUS))
 		add_int(v, "http.response.status_code", ev->status);
+	else if ((ev->flags & WEFT_SPAN_RPC_STATUS) && (ev->flags & WEFT_SPAN_HTTP_STATUS) &&
+		 ev->http_status)
+		add_int(v, "http.response.status_code", ev->http_status);
 
 	if (server) {
 		if (v->host[0])

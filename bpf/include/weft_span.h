@@ -46,6 +46,7 @@ enum weft_injector {
 #define WEFT_SPAN_WRITTEN	0x02	/* a traceparent was written into the request */
 #define WEFT_SPAN_RPC_STATUS	0x04	/* status holds the gRPC status code (proto GRPC) */
 #define WEFT_SPAN_APP_CONTEXT	0x08	/* the app sent its own traceparent: the callee continues it */
+#define WEFT_SPAN_HTTP_STATUS	0x10	/* http_status holds the HTTP status beside a gRPC one */
 
 #define WEFT_METHOD_MAX		16
 #define WEFT_PATH_MAX		128
@@ -76,7 +77,8 @@ struct weft_span_event {
 	__u8 host_len;
 	__u16 path_len;
 	__u16 tracestate_len;		/* bytes of tracestate, 0: none */
-	__u16 _pad;
+	__u16 http_status;		/* WEFT_SPAN_HTTP_STATUS: the response's HTTP status when
+					 * status holds the gRPC one */
 	struct weft_sockaddr local;
 	struct weft_sockaddr peer;
 	char method[WEFT_METHOD_MAX];
