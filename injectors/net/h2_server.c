@@ -2,25 +2,36 @@
 /*
  * weft-http: SERVER spans of cleartext HTTP/2 servers (docs/weft-http.md,
  * "Cleartext HTTP/2 and gRPC"). bpf/net/http2_srv.bpf.h hands over, in the
- * order the server process read and wrote them, the payload pieces of request
- * HEADERS and CONTINUATION frames, each END_STREAM the server wrote, and what
- * it could not follow; the pieces are joined into header blocks here.
+ * order the server process read and wrote them, the payload pieces of the
+ * header blocks the server read (request HEADERS, CONTINUATION) and wrote
+ * (HEADERS, PUSH_PROMISE, CONTINUATION: response headers and trailers), each
+ * END_STREAM the server wrote, and what it could not follow; the pieces are
+ * joined into header blocks here, per direction.
  *
- * Each connection has its own HPACK inflater (libnghttp2: static table,
- * Huffman, the dynamic table fed by every block of the connection in order).
- * Once a block of the connection was missed, or a block did not decode, the
- * table is uncertain: from then on a block is decoded with an empty table of
- * its own, so a field that refers to an earlier block's entry fails the
- * decode and the stream gets no span (counted); only fields that are literal
- * or in the static table are read.
+ * Each direction of a connection has its own HPACK inflater (libnghttp2:
+ * static table, Huffman, the dynamic table fed by every block of that
+ * direction in order): the client's encoder for what the server reads, the
+ * server's own encoder for what it writes. Once a block of a direction was
+ * missed (a gap in the pieces' numbers, a piece out of place) or did not
+ * decode, that direction's table is uncertain: from then on each of its
+ * blocks is decoded with an empty table of its own, so a field that refers to
+ * an earlier block's entry fails to decode (counted); only fields that are
+ * literal, in the static table or entered earlier in the same block are read.
+ * A request block that fails gives its stream no span; a response block that
+ * fails gives the fields before the failure and nothing after it (a status
+ * that is not read is left out, never guessed).
  *
  * A span starts at the read of the request's HEADERS frame, continues its
  * traceparent (and tracestate) when it has exactly one valid traceparent, and
- * ends at the server's END_STREAM on the stream. gRPC (content-type
- * application/grpc...) spans are named by :path; the exporter splits it into
- * rpc.service and rpc.method. The grpc-status trailer is not read.
+ * ends at the server's END_STREAM on the stream (the entry of the write that
+ * carries it). gRPC (content-type application/grpc...) spans are named by
+ * :path; the exporter splits it into rpc.service and rpc.method. The status:
+ * :status of the server's blocks on the stream (http.response.status_code),
+ * and for gRPC grpc-status (rpc.grpc.status_code) of the block that ends the
+ * stream (trailers, or a Trailers-Only response).
  */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +52,8 @@
 #define H2S_TS_JOIN	4096	/* tracestate fields of one block joined */
 #define H2S_BLOCK_LIMIT (1u << 20) /* a larger header block is not decoded: the table is lost */
 #define H2F_HEADERS	 0x1
+#define H2F_PUSH_PROMISE 0x5
+#define H2F_END_STREAM	 0x01
 #define H2F_END_HEADERS	 0x04
 #define H2F_PADDED	 0x08
 #define H2F_PRIORITY	 0x20
@@ -53,7 +66,19 @@ struct h2s_bytes {
 
 struct h2s_stream {
 	uint32_t sid;
+	bool ending;		/* the server wrote HEADERS with END_STREAM: its block decides */
 	struct weft_span_event ev;
+};
+
+/* One direction's HPACK context and the header block being joined. */
+struct h2s_hpack {
+	nghttp2_hd_inflater *inf;
+	bool unsure;			/* a block was missed or failed: the table is not trusted */
+	uint32_t seq;			/* the next piece's number */
+	struct h2s_bytes frame;		/* the current HEADERS/CONTINUATION frame's payload */
+	struct h2s_bytes blk;		/* the header block being joined */
+	bool in_blk;			/* a HEADERS frame without END_HEADERS came */
+	struct weft_h2s_block first;	/* the block's first piece (block[] unused) */
 };
 
 struct h2s_conn {
@@ -61,21 +86,20 @@ struct h2s_conn {
 	uint64_t conn;
 	uint32_t tgid;
 	int32_t fd;
-	nghttp2_hd_inflater *inf;
-	bool unsure;		/* a block was missed or failed: the table is not trusted */
+	struct h2s_hpack in;	/* what the server reads (the client's encoder) */
+	struct h2s_hpack out;	/* what the server writes (its own encoder) */
 	bool out_lost;		/* the server's writes are not followed: spans cannot end */
 	struct h2s_stream *st;
 	size_t nst, cap;
-	struct h2s_bytes frame;		/* the current HEADERS/CONTINUATION frame's payload */
-	struct h2s_bytes blk;		/* the header block being joined */
-	bool in_blk;			/* a HEADERS frame without END_HEADERS was read */
-	struct weft_h2s_block first;	/* the block's first piece (block[] unused) */
 };
 
 struct weft_h2s {
 	struct weft_exporter *exp;
 	struct h2s_conn *b[H2S_BUCKETS];
 	uint64_t spans, lost, unsure, undecoded, unended;
+	/* the server's own blocks: not (wholly) decoded, of them on an uncertain table; gRPC
+	 * spans exported without grpc-status */
+	uint64_t out_undecoded, out_unsure, no_status;
 };
 
 struct weft_h2s *weft_h2s_new(struct weft_exporter *exp)
@@ -92,16 +116,36 @@ static size_t bucket(uint32_t tgid, int32_t fd)
 	return ((size_t)tgid * 31 + (uint32_t)fd) % H2S_BUCKETS;
 }
 
+static void hpack_reset(struct h2s_hpack *d)
+{
+	d->frame.n = d->blk.n = 0;
+	d->in_blk = false;
+	d->seq = 0;
+	if (d->inf)
+		nghttp2_hd_inflate_del(d->inf);
+	d->inf = NULL;
+	d->unsure = false;
+}
+
+/* A new HPACK context (the connection's first block comes next). */
+static void hpack_start(struct h2s_hpack *d)
+{
+	hpack_reset(d);
+	if (nghttp2_hd_inflate_new(&d->inf)) {
+		d->inf = NULL;
+		d->unsure = true;
+	} else {
+		nghttp2_hd_inflate_change_table_size(d->inf, H2S_TABLE_MAX);
+	}
+}
+
 static void conn_reset(struct weft_h2s *h, struct h2s_conn *c)
 {
 	h->unended += c->nst;
 	c->nst = 0;
-	c->frame.n = c->blk.n = 0;
-	c->in_blk = false;
-	if (c->inf)
-		nghttp2_hd_inflate_del(c->inf);
-	c->inf = NULL;
-	c->unsure = c->out_lost = false;
+	hpack_reset(&c->in);
+	hpack_reset(&c->out);
+	c->out_lost = false;
 }
 
 /* The connection (tgid, fd) currently names; create: make it for a new socket. */
@@ -127,12 +171,8 @@ static struct h2s_conn *conn_get(struct weft_h2s *h, const struct weft_h2s_event
 	}
 	conn_reset(h, c);
 	c->conn = e->conn;
-	if (nghttp2_hd_inflate_new(&c->inf)) {
-		c->inf = NULL;
-		c->unsure = true;
-	} else {
-		nghttp2_hd_inflate_change_table_size(c->inf, H2S_TABLE_MAX);
-	}
+	hpack_start(&c->in);
+	hpack_start(&c->out);
 	return c;
 }
 
@@ -147,7 +187,24 @@ struct h2s_fields {
 	char method[WEFT_METHOD_MAX + 1];
 	char path[WEFT_PATH_MAX + 1];
 	size_t method_len, path_len;
+	/* the server's blocks: :status and grpc-status, -1 when absent or invalid */
+	int status, grpc_status;
 };
+
+/* A decimal of 1 to max_digits digits up to 65535, or -1. */
+static int decimal(const nghttp2_nv *nv, size_t max_digits)
+{
+	unsigned v = 0;
+
+	if (!nv->valuelen || nv->valuelen > max_digits)
+		return -1;
+	for (size_t i = 0; i < nv->valuelen; i++) {
+		if (nv->value[i] < '0' || nv->value[i] > '9')
+			return -1;
+		v = v * 10 + (unsigned)(nv->value[i] - '0');
+	}
+	return v <= 65535 ? (int)v : -1;
+}
 
 static bool name_is(const nghttp2_nv *nv, const char *s)
 {
@@ -190,10 +247,17 @@ static void field(struct h2s_fields *f, const nghttp2_nv *nv)
 		f->method_len = nv->valuelen;
 		memcpy(f->method, nv->value,
 		       nv->valuelen < WEFT_METHOD_MAX ? nv->valuelen : WEFT_METHOD_MAX);
+	} else if (name_is(nv, ":status")) {
+		f->status = nv->valuelen == 3 ? decimal(nv, 3) : -1;
+	} else if (name_is(nv, "grpc-status")) {
+		f->grpc_status = decimal(nv, 5);
 	}
 }
 
-/* Decode one whole header block with inf; 0, or -1 when it does not decode. */
+/*
+ * Decode one whole header block with inf; 0, or -1 when it does not decode
+ * (the fields emitted before the failure are in f).
+ */
 static int inflate_block(nghttp2_hd_inflater *inf, const uint8_t *in, size_t len,
 			 struct h2s_fields *f)
 {
@@ -252,6 +316,25 @@ static bool fragment_of(const struct h2s_bytes *f, uint8_t flags, const uint8_t 
 	}
 	if (flags & H2F_PRIORITY)
 		off += 5;
+	if (off + pad > f->n)
+		return false;
+	*p = f->p + off;
+	*n = f->n - off - pad;
+	return true;
+}
+
+/* The header block fragment of a PUSH_PROMISE frame's payload: after the promised stream. */
+static bool promise_fragment_of(const struct h2s_bytes *f, uint8_t flags, const uint8_t **p,
+				size_t *n)
+{
+	size_t pad = 0, off = 4;
+
+	if (flags & H2F_PADDED) {
+		if (f->n < 1)
+			return false;
+		pad = f->p[0];
+		off++;
+	}
 	if (off + pad > f->n)
 		return false;
 	*p = f->p + off;
@@ -333,37 +416,96 @@ static void span_start(struct weft_h2s *h, struct h2s_conn *c, const struct weft
 		ev->truncated |= WEFT_TRUNC_PATH;
 }
 
-/* The table can no longer be trusted; the block being joined is dropped. */
-static void lose_table(struct weft_h2s *h, struct h2s_conn *c)
+/* A span's end: exported with what the server's blocks said. */
+static void span_end(struct weft_h2s *h, struct h2s_conn *c, struct h2s_stream *s, uint64_t ts)
 {
-	if (c->in_blk || c->frame.n)
-		h->undecoded++;
-	c->unsure = true;
-	c->in_blk = false;
-	c->frame.n = c->blk.n = 0;
+	s->ev.end_ns = ts;
+	if (s->ev.proto == WEFT_PROTO_GRPC && !(s->ev.flags & WEFT_SPAN_RPC_STATUS))
+		h->no_status++;
+	if (!(s->ev.flags & WEFT_SPAN_RPC_STATUS) && (s->ev.flags & WEFT_SPAN_HTTP_STATUS)) {
+		/* no gRPC status: status is the HTTP one (the exporter's HTTP rules) */
+		s->ev.status = s->ev.http_status;
+		s->ev.flags &= (uint8_t)~WEFT_SPAN_HTTP_STATUS;
+		s->ev.http_status = 0;
+	}
+	if (!weft_exporter_submit(h->exp, &s->ev))
+		h->spans++;
+	stream_drop(c, s);
 }
 
-/* A whole header block, its first piece in c->first: decode, start the span. */
-static void on_block(struct weft_h2s *h, struct h2s_conn *c)
+/*
+ * The server's block that ends them was missed: streams whose END_STREAM
+ * HEADERS were written end without what the block said (but stream keep, 0:
+ * none, whose block begins with the piece at hand).
+ */
+static void end_ending(struct weft_h2s *h, struct h2s_conn *c, uint32_t keep)
 {
-	const struct weft_h2s_block *b = &c->first;
-	struct h2s_fields f = { 0 };
+	for (size_t i = 0; i < c->nst;)
+		if (c->st[i].ending && c->st[i].sid != keep)
+			span_end(h, c, &c->st[i], c->st[i].ev.end_ns);	/* moves the last to i */
+		else
+			i++;
+}
+
+/*
+ * A direction's table can no longer be trusted; the block being joined is
+ * dropped (keep: a stream whose block begins with the piece at hand, or 0).
+ */
+static void lose_table_but(struct weft_h2s *h, struct h2s_conn *c, struct h2s_hpack *d,
+			   uint32_t keep)
+{
+	if (d->in_blk || d->frame.n) {
+		if (d == &c->out)
+			h->out_undecoded++;
+		else
+			h->undecoded++;
+	}
+	d->unsure = true;
+	d->in_blk = false;
+	d->frame.n = d->blk.n = 0;
+	if (d == &c->out)
+		end_ending(h, c, keep);
+}
+
+static void lose_table(struct weft_h2s *h, struct h2s_conn *c, struct h2s_hpack *d)
+{
+	lose_table_but(h, c, d, 0);
+}
+
+/*
+ * Decode the block joined in d; 0, or -1 when it did not decode wholly (then
+ * f holds the fields before the failure, each certain). An uncertain table
+ * is not used: an empty one decodes the block, so a reference to an earlier
+ * block's entry fails.
+ */
+static int decode(struct h2s_hpack *d, struct h2s_fields *f, bool *unsure)
+{
 	nghttp2_hd_inflater *tmp = NULL;
 	int r = -1;
 
-	if (!c->unsure && c->inf) {
-		r = inflate_block(c->inf, c->blk.p, c->blk.n, &f);
+	*unsure = d->unsure || !d->inf;
+	if (!*unsure) {
+		r = inflate_block(d->inf, d->blk.p, d->blk.n, f);
 		if (r)
-			c->unsure = true;	/* the inflater's state is unknown now */
+			d->unsure = true;	/* the inflater's state is unknown now */
 	} else if (!nghttp2_hd_inflate_new(&tmp)) {
-		/* an empty table: only literal and static fields decode */
-		r = inflate_block(tmp, c->blk.p, c->blk.n, &f);
+		r = inflate_block(tmp, d->blk.p, d->blk.n, f);
 		nghttp2_hd_inflate_del(tmp);
-		if (r)
-			h->unsure++;
 	}
-	if (r) {
+	return r;
+}
+
+/* A whole request header block: decode, start the span. */
+static void on_request_block(struct weft_h2s *h, struct h2s_conn *c)
+{
+	const struct weft_h2s_block *b = &c->in.first;
+	struct h2s_fields f = { .status = -1, .grpc_status = -1 };
+	bool unsure;
+
+	if (decode(&c->in, &f, &unsure)) {
 		h->undecoded++;
+		if (unsure)
+			h->unsure++;
 		return;
 	}
 	if (b->h.type != H2F_HEADERS || stream_find(c, b->h.sid))
@@ -371,61 +513,109 @@ static void on_block(struct weft_h2s *h, struct h2s_conn *c)
 	span_start(h, c, b, &f);
 }
 
-/* A whole HEADERS or CONTINUATION frame's payload is in c->frame. */
-static void on_frame(struct weft_h2s *h, struct h2s_conn *c, const struct weft_h2s_event *e)
+/*
+ * A whole block the server wrote: its :status and grpc-status go to the
+ * stream's span, which ends here when the block's HEADERS carried END_STREAM.
+ */
+static void on_response_block(struct weft_h2s *h, struct h2s_conn *c)
+{
+	const struct weft_h2s_block *b = &c->out.first;
+	struct h2s_fields f = { .status = -1, .grpc_status = -1 };
+	struct h2s_stream *s;
+	bool unsure;
+
+	if (decode(&c->out, &f, &unsure)) {
+		h->out_undecoded++;
+		if (unsure)
+			h->out_unsure++;
+	}
+	if (b->h.type != H2F_HEADERS || !(s = stream_find(c, b->h.sid)))
+		return;	/* a promise (its block only keeps the table), or no span */
+	if (f.status >= 0) {
+		s->ev.http_status = (uint16_t)f.status;
+		s->ev.flags |= WEFT_SPAN_HTTP_STATUS;
+	}
+	/* grpc-status: in the trailers, or the one block of a Trailers-Only response */
+	if (f.grpc_status >= 0 && s->ev.proto == WEFT_PROTO_GRPC &&
+	    (b->h.flags & H2F_END_STREAM)) {
+		s->ev.status = (uint16_t)f.grpc_status;
+		s->ev.flags |= WEFT_SPAN_RPC_STATUS;
+	}
+	if (s->ending || (b->h.flags & H2F_END_STREAM))
+		span_end(h, c, s, s->ending ? s->ev.end_ns : b->h.ts);
+}
+
+/* A whole HEADERS, PUSH_PROMISE or CONTINUATION frame's payload is in d->frame. */
+static void on_frame(struct weft_h2s *h, struct h2s_conn *c, struct h2s_hpack *d,
+		     const struct weft_h2s_event *e)
 {
 	const uint8_t *p;
 	size_t n;
 
-	if (e->type == H2F_HEADERS) {
-		if (c->in_blk || !fragment_of(&c->frame, e->flags, &p, &n)) {
-			lose_table(h, c);
+	if (e->type == H2F_HEADERS || e->type == H2F_PUSH_PROMISE) {
+		if (d->in_blk || !(e->type == H2F_HEADERS
+					   ? fragment_of(&d->frame, e->flags, &p, &n)
+					   : promise_fragment_of(&d->frame, e->flags, &p, &n))) {
+			lose_table(h, c, d);
 			return;
 		}
-		c->blk.n = 0;
-		c->in_blk = true;
+		d->blk.n = 0;
+		d->in_blk = true;
 	} else {
 		/* CONTINUATION: only right after its stream's HEADERS */
-		if (!c->in_blk || e->sid != c->first.h.sid) {
-			lose_table(h, c);
+		if (!d->in_blk || e->sid != d->first.h.sid) {
+			lose_table(h, c, d);
 			return;
 		}
-		p = c->frame.p;
-		n = c->frame.n;
+		p = d->frame.p;
+		n = d->frame.n;
 	}
-	if (n && !bytes_add(&c->blk, p, n)) {
-		lose_table(h, c);
+	if (n && !bytes_add(&d->blk, p, n)) {
+		lose_table(h, c, d);
 		return;
 	}
-	c->frame.n = 0;
+	d->frame.n = 0;
 	if (e->flags & H2F_END_HEADERS) {
-		c->in_blk = false;
-		on_block(h, c);
+		d->in_blk = false;
+		if (d == &c->out)
+			on_response_block(h, c);
+		else
+			on_request_block(h, c);
 	}
 }
 
-static void on_piece(struct weft_h2s *h, const struct weft_h2s_block *b)
+static void on_piece(struct weft_h2s *h, const struct weft_h2s_block *b, bool out)
 {
 	struct h2s_conn *c = conn_get(h, &b->h, false);
+	struct h2s_hpack *d;
+	bool first;
 
 	if (!c)
 		return;
-	if (b->h.len > WEFT_H2S_PIECE_MAX || b->h.off != c->frame.n ||
+	d = out ? &c->out : &c->in;
+	first = b->h.off == 0 && (b->h.type == H2F_HEADERS || b->h.type == H2F_PUSH_PROMISE);
+	if (b->h.seq != d->seq) {
+		/* pieces missed (no room in the ring buffer): whole blocks may be gone */
+		d->seq = b->h.seq;
+		lose_table_but(h, c, d, first ? b->h.sid : 0);
+	}
+	d->seq++;
+	if (b->h.len > WEFT_H2S_PIECE_MAX || b->h.off != d->frame.n ||
 	    b->h.off + b->h.len > b->h.frame_len) {
-		lose_table(h, c);	/* a piece missed: never on a followed connection */
+		lose_table(h, c, d);	/* a piece missed: never on a followed connection */
 		return;
 	}
-	if (b->h.off == 0 && b->h.type == H2F_HEADERS) {
-		c->first.h = b->h;
-		c->first.local = b->local;
-		c->first.peer = b->peer;
+	if (first) {
+		d->first.h = b->h;
+		d->first.local = b->local;
+		d->first.peer = b->peer;
 	}
-	if (b->h.len && !bytes_add(&c->frame, b->block, b->h.len)) {
-		lose_table(h, c);
+	if (b->h.len && !bytes_add(&d->frame, b->block, b->h.len)) {
+		lose_table(h, c, d);
 		return;
 	}
-	if (c->frame.n == b->h.frame_len)
-		on_frame(h, c, &b->h);
+	if (d->frame.n == b->h.frame_len)
+		on_frame(h, c, d, &b->h);
 }
 
 static void on_end(struct weft_h2s *h, const struct weft_h2s_event *e)
@@ -435,10 +625,13 @@ static void on_end(struct weft_h2s *h, const struct weft_h2s_event *e)
 
 	if (!s)
 		return;
-	s->ev.end_ns = e->ts;
-	if (!weft_exporter_submit(h->exp, &s->ev))
-		h->spans++;
-	stream_drop(c, s);
+	if (e->type == H2F_HEADERS) {
+		/* trailers, or a Trailers-Only response: their block comes next */
+		s->ending = true;
+		s->ev.end_ns = e->ts;
+		return;
+	}
+	span_end(h, c, s, e->ts);
 }
 
 int weft_h2s_event(void *ctx, void *data, size_t len)
@@ -454,8 +647,11 @@ int weft_h2s_event(void *ctx, void *data, size_t len)
 		conn_get(h, e, true);
 		break;
 	case WEFT_H2S_PIECE:
-		if (len >= sizeof(struct weft_h2s_block))
-			on_piece(h, data);
+	case WEFT_H2S_PIECE_OUT:
+		/* a piece comes at its own size: the header, then len bytes */
+		if (e->len <= WEFT_H2S_PIECE_MAX &&
+		    len >= offsetof(struct weft_h2s_block, block) + e->len)
+			on_piece(h, data, e->kind == WEFT_H2S_PIECE_OUT);
 		break;
 	case WEFT_H2S_END:
 		on_end(h, e);
@@ -464,11 +660,12 @@ int weft_h2s_event(void *ctx, void *data, size_t len)
 		h->lost++;
 		c = conn_get(h, e, false);
 		if (c)
-			lose_table(h, c);
+			lose_table(h, c, &c->in);
 		break;
 	case WEFT_H2S_LOST_OUT:
 		c = conn_get(h, e, false);
 		if (c) {
+			lose_table(h, c, &c->out);	/* ends the streams whose trailers were cut */
 			h->unended += c->nst;
 			c->nst = 0;
 			c->out_lost = true;
@@ -489,17 +686,22 @@ void weft_h2s_free(struct weft_h2s *h)
 			next = c->next;
 			conn_reset(h, c);
 			free(c->st);
-			free(c->frame.p);
-			free(c->blk.p);
+			free(c->in.frame.p);
+			free(c->in.blk.p);
+			free(c->out.frame.p);
+			free(c->out.blk.p);
 			free(c);
 		}
 	}
-	if (h->spans || h->lost || h->undecoded || h->unended)
+	if (h->spans || h->lost || h->undecoded || h->unended || h->out_undecoded)
 		weft_info("HTTP/2 server streams: %llu SERVER spans, %llu connections whose "
 			  "reads could not be followed, %llu header blocks not decoded (%llu of "
-			  "them on a connection whose table was uncertain), %llu never ended",
+			  "them on a connection whose table was uncertain), %llu never ended; "
+			  "the servers' own header blocks: %llu not wholly decoded (%llu of them "
+			  "on an uncertain table), %llu gRPC spans without grpc-status",
 			  (unsigned long long)h->spans, (unsigned long long)h->lost,
 			  (unsigned long long)h->undecoded, (unsigned long long)h->unsure,
-			  (unsigned long long)h->unended);
+			  (unsigned long long)h->unended, (unsigned long long)h->out_undecoded,
+			  (unsigned long long)h->out_unsure, (unsigned long long)h->no_status);
 	free(h);
 }

@@ -84,3 +84,10 @@ TESTS_BIN += $(B)/tests/tcpopt_filler.bpf.o $(B)/tests/tcpopt_dropfirst.bpf.o \
 	$(B)/bench-tcpopt/ssl-traps
 LINT_SOURCES += $(WEFT_TCPOPT_SRCS) bench/tcpopt/ssl_traps.c
 # ---- end weft-tcpopt --------------------------------------------------------
+
+# Unit test of injectors/net/h2_server.c fed by hand (tests/unit/h2_server.test).
+$(B)/tests/h2_server_test: $(B)/obj/tests/unit/h2_server_test.o $(B)/obj/injectors/net/h2_server.o $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lnghttp2
+TESTS_BIN += $(B)/tests/h2_server_test
+LINT_SOURCES += tests/unit/h2_server_test.c
