@@ -5,8 +5,13 @@ bytes in and out through a generic handler).
   grpc_pair.py server PORT DIR      serve /weft.test.Echo/Say on 127.0.0.1:PORT;
                                     one JSON line per call into DIR/calls.jsonl:
                                     the traceparent and tracestate values the
-                                    call carried and the app's own metadata;
-                                    DIR/server.ready once listening
+                                    call carried and the app's own metadata
+                                    (x-weft-n, the x-big lengths, and "md": a
+                                    hash of the request and of every other
+                                    metadata field in order);
+                                    DIR/server.ready once listening; env
+                                    WEFT_GRPC_MAX_FRAME: the server's
+                                    SETTINGS_MAX_FRAME_SIZE
   grpc_pair.py server PORT DIR NEXT the same, and each call first calls
                                     127.0.0.1:NEXT (a relay): the answer is
                                     "relay:" + NEXT's
@@ -19,8 +24,22 @@ bytes in and out through a generic handler).
                                     warmup); prints each response in call
                                     order (the uninstrumented run must print
                                     the same)
+  grpc_pair.py status PORT N [CONC] N calls, CONC (8) at a time, call i in mode
+                                    MODES[i % 5] (metadata x-weft-mode): ok,
+                                    notfound (initial metadata, then
+                                    context.abort NOT_FOUND: headers, then
+                                    trailers), bigtrailer (OK with a 40000-byte
+                                    trailing field: HEADERS + CONTINUATION to a
+                                    client allowing 16384-byte frames), tonly
+                                    (context.abort INTERNAL before anything:
+                                    a Trailers-Only response), unimplemented
+                                    (a method the server lacks: Trailers-Only
+                                    UNIMPLEMENTED from grpc itself); prints
+                                    one JSON line per call: n, mode, the
+                                    status code, the trailer's length
 """
 import concurrent.futures
+import hashlib
 import json
 import os
 import sys
@@ -29,6 +48,8 @@ import threading
 import grpc
 
 METHOD = "/weft.test.Echo/Say"
+MODES = ("ok", "notfound", "bigtrailer", "tonly", "unimplemented")
+BIG_TRAILER = 40000
 # metadata near the 16384-byte frame limit passes grpc's own 8 KiB default
 OPTS = [("grpc.max_metadata_size", 1 << 20)]
 
@@ -45,16 +66,30 @@ def server(port, d, nxt=0):
             "tracestate": [v for k, v in md if k == "tracestate"],
             "n": [v for k, v in md if k == "x-weft-n"],
             "big": [len(v) for k, v in md if k == "x-big"],
+            "md": hashlib.sha256(json.dumps([req.hex()] + [[k, v if isinstance(v, str) else v.hex()]
+                                            for k, v in md if k not in ("traceparent", "tracestate")]
+                                           ).encode()).hexdigest(),
         }
         with lock, open(path, "a") as out:
             out.write(json.dumps(rec) + "\n")
+        mode = [v for k, v in md if k == "x-weft-mode"]
+        if mode == ["notfound"]:
+            ctx.send_initial_metadata(())
+            ctx.abort(grpc.StatusCode.NOT_FOUND, "no such thing")
+        elif mode == ["tonly"]:
+            ctx.abort(grpc.StatusCode.INTERNAL, "failed before any response")
+        elif mode == ["bigtrailer"]:
+            ctx.set_trailing_metadata((("x-trailer", "t" * BIG_TRAILER),))
         if onward:
             return b"relay:" + onward(req, metadata=[("x-weft-n", rec["n"][0])], timeout=30)
         return b"echo:" + req
 
     handler = grpc.method_handlers_generic_handler(
         "weft.test.Echo", {"Say": grpc.unary_unary_rpc_method_handler(say)})
-    srv = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=4), options=OPTS)
+    opts = OPTS
+    if os.environ.get("WEFT_GRPC_MAX_FRAME"):
+        opts = OPTS + [("grpc.http2.max_frame_size", int(os.environ["WEFT_GRPC_MAX_FRAME"]))]
+    srv = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=4), options=opts)
     srv.add_generic_rpc_handlers((handler,))
     srv.add_insecure_port("127.0.0.1:%d" % port)
     srv.start()
@@ -87,8 +122,34 @@ def client(port, n, big, conc):
     ch.close()
 
 
+def status(port, n, conc):
+    # 16384-byte frames at most towards this client: the big trailer needs CONTINUATION
+    ch = grpc.insecure_channel("127.0.0.1:%d" % port,
+                               options=OPTS + [("grpc.http2.max_frame_size", 16384)])
+    calls = {m: ch.unary_unary(METHOD if m != "unimplemented" else "/weft.test.Echo/Missing")
+             for m in MODES}
+
+    def one(i):
+        mode = MODES[i % len(MODES)]
+        try:
+            r = calls[mode].with_call(b"request %d" % i, timeout=30,
+                                      metadata=[("x-weft-n", str(i)), ("x-weft-mode", mode)])
+            code, trailer = grpc.StatusCode.OK, r[1].trailing_metadata()
+        except grpc.RpcError as e:
+            code, trailer = e.code(), e.trailing_metadata()
+        tl = [len(v) for k, v in trailer or () if k == "x-trailer"]
+        return {"n": i, "mode": mode, "code": code.value[0], "trailer": tl}
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=conc) as pool:
+        for r in pool.map(one, range(n)):
+            print(json.dumps(r))
+    ch.close()
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "server":
+    if sys.argv[1] == "status":
+        status(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 8)
+    elif sys.argv[1] == "server":
         server(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 0)
     else:
         client(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]),

@@ -24,6 +24,17 @@ blocks by python3-hpack), to check weft-http's frame tracking byte by byte.
         indexed   the app's own traceparent, with incremental indexing, then
                   again by dynamic-table index: never a second one
       Every response must come back (:status 200 per stream).
+  h2_raw.py grpc PORT DIR N
+      N unary gRPC calls (/weft.test.Echo/Say, tests/apps/python/grpc_pair.py)
+      on one connection, up to 32 streams open at a time, following the
+      server's SETTINGS_MAX_FRAME_SIZE (header blocks above it go on in
+      CONTINUATION). Call i carries x-weft-n 100000+i and an x-big field of
+      (i * 7919) % 20001 bytes; its frames are sent whole when i % 10 == 0,
+      else each cut after byte i % 10 of its 9-byte header (a send per piece),
+      and every 97th call goes a byte per send. Writes DIR/expect.jsonl (the
+      traceparent count weft-http must leave: 1 for whole sends, 0 otherwise)
+      and prints, per call in order, the response's header fields, message
+      and trailer fields (the uninstrumented run must print the same).
   h2_raw.py front PORT DIR H2PORT
       A thread-per-request HTTP/1 server: each request is answered after one
       HTTP/2 request (a connection of its own, from the handler's thread) to
@@ -42,7 +53,7 @@ import sys
 import hpack
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-DATA, HEADERS, SETTINGS, PING, CONTINUATION = 0, 1, 4, 6, 9
+DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = 0, 1, 3, 4, 6, 7, 8, 9
 END_STREAM, END_HEADERS, ACK = 1, 4, 1
 
 
@@ -66,6 +77,15 @@ def read_frame(s):
     return h[3], h[4], int.from_bytes(h[5:9], "big") & 0x7FFFFFFF, recv_exact(s, ln)
 
 
+def fragment(flags, p):
+    """A HEADERS frame's header block fragment: without padding and priority."""
+    if flags & 0x8:
+        p = p[1:len(p) - p[0]]
+    if flags & 0x20:
+        p = p[5:]
+    return p
+
+
 # ------------------------------------------------------------------- server
 
 def serve_conn(c, d, maxframe):
@@ -86,11 +106,7 @@ def serve_conn(c, d, maxframe):
             c.sendall(frame(SETTINGS, ACK, 0, b""))
             continue
         if t == HEADERS:
-            if fl & 0x8:
-                p = p[1:len(p) - p[0]]
-            if fl & 0x20:
-                p = p[5:]
-            block, bsid, bend = p, sid, fl & END_STREAM
+            block, bsid, bend = fragment(fl, p), sid, fl & END_STREAM
         elif t == CONTINUATION:
             block += p
         elif t == DATA:
@@ -260,6 +276,101 @@ def client(port, d, scenario):
     c.finish()
 
 
+def header_frames(sid, hb, maxframe, end_stream):
+    """A header block as HEADERS (+ CONTINUATION) frames of at most maxframe bytes."""
+    chunks = [hb[i:i + maxframe] for i in range(0, len(hb), maxframe)] or [b""]
+    out = []
+    for j, c in enumerate(chunks):
+        fl = END_HEADERS if j == len(chunks) - 1 else 0
+        if j == 0:
+            out.append(frame(HEADERS, fl | (END_STREAM if end_stream else 0), sid, c))
+        else:
+            out.append(frame(CONTINUATION, fl, sid, c))
+    return out
+
+
+def grpc_client(port, d, n):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.sendall(PREFACE + frame(SETTINGS, 0, 0, b""))
+    maxframe = 16384
+    while True:
+        t, fl, _, p = read_frame(s)
+        if t == SETTINGS and not fl & ACK:
+            for j in range(0, len(p) - 5, 6):
+                k, v = struct.unpack(">HI", p[j:j + 6])
+                if k == 5:
+                    maxframe = v
+            s.sendall(frame(SETTINGS, ACK, 0, b""))
+            break
+    enc, dec = hpack.Encoder(), hpack.Decoder()
+    dec.max_allowed_table_size = 65536
+    dec.max_header_list_size = 1 << 20
+    expect = open(os.path.join(d, "expect.jsonl"), "w")
+    results, open_, sid_n = {}, {}, {}
+    sent = done = 0
+    block = None
+    while done < n:
+        while sent < n and len(open_) < 32:
+            i, sid = sent, 2 * sent + 1
+            big = (i * 7919) % 20001
+            fields = [(":method", "POST"), (":scheme", "http"), (":path", "/weft.test.Echo/Say"),
+                      (":authority", "127.0.0.1:%d" % port), ("content-type", "application/grpc"),
+                      ("te", "trailers"), ("x-weft-n", str(100000 + i))]
+            hb = enc.encode(fields)
+            if big:
+                # raw (Python's Huffman coder is slow for 20 KB), same encoder, same block
+                hb += enc.encode([("x-big", "r" * big)], huffman=False)
+            msg = b"raw %d" % i
+            frames = header_frames(sid, hb, maxframe, False)
+            frames.append(frame(DATA, END_STREAM, sid, b"\0" + struct.pack(">I", len(msg)) + msg))
+            k = i % 10
+            if i % 97 == 0:
+                pieces = bytewise(frames)
+            elif k == 0:
+                pieces = whole(frames)
+            else:
+                pieces = cut_header(k)(frames)
+            for p in pieces:
+                if p:
+                    s.send(p)
+            tp = 1 if k == 0 and i % 97 else 0
+            expect.write(json.dumps({"n": 100000 + i, "tp": tp}) + "\n")
+            open_[sid] = {"n": i, "headers": [], "data": b"", "trailers": []}
+            sent += 1
+        t, fl, sid, p = read_frame(s)
+        ended = None
+        if t == SETTINGS and not fl & ACK:
+            s.sendall(frame(SETTINGS, ACK, 0, b""))
+        elif t == PING and not fl & ACK:
+            s.sendall(frame(PING, ACK, 0, p))
+        elif t in (RST_STREAM, GOAWAY):
+            raise SystemExit("stream %d: frame type %d from the server: %s" % (sid, t, p.hex()))
+        elif t == DATA:
+            open_[sid]["data"] += p
+            if p:
+                s.sendall(frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", len(p))))
+            ended = sid if fl & END_STREAM else None
+        elif t in (HEADERS, CONTINUATION):
+            if t == HEADERS:
+                block, bsid, bend = fragment(fl, p), sid, fl & END_STREAM
+            else:
+                block += p
+            if fl & END_HEADERS:
+                st = open_[bsid]
+                st["trailers" if st["headers"] else "headers"] = [[k, v] for k, v in dec.decode(block)]
+                ended = bsid if bend else None
+        if ended is not None:
+            st = open_.pop(ended)
+            results[st["n"]] = {"n": st["n"], "headers": st["headers"], "data": st["data"].hex(),
+                                "trailers": st["trailers"]}
+            done += 1
+    expect.close()
+    s.close()
+    for i in range(n):
+        print(json.dumps(results[i]))
+
+
 def notsent(port, d, case):
     s = socket.create_connection(("127.0.0.1", port))
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -312,5 +423,7 @@ if __name__ == "__main__":
         front(port, d, int(sys.argv[4]))
     elif cmd == "client":
         client(port, d, sys.argv[4])
+    elif cmd == "grpc":
+        grpc_client(port, d, int(sys.argv[4]))
     else:
         notsent(port, d, sys.argv[4])
