@@ -65,7 +65,11 @@ struct h2s_conn {
 
 WEFT_LRU_HASH(struct fd_key, struct h2s_conn, 16384) h2s_conns SEC(".maps");
 WEFT_RINGBUF(1 << 20) h2s_events SEC(".maps");
-/* A piece is put together here and copied into h2s_events at its own size. */
+/*
+ * A piece is put together here and copied into h2s_events at its own size.
+ * h2s records keep the default wakeup (the reader is woken when it has caught
+ * up), not weft_ringbuf.h's bursts: a lost piece costs the connection's table.
+ */
 WEFT_PERCPU_ARRAY(struct weft_h2s_block, 1) h2s_scratch SEC(".maps");
 
 /* A write of a target thread to an HTTP/2 server connection, until its exit. */
@@ -123,7 +127,7 @@ static __always_inline void h2s_emit_at(const struct fd_key *fk, __u64 conn, __u
 	e->type = type;
 	if (kind == WEFT_H2S_LOST_IN || kind == WEFT_H2S_LOST_OUT)
 		count(WH_H2S_LOST);
-	weft_rb_submit(&h2s_events, e);	/* the reader is woken in bursts (weft_ringbuf.h) */
+	bpf_ringbuf_submit(e, 0);
 }
 
 static __always_inline void h2s_emit(const struct fd_key *fk, __u64 conn, __u8 kind, __u32 sid)
@@ -169,7 +173,7 @@ static __always_inline void h2s_piece(struct h2s_walk *w, struct h2s_dir *d, __u
 	l &= 2 * WEFT_H2S_PIECE_MAX - 1;
 	if (l > WEFT_H2S_PIECE_MAX ||
 	    (l && bpf_probe_read_user(b->block, l, (void *)(w->ubuf + w->pos))) ||
-	    weft_rb_output(&h2s_events, b, offsetof(struct weft_h2s_block, block) + l))
+	    bpf_ringbuf_output(&h2s_events, b, offsetof(struct weft_h2s_block, block) + l, 0))
 		count(WH_H2S_PIECE_LOST);
 }
 
