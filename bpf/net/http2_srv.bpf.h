@@ -64,7 +64,13 @@ struct h2s_conn {
 };
 
 WEFT_LRU_HASH(struct fd_key, struct h2s_conn, 16384) h2s_conns SEC(".maps");
-WEFT_RINGBUF(1 << 20) h2s_events SEC(".maps");
+/*
+ * 8 MiB: grpcio calls with 16 KB of metadata each bring ~30 MB/s of request
+ * blocks on this machine; 1 MiB (~35 ms of that) overflowed when the reader
+ * was kept off the CPU at load 12, and a lost piece costs that connection's
+ * table. Pages count in the RSS only once the ring has wrapped over them.
+ */
+WEFT_RINGBUF(8 << 20) h2s_events SEC(".maps");
 /*
  * A piece is put together here and copied into h2s_events at its own size.
  * h2s records keep the default wakeup (the reader is woken when it has caught
