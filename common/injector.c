@@ -4,6 +4,7 @@
 #include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -335,7 +336,13 @@ int weft_inj_run(struct ring_buffer *rb, int (*tick)(void *ctx), void *ctx)
 
 int weft_inj_span_sample(void *exporter, void *data, size_t len)
 {
-	if (len >= sizeof(struct weft_span_event))
+	const struct weft_span_event *ev = data;
+	size_t head = offsetof(struct weft_span_event, tracestate);
+
+	/* a record may end after its tracestate_len bytes of tracestate (weft-go's
+	 * do); the exporter reads no further */
+	if (len >= head &&
+	    len >= head + (ev->tracestate_len < WEFT_TS_MAX ? ev->tracestate_len : WEFT_TS_MAX))
 		weft_exporter_submit(exporter, data);
 	return 0;
 }

@@ -105,7 +105,8 @@ void weft_inj_ready(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int weft_inj_run(struct ring_buffer *rb, int (*tick)(void *ctx), void *ctx);
 
 /* A ring_buffer sample callback: a span event (bpf/include/weft_span.h) to
- * the exporter given as ctx (struct weft_exporter *); shorter records ignored. */
+ * the exporter given as ctx (struct weft_exporter *). A record may end after
+ * its tracestate_len bytes of tracestate; shorter records are ignored. */
 int weft_inj_span_sample(void *exporter, void *data, size_t len);
 
 /*
