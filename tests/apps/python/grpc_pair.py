@@ -37,6 +37,13 @@ bytes in and out through a generic handler).
                                     UNIMPLEMENTED from grpc itself); prints
                                     one JSON line per call: n, mode, the
                                     status code, the trailer's length
+  grpc_pair.py load PORT SECS CONC  load mode (benchmarks): CONC callers make
+                                    unary calls back to back (a closed loop,
+                                    CONC in flight, fixed 64-byte request) for
+                                    SECS seconds; prints one line
+                                    "load rpcs=N errors=E secs=S rps=R"; a
+                                    server with WEFT_GRPC_QUIET=1 in its
+                                    environment writes no calls.jsonl
 """
 import concurrent.futures
 import hashlib
@@ -44,6 +51,7 @@ import json
 import os
 import sys
 import threading
+import time
 
 import grpc
 
@@ -59,7 +67,11 @@ def server(port, d, nxt=0):
     path = os.path.join(d, "calls.jsonl")
     onward = grpc.insecure_channel("127.0.0.1:%d" % nxt, options=OPTS).unary_unary(METHOD) if nxt else None
 
+    quiet = os.environ.get("WEFT_GRPC_QUIET") == "1"
+
     def say(req, ctx):
+        if quiet:
+            return b"echo:" + req
         md = ctx.invocation_metadata()
         rec = {
             "traceparent": [v for k, v in md if k == "traceparent"],
@@ -146,8 +158,42 @@ def status(port, n, conc):
     ch.close()
 
 
+def load(port, secs, conc):
+    ch = grpc.insecure_channel("127.0.0.1:%d" % port, options=OPTS)
+    say = ch.unary_unary(METHOD)
+    req = b"r" * 64
+    say(req, timeout=30)  # connected before the clock starts
+    lock = threading.Lock()
+    done = [0, 0]  # rpcs, errors
+    start = time.monotonic()
+    end = start + secs
+
+    def caller():
+        n = e = 0
+        while time.monotonic() < end:
+            try:
+                say(req, timeout=30)
+                n += 1
+            except grpc.RpcError:
+                e += 1
+        with lock:
+            done[0] += n
+            done[1] += e
+
+    threads = [threading.Thread(target=caller) for _ in range(conc)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    took = time.monotonic() - start
+    print("load rpcs=%d errors=%d secs=%.3f rps=%.1f" % (done[0], done[1], took, done[0] / took))
+    ch.close()
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "status":
+    if sys.argv[1] == "load":
+        load(int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]))
+    elif sys.argv[1] == "status":
         status(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 8)
     elif sys.argv[1] == "server":
         server(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 0)
