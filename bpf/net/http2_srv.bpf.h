@@ -65,12 +65,15 @@ struct h2s_conn {
 
 WEFT_LRU_HASH(struct fd_key, struct h2s_conn, 16384) h2s_conns SEC(".maps");
 /*
- * 8 MiB: grpcio calls with 16 KB of metadata each bring ~30 MB/s of request
+ * 2 MiB. grpcio calls with 16 KB of metadata each bring ~30 MB/s of request
  * blocks on this machine; 1 MiB (~35 ms of that) overflowed when the reader
- * was kept off the CPU at load 12, and a lost piece costs that connection's
- * table. Pages count in the RSS only once the ring has wrapped over them.
+ * was kept off the CPU at load 12 (a lost piece is counted and makes that
+ * direction's table uncertain). Bigger is not free: the kernel maps a ring's
+ * whole data area into the reader at once, twice (for the wrap), so every
+ * MiB here is 2 MiB of weft-http's RSS from the start, HTTP/2 or not (8 MiB
+ * made it 25 MB under HTTP/1 load).
  */
-WEFT_RINGBUF(8 << 20) h2s_events SEC(".maps");
+WEFT_RINGBUF(2 << 20) h2s_events SEC(".maps");
 /*
  * A piece is put together here and copied into h2s_events at its own size.
  * h2s records keep the default wakeup (the reader is woken when it has caught
