@@ -3,7 +3,8 @@
  * weft-go: CLIENT spans, (*Transport).roundTrip entry and RETs (HTTP/1.x and
  * the bundled HTTP/2), golang.org/x/net/http2's (*Transport).RoundTripOpt,
  * and read-only mode's published context at (*persistConn).roundTrip
- * (go_shared.bpf.h).
+ * (go_shared.bpf.h); an HTTP/2 span's published stream context
+ * (go_h2pub.bpf.c) is deleted at its end.
  */
 #define WEFT_LINK_EXTERN
 #include "go/go_shared.bpf.h"
@@ -265,6 +266,9 @@ static __always_inline int client_end(struct pt_regs *ctx, bool xh2)
 				bpf_map_delete_elem(&pendings, &pk);
 		}
 	}
+	/* HTTP/2, read-only: its stream's published context, if weft-http did not use it */
+	if (cl->h2_sid && cl->cookie)
+		go_stream_forget(cl->cookie, tgid, cl->h2_sid);
 	emit(&cl->ev, WEFT_GO_ST_CLIENT);
 	bpf_map_delete_elem(&clients, &k);
 	return 0;

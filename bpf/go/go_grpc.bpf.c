@@ -425,11 +425,11 @@ static __always_inline void grpc_call_end(const struct weft_go_cfg *cfg, struct 
 		bpf_map_delete_elem(&grpc_hdrs, &hk);
 	}
 	if (cl->cookie && cl->stream && cfg->grpc_stream_id >= 0) {
-		struct weft_stream_key sk = {.cookie = cl->cookie, .tgid = cl->ev.pid};
+		__u32 sid;
 
-		if (!bpf_probe_read_user(&sk.sid, sizeof(sk.sid),
+		if (!bpf_probe_read_user(&sid, sizeof(sid),
 					 (void *)(cl->stream + cfg->grpc_stream_id)))
-			bpf_map_delete_elem(&go_stream_ctx, &sk);
+			go_stream_forget(cl->cookie, cl->ev.pid, sid);
 	}
 	emit(&cl->ev, WEFT_GO_ST_CLIENT);
 }
@@ -466,13 +466,8 @@ int go_grpc_newstream_entry(struct pt_regs *ctx)
 		read_tcpaddr(cfg, t + cfg->grpc_cli_remote_addr, &cl->ev.peer);
 	/* read-only mode: the connection's cookie, for the stream's published context */
 	cl->cookie = 0;
-	if ((cfg->flags & WEFT_GO_CFG_PUBLISH) && cfg->grpc_cli_conn >= 0) {
-		int fd = go_tcpconn_fd(cfg, read_u64(t + cfg->grpc_cli_conn + 8));
-		struct sock *sk = fd >= 0 ? weft_fd_sock(fd) : NULL;
-
-		if (sk)
-			cl->cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
-	}
+	if ((cfg->flags & WEFT_GO_CFG_PUBLISH) && cfg->grpc_cli_conn >= 0)
+		cl->cookie = go_tcpconn_cookie(cfg, read_u64(t + cfg->grpc_cli_conn + 8));
 	return 0;
 }
 

@@ -53,6 +53,23 @@ int go_newproc_ret(struct pt_regs *ctx)
 	/* A g is reused after its goroutine ends: forget what it held. */
 	bpf_map_delete_elem(&servers, &ck);
 	bpf_map_delete_elem(&clients, &ck);
+	/*
+	 * Read-only mode: a goroutine spawned during a CLIENT span may be the
+	 * one an HTTP/2 ClientConn.RoundTrip starts to write the request
+	 * (go_h2pub.bpf.c): tie it to that span.
+	 */
+	if (cfg->flags & WEFT_GO_CFG_PUBLISH) {
+		const struct client_state *cl = pk.g ? bpf_map_lookup_elem(&clients, &pk) : NULL;
+
+		if (cl && cl->ev.proto != WEFT_PROTO_GRPC) {
+			struct h2_link l = {.caller = pk.g};
+
+			__builtin_memcpy(l.span_id, cl->ev.ctx.span_id, WEFT_SPAN_ID_LEN);
+			bpf_map_update_elem(&h2_links, &ck, &l, BPF_ANY);
+		} else {
+			bpf_map_delete_elem(&h2_links, &ck);
+		}
+	}
 	/* A stream's goroutine spawned by grpc-go's operateHeaders (go_grpc.bpf.c). */
 	gi = pk.g ? bpf_map_lookup_elem(&grpc_in, &pk) : NULL;
 	if (gi)

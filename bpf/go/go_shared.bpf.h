@@ -29,6 +29,8 @@
  *                     published context ((*persistConn).roundTrip)
  *   go_write.bpf.c    the header write site, a forwarded traceparent replaced
  *   go_proc.bpf.c     goroutine ancestry (runtime.newproc1), exec/exit
+ *   go_grpc.bpf.c     grpc-go SERVER and CLIENT spans, its streams' published contexts
+ *   go_h2pub.bpf.c    net/http's and x/net's HTTP/2 client streams' published contexts
  * This header is what they share: types, maps, the goroutine and request
  * readers, span ids and the span output.
  */
@@ -73,8 +75,14 @@ struct client_state {
 	__u8 _pad[3];
 	__u8 fwd_span_id[WEFT_SPAN_ID_LEN]; /* the parent id of that copy */
 	__u64 stream;	/* gRPC: the call's transport stream (its status) */
-	__u64 cookie;	/* gRPC, read-only mode: its connection's socket cookie (0: none) */
-	__u64 hf;	/* ... and its stream's header array, while it may wait in grpc_hdrs */
+	/*
+	 * Read-only mode: its connection's socket cookie (0: none); gRPC: from
+	 * NewStream on; HTTP/2 (net/http, x/net): the published stream's.
+	 */
+	__u64 cookie;
+	__u64 hf;	/* gRPC: its stream's header array, while it may wait in grpc_hdrs */
+	__u32 h2_sid;	/* HTTP/2: the id of the stream published (go_h2pub.bpf.c), 0: none */
+	__u32 _pad2;
 };
 
 /*
@@ -161,6 +169,19 @@ struct grpc_hdr {
 	char ts[WEFT_TS_MAX];
 };
 WEFT_SHARED WEFT_LRU_HASH(struct gkey, struct grpc_hdr, 4096) grpc_hdrs SEC(".maps");
+
+/*
+ * HTTP/2 client streams of net/http's bundle and of x/net (go_h2pub.bpf.c),
+ * read-only mode: the goroutine (*ClientConn).RoundTrip spawns to write the
+ * request (doRequest), key {tgid, that g}, tied at its spawn (go_newproc_ret)
+ * to the calling goroutine and the CLIENT span it had then; every goroutine
+ * spawned by a goroutine with a CLIENT span gets one, only doRequest uses it.
+ */
+struct h2_link {
+	__u64 caller;			/* the spawning goroutine (clients key) */
+	__u8 span_id[WEFT_SPAN_ID_LEN]; /* its CLIENT span then */
+};
+WEFT_SHARED WEFT_LRU_HASH(struct gkey, struct h2_link, 16384) h2_links SEC(".maps");
 
 /*
  * A SERVER span's tracestate, key {tgid, its span id}: goroutines its handler
@@ -587,6 +608,26 @@ static __always_inline int go_tcpconn_fd(const struct weft_go_cfg *cfg, __u64 tc
 	if ((fam != 2 && fam != 10) || sot != 1 || fd < 0 || fd >= (1 << 20))
 		return -1;
 	return weft_fd_socket_file(fd) ? (int)fd : -1;
+}
+
+/* Forget the published context of stream sid on connection cookie of process tgid. */
+static __always_inline void go_stream_forget(__u64 cookie, __u32 tgid, __u32 sid)
+{
+	struct weft_stream_key sk = {.cookie = cookie, .tgid = tgid, .sid = sid};
+
+	bpf_map_delete_elem(&go_stream_ctx, &sk);
+}
+
+/*
+ * The socket cookie of the *net.TCPConn tcp (a net.Conn's data word), 0 when
+ * it is none or no weft-http enrolled the socket (sockops names it at connect).
+ */
+static __always_inline __u64 go_tcpconn_cookie(const struct weft_go_cfg *cfg, __u64 tcp)
+{
+	int fd = go_tcpconn_fd(cfg, tcp);
+	struct sock *sk = fd >= 0 ? weft_fd_sock(fd) : NULL;
+
+	return sk ? BPF_CORE_READ(sk, __sk_common.skc_cookie.counter) : 0;
 }
 
 #endif /* WEFT_GO_SHARED_BPF_H */

@@ -86,6 +86,9 @@ enum weft_go_stat {
 	WEFT_GO_ST_STREAM_PUBLISHED, /* gRPC client stream contexts published (go_stream_ctx) */
 	WEFT_GO_ST_STREAM_SKIP,	 /* ... not published: no plain TCP socket, or no socket cookie */
 	WEFT_GO_ST_STREAM_APPSET, /* gRPC calls whose app set its own traceparent metadata */
+	WEFT_GO_ST_H2_PUBLISHED, /* net/http, x/net HTTP/2 client stream contexts published */
+	WEFT_GO_ST_H2_SKIP,	 /* ... not published: TLS, no socket cookie, or no stream id */
+	WEFT_GO_ST_H2_APPSET,	 /* ... not published: the request carries the app's traceparent */
 	WEFT_GO_ST_MAX,
 };
 

@@ -26,10 +26,12 @@
  * published per STREAM, in go_stream_ctx (same value layout): key the
  * connection's socket cookie (the kernel's name for it; an fd number is
  * reused, a cookie never is), the tgid and the HTTP/2 stream id. weft-go
- * (read-only) publishes each grpc-go client stream's CLIENT context there
- * once the stream id is known and before its HEADERS frame leaves; weft-http's
+ * (read-only) publishes each grpc-go, net/http (bundled HTTP/2) and x/net
+ * client stream's CLIENT context there once the stream id is known and
+ * before its HEADERS frame leaves; weft-http's
  * h2c insertion takes the entry of exactly that connection and stream,
- * deletes it once used, and weft-go deletes what is left when the call ends.
+ * deletes it once used, and weft-go deletes what is left when the call ends
+ * (gRPC) or the CLIENT span ends (net/http, x/net).
  * LRU-bounded: an end weft never saw cannot fill it.
  */
 #ifndef WEFT_CONN_CTX_H

@@ -246,6 +246,10 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 	     NEED_PART, NULL, s->progs.go_grpc_hf_ret},
 	    {"google.golang.org/grpc/internal/transport.(*loopyWriter).writeHeader", NEED_PUBLISH,
 	     s->progs.go_grpc_whdr_entry, NULL},
+	    {"net/http.(*http2clientStream).encodeAndWriteHeaders", NEED_PUBLISH,
+	     s->progs.go_h2_whdr_entry, NULL},
+	    {"golang.org/x/net/http2.(*clientStream).encodeAndWriteHeaders", NEED_PUBLISH,
+	     s->progs.go_xh2_whdr_entry, NULL},
 	};
 	/* One more for the write site. */
 	struct sites sites[2 * sizeof(hooks) / sizeof(hooks[0]) + 1];

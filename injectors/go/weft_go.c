@@ -396,6 +396,9 @@ static const char *const go_counter_names[WEFT_GO_ST_MAX] = {
     [WEFT_GO_ST_STREAM_PUBLISHED] = "stream-published",
     [WEFT_GO_ST_STREAM_SKIP] = "stream-not-published",
     [WEFT_GO_ST_STREAM_APPSET] = "grpc-app-traceparent",
+    [WEFT_GO_ST_H2_PUBLISHED] = "h2-stream-published",
+    [WEFT_GO_ST_H2_SKIP] = "h2-stream-not-published",
+    [WEFT_GO_ST_H2_APPSET] = "h2-app-traceparent",
 };
 
 /* The counters as sentences; every one by name with --verbose. */
@@ -444,6 +447,13 @@ static void print_stats(struct state *st, bool write, bool publish, bool verbose
 			  "or no socket cookie: no weft-http enrolled the connection)",
 			  (unsigned long long)tot[WEFT_GO_ST_STREAM_PUBLISHED],
 			  (unsigned long long)tot[WEFT_GO_ST_STREAM_SKIP]);
+	if (publish)
+		weft_info("published: %llu HTTP/2 client stream contexts (net/http, x/net), %llu "
+			  "not published (TLS, no stream id, or no socket cookie: no weft-http "
+			  "enrolled the connection), %llu with the app's own traceparent",
+			  (unsigned long long)tot[WEFT_GO_ST_H2_PUBLISHED],
+			  (unsigned long long)tot[WEFT_GO_ST_H2_SKIP],
+			  (unsigned long long)tot[WEFT_GO_ST_H2_APPSET]);
 	weft_info("gRPC calls whose app sent its own traceparent (left as is): %llu",
 		  (unsigned long long)tot[WEFT_GO_ST_STREAM_APPSET]);
 	weft_debug("uprobe hits in targets: %llu", (unsigned long long)tot[WEFT_GO_ST_HITS]);
@@ -520,6 +530,8 @@ int main(int argc, char **argv)
 	bpf_program__set_autoload(st.skel->progs.go_pc_rt_entry, env.publish);
 	bpf_program__set_autoload(st.skel->progs.go_grpc_hf_ret, env.publish);
 	bpf_program__set_autoload(st.skel->progs.go_grpc_whdr_entry, env.publish);
+	bpf_program__set_autoload(st.skel->progs.go_h2_whdr_entry, env.publish);
+	bpf_program__set_autoload(st.skel->progs.go_xh2_whdr_entry, env.publish);
 	env.multi = !getenv("WEFT_GO_NO_UPROBE_MULTI") && weft_have_uprobe_multi();
 	if (env.multi) {
 		struct bpf_program *p;
