@@ -41,18 +41,12 @@ static __always_inline int serve_start(struct pt_regs *ctx, __u64 req, __u64 rw,
 		return 0;
 	k.tgid = tgid;
 	k.g = ctx->r14;
-	run = go_run_state();
+	run = go_server_start(tgid);
 	if (!run)
 		return 0;
 	st = &run->st;
 	sn = &run->sn;
-	__builtin_memset(st, 0, sizeof(*st));
 	st->rw = rw;
-	st->ev.start_ns = bpf_ktime_get_ns();
-	st->ev.pid = tgid;
-	st->ev.tid = (__u32)bpf_get_current_pid_tgid();
-	st->ev.kind = WEFT_KIND_SERVER;
-	st->ev.injector = WEFT_INJ_GO;
 	snap_request(cfg, req, sn);
 	if (cfg->req_proto_major >= 0)
 		major = req_u64(sn, cfg->req_proto_major);

@@ -31,6 +31,8 @@
  *   go_proc.bpf.c     goroutine ancestry (runtime.newproc1), exec/exit
  *   go_grpc.bpf.c     grpc-go SERVER and CLIENT spans, its streams' published contexts
  *   go_h2pub.bpf.c    net/http's and x/net's HTTP/2 client streams' published contexts
+ *   go_sys.bpf.c      --server-syscalls: plaintext HTTP/1 SERVER spans from
+ *                     read/write syscall exits (no uprobe)
  * This header is what they share: types, maps, the goroutine and request
  * readers, span ids and the span output.
  */
@@ -294,6 +296,28 @@ static __always_inline const struct weft_go_cfg *go_cfg(void *ctx, __u32 *tgid)
 		return NULL;
 	stat_inc(WEFT_GO_ST_HITS);
 	return cfg;
+}
+
+/*
+ * This thread's run state (go_run_state) with a SERVER span of process tgid
+ * started now by this thread in it, every other field cleared; NULL when
+ * there is no state.
+ */
+static __always_inline struct go_run *go_server_start(__u32 tgid)
+{
+	struct go_run *run = go_run_state();
+	struct server_state *st;
+
+	if (!run)
+		return NULL;
+	st = &run->st;
+	__builtin_memset(st, 0, sizeof(*st));
+	st->ev.start_ns = bpf_ktime_get_ns();
+	st->ev.pid = tgid;
+	st->ev.tid = (__u32)bpf_get_current_pid_tgid();
+	st->ev.kind = WEFT_KIND_SERVER;
+	st->ev.injector = WEFT_INJ_GO;
+	return run;
 }
 
 static __always_inline __u64 read_u64(__u64 addr)

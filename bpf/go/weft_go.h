@@ -19,6 +19,23 @@
 #define WEFT_GO_CFG_MAPWALK 0x04 /* Go map layout known (Go 1.17-1.23): read Header maps */
 #define WEFT_GO_CFG_CURG 0x08	 /* g.m and m.curg known: newproc1 needs no entry probe */
 #define WEFT_GO_CFG_ALLPROCS 0x10 /* --exe: every process of the binary is a target */
+#define WEFT_GO_CFG_SYSCALLS 0x20 /* plaintext HTTP/1 SERVER spans from read/write syscalls */
+
+/*
+ * How to find the running goroutine of a Go process at a syscall tracepoint,
+ * without a uprobe (bpf/go/go_goid.bpf.h): offsets from the binary's record,
+ * -1 when unknown. tls_g is the fact go.tls.g (negative: g's slot below the
+ * thread pointer); the others are struct fields (runtime.g.m, runtime.m.curg,
+ * runtime.g.goid, runtime.g.parentGoid, this one only from Go 1.21).
+ */
+struct weft_go_gid_offs {
+	__s32 tls_g;
+	__s32 g_m;
+	__s32 m_curg;
+	__s32 g_goid;
+	__s32 g_parent_goid;
+	__s32 _pad;
+};
 
 /*
  * Field offsets of one binary, from its offsets record; -1 when unknown. The
@@ -36,6 +53,8 @@ struct weft_go_cfg {
 	 * Request.write: expected RBX = probe address + bw_itab_delta.
 	 */
 	__s64 bw_itab_delta;
+	/* WEFT_GO_CFG_SYSCALLS: the running goroutine at a syscall (go_goid.bpf.h) */
+	struct weft_go_gid_offs gid;
 #define WEFT_FIELD(name)
 #define WEFT_FUNC(name)
 #define WEFT_GO_FIELD(name, member, use) __s32 member;
@@ -43,22 +62,6 @@ struct weft_go_cfg {
 #undef WEFT_FIELD
 #undef WEFT_FUNC
 #undef WEFT_GO_FIELD
-};
-
-/*
- * How to find the running goroutine of a Go process at a syscall tracepoint,
- * without a uprobe (bpf/go/go_goid.bpf.h): offsets from the binary's record,
- * -1 when unknown. tls_g is the fact go.tls.g (negative: g's slot below the
- * thread pointer); the others are struct fields (runtime.g.m, runtime.m.curg,
- * runtime.g.goid, runtime.g.parentGoid, this one only from Go 1.21).
- */
-struct weft_go_gid_offs {
-	__s32 tls_g;
-	__s32 g_m;
-	__s32 m_curg;
-	__s32 g_goid;
-	__s32 g_parent_goid;
-	__s32 _pad;
 };
 
 /* Counters (per-CPU array "stats"), summed and printed by user space at exit. */
@@ -89,6 +92,7 @@ enum weft_go_stat {
 	WEFT_GO_ST_H2_PUBLISHED, /* net/http, x/net HTTP/2 client stream contexts published */
 	WEFT_GO_ST_H2_SKIP,	 /* ... not published: TLS, no socket cookie, or no stream id */
 	WEFT_GO_ST_H2_APPSET,	 /* ... not published: the request carries the app's traceparent */
+	WEFT_GO_ST_SYS_NO_G,	 /* request read at a syscall, its goroutine not found: untraced */
 	WEFT_GO_ST_MAX,
 };
 

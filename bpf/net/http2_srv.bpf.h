@@ -177,7 +177,7 @@ static __always_inline void h2s_piece(struct h2s_walk *w, struct h2s_dir *d, __u
 	__builtin_memset(&b->local, 0, sizeof(b->local));
 	__builtin_memset(&b->peer, 0, sizeof(b->peer));
 	if (w->sk && b->h.off == 0)
-		sock_addrs(w->sk, &b->local, &b->peer);
+		weft_sock_addrs(w->sk, &b->local, &b->peer);
 	weft_barrier_var(l);
 	l &= 2 * WEFT_H2S_PIECE_MAX - 1;
 	if (l > WEFT_H2S_PIECE_MAX ||

@@ -12,48 +12,8 @@
 #include "net/http_shared.bpf.h"
 #include "net/http_client.bpf.h"
 #include "net/http2_in.bpf.h"
-
-struct ts_line_ctx {
-	struct weft_scratch *sc;
-	struct weft_ts_state *st;
-	__u32 pos;
-	__u32 end;
-	__u32 lines;	/* tracestate header lines seen */
-	__u32 off;	/* the value being fed */
-};
-
-static long ts_byte_cb(__u32 i, void *data)
-{
-	struct ts_line_ctx *lc = data;
-
-	weft_ts_byte(lc->st, lc->sc->buf[(lc->off + i) & WEFT_SCRATCH_MASK]);
-	return 0;
-}
-
-/* One header line: feed a tracestate value to the parser (lines joined by ','). */
-static long ts_line_cb(__u32 i, void *data)
-{
-	struct ts_line_ctx *lc = data;
-	__u32 p = lc->pos, vend;
-	int lf;
-
-	if (p >= lc->end)
-		return 1;
-	lf = weft_find_lf(lc->sc, p, lc->end);
-	if (lf < 0)
-		return 1;
-	lc->pos = lf + 1;
-	vend = lf;
-	if (vend > p && lc->sc->buf[(vend - 1) & WEFT_SCRATCH_MASK] == '\r')
-		vend--;
-	if (vend >= p + 11 && weft_name_is(lc->sc->buf, p, "tracestate:", 11)) {
-		if (lc->lines++)
-			weft_ts_byte(lc->st, ',');
-		lc->off = p + 11;
-		bpf_loop(vend - p - 11, ts_byte_cb, lc, 0);
-	}
-	return 0;
-}
+#include "net/http_ts.bpf.h"
+#include "weft_sock_addrs.bpf.h"
 
 /*
  * The request header block buf[start, end) was read for SERVER span span_id:
@@ -65,15 +25,13 @@ static long ts_line_cb(__u32 i, void *data)
 static __always_inline void ts_capture(__u64 id, const __u8 *span_id, struct weft_scratch *sc,
 				       __u32 start, __u32 end, bool none)
 {
-	struct ts_line_ctx lc = { .sc = sc, .end = end };
+	struct weft_ts_state *st;
 	struct srv_ts *e;
 	__u32 zero = 0;
-	int r = 0;
+	int r;
 
 	if (!sc)
 		return;
-	if (lc.end > WEFT_SCRATCH_SZ)
-		lc.end = WEFT_SCRATCH_SZ;
 	e = bpf_map_lookup_elem(&srv_ts, &id);
 	if (!e) {
 		e = bpf_map_lookup_elem(&srv_ts_tmp, &zero);
@@ -89,86 +47,19 @@ static __always_inline void ts_capture(__u64 id, const __u8 *span_id, struct wef
 	e->len = 0;
 	if (none)
 		return;
-	lc.st = bpf_map_lookup_elem(&ts_tmp, &zero);
-	if (!lc.st || !weft_have_bpf_loop)
+	st = bpf_map_lookup_elem(&ts_tmp, &zero);
+	if (!st || !weft_have_bpf_loop)
 		return;
-	/* a second pass only when over 512 with members over 128 characters */
-	for (int pass = 0; pass < 2; pass++) {
-		weft_ts_init(lc.st, pass);
-		lc.pos = start;
-		lc.lines = 0;
-		bpf_loop(WEFT_LINES_MAX, ts_line_cb, &lc, 0);
-		r = weft_ts_end(lc.st);
-		if (r != 1)
-			break;
-	}
+	r = weft_http_ts_block(sc, st, start, end);
 	if (r < 0) {
 		count(WH_TS_INVALID);
 		return;
 	}
-	__builtin_memcpy(e->ts, lc.st->out, WEFT_TS_MAX);
-	e->len = lc.st->out_len > WEFT_TS_MAX ? 0 : lc.st->out_len;
+	__builtin_memcpy(e->ts, st->out, WEFT_TS_MAX);
+	e->len = st->out_len > WEFT_TS_MAX ? 0 : st->out_len;
 }
 
 /* ------------------------------------------------------------- tracepoints */
-
-/* Bytes at the start of sock_common holding the IPv4 fields (read at once). */
-#define SKC_HEAD 24
-
-/* The field of sock_common at offset off of its first SKC_HEAD bytes w. */
-#define SKC_FIELD(w, field)                                                                        \
-	({                                                                                         \
-		__typeof__(((struct sock_common *)0)->field) v_;                                   \
-		__builtin_memcpy(&v_, (w) + bpf_core_field_offset(struct sock_common, field),      \
-				 sizeof(v_));                                                      \
-		v_;                                                                                \
-	})
-
-static __always_inline bool skc_in_head(void)
-{
-	return bpf_core_field_offset(struct sock_common, skc_family) + 2 <= SKC_HEAD &&
-	       bpf_core_field_offset(struct sock_common, skc_daddr) + 4 <= SKC_HEAD &&
-	       bpf_core_field_offset(struct sock_common, skc_rcv_saddr) + 4 <= SKC_HEAD &&
-	       bpf_core_field_offset(struct sock_common, skc_dport) + 2 <= SKC_HEAD &&
-	       bpf_core_field_offset(struct sock_common, skc_num) + 2 <= SKC_HEAD;
-}
-
-static __always_inline void sock_addrs(struct sock *sk, struct weft_sockaddr *local,
-				       struct weft_sockaddr *peer)
-{
-	__u32 l, p;
-	__u16 fam, num, dport;
-
-	if (skc_in_head()) {
-		/* one kernel read instead of one per field (their offsets: CO-RE constants) */
-		__u8 w[SKC_HEAD];
-
-		if (bpf_probe_read_kernel(w, sizeof(w), &sk->__sk_common))
-			return;
-		fam = SKC_FIELD(w, skc_family);
-		l = SKC_FIELD(w, skc_rcv_saddr);
-		p = SKC_FIELD(w, skc_daddr);
-		num = SKC_FIELD(w, skc_num);
-		dport = SKC_FIELD(w, skc_dport);
-	} else {
-		fam = BPF_CORE_READ(sk, __sk_common.skc_family);
-		l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-		p = BPF_CORE_READ(sk, __sk_common.skc_daddr);
-		num = BPF_CORE_READ(sk, __sk_common.skc_num);
-		dport = BPF_CORE_READ(sk, __sk_common.skc_dport);
-	}
-	if (fam == AF_INET) {
-		__builtin_memcpy(local->addr, &l, 4);
-		__builtin_memcpy(peer->addr, &p, 4);
-		local->family = peer->family = 4;
-	} else if (fam == AF_INET6) {
-		BPF_CORE_READ_INTO(local->addr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(peer->addr, sk, __sk_common.skc_v6_daddr);
-		local->family = peer->family = 6;
-	}
-	local->port = num;
-	peer->port = bpf_ntohs(dport);
-}
 
 #include "net/http2_srv.bpf.h"
 
@@ -194,7 +85,7 @@ static __always_inline void server_begin(__u64 id, __s32 fd, struct in_state *is
 		if (!sk)
 			sk = weft_fd_sock(fd);
 		if (sk)
-			sock_addrs(sk, &sc->local, &sc->peer);
+			weft_sock_addrs(sk, &sc->local, &sc->peer);
 		/* tracestate only beside a valid traceparent (W3C) */
 		if (have && blk >= 0 && blk < WEFT_SCRATCH_SZ)
 			ts_capture(id, sc->ctx.span_id, bpf_map_lookup_elem(&scratch, &zero),

@@ -113,6 +113,45 @@ static bool fill_cfg(const struct weft_record *rec, struct weft_go_cfg *cfg)
 	return exact;
 }
 
+/*
+ * --server-syscalls: can this binary's plaintext HTTP/1 SERVER spans come
+ * from its read/write syscalls (bpf/go/go_sys.bpf.c)? It needs the running
+ * goroutine at a syscall: the fact go.tls.g and runtime.g.goid, g.m, m.curg
+ * (parentGoid, Go 1.21+, is optional). Fills cfg->gid and sets the flag, or
+ * says why not in why.
+ */
+static bool use_syscalls(const struct weft_record *rec, struct weft_go_cfg *cfg, char *why,
+			 size_t whylen)
+{
+	int64_t tls = weft_record_fact(rec, WEFT_FACT_GO_TLS_G, 0);
+	const struct weft_field *goid = weft_record_field(rec, "runtime.g.goid");
+	const struct weft_field *pgoid = weft_record_field(rec, "runtime.g.parentGoid");
+
+	if (!weft_record_func(rec, "net/http.serverHandler.ServeHTTP")) {
+		snprintf(why, whylen, "no net/http server");
+		return false;
+	}
+	if (tls >= 0 || tls < -4096) {
+		snprintf(why, whylen,
+			 "its offsets record has no %s fact (g's TLS slot unknown, e.g. a stripped "
+			 "cgo build)",
+			 WEFT_FACT_GO_TLS_G);
+		return false;
+	}
+	if (!goid || goid->offset < 0 || goid->offset >= 4096 || cfg->g_m < 0 || cfg->m_curg < 0) {
+		snprintf(why, whylen, "runtime.g.goid, g.m or m.curg unknown for this build");
+		return false;
+	}
+	cfg->gid.tls_g = (__s32)tls;
+	cfg->gid.g_m = cfg->g_m;
+	cfg->gid.m_curg = cfg->m_curg;
+	cfg->gid.g_goid = (__s32)goid->offset;
+	cfg->gid.g_parent_goid =
+	    pgoid && pgoid->offset >= 0 && pgoid->offset < 4096 ? (__s32)pgoid->offset : -1;
+	cfg->flags |= WEFT_GO_CFG_SYSCALLS;
+	return true;
+}
+
 static int add_link(struct go_binary *b, struct bpf_link *l)
 {
 	struct bpf_link **n = realloc(b->links, (b->nlinks + 1) * sizeof(*n));
@@ -296,6 +335,24 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 		}
 	}
 	exact = fill_cfg(rec, &cfg);
+	b->syscalls = false;
+	snprintf(b->server_path, sizeof(b->server_path), "SERVER spans by uprobes");
+	if (env->syscalls) {
+		char why[128];
+
+		b->syscalls = use_syscalls(rec, &cfg, why, sizeof(why));
+		if (b->syscalls) {
+			/* TLS and HTTP/2 requests of net/http's server get no span then */
+			hooks[0].entry = NULL;
+			hooks[0].ret = NULL;
+			snprintf(b->server_path, sizeof(b->server_path),
+				 "plaintext HTTP/1 SERVER spans from read/write syscalls (no "
+				 "ServeHTTP uprobes)");
+		} else {
+			snprintf(b->server_path, sizeof(b->server_path),
+				 "SERVER spans by uprobes (not from syscalls: %s)", why);
+		}
+	}
 	if (weft_record_fact(rec, WEFT_FACT_GO_HMAP, 0) == 1)
 		cfg.flags |= WEFT_GO_CFG_MAPWALK;
 	if (cfg.g_m >= 0 && cfg.m_curg >= 0) {

@@ -22,6 +22,7 @@ struct go_env {
 	bool write;	 /* the kernel allows writes and --no-write is not set */
 	bool publish;	 /* read-only: publish per-connection context */
 	bool multi;	 /* the kernel has uprobe_multi links (6.6+) */
+	bool syscalls;	 /* --server-syscalls: HTTP/1 SERVER spans from syscalls where possible */
 };
 
 struct go_binary {
@@ -29,9 +30,11 @@ struct go_binary {
 	char attach_path[64]; /* when set, uprobes attach here (/proc/self/fd/N) */
 	dev_t dev;
 	ino_t ino;
-	unsigned index; /* cookie of its uprobes, index in the cfgs map */
-	bool watch;	/* --exe: every process of it, now and later */
-	bool write;	/* writes enabled for this binary */
+	unsigned index;	       /* cookie of its uprobes, index in the cfgs map */
+	bool watch;	       /* --exe: every process of it, now and later */
+	bool write;	       /* writes enabled for this binary */
+	bool syscalls;	       /* its plaintext HTTP/1 SERVER spans come from read/write syscalls */
+	char server_path[192]; /* how its SERVER spans are made, for the start-up line */
 	char go_version[32];
 	struct bpf_link **links;
 	size_t nlinks;

@@ -7,7 +7,8 @@ WEFT_GO_OBJS := $(WEFT_GO_SRCS:%.c=$(B)/obj/%.o)
 # The BPF object, linked from units by concern (bpf/go/go_shared.bpf.h).
 WEFT_GO_BPF_UNITS := bpf/go/go_shared.bpf.c bpf/go/go_server.bpf.c \
 	bpf/go/go_client.bpf.c bpf/go/go_write.bpf.c bpf/go/go_proc.bpf.c \
-	bpf/go/go_grpc.bpf.c bpf/go/go_h2pub.bpf.c
+	bpf/go/go_grpc.bpf.c bpf/go/go_h2pub.bpf.c \
+	bpf/go/go_sys.bpf.c
 $(B)/bpf/bpf/go/weft_go.bpf.o: $(WEFT_GO_BPF_UNITS:%.bpf.c=$(B)/bpf/%.unit.o)
 	$(WEFT_BPF_LINK)
 WEFT_LINKED_BPF += $(B)/bpf/bpf/go/weft_go.bpf.o
@@ -46,7 +47,15 @@ $(GO_CHAIN_DIR)/chain-%: tests/apps/go/chain/main.go
 	cd tests/apps/go/chain && env $(call GO_CHAIN_ENV,$(v)) /usr/lib/go-$(v)/bin/go build \
 		$(call go_chain_flags,$(f)) -o $(abspath $@).tmp . && mv $(abspath $@).tmp $(abspath $@)
 
-TESTS_BIN += $(GO_CHAIN_BINS)
+# The chain stripped and linked externally with cgo, a binary of its own
+# (tests/integration/go_server_syscalls.test removes the go.tls.g fact from
+# its record: --server-syscalls falls back to the uprobes for it).
+$(GO_CHAIN_DIR)/chain-1.22-scgo: tests/apps/go/chain/main.go
+	@mkdir -p $(@D)
+	cd tests/apps/go/chain && env $(call GO_CHAIN_ENV,1.22) CGO_ENABLED=1 /usr/lib/go-1.22/bin/go \
+		build -ldflags='-s -w -linkmode=external' -o $(abspath $@).tmp . && mv $(abspath $@).tmp $(abspath $@)
+
+TESTS_BIN += $(GO_CHAIN_BINS) $(GO_CHAIN_DIR)/chain-1.22-scgo
 .PHONY: go-chain
 go-chain: $(GO_CHAIN_BINS)
 

@@ -3,7 +3,8 @@
  * weft-go: W3C trace context for Go net/http services, by uprobes.
  *
  *   weft-go [--db DIR] (--exe PATH | --pid PID | --cgroup PATH | --exe-name GLOB |
- *            --port N)... [--no-write] [--no-analyze] [--spans-file F] [--verbose]
+ *            --port N)... [--no-write] [--no-analyze] [--server-syscalls]
+ *            [--spans-file F] [--verbose]
  *
  * Reads each binary's offsets record (analysing a missing binary on the spot),
  * attaches uprobes, exports a SERVER span per request served and a CLIENT span
@@ -47,7 +48,7 @@ struct opts {
 	const char *exes[MAX_ARGS];
 	int nexes;
 	struct go_disc_sel sel; /* --cgroup, --exe-name, --port: discovery */
-	bool no_write, no_analyze;
+	bool no_write, no_analyze, syscalls;
 };
 
 struct state {
@@ -57,9 +58,10 @@ struct state {
 	unsigned nbins;
 	struct weft_pins pins; /* go_conn_ctx, go_pids: shared with the other injectors */
 	struct go_disc *disc;
+	struct bpf_link *sys_link; /* go_sys_exit, once a binary uses --server-syscalls */
 };
 
-enum { OPT_NAME = 0x100, OPT_PORT, OPT_NO_WRITE, OPT_NO_ANALYZE };
+enum { OPT_NAME = 0x100, OPT_PORT, OPT_NO_WRITE, OPT_NO_ANALYZE, OPT_SYSCALLS };
 
 static const struct weft_inj_flag go_flags[] = {
     {{"db", required_argument, NULL, 'd'},
@@ -80,6 +82,9 @@ static const struct weft_inj_flag go_flags[] = {
     {{"no-analyze", no_argument, NULL, OPT_NO_ANALYZE},
      NULL,
      "a binary missing from the database is an error"},
+    {{"server-syscalls", no_argument, NULL, OPT_SYSCALLS},
+     NULL,
+     "plaintext HTTP/1 SERVER spans from read/write syscalls, not ServeHTTP uprobes"},
     {},
 };
 
@@ -107,6 +112,9 @@ static int go_flag(void *ctx, int id, const char *arg)
 	case OPT_NO_ANALYZE:
 		o->no_analyze = true;
 		return 0;
+	case OPT_SYSCALLS:
+		o->syscalls = true;
+		return 0;
 	case OPT_NAME:
 		if (sel->nnames == GO_DISC_MAX_SEL)
 			break;
@@ -133,7 +141,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	    .synopsis =
 		"[--db DIR] (--exe PATH | --pid PID | --cgroup PATH |\n"
 		"               --exe-name GLOB | --port N)... [--no-write] [--no-analyze]\n"
-		"               [--spans-file F] [--verbose]",
+		"               [--server-syscalls] [--spans-file F] [--verbose]",
 	    .about = "W3C trace context for Go net/http services, by uprobes: a SERVER span per\n"
 		     "request served, a CLIENT span per request sent, traceparent written into\n"
 		     "outgoing requests where the kernel allows bpf_probe_write_user. Targets:\n"
@@ -267,8 +275,18 @@ static int setup_binary(struct state *st, const struct go_env *env, const char *
 		switch (go_binary_attach(b, env, fd, err, sizeof(err))) {
 		case GO_BIN_OK:
 			clock_gettime(CLOCK_MONOTONIC, &t1);
-			weft_info("%s (%s): %zu uprobes, %s", b->path, b->go_version, b->nhooks,
-				  b->write ? "writes on" : "read-only");
+			weft_info("%s (%s): %zu uprobes, %s; %s", b->path, b->go_version, b->nhooks,
+				  b->write ? "writes on" : "read-only", b->server_path);
+			if (b->syscalls && !st->sys_link) {
+				st->sys_link = bpf_program__attach(st->skel->progs.go_sys_exit);
+				if (!st->sys_link) {
+					weft_err(
+					    "cannot attach the sys_exit raw tracepoint: %s: run "
+					    "without --server-syscalls",
+					    strerror(errno));
+					return -1;
+				}
+			}
 			weft_debug("%s: record and uprobes in %.1f ms", b->path,
 				   (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
 				       (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
@@ -399,10 +417,11 @@ static const char *const go_counter_names[WEFT_GO_ST_MAX] = {
     [WEFT_GO_ST_H2_PUBLISHED] = "h2-stream-published",
     [WEFT_GO_ST_H2_SKIP] = "h2-stream-not-published",
     [WEFT_GO_ST_H2_APPSET] = "h2-app-traceparent",
+    [WEFT_GO_ST_SYS_NO_G] = "syscall-no-goroutine",
 };
 
 /* The counters as sentences; every one by name with --verbose. */
-static void print_stats(struct state *st, bool write, bool publish, bool verbose)
+static void print_stats(struct state *st, bool write, bool publish, bool syscalls, bool verbose)
 {
 	uint64_t tot[WEFT_GO_ST_MAX];
 
@@ -456,6 +475,10 @@ static void print_stats(struct state *st, bool write, bool publish, bool verbose
 			  (unsigned long long)tot[WEFT_GO_ST_H2_APPSET]);
 	weft_info("gRPC calls whose app sent its own traceparent (left as is): %llu",
 		  (unsigned long long)tot[WEFT_GO_ST_STREAM_APPSET]);
+	if (syscalls)
+		weft_info(
+		    "requests read at syscalls whose goroutine was not found (untraced): %llu",
+		    (unsigned long long)tot[WEFT_GO_ST_SYS_NO_G]);
 	weft_debug("uprobe hits in targets: %llu", (unsigned long long)tot[WEFT_GO_ST_HITS]);
 	if (verbose)
 		weft_inj_counters_print(go_counter_names, tot, WEFT_GO_ST_MAX);
@@ -532,6 +555,16 @@ int main(int argc, char **argv)
 	bpf_program__set_autoload(st.skel->progs.go_grpc_whdr_entry, env.publish);
 	bpf_program__set_autoload(st.skel->progs.go_h2_whdr_entry, env.publish);
 	bpf_program__set_autoload(st.skel->progs.go_xh2_whdr_entry, env.publish);
+	/* --server-syscalls: the HTTP/1 parser needs bpf_loop (5.17+) */
+	env.syscalls = o.syscalls;
+	if (o.syscalls && !weft_have_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_loop)) {
+		weft_info(
+		    "--server-syscalls: this kernel has no bpf_loop: SERVER spans by uprobes");
+		env.syscalls = false;
+	}
+	bpf_program__set_autoload(st.skel->progs.go_sys_exit, env.syscalls);
+	if (!env.syscalls) /* its connection map unused: no preallocated LRU entries */
+		bpf_map__set_max_entries(st.skel->maps.sys_conns, 1);
 	env.multi = !getenv("WEFT_GO_NO_UPROBE_MULTI") && weft_have_uprobe_multi();
 	if (env.multi) {
 		struct bpf_program *p;
@@ -650,7 +683,7 @@ out:
 	if (rb)
 		ring_buffer__consume(rb);
 	if (st.skel && rc == 0)
-		print_stats(&st, env.write, env.publish, o.c.verbose);
+		print_stats(&st, env.write, env.publish, env.syscalls, o.c.verbose);
 	if (disc && rc == 0)
 		go_disc_summary(disc);
 	go_disc_free(disc);
@@ -658,6 +691,7 @@ out:
 		weft_exporter_close(st.exp);
 	bpf_link__destroy(exec_l);
 	bpf_link__destroy(exit_l);
+	bpf_link__destroy(st.sys_link);
 	for (unsigned i = 0; i < st.nbins; i++)
 		go_binary_detach(&st.bins[i]);
 	ring_buffer__free(rb);

@@ -29,12 +29,15 @@ go_start() {
 	printf -v "GO_PID_$name" %s "$pid"
 }
 
-# go_weft_start LOG ARGS...: start weft-go, wait for its ready line; sets WEFT_GO_PID.
+# go_weft_start LOG ARGS...: start weft-go (with $GO_WEFT_EXTRA), wait for its
+# ready line; sets WEFT_GO_PID.
 go_weft_start() {
 	local log=$1 prev= a; shift
 	WEFT_GO_SPANS=	# the spans file go_weft_stop checks
 	for a in "$@"; do [ "$prev" = --spans-file ] && WEFT_GO_SPANS=$a; prev=$a; done
-	weft-go "$@" >"$log" 2>&1 &
+	# GO_WEFT_EXTRA: more arguments for every start (a wrapper test's
+	# --server-syscalls, e.g. go_readonly_syscalls.test)
+	weft-go "$@" ${GO_WEFT_EXTRA:-} >"$log" 2>&1 &
 	WEFT_GO_PID=$!
 	cleanup_add "kill -INT $WEFT_GO_PID; sleep 0.5; kill -9 $WEFT_GO_PID"
 	injector_ready weft-go "$log" 600 $WEFT_GO_PID

@@ -3,7 +3,8 @@
 
 Reads DIR/spans.jsonl, DIR/map.*.json (bpftool dumps of the pinned connection
 map after given requests), DIR/ss.txt and the services' logs. Environment:
-GO_PORTS and PIDS as "NAME=value ..." lists.
+GO_PORTS and PIDS as "NAME=value ..." lists; GO_SERVER_SYSCALLS=1 when
+weft-go ran with --server-syscalls (go_readonly_syscalls.test).
 """
 import json
 import os
@@ -13,6 +14,7 @@ d = sys.argv[1]
 ports = dict(kv.split("=") for kv in os.environ["GO_PORTS"].split())
 pids = {k: int(v) for k, v in (kv.split("=") for kv in os.environ["PIDS"].split())}
 errors = []
+SYSCALLS = os.environ.get("GO_SERVER_SYSCALLS") == "1"
 
 
 def check(cond, msg):
@@ -118,14 +120,25 @@ if c:
     check(published("app", "P") == {}, "a context was published although the app set its own traceparent")
 
 # TLS: spans (https), nothing published (the network level cannot insert into TLS).
-s, c = find("TA", "server", "/tls"), find("TA", "client", "/tls")
-if s and c:
-    check(s["trace_id"] == "5" * 32 and s["parent_span_id"] == "6" * 16, "TA server span wrong")
-    check(s["attributes"].get("url.scheme") == "https", f"TA server span not https: {s['attributes']}")
-    check(c["trace_id"] == "5" * 32 and c["parent_span_id"] == s["span_id"], "TA client span not child")
-    check(c["attributes"].get("url.full", "").startswith("https://"), f"TA client url not https: {c['attributes']}")
-    check(published("tls", "TA") == {}, "a TLS connection's context was published")
-t = find("TB", "server", "/tls")
+# With --server-syscalls (GO_SERVER_SYSCALLS=1) the services' SERVER spans come
+# from their plaintext HTTP/1 bytes at read/write: a TLS request gets none, and
+# the call its handler makes starts a new trace (docs/weft-go.md).
+if SYSCALLS:
+    got = [sp for sp in spans if sp["pid"] in (pids["TA"], pids["TB"]) and sp["kind"] == "server" and path_of(sp) == "/tls"]
+    check(got == [], f"--server-syscalls: a TLS request got a SERVER span: {got}")
+    c = find("TA", "client", "/tls")
+    if c:
+        check(c["parent_span_id"] == "" and c["attributes"].get("url.full", "").startswith("https://"), f"TA client span: {c}")
+        check(published("tls", "TA") == {}, "a TLS connection's context was published")
+else:
+    s, c = find("TA", "server", "/tls"), find("TA", "client", "/tls")
+    if s and c:
+        check(s["trace_id"] == "5" * 32 and s["parent_span_id"] == "6" * 16, "TA server span wrong")
+        check(s["attributes"].get("url.scheme") == "https", f"TA server span not https: {s['attributes']}")
+        check(c["trace_id"] == "5" * 32 and c["parent_span_id"] == s["span_id"], "TA client span not child")
+        check(c["attributes"].get("url.full", "").startswith("https://"), f"TA client url not https: {c['attributes']}")
+        check(published("tls", "TA") == {}, "a TLS connection's context was published")
+    t = find("TB", "server", "/tls")
 
 # url.scheme from each request's own TLS state: plain services say http, the
 # TLS pair https; a client span carries it as url.full's scheme.
