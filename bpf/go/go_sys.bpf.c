@@ -71,9 +71,38 @@ struct sys_run {
 	struct sys_conn tmp;
 	__u32 avail;
 	__s32 blk;
+	__u32 ts_ok; /* sys_ts parsed the block's tracestate into the go_run's ts */
+	__u32 _pad;
 };
 
 WEFT_TASK_STORAGE(struct sys_run) sys_runs SEC(".maps");
+
+/*
+ * The header block in c->scan is complete (sys_read said so): its tracestate
+ * lines, when it has any and all of it is in r->sc, into this thread's
+ * go_run ts (r->ts_ok). A function of its own beside sys_begin: with its
+ * bpf_loop callbacks under sys_begin's frame the stack would exceed 512
+ * bytes on 6.1.
+ */
+static __noinline int sys_ts(struct sys_conn *c, struct sys_run *r)
+{
+	struct go_run *run;
+	__s32 blk;
+
+	if (!c || !r)
+		return 0;
+	r->ts_ok = 0;
+	blk = r->blk;
+	if (blk < 0 || blk >= WEFT_SCRATCH_SZ || !weft_have_bpf_loop || c->scan.tp_count != 1 ||
+	    (c->scan.fast && !c->scan.ts_lines))
+		return 0;
+	run = go_run_state();
+	if (!run)
+		return 0;
+	r->ts_ok = weft_http_ts_block(&r->sc, &run->ts, (__u32)blk + c->scan.reqline_end,
+				      (__u32)blk + c->scan.hdr_end) == 0;
+	return 0;
+}
 
 /*
  * The header block in c->scan is complete (sys_read said so): start the
@@ -84,18 +113,15 @@ static __noinline int sys_begin(const struct weft_go_cfg *cfg, struct sys_conn *
 				struct sys_run *r)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32, avail;
-	__s32 blk;
 	struct weft_trace_ctx in = {};
 	struct weft_go_gid gid = {};
 	struct server_state *st;
 	struct gkey k = {};
 	struct go_run *run;
-	__u32 start, end;
 
 	if (!cfg || !c || !r)
 		return 0;
 	avail = r->avail;
-	blk = r->blk;
 	c->body_left = 0;
 	if (c->scan.cl_seen && c->scan.content_length != ~0ULL)
 		c->body_left = c->scan.content_length > avail ? c->scan.content_length - avail : 0;
@@ -119,12 +145,7 @@ static __noinline int sys_begin(const struct weft_go_cfg *cfg, struct sys_conn *
 		span_parent(&st->ev, &in, WEFT_PARENT_HEADER);
 		stat_inc(WEFT_GO_ST_IN_VALID);
 		/* tracestate only beside a valid traceparent (W3C) */
-		start = (__u32)blk + c->scan.reqline_end;
-		end = (__u32)blk + c->scan.hdr_end;
-		if (blk >= 0 && blk < WEFT_SCRATCH_SZ && weft_have_bpf_loop &&
-		    !(c->scan.fast && !c->scan.ts_lines) &&
-		    weft_http_ts_block(&r->sc, &run->ts, start, end) == 0 &&
-		    run->ts.out_len <= WEFT_TS_MAX) {
+		if (r->ts_ok && run->ts.out_len <= WEFT_TS_MAX) {
 			st->ev.tracestate_len = run->ts.out_len;
 			__builtin_memcpy(st->ev.tracestate, run->ts.out, WEFT_TS_MAX);
 		}
@@ -306,8 +327,12 @@ int BPF_PROG(go_sys_exit, struct pt_regs *regs, long ret)
 		sys_write(&key, regs->si, ret);
 		return 0;
 	}
-	if (sys_read(cfg, &key, regs->si, ret) == 1)
-		sys_begin(cfg, bpf_map_lookup_elem(&sys_conns, &key),
-			  weft_task_state(&sys_runs, false));
+	if (sys_read(cfg, &key, regs->si, ret) == 1) {
+		struct sys_conn *c = bpf_map_lookup_elem(&sys_conns, &key);
+		struct sys_run *r = weft_task_state(&sys_runs, false);
+
+		sys_ts(c, r);
+		sys_begin(cfg, c, r);
+	}
 	return 0;
 }

@@ -38,6 +38,12 @@ main() {
 	local bin=$1
 	go_weft_start "$T/weft.log" --db "$db" --no-analyze --exe "$bin" --spans-file "$T/spans.jsonl"
 	grep -q 'writes on' "$T/weft.log" || fail "writes not enabled: $(cat "$T/weft.log")"
+	# GO_SERVER_SYSCALLS=1 (go_write_syscalls.test, with GO_WEFT_EXTRA=--server-syscalls):
+	# SERVER spans from syscalls, said; TLS requests get none on that path (not sent)
+	if [ "${GO_SERVER_SYSCALLS:-}" = 1 ]; then
+		grep -q 'writes on; plaintext HTTP/1 SERVER spans from read/write syscalls' "$T/weft.log" ||
+			fail "the syscall path not chosen: $(cat "$T/weft.log")"
+	fi
 	go_start C "$bin" "$T"
 	go_start B "$bin" "$T" -next "http://127.0.0.1:$GO_PORT_C"
 	go_start A "$bin" "$T" -next "http://127.0.0.1:$GO_PORT_B"
@@ -61,9 +67,11 @@ main() {
 	checks+=("chain:/gor:G,C:00-11111111111111111111111111111111-2222222222222222-01")
 	curl -sf "http://127.0.0.1:$GO_PORT_P/app" >/dev/null || fail "app-set request failed"
 	# TLS: the header is written into the buffer before encryption.
-	out=$(curl -skf -H "traceparent: $tp1" "https://127.0.0.1:$GO_PORT_TA/tls") || fail "TLS request failed"
-	[ "$out" = "TA>TB>C/tls" ] || fail "TLS answer '$out'"
-	checks+=("chain:/tls:TA,TB,C:$tp1")
+	if [ "${GO_SERVER_SYSCALLS:-}" != 1 ]; then
+		out=$(curl -skf -H "traceparent: $tp1" "https://127.0.0.1:$GO_PORT_TA/tls") || fail "TLS request failed"
+		[ "$out" = "TA>TB>C/tls" ] || fail "TLS answer '$out'"
+		checks+=("chain:/tls:TA,TB,C:$tp1")
+	fi
 	checks+=("appset:/app:P,C:$app")
 	go_concurrent "http://127.0.0.1:$GO_PORT_A" 100
 	for i in $(seq 1 100); do
@@ -89,6 +97,12 @@ forward() {
 	local bin=$1 i tp out checks=()
 	go_weft_start "$T/weft.log" --db "$db" --no-analyze --exe "$bin" --spans-file "$T/spans.jsonl"
 	grep -q 'writes on' "$T/weft.log" || fail "writes not enabled: $(cat "$T/weft.log")"
+	# GO_SERVER_SYSCALLS=1 (go_write_syscalls.test, with GO_WEFT_EXTRA=--server-syscalls):
+	# SERVER spans from syscalls, said; TLS requests get none on that path (not sent)
+	if [ "${GO_SERVER_SYSCALLS:-}" = 1 ]; then
+		grep -q 'writes on; plaintext HTTP/1 SERVER spans from read/write syscalls' "$T/weft.log" ||
+			fail "the syscall path not chosen: $(cat "$T/weft.log")"
+	fi
 	go_start C "$bin" "$T"
 	go_start X "$bin" "$T" -mode proxy -next "http://127.0.0.1:$GO_PORT_C"
 	for i in 1 2 3 4 5; do	# keep-alive: the same connection each time
