@@ -16,11 +16,12 @@
  *   - END_STREAM on a HEADERS or DATA frame the server writes on a client
  *     stream ends that stream's SERVER span. The server's writes are followed
  *     from the connection's first written byte (a SETTINGS frame: the server
- *     may speak before it reads the preface), over up to H2S_IOV iovecs.
+ *     may speak before it reads the preface), over up to IOV_CUR_MAX iovecs.
  * A piece the ring buffer has no room for is skipped (counted) and its number
  * with it: the frames are still followed, user space sees the gap and stops
  * trusting that direction's HPACK table. A read or write that cannot be
- * followed (more than H2S_IOV iovecs with bytes, more steps than walked) is
+ * followed (more than IOV_CUR_MAX iovecs with bytes, bytes unreadable, more
+ * steps than iov_cur_steps allows: only for malformed frames) is
  * reported lost and that direction is no longer followed on the connection:
  * user space then trusts neither its HPACK table nor its open streams. Needs
  * bpf_loop (5.17): without it HTTP/2 servers are not followed.
@@ -35,8 +36,6 @@
 #define H2S_CONTINUATION 0x9
 #define H2S_END_STREAM	 0x01
 #define H2S_END_HEADERS	 0x04
-#define H2S_FRAMES	 2048	/* steps (frames, pieces, iovecs) of one read or write */
-#define H2S_IOV		 1024	/* iovecs of one read or write followed (IOV_MAX) */
 
 /* One direction's frame position. */
 struct h2s_dir {
@@ -100,13 +99,7 @@ struct h2s_walk {
 	const struct fd_key *fk;
 	struct sock *sk;
 	__u64 conn;	/* reads: the socket's inode number */
-	__u64 ubuf;
-	__u32 n;
-	__u32 pos;
-	__u64 arr;	/* iovec mode: the iovec array */
-	__u32 niov;	/* ... its entries followed at most */
-	__u32 j;	/* ... the next one */
-	__u32 vleft;	/* ... bytes not in the iovecs so far */
+	struct iov_cur v;	/* where the walk is in the call's bytes */
 	__u64 ts;	/* writes: when the write began (a span ends there: the peer may
 			 * read the bytes before the write returns) */
 	__u8 out;	/* the server's writes */
@@ -181,26 +174,9 @@ static __always_inline void h2s_piece(struct h2s_walk *w, struct h2s_dir *d, __u
 	weft_barrier_var(l);
 	l &= 2 * WEFT_H2S_PIECE_MAX - 1;
 	if (l > WEFT_H2S_PIECE_MAX ||
-	    (l && bpf_probe_read_user(b->block, l, (void *)(w->ubuf + w->pos))) ||
+	    (l && bpf_probe_read_user(b->block, l, (void *)(w->v.ubuf + w->v.pos))) ||
 	    bpf_ringbuf_output(&h2s_events, b, offsetof(struct weft_h2s_block, block) + l, 0))
 		count(WH_H2S_PIECE_LOST);
-}
-
-/* Iovec mode: move to the next iovec; false when there is none to follow. */
-static __always_inline bool h2s_next_iov(struct h2s_walk *w)
-{
-	struct iovec iov;
-
-	if (!w->vleft || w->j >= w->niov)
-		return false;
-	if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(w->arr + w->j * sizeof(iov))))
-		return false;
-	w->j++;
-	w->ubuf = (__u64)iov.iov_base;
-	w->n = iov.iov_len < w->vleft ? iov.iov_len : w->vleft;
-	w->pos = 0;
-	w->vleft -= w->n;
-	return true;
 }
 
 /*
@@ -214,9 +190,9 @@ static long h2s_frame_cb(__u32 i, void *data)
 	__u32 k, len, sid, had, rest;
 	__u8 type, flags, t[16];
 
-	if (w->pos >= w->n)
-		return h2s_next_iov(w) ? 0 : 1;
-	rest = w->n - w->pos;
+	if (w->v.pos >= w->v.n)
+		return iov_cur_next(&w->v) ? 0 : 1;
+	rest = w->v.n - w->v.pos;
 	if (d->left) {
 		k = d->left < rest ? d->left : rest;
 		if (d->blk) {
@@ -225,7 +201,7 @@ static long h2s_frame_cb(__u32 i, void *data)
 			h2s_piece(w, d, k);
 		}
 		d->left -= k;
-		w->pos += k;
+		w->v.pos += k;
 		return 0;
 	}
 	had = d->hdr_n < 9 ? d->hdr_n : 0;
@@ -234,7 +210,7 @@ static long h2s_frame_cb(__u32 i, void *data)
 		k = rest;
 	weft_barrier_var(k);
 	k &= 15;
-	if (k == 0 || k > 9 || bpf_probe_read_user(t, k, (void *)(w->ubuf + w->pos)))
+	if (k == 0 || k > 9 || bpf_probe_read_user(t, k, (void *)(w->v.ubuf + w->v.pos)))
 		return 1;
 	for (__u32 j = 0; j < 9; j++) {
 		__u32 at = had + j;
@@ -244,7 +220,7 @@ static long h2s_frame_cb(__u32 i, void *data)
 			break;
 		d->hdr[at] = t[j];
 	}
-	w->pos += k;
+	w->v.pos += k;
 	if (had + k < 9) {
 		d->hdr_n = had + k;
 		return 0;	/* the rest in the next iovec, or the next read or write */
@@ -287,27 +263,17 @@ static long h2s_frame_cb(__u32 i, void *data)
 }
 
 /*
- * Walk all bytes of op bytes over an iovec array (w->arr, w->niov; the first
- * iovec already set up by h2s_first_iov) or of one buffer; returns the bytes
- * that could not be followed (beyond H2S_IOV iovecs, more steps than walked).
+ * Walk all bytes of op bytes over an iovec array (w->v; the first iovec
+ * already set up by iov_cur_first) or of one buffer; returns the bytes
+ * that could not be followed (beyond IOV_CUR_MAX iovecs, unreadable, more
+ * steps than iov_cur_steps).
  */
-static __always_inline __u32 h2s_walk_all(struct h2s_walk *w)
+static __always_inline __u32 h2s_walk_all(struct h2s_walk *w, __u32 op)
 {
-	bpf_loop(H2S_FRAMES, h2s_frame_cb, w, 0);
+	bpf_loop(iov_cur_steps(op, w->v.niov), h2s_frame_cb, w, 0);
 	if (w->lost || w->not_h2)
 		return 1;
-	return w->vleft + (w->pos < w->n ? w->n - w->pos : 0);
-}
-
-/* Iovec mode: arr of niov entries carrying op bytes; false when unreadable. */
-static __always_inline bool h2s_first_iov(struct h2s_walk *w, __u64 arr, __u64 niov, __u32 op)
-{
-	w->arr = arr;
-	w->niov = niov < H2S_IOV ? niov : H2S_IOV;
-	w->vleft = op;
-	w->j = 0;
-	w->n = w->pos = 0;
-	return h2s_next_iov(w);
+	return iov_cur_left(&w->v);
 }
 
 /* Nothing has been written on the connection yet (tcp_sock counters). */
@@ -350,7 +316,7 @@ static __always_inline struct h2s_conn *h2s_get(const struct fd_key *fk, __u64 c
 static __noinline bool h2s_read(__u64 tgid_fd, __u64 ubuf, long n, __u64 uiov, __u64 niov)
 {
 	struct fd_key fkv = { .tgid = tgid_fd >> 32, .fd = (__s32)tgid_fd }, *fk = &fkv;
-	struct h2s_walk w = { .fk = fk, .ubuf = ubuf, .n = n };
+	struct h2s_walk w = { .fk = fk, .v = { .ubuf = ubuf, .n = n } };
 	static const char pre[16] = "PRI * HTTP/2.0\r\n";
 	__u32 skip = 0, left;
 	char head[16];
@@ -391,13 +357,13 @@ static __noinline bool h2s_read(__u64 tgid_fd, __u64 ubuf, long n, __u64 uiov, _
 	w.d = &w.c->in;
 	if (uiov) {
 		/* the preface's 24 bytes in the first iovec */
-		if (!h2s_first_iov(&w, uiov, niov, n) || skip > w.n)
+		if (!iov_cur_first(&w.v, uiov, niov, n) || skip > w.v.n)
 			w.lost = 1;
-		w.pos = skip;
+		w.v.pos = skip;
 	} else {
-		w.pos = skip;
+		w.v.pos = skip;
 	}
-	left = w.lost ? 1 : h2s_walk_all(&w);
+	left = w.lost ? 1 : h2s_walk_all(&w, n);
 	if (w.not_h2) {
 		/* not HTTP/2 after all: nothing was reported, nothing is followed */
 		bpf_map_delete_elem(&h2s_conns, fk);
@@ -486,9 +452,9 @@ static __always_inline void h2s_write_exit(long ret)
 	fk.tgid = id >> 32;
 	fk.fd = a->fd;
 	w.fk = &fk;
-	w.ubuf = a->buf;
+	w.v.ubuf = a->buf;
 	w.ts = a->ts;
-	w.n = a->niov;	/* reused below */
+	w.v.n = a->niov;	/* reused below */
 	bpf_map_delete_elem(&h2s_wrs, &id);
 	if (ret <= 0)
 		return;
@@ -496,11 +462,11 @@ static __always_inline void h2s_write_exit(long ret)
 	if (!w.c || !w.c->out.ok)
 		return;
 	w.d = &w.c->out;
-	if (!w.n) {
-		w.n = ret;
-		left = h2s_walk_all(&w);
+	if (!w.v.n) {
+		w.v.n = ret;
+		left = h2s_walk_all(&w, ret);
 	} else {
-		left = h2s_first_iov(&w, w.ubuf, w.n, ret) ? h2s_walk_all(&w) : ret;
+		left = iov_cur_first(&w.v, w.v.ubuf, w.v.n, ret) ? h2s_walk_all(&w, ret) : ret;
 	}
 	if (left) {
 		w.c->out.ok = 0;

@@ -11,6 +11,7 @@
 #define WEFT_LINK_EXTERN
 #include "net/http_shared.bpf.h"
 #include "net/http_client.bpf.h"
+#include "net/iov_cursor.bpf.h"
 #include "net/http2_in.bpf.h"
 #include "net/http_ts.bpf.h"
 #include "weft_sock_addrs.bpf.h"
@@ -220,8 +221,6 @@ static __noinline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n, __u32 iov
 	/* fixed size (bytes past hl are ignored); a short buffer at a page end fails */
 	if (bpf_probe_read_user(head, sizeof(head), (void *)ubuf) &&
 	    bpf_probe_read_user(head, 1, (void *)ubuf))
-		return;
-	if (h2_in_read(&fk, ubuf, n, iov_len, head))
 		return;
 
 	/*
@@ -546,7 +545,9 @@ static __always_inline void exit_rd(long ret, enum rd_kind kind)
 	/* id: tgid << 32 | fd; few values live across the calls (stack) */
 	if (ret <= 0 || !rd_args(kind, &id, &ubuf, &len, &uiov, &niov))
 		return;
-	if (ubuf && !h2s_read(id, ubuf, ret, kind == RD_BUF ? 0 : uiov, niov))
+	if (kind == RD_BUF)
+		uiov = 0;
+	if (ubuf && !h2s_read(id, ubuf, ret, uiov, niov) && !h2_in_read(id, ubuf, ret, uiov, niov))
 		on_read(bpf_get_current_pid_tgid(), (__s32)id, ubuf, ret, len);
 }
 

@@ -226,7 +226,8 @@ struct h2_peer {
 	__u8 ent[6];		/* the SETTINGS parameter being read (they may be cut too) */
 	__u8 ent_n;
 	__u8 in_settings;	/* the current frame is a SETTINGS frame (not an ACK) */
-	__u8 _pad[6];
+	__u8 lost;		/* the reads' frame position was lost: no longer followed */
+	__u8 _pad[5];
 };
 
 #define H2_DEFAULT_MAX_FRAME 16384	/* RFC 9113 6.5.2: also the smallest value allowed */

@@ -41,6 +41,8 @@ enum weft_http_counter {
 	WH_PRE_CERTAIN,		/* ... that reached a certain message boundary: followed from there */
 	WH_H2S_PIECE_LOST,	/* HTTP/2 server header block pieces not handed over (ring buffer
 				 * full): that direction's HPACK table is uncertain from then on */
+	WH_H2_IN_LOST,		/* outgoing HTTP/2 connections whose reads could no longer be
+				 * followed: their open CLIENT spans end unanswered at exit */
 	WH_NCOUNTERS,
 };
 
