@@ -110,9 +110,19 @@ $(GRPC_CHAIN_DIR)/grpcchain-vendored-%: $(GRPC_VENDOR_GOPATH)/src/grpcchain/main
 		GOPATH=$(abspath $(GRPC_VENDOR_GOPATH)):/usr/share/gocode /usr/lib/go-$(v)/bin/go build \
 		$(call go_chain_flags,$(f)) -o $(abspath $@).tmp . && mv $(abspath $@).tmp $(abspath $@)
 
-TESTS_BIN += $(GRPC_CHAIN_BINS) $(GRPC_VENDOR_BINS)
+# A grpc-go channel opened before weft-http (tests/apps/go/grpcpre): grpcchain's
+# generated code beside its own main.go, one build.
+GRPC_PRE_BIN := $(GRPC_CHAIN_DIR)/grpcpre
+
+$(GRPC_PRE_BIN): $(GRPC_CHAIN_DIR)/src/chain.pb.go tests/apps/go/grpcpre/main.go
+	@mkdir -p $(GRPC_CHAIN_DIR)/pre
+	cp $(GRPC_CHAIN_DIR)/src/chain.pb.go tests/apps/go/grpcpre/main.go $(GRPC_CHAIN_DIR)/pre/
+	cd $(GRPC_CHAIN_DIR)/pre && env $(call GO_CHAIN_ENV,$(GRPC_CHAIN_GO)) \
+		/usr/lib/go-$(GRPC_CHAIN_GO)/bin/go build -o $(abspath $@).tmp . && mv $(abspath $@).tmp $(abspath $@)
+
+TESTS_BIN += $(GRPC_CHAIN_BINS) $(GRPC_VENDOR_BINS) $(GRPC_PRE_BIN)
 .PHONY: grpc-chain
-grpc-chain: $(GRPC_CHAIN_BINS) $(GRPC_VENDOR_BINS)
+grpc-chain: $(GRPC_CHAIN_BINS) $(GRPC_VENDOR_BINS) $(GRPC_PRE_BIN)
 
 # Benchmark helpers (bench/go/run): trap cost of a uprobe hit; the OpenTelemetry
 # SDK peer of the chain, built from Debian's golang-opentelemetry-otel-dev.

@@ -22,13 +22,21 @@ injector, then is used for many requests.
                                     after another; prints each response
   preconn.py relay PORT DIR NEXT    a TCP relay 127.0.0.1:PORT -> 127.0.0.1:NEXT
                                     (one connection) recording the bytes the
-                                    client sent in DIR/c2s.bin; DIR/relay.ready
+                                    client sent in DIR/c2s.bin; DIR/relay.ready;
+                                    exits once both directions ended (a reset
+                                    ends one)
   preconn.py h2-refs FILE           the HTTP/2 HEADERS frames in FILE (a client's
                                     bytes from its preface on): one line each,
                                     "refs N" = how many of its fields refer to
                                     the HPACK dynamic table (an indexed field
                                     or an indexed name above the 61 static
                                     entries)
+  preconn.py h2-pre FILE K          the same, following the client's HPACK
+                                    dynamic table (insertions, evictions,
+                                    size updates): "stream S refs N old M",
+                                    M = references to entries inserted by the
+                                    first K requests (made before the
+                                    injector started) or before them
 """
 import hashlib
 import http.client
@@ -129,15 +137,23 @@ def relay(port, d, nxt):
     rec = open(os.path.join(d, "c2s.bin"), "wb")
 
     def pump(src, dst, out):
-        while True:
-            data = src.recv(65536)
-            if not data:
-                break
-            if out:
-                out.write(data)
-                out.flush()
-            dst.sendall(data)
-        dst.shutdown(socket.SHUT_WR)
+        # a side that closes with bytes unread resets the connection (grpc-go's
+        # client at exit): the end of that stream, everything before it relayed
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if out:
+                    out.write(data)
+                    out.flush()
+                dst.sendall(data)
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+        try:
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
 
     t = threading.Thread(target=pump, args=(b, a, None), daemon=True)
     t.start()
@@ -196,9 +212,88 @@ def h2_refs(path):
         print("stream %d fields %d refs %d" % (sid, fields, refs))
 
 
+def hpack_str_len(b, i):
+    """Decoded length of the string literal at i, and the index after it."""
+    from hpack.huffman_table import decode_huffman
+    huff = b[i] & 0x80
+    n, i = hpack_int(b, i, 7)
+    raw = b[i:i + n]
+    return (len(decode_huffman(raw)) if huff else n), i + n
+
+
+def h2_pre(path, k):
+    """Per request: its dynamic-table references, and those to entries of the first k requests."""
+    b = open(path, "rb").read()
+    if not b.startswith(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"):
+        sys.exit("no HTTP/2 client preface")
+    p, req, table, cap = 24, 0, [], 4096   # table: [size, request that inserted it], newest first
+    block, bsid = b"", 0
+    while p + 9 <= len(b):
+        ln, t, fl = int.from_bytes(b[p:p + 3], "big"), b[p + 3], b[p + 4]
+        sid = int.from_bytes(b[p + 5:p + 9], "big") & 0x7fffffff
+        pl, p = b[p + 9:p + 9 + ln], p + 9 + ln
+        if t == 1:
+            end = len(pl) - (pl[0] if fl & 0x8 else 0)
+            block, bsid = pl[(1 if fl & 0x8 else 0) + (5 if fl & 0x20 else 0):end], sid
+        elif t == 9:
+            block += pl
+        else:
+            continue
+        if not fl & 0x4:
+            continue  # END_HEADERS not yet
+        req += 1
+        refs = old = i = 0
+        pl = block
+        while i < len(pl):
+            c = pl[i]
+            if c & 0x80:
+                idx, i = hpack_int(pl, i, 7)
+                ins = None
+            elif c & 0x20 and not c & 0x40:
+                cap, i = hpack_int(pl, i, 5)
+                ins = None
+                idx = 0
+            else:
+                idx, i = hpack_int(pl, i, 6 if c & 0x40 else 4)
+                nl = None
+                if idx == 0:
+                    nl, i = hpack_str_len(pl, i)
+                vl, i = hpack_str_len(pl, i)
+                ins = (nl, vl) if c & 0x40 else None
+            if idx > 61:
+                refs += 1
+                e = table[idx - 62] if idx - 62 < len(table) else None
+                if e is None or e[1] <= k:
+                    old += 1
+            if ins:
+                nl, vl = ins
+                if nl is None:
+                    nl = (STATIC_NAME_LEN[idx] if idx <= 61 else table[idx - 62][2])
+                table.insert(0, [nl + vl + 32, req, nl])
+            while table and sum(e[0] for e in table) > cap:
+                table.pop()
+        print("stream %d refs %d old %d" % (bsid, refs, old))
+
+
+# name lengths of the HPACK static table (RFC 7541 A), by index
+STATIC_NAME_LEN = [0] + [len(n) for n in (
+    ":authority :method :method :path :path :scheme :scheme :status :status :status :status "
+    ":status :status :status accept-charset accept-encoding accept-language accept-ranges "
+    "accept access-control-allow-origin age allow authorization cache-control "
+    "content-disposition content-encoding content-language content-length content-location "
+    "content-range content-type cookie date etag expect expires from host if-match "
+    "if-modified-since if-none-match if-range if-unmodified-since last-modified link location "
+    "max-forwards proxy-authenticate proxy-authorization range referer refresh retry-after "
+    "server set-cookie strict-transport-security transfer-encoding user-agent vary via "
+    "www-authenticate").split()]
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "h2-refs":
         h2_refs(sys.argv[2])
+        sys.exit(0)
+    if sys.argv[1] == "h2-pre":
+        h2_pre(sys.argv[2], int(sys.argv[3]))
         sys.exit(0)
     mode, port, d = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     if mode == "http-server":
