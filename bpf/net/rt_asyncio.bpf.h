@@ -141,29 +141,56 @@ static __noinline __u64 py_tstate(const struct weft_py_layout *l, __u32 tid)
 	return 0;
 }
 
+/*
+ * A string object's length, state and first PY_NAME_MAX data bytes in one
+ * read, when they lie in PY_STR_SPAN bytes from its length in that order
+ * (3.11: 16, 32, 48): b[0] is the length. Tracepoints only (preemption off).
+ */
+#define PY_STR_SPAN 128
+struct py_str_buf {
+	char b[PY_STR_SPAN];
+};
+
+WEFT_PERCPU_ARRAY(struct py_str_buf, 1) py_str_bufs SEC(".maps");
+
 /* Is the code object's co_qualname the compact ASCII string want (n bytes)? */
 static __always_inline bool py_qualname_is(const struct weft_py_layout *l, __u64 code,
 					   const char *want, int n)
 {
-	char buf[PY_NAME_MAX];
 	__u64 s = py_ptr(code, l, PY_CO_QUALNAME), len = 0;
-	__u32 state = 0;
+	__s32 lo = l->off[PY_STR_LENGTH], so = l->off[PY_STR_STATE] - lo,
+	      dof = l->off[PY_STR_DATA] - lo;
+	struct py_str_buf *sb;
+	const char *data;
+	char buf[PY_NAME_MAX];
+	__u32 state = 0, zero = 0;
 
 	if (!s || n > PY_NAME_MAX || !py_off_ok(l, PY_STR_LENGTH) || !py_off_ok(l, PY_STR_STATE) ||
 	    !py_off_ok(l, PY_STR_DATA))
 		return false;
-	if (bpf_probe_read_user(&len, 8, (void *)(s + l->off[PY_STR_LENGTH])) || len != n ||
-	    bpf_probe_read_user(&state, 4, (void *)(s + l->off[PY_STR_STATE])))
-		return false;
+	sb = bpf_map_lookup_elem(&py_str_bufs, &zero);
+	if (sb && so >= 8 && so <= PY_STR_SPAN - 4 && dof >= so + 4 &&
+	    dof <= PY_STR_SPAN - PY_NAME_MAX) {
+		/* one read: length, state, data */
+		if (bpf_probe_read_user(sb->b, dof + PY_NAME_MAX, (void *)(s + lo)))
+			return false;
+		__builtin_memcpy(&len, sb->b, 8);
+		__builtin_memcpy(&state, sb->b + so, 4);
+		data = sb->b + dof;
+	} else {
+		if (bpf_probe_read_user(&len, 8, (void *)(s + lo)) ||
+		    bpf_probe_read_user(&state, 4, (void *)(s + l->off[PY_STR_STATE])) ||
+		    bpf_probe_read_user(buf, PY_NAME_MAX, (void *)(s + l->off[PY_STR_DATA])))
+			return false;
+		data = buf;
+	}
 	/* kind 1 (bits 2-4), compact (bit 5), ascii (bit 6) */
-	if ((state & 0x7c) != 0x64)
-		return false;
-	if (bpf_probe_read_user(buf, PY_NAME_MAX, (void *)(s + l->off[PY_STR_DATA])))
+	if (len != n || (state & 0x7c) != 0x64)
 		return false;
 	for (int i = 0; i < PY_NAME_MAX; i++) {
 		if (i >= n)
 			break;
-		if (buf[i] != want[i])
+		if (data[i] != want[i])
 			return false;
 	}
 	return true;
