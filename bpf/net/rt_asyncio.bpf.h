@@ -59,7 +59,11 @@
 #define PY_MAX_THREADS 64
 #define PY_NAME_MAX 48
 
-/* key: tgid */
+/*
+ * key: tgid. A hash map: user space replaces a layout whole (a probe sees
+ * the old one or the new one, and the counts it keeps in it, open and
+ * epoch, go with the gen they count for).
+ */
 WEFT_HASH(__u32, struct weft_py_layout, 4096) py_procs SEC(".maps");
 
 struct py_ctx_key {
@@ -89,8 +93,9 @@ struct py_conn_key {
 
 struct py_conn {
 	__u64 ino;
-	__u32 answered;	/* anything written to it since the tie */
+	__u64 answered;	/* anything written to it since the tie (64 bits: cmpxchg) */
 	__u32 reads;	/* read calls on it since the tie (any result) */
+	__u32 gen;	/* the process image's (weft_py_layout.gen): counted in its open */
 };
 
 WEFT_LRU_HASH(struct py_conn_key, struct py_conn, 16384) py_conns SEC(".maps");
@@ -225,20 +230,30 @@ static __always_inline bool py_first_only(const struct py_tie *t, __u32 tgid)
 	struct py_conn_key ck = { .tgid = tgid, .fd = t->fd };
 	struct py_conn *c = bpf_map_lookup_elem(&py_conns, &ck);
 
-	return c && c->ino == t->ino && !c->answered && c->reads <= 1;
+	return c && c->ino == t->ino && c->gen == t->gen && !c->answered && c->reads <= 1;
 }
 
 /*
- * Count n in the process's open connections (weft_py_layout.open). Off by
- * some only when two threads answer one connection at once (too few), or a
- * connection is closed unanswered (too many, until a new connection takes
- * its fd) or leaves the LRU map unanswered (too many): too few costs ties
- * (py_write then skips the context's tie: a new trace), too many only the
- * skip; never a wrong tie.
+ * Count n in the process's open connections (weft_py_layout.open): the
+ * py_conns entries of its image (gen) nothing was written to yet. Each
+ * entry is counted before it is inserted and uncounted at most once, by
+ * whoever flips its `answered` from 0 to 1 (py_answer); so the count is
+ * never too low. It is too high when a connection is closed unanswered
+ * (until a new connection takes its fd) or leaves the LRU map unanswered:
+ * that only costs the skips below. At 0 no entry of the image is
+ * unanswered, so py_write and py_read skip the connection's entry (nothing
+ * to mark or count: py_first_only is false for every tie already).
  */
 static __always_inline void py_open(const struct weft_py_layout *l, __s32 n)
 {
 	__sync_fetch_and_add(&((struct weft_py_layout *)l)->open, n);
+}
+
+/* Mark c (an entry of l's image) answered, uncounted once. */
+static __always_inline void py_answer(const struct weft_py_layout *l, struct py_conn *c)
+{
+	if (c->gen == l->gen && !__sync_val_compare_and_swap(&c->answered, 0, 1))
+		py_open(l, -1);
 }
 
 /* The request owed on t's connection, read after its tie, or NULL. */
@@ -321,13 +336,16 @@ int weft_py_getsockname(struct trace_event_raw_sys_enter *ctx)
 	k.ctx = ctxp;
 	t.at_ns = bpf_ktime_get_ns();
 	c.ino = t.ino;
+	c.gen = l->gen;
 	bpf_map_delete_elem(&py_accepted, &ck);	/* its transport is built */
 	old_c = bpf_map_lookup_elem(&py_conns, &ck);
-	if (old_c && !old_c->answered)
-		py_open(l, -1);	/* an earlier connection on fd, never answered */
-	if (bpf_map_update_elem(&py_conns, &ck, &c, BPF_ANY))
+	if (old_c)
+		py_answer(l, old_c);	/* an earlier connection on fd, never answered */
+	py_open(l, 1);	/* before the entry is seen: the count is never too low */
+	if (bpf_map_update_elem(&py_conns, &ck, &c, BPF_ANY)) {
+		py_open(l, -1);
 		return 0;
-	py_open(l, 1);
+	}
 	/* the accept task's context is its own, unless a task factory shares one */
 	old = bpf_map_lookup_elem(&py_ctx, &k);
 	if (old && py_tie_live(old, l) && (old->fd != t.fd || old->ino != t.ino)) {
@@ -650,11 +668,10 @@ static __always_inline int py_write(__s32 fd)
 
 	if (!l || fd < 0)
 		return 0;
-	c = bpf_map_lookup_elem(&py_conns, &ck);
-	if (c && !c->answered && c->ino == py_fd_ino(fd)) {
-		c->answered = 1;	/* a response (or anything) on a tied connection */
-		py_open(l, -1);
-	}
+	/* with every tied connection answered, fd's entry has nothing to mark */
+	c = l->open > 0 ? bpf_map_lookup_elem(&py_conns, &ck) : NULL;
+	if (c && !c->answered && c->ino == py_fd_ino(fd))
+		py_answer(l, c);	/* a response (or anything) on a tied connection */
 	if (l->open <= 0) {
 		/* every tied connection was written to: a connection-level tie
 		 * names nothing (py_first_only), and a request-bound one's request
@@ -682,11 +699,16 @@ static __always_inline int py_write(__s32 fd)
 static __always_inline int py_read(__s32 fd)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	const struct weft_py_layout *l = py_layout(id);
 	struct py_conn_key ck = { .tgid = id >> 32, .fd = fd };
-	struct py_conn *c = bpf_map_lookup_elem(&py_conns, &ck);	/* most fds: none */
+	struct py_conn *c;
 
+	/* with every tied connection answered, the count is moot (py_first_only) */
+	if (!l || l->open <= 0)
+		return 0;
+	c = bpf_map_lookup_elem(&py_conns, &ck);	/* most fds: none */
 	/* past 1, the count is moot */
-	if (c && c->reads <= 1 && py_layout(id) && c->ino == py_fd_ino(fd))
+	if (c && c->reads <= 1 && c->gen == l->gen && c->ino == py_fd_ino(fd))
 		__sync_fetch_and_add(&c->reads, 1);
 	return 0;
 }
