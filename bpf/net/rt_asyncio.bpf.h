@@ -237,10 +237,10 @@ static __always_inline bool py_first_only(const struct py_tie *t, __u32 tgid)
  * Count n in the process's open connections (weft_py_layout.open): the
  * py_conns entries of its image (gen) nothing was written to yet. Each
  * entry is counted before it is inserted and uncounted at most once, by
- * whoever flips its `answered` from 0 to 1 (py_answer); so the count is
- * never too low. It is too high when a connection is closed unanswered
- * (until a new connection takes its fd) or leaves the LRU map unanswered:
- * that only costs the skips below. At 0 no entry of the image is
+ * whoever flips its `answered` from 0 to 1 (py_answer: its first write, or
+ * its close, weft_py_close); so the count is never too low. It is too high
+ * when a connection leaves the LRU map unanswered: that only costs the
+ * skips below. At 0 no entry of the image is
  * unanswered, so py_write and py_read skip the connection's entry (nothing
  * to mark or count: py_first_only is false for every tie already).
  */
@@ -735,6 +735,28 @@ SEC("tracepoint/syscalls/sys_enter_recvmsg")
 int weft_py_recvmsg(struct trace_event_raw_sys_enter *ctx)
 {
 	return py_read((__s32)ctx->args[0]);
+}
+
+/*
+ * A close of a Python process: a tied connection closed before anything was
+ * written to it (a client that connected and left, a health check) is
+ * uncounted: it will not be answered, and a count held up by it would keep
+ * every read and write on the long path.
+ */
+SEC("tracepoint/syscalls/sys_enter_close")
+int weft_py_close(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	const struct weft_py_layout *l = py_layout(id);
+	struct py_conn_key ck = { .tgid = id >> 32, .fd = (__s32)ctx->args[0] };
+	struct py_conn *c;
+
+	if (!l || l->open <= 0)
+		return 0;
+	c = bpf_map_lookup_elem(&py_conns, &ck);
+	if (c && !c->answered && c->ino == py_fd_ino(ck.fd))
+		py_answer(l, c);
+	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_write")

@@ -20,7 +20,7 @@
 
 #define MAX_PROCS 256
 #define MAX_WARNED 64
-#define PY_NTRACEPOINTS 11
+#define PY_NTRACEPOINTS 12
 
 /*
  * The copy site, GC_New's return (freelist empty), then either the Context
@@ -84,7 +84,7 @@ static struct {
 static const char *const tracepoints[PY_NTRACEPOINTS] = {
     "weft_py_accept4",	"weft_py_accept", "weft_py_getsockname", "weft_py_read",
     "weft_py_recvfrom", "weft_py_readv",  "weft_py_recvmsg",	 "weft_py_write",
-    "weft_py_sendto",	"weft_py_writev", "weft_py_sendmsg",
+    "weft_py_sendto",	"weft_py_writev", "weft_py_sendmsg",	 "weft_py_close",
 };
 
 void weft_rt_asyncio_prepare(struct bpf_object *obj)
