@@ -91,3 +91,10 @@ $(B)/tests/h2_server_test: $(B)/obj/tests/unit/h2_server_test.o $(B)/obj/injecto
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lnghttp2
 TESTS_BIN += $(B)/tests/h2_server_test
 LINT_SOURCES += tests/unit/h2_server_test.c
+
+# Unit test of bpf/net/h2_verify.h fed sends by hand (tests/unit/h2_verify.test).
+$(B)/tests/h2_verify_test: $(B)/obj/tests/unit/h2_verify_test.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS)
+TESTS_BIN += $(B)/tests/h2_verify_test
+LINT_SOURCES += tests/unit/h2_verify_test.c
