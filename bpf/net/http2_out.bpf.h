@@ -34,6 +34,9 @@
  *   - the block refers to a dynamic-table entry and some earlier block may
  *     have added a traceparent entry (a literal with incremental indexing named
  *     traceparent, or a block weft could not read whole) (WH_H2_UNSURE).
+ *   - on a connection that existed before weft-http, followed from a
+ *     verified boundary (h2.pre, h2_pre_send): the block refers to an entry
+ *     inserted before the boundary (hp_dyn_ref) (WH_PRE_H2_OLD).
  * Every block weft reads whole is walked for that, so "no traceparent in the
  * dynamic table" stays certain without tracking the table itself.
  */
@@ -55,6 +58,8 @@
 
 #define H2_TP_FIELD_LEN	(2 + 11 + 1 + WEFT_TRACEPARENT_LEN) /* 0x00 0x0b name 0x37 value */
 #define HP_STATIC_MAX	61	/* RFC 7541 Appendix A: higher indexes are the dynamic table */
+
+#include "net/h2_verify.h"
 
 /*
  * 1 when sc->buf[0, n) goes on with the client preface from its byte from,
@@ -166,6 +171,22 @@ static __always_inline __u8 hp_name(const char *b, __u32 at, __u32 len, bool huf
 	return 0;
 }
 
+/*
+ * Dynamic-table index v (> 61) used. Entry v - 62 counts from the newest
+ * (RFC 7541 2.3.3): it is one weft saw inserted when fewer than that many
+ * insertions were seen before it (w->seen before the block, w->ins in it).
+ * Evictions and size updates drop the oldest entries and never reorder the
+ * newest, and an entry larger than the table empties it (4.4), leaving only
+ * newer ones: so for any index the encoder may use, that test is exact
+ * without following sizes. Else w->old.
+ */
+static __always_inline void hp_dyn_ref(struct hp_walk *w, __u32 v)
+{
+	w->dyn_ref = 1;
+	if (v - (HP_STATIC_MAX + 1) >= w->seen + w->ins)
+		w->old = 1;
+}
+
 /* One token of the block (RFC 7541 5.1 integers, 5.2 strings, 6 fields). */
 static long hp_step_cb(__u32 i, void *data)
 {
@@ -215,7 +236,7 @@ static long hp_step_cb(__u32 i, void *data)
 		if (!v)
 			goto bad;
 		if (v > HP_STATIC_MAX)
-			w->dyn_ref = 1;
+			hp_dyn_ref(w, v);
 		else if (v == 2 || v == 3)
 			w->method = v;
 		break;
@@ -224,7 +245,7 @@ static long hp_step_cb(__u32 i, void *data)
 	case HP_W_NAMEIDX:
 		w->name = 0;
 		if (v > HP_STATIC_MAX)
-			w->dyn_ref = 1;
+			hp_dyn_ref(w, v);
 		w->what = v ? HP_W_VALLEN : HP_W_NAMELEN;
 		w->st = HP_STR;
 		break;
@@ -240,6 +261,8 @@ static long hp_step_cb(__u32 i, void *data)
 		if (v > w->end - w->pos)
 			goto bad;
 		w->pos += v;
+		if (w->incr)
+			w->ins++;
 		if (w->name == 1) {
 			w->tp++;
 			w->adds_tp |= w->incr;
@@ -256,10 +279,11 @@ bad:
 }
 
 /*
- * The CPU's walk state, for the block h2_buf[pos, end); NULL when there is
- * none. It lives in a map so that the verifier treats every step alike.
+ * The CPU's walk state, for the block h2_buf[pos, end) of connection h; NULL
+ * when there is none. It lives in a map so that the verifier treats every
+ * step alike.
  */
-static __always_inline struct hp_walk *hp_walk_new(__u32 pos, __u32 end)
+static __always_inline struct hp_walk *hp_walk_new(const struct h2_out *h, __u32 pos, __u32 end)
 {
 	__u32 zero = 0;
 	struct hp_walk *w = bpf_map_lookup_elem(&hp_walks, &zero);
@@ -268,8 +292,16 @@ static __always_inline struct hp_walk *hp_walk_new(__u32 pos, __u32 end)
 		__builtin_memset(w, 0, sizeof(*w));
 		w->pos = pos;
 		w->end = end;
+		w->seen = h->pre ? h->ins : HP_SEEN_ALL;
 	}
 	return w;
+}
+
+/* A block read whole: its insertions are seen (a pre-existing connection). */
+static __always_inline void hp_walked(struct h2_out *h, const struct hp_walk *w)
+{
+	if (h->pre)
+		h->ins = h->ins + w->ins < HP_SEEN_ALL ? h->ins + w->ins : HP_SEEN_ALL;
 }
 
 /* Walk the block; false when it was not read whole. */
@@ -358,7 +390,7 @@ static __always_inline int h2_set_len(struct sk_msg_md *msg, __u32 len)
 static __always_inline __u32 h2_request(struct sk_msg_md *msg, struct conn_state *st,
 					const char *b, __u32 len, __u8 flags, __u32 sid)
 {
-	struct hp_walk *w = hp_walk_new(9, 9 + len);
+	struct hp_walk *w = hp_walk_new(&st->h2, 9, 9 + len);
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct weft_server_ctx *sctx;
 	struct client_pending *cp;
@@ -392,10 +424,18 @@ static __always_inline __u32 h2_request(struct sk_msg_md *msg, struct conn_state
 		count(WH_H2_UNSURE);
 		return 0;
 	}
+	hp_walked(&st->h2, w);
 	if (w->tp) {
 		st->h2.tp_indexed |= w->adds_tp;
 		st->h2.ts_indexed |= w->adds_ts;
 		count(WH_LEFT_ALONE);
+		return 0;
+	}
+	if (w->old) {
+		/* an entry from before weft's boundary: its name is unknown */
+		st->h2.tp_indexed |= w->adds_tp;
+		st->h2.ts_indexed |= w->adds_ts;
+		count(WH_PRE_H2_OLD);
 		return 0;
 	}
 	if (w->dyn_ref && st->h2.tp_indexed) {
@@ -529,6 +569,70 @@ static __always_inline void h2_confirmed(struct conn_state *st)
 }
 
 /*
+ * A send on a pre-existing connection (PH_PRE) that is no whole HTTP/1
+ * request (pre_send): do its bytes verify as whole HTTP/2 client frames
+ * (h2_verify.h), going on from the sends before? Once h2v_step says so
+ * (H2V_SENDS in a row, no header block open), the next send starts a frame:
+ * the connection is followed from there like one seen from its start (PH_H2),
+ * with h2.pre set, so that a block referring to a dynamic-table entry from
+ * before the boundary is left alone (hp_dyn_ref). Its reads are not followed
+ * (their position is unknown; h2_peers entry marked lost): its CLIENT spans
+ * end at weft-http's exit, and its frame bound stays the default 16384. This
+ * send passes unchanged. A global function: verified once.
+ */
+__attribute__((noinline)) int h2_pre_send(struct sk_msg_md *msg, struct conn_state *st,
+					  struct h2_buf *hb)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct fd_key fk = { .tgid = pid_tgid >> 32 };
+	struct h2_peer peer = {};
+	struct h2v_state v;
+	struct h2_out *h;
+	__s32 *fdp;
+	__u32 size;
+	int r;
+
+	if (!msg || !st || !hb)
+		return SK_PASS;
+	h = &st->h2;
+	size = msg->size;
+	v.max_sid = h->max_sid;
+	v.cont_sid = h->cont_sid;
+	v.ok = h->pre_ok;
+	v.opened = h->pre_opened;
+	if (!size || size > H2_BUF_SZ || h2_copy(msg, hb->b, size)) {
+		/* not readable whole: start over */
+		v.max_sid = v.cont_sid = v.ok = v.opened = 0;
+		r = 0;
+	} else {
+		r = h2v_step(&v, (const __u8 *)hb->b, H2_BUF_MASK, size);
+	}
+	h->max_sid = v.max_sid;
+	h->cont_sid = v.cont_sid;
+	h->pre_ok = v.ok;
+	h->pre_opened = v.opened;
+	fdp = bpf_map_lookup_elem(&cur_fd, &pid_tgid);
+	if (!r || !fdp)
+		return SK_PASS;
+	fk.fd = *fdp;
+	st->phase = PH_H2;
+	h->left = 0;
+	h->hdr_n = 0;
+	h->pre_n = H2_PREFACE_LEN;
+	h->tp_indexed = h->ts_indexed = 0;
+	h->pre = 1;
+	h->ins = 0;
+	bpf_map_delete_elem(&pre_conns, &fk);
+	peer.cookie = st->cookie;
+	peer.lost = 1;
+	bpf_map_update_elem(&h2_peers, &fk, &peer, BPF_ANY);
+	if (!h2_any)
+		h2_any = 1;
+	count(WH_PRE_CERTAIN);
+	return SK_PASS;
+}
+
+/*
  * One run over an HTTP/2 connection (phase PH_H2_PRE or PH_H2). sc: the
  * sk_msg scratch, hb: the CPU's h2_buf. A global function: verified once.
  */
@@ -642,13 +746,15 @@ __attribute__((noinline)) int h2_run(struct sk_msg_md *msg, struct conn_state *s
 			ins = h2_request(msg, st, b, len, flags, sid);
 		} else {
 			/* trailers: only read, for the table rule */
-			struct hp_walk *w = hp_walk_new(9, 9 + len);
+			struct hp_walk *w = hp_walk_new(h, 9, 9 + len);
 
 			if (!w || flags & (H2_PADDED | H2_PRIORITY) || !weft_have_bpf_loop) {
 				h->tp_indexed = h->ts_indexed = 1;
 			} else {
 				if (!hp_walk_block(w))
 					h->tp_indexed = h->ts_indexed = 1;
+				else
+					hp_walked(h, w);
 				h->tp_indexed |= w->adds_tp;
 				h->ts_indexed |= w->adds_ts;
 			}

@@ -592,10 +592,12 @@ __attribute__((noinline)) int msg_work(struct sk_msg_md *msg, struct conn_state 
 /*
  * A send on a pre-existing connection (PH_PRE, http_shared.bpf.h): passes
  * unchanged unless a certain boundary was reached; notes whether it is
- * exactly one whole request. PRE_LIVE: followed from this send on (PH_START).
+ * exactly one whole request. PRE_LIVE: followed from this send on (PH_START);
+ * PRE_TRY_H2: no HTTP/1 request, h2_pre_send looks for HTTP/2 frames.
  * A global function, verified once.
  */
-#define PRE_LIVE 2
+#define PRE_LIVE   2
+#define PRE_TRY_H2 3
 
 __attribute__((noinline)) int pre_send(struct sk_msg_md *msg, struct conn_state *st,
 				       struct weft_scratch *sc)
@@ -642,7 +644,7 @@ __attribute__((noinline)) int pre_send(struct sk_msg_md *msg, struct conn_state 
 	}
 	p->step = next;
 	count(WH_PRE_LEFT);
-	return SK_PASS;
+	return next == PRE_UNKNOWN ? PRE_TRY_H2 : SK_PASS;
 }
 
 SEC("sk_msg")
@@ -680,6 +682,8 @@ int weft_http_msg(struct sk_msg_md *msg)
 		return drop_conn(msg, st, WH_PREEMPTED);
 	if (st->phase == PH_PRE) {
 		r = pre_send(msg, st, (struct weft_scratch *)buf);
+		if (r == PRE_TRY_H2)
+			r = h2_pre_send(msg, st, (struct h2_buf *)b);
 		if (r != PRE_LIVE)
 			goto done;
 	}

@@ -90,7 +90,10 @@ struct h2_out {
 	__u8 pre_n;		/* client preface bytes matched (PH_H2_PRE) */
 	__u8 tp_indexed;	/* the encoder's dynamic table may hold a traceparent entry */
 	__u8 ts_indexed;	/* ... a tracestate entry */
-	__u8 _pad[3];
+	__u8 pre;		/* pre-existing: followed from a verified boundary (h2_pre_send) */
+	__u8 pre_ok;		/* PH_PRE: h2v_state.ok (h2_verify.h) */
+	__u8 pre_opened;	/* PH_PRE: h2v_state.opened */
+	__u32 ins;		/* pre: the encoder's table insertions seen since the boundary */
 };
 
 /* Chunked body parser (RFC 9112 section 7.1), one byte at a time. */
@@ -184,8 +187,9 @@ WEFT_SHARED WEFT_MAP(BPF_MAP_TYPE_CGROUP_ARRAY, __u32, __u32, 1) target_cg SEC("
  *     line, header block, Content-Length body ending with the read), nothing
  *     sent or read in between: the next send starts a request (PH_START).
  *     Anything else (a second send, a chunked or unframed message, bytes
- *     beyond the message, a message in pieces) starts over. HTTP/2 never
- *     qualifies (its frames are no HTTP/1 message): left alone for good.
+ *     beyond the message, a message in pieces) starts over. HTTP/2: H2V_SENDS
+ *     consecutive sends that each verify as whole client frames (h2_verify.h),
+ *     then followed as PH_H2 with the HPACK rule of http2_out.bpf.h.
  *   server (incoming, local port of a listening socket of the workload): one
  *     read that is exactly one whole request, then a write of a status line:
  *     the next read starts a request (a SERVER span as on a new connection).
@@ -265,7 +269,12 @@ struct hp_walk {
 	__u8 adds_ts;
 	__u8 bad;		/* not a block this walk understands */
 	__u8 method;		/* static index of :method (2 GET, 3 POST), 0: other */
+	__u8 old;		/* a dynamic index older than the insertions weft saw */
+	__u16 ins;		/* literals with incremental indexing in the block */
+	__u32 seen;		/* table insertions seen before the block (HP_SEEN_ALL: all) */
 };
+
+#define HP_SEEN_ALL (1u << 30)	/* a connection followed from its start */
 
 WEFT_SHARED WEFT_PERCPU_ARRAY(struct hp_walk, 1) hp_walks SEC(".maps");
 

@@ -43,6 +43,8 @@ enum weft_http_counter {
 				 * full): that direction's HPACK table is uncertain from then on */
 	WH_H2_IN_LOST,		/* outgoing HTTP/2 connections whose reads could no longer be
 				 * followed: their open CLIENT spans end unanswered at exit */
+	WH_PRE_H2_OLD,		/* HTTP/2 request on a pre-existing connection left alone: it
+				 * refers to a dynamic-table entry from before the boundary */
 	WH_NCOUNTERS,
 };
 

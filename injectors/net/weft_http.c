@@ -332,6 +332,7 @@ static void print_counters(struct weft_http *skel)
 		[WH_PRE_SRV_CONNS] = "pre-existing-server-connections",
 		[WH_PRE_LEFT] = "pre-existing-left-alone", [WH_PRE_CERTAIN] = "pre-existing-boundary",
 		[WH_H2S_PIECE_LOST] = "h2-server-pieces-lost", [WH_H2_IN_LOST] = "h2-client-reads-lost",
+		[WH_PRE_H2_OLD] = "pre-existing-h2-old-entries",
 	};
 	uint64_t v[WH_NCOUNTERS];
 

@@ -33,10 +33,14 @@ injector, then is used for many requests.
                                     entries)
   preconn.py h2-pre FILE K          the same, following the client's HPACK
                                     dynamic table (insertions, evictions,
-                                    size updates): "stream S refs N old M",
-                                    M = references to entries inserted by the
-                                    first K requests (made before the
-                                    injector started) or before them
+                                    size updates): "stream S refs N old M
+                                    first F", M = references to entries
+                                    inserted by the first K requests (made
+                                    before the injector started) or before
+                                    them, F = the earliest request (1: the
+                                    first) that inserted an entry it refers
+                                    to (0: one from before FILE, 1000000000:
+                                    no reference)
 """
 import hashlib
 import http.client
@@ -243,6 +247,7 @@ def h2_pre(path, k):
             continue  # END_HEADERS not yet
         req += 1
         refs = old = i = 0
+        first = 10 ** 9
         pl = block
         while i < len(pl):
             c = pl[i]
@@ -265,6 +270,7 @@ def h2_pre(path, k):
                 e = table[idx - 62] if idx - 62 < len(table) else None
                 if e is None or e[1] <= k:
                     old += 1
+                first = min(first, e[1] if e else 0)
             if ins:
                 nl, vl = ins
                 if nl is None:
@@ -272,7 +278,7 @@ def h2_pre(path, k):
                 table.insert(0, [nl + vl + 32, req, nl])
             while table and sum(e[0] for e in table) > cap:
                 table.pop()
-        print("stream %d refs %d old %d" % (bsid, refs, old))
+        print("stream %d refs %d old %d first %d" % (bsid, refs, old, first))
 
 
 # name lengths of the HPACK static table (RFC 7541 A), by index
