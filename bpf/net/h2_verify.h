@@ -98,48 +98,74 @@ static inline int h2v_frame(struct h2v_state *s, __u32 len, __u8 type, __u8 flag
 	}
 }
 
+/* A walk over one send's frames (h2v_next, one frame a step). */
+struct h2v_walk {
+	struct h2v_state s;
+	__u32 off;	/* the next frame header's offset in the send */
+	__u32 size;	/* the send's bytes */
+	__s32 res;	/* 0 going on, 1 whole frames to the end, -1 not */
+};
+
 /*
- * Do b[0, size) (b indexed through mask: a power of two minus one, at least
- * size - 1) verify as whole frames from the first byte to the last? 0 and s
- * updated, or -1 (s then undefined: start over).
+ * One step of walk w over b (indexed through mask: a power of two minus one,
+ * at least size - 1): the frame at w->off. 1 when the walk is over (w->res),
+ * else 0. Sk_msg runs it from a bpf_loop callback, so that the verifier sees
+ * one step.
  */
-static inline int h2v_send(struct h2v_state *s, const __u8 *b, __u32 mask, __u32 size)
+static inline int h2v_next(struct h2v_walk *w, const __u8 *b, __u32 mask)
 {
-	__u32 off = 0;
+	__u32 off = w->off, len, sid;
+	int r;
 
-	for (int i = 0; i < H2V_FRAMES_MAX; i++) {
-		__u32 len, sid;
-		int r;
-
-		if (off == size)
-			return size ? 0 : -1;
-		if (size - off < 9)
-			return -1;
-		len = (__u32)b[off & mask] << 16 | (__u32)b[(off + 1) & mask] << 8 |
-		      b[(off + 2) & mask];
-		sid = (__u32)(b[(off + 5) & mask] & 0x7f) << 24 | (__u32)b[(off + 6) & mask] << 16 |
-		      (__u32)b[(off + 7) & mask] << 8 | b[(off + 8) & mask];
-		r = h2v_frame(s, len, b[(off + 3) & mask], b[(off + 4) & mask], sid,
-			      b[(off + 5) & mask] & 0x80);
-		if (r < 0 || (__u32)r > size - off - 9)
-			return -1;
-		off += 9 + (__u32)r;
+	if (off == w->size) {
+		w->res = w->size ? 1 : -1;
+		return 1;
 	}
-	return off == size && size ? 0 : -1;
+	if (off > w->size || w->size - off < 9) {
+		w->res = -1;
+		return 1;
+	}
+	len = (__u32)b[off & mask] << 16 | (__u32)b[(off + 1) & mask] << 8 | b[(off + 2) & mask];
+	sid = (__u32)(b[(off + 5) & mask] & 0x7f) << 24 | (__u32)b[(off + 6) & mask] << 16 |
+	      (__u32)b[(off + 7) & mask] << 8 | b[(off + 8) & mask];
+	r = h2v_frame(&w->s, len, b[(off + 3) & mask], b[(off + 4) & mask], sid,
+		      b[(off + 5) & mask] & 0x80);
+	if (r < 0 || (__u32)r > w->size - off - 9) {
+		w->res = -1;
+		return 1;
+	}
+	w->off = off + 9 + (__u32)r;
+	return 0;
 }
 
 /*
- * One more send, b[0, size) (as h2v_send takes it): 1 when the boundary is
- * certain from the next send on (H2V_SENDS verified in a row, no header block
- * left open, and a stream opened after the first of them, so that max_sid is
- * the connection's: stream ids only grow), else 0. A send that does not
- * verify starts the count over.
+ * Do b[0, size) verify as whole frames from the first byte to the last, in
+ * at most H2V_FRAMES_MAX frames? 0 and s updated, or -1 (s unchanged).
  */
-static inline int h2v_step(struct h2v_state *s, const __u8 *b, __u32 mask, __u32 size)
+static inline int h2v_send(struct h2v_state *s, const __u8 *b, __u32 mask, __u32 size)
 {
-	__u32 before = s->max_sid;
+	struct h2v_walk w = { .s = *s, .size = size };
 
-	if (h2v_send(s, b, mask, size)) {
+	for (int i = 0; i < H2V_FRAMES_MAX; i++)
+		if (h2v_next(&w, b, mask))
+			break;
+	if (w.res != 1)
+		return -1;
+	*s = w.s;
+	return 0;
+}
+
+/*
+ * One more send checked: verified (s updated by the walk; before: its
+ * max_sid before the send) or not. 1 when the boundary is certain from the
+ * next send on (H2V_SENDS verified in a row, no header block left open, and
+ * a stream opened after the first of them, so that max_sid is the
+ * connection's: stream ids only grow), else 0. A send that does not verify
+ * starts the count over.
+ */
+static inline int h2v_done(struct h2v_state *s, __u32 before, int verified)
+{
+	if (!verified) {
 		s->max_sid = s->cont_sid = 0;
 		s->ok = s->opened = 0;
 		return 0;
@@ -149,6 +175,14 @@ static inline int h2v_step(struct h2v_state *s, const __u8 *b, __u32 mask, __u32
 	if (s->ok < H2V_SENDS)
 		s->ok++;
 	return s->ok >= H2V_SENDS && s->opened && !s->cont_sid;
+}
+
+/* h2v_send, then h2v_done: as sk_msg takes each send (tests). */
+static inline int h2v_step(struct h2v_state *s, const __u8 *b, __u32 mask, __u32 size)
+{
+	__u32 before = s->max_sid;
+
+	return h2v_done(s, before, !h2v_send(s, b, mask, size));
 }
 
 #endif /* WEFT_H2_VERIFY_H */

@@ -568,6 +568,17 @@ static __always_inline void h2_confirmed(struct conn_state *st)
 		h2_any = 1;
 }
 
+/* One frame of a pre-existing connection's send, copied to the CPU's h2_buf. */
+static long h2v_cb(__u32 i, void *data)
+{
+	__u32 zero = 0;
+	const __u8 *b = bpf_map_lookup_elem(&h2_buf, &zero);
+
+	if (!b)
+		return 1;
+	return h2v_next(data, b, H2_BUF_MASK);
+}
+
 /*
  * A send on a pre-existing connection (PH_PRE) that is no whole HTTP/1
  * request (pre_send): do its bytes verify as whole HTTP/2 client frames
@@ -586,7 +597,7 @@ __attribute__((noinline)) int h2_pre_send(struct sk_msg_md *msg, struct conn_sta
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct fd_key fk = { .tgid = pid_tgid >> 32 };
 	struct h2_peer peer = {};
-	struct h2v_state v;
+	struct h2v_walk w = {};
 	struct h2_out *h;
 	__s32 *fdp;
 	__u32 size;
@@ -596,21 +607,19 @@ __attribute__((noinline)) int h2_pre_send(struct sk_msg_md *msg, struct conn_sta
 		return SK_PASS;
 	h = &st->h2;
 	size = msg->size;
-	v.max_sid = h->max_sid;
-	v.cont_sid = h->cont_sid;
-	v.ok = h->pre_ok;
-	v.opened = h->pre_opened;
-	if (!size || size > H2_BUF_SZ || h2_copy(msg, hb->b, size)) {
-		/* not readable whole: start over */
-		v.max_sid = v.cont_sid = v.ok = v.opened = 0;
-		r = 0;
-	} else {
-		r = h2v_step(&v, (const __u8 *)hb->b, H2_BUF_MASK, size);
-	}
-	h->max_sid = v.max_sid;
-	h->cont_sid = v.cont_sid;
-	h->pre_ok = v.ok;
-	h->pre_opened = v.opened;
+	w.s.max_sid = h->max_sid;
+	w.s.cont_sid = h->cont_sid;
+	w.s.ok = h->pre_ok;
+	w.s.opened = h->pre_opened;
+	w.size = size;
+	/* the frames are walked only in a send copied whole, with bpf_loop */
+	if (weft_have_bpf_loop && size && size <= H2_BUF_SZ && !h2_copy(msg, hb->b, size))
+		bpf_loop(H2V_FRAMES_MAX, h2v_cb, &w, 0);
+	r = h2v_done(&w.s, h->max_sid, w.res == 1);
+	h->max_sid = w.s.max_sid;
+	h->cont_sid = w.s.cont_sid;
+	h->pre_ok = w.s.ok;
+	h->pre_opened = w.s.opened;
 	fdp = bpf_map_lookup_elem(&cur_fd, &pid_tgid);
 	if (!r || !fdp)
 		return SK_PASS;
