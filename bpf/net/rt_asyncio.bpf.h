@@ -153,7 +153,7 @@ static __noinline __u64 py_tstate(const struct weft_py_layout *l, __u32 tid)
  */
 #define PY_STR_SPAN 128
 struct py_str_buf {
-	char b[PY_STR_SPAN];
+	char b[2 * PY_STR_SPAN]; /* room for the masks below */
 };
 
 WEFT_PERCPU_ARRAY(struct py_str_buf, 1) py_str_bufs SEC(".maps");
@@ -168,20 +168,32 @@ static __always_inline bool py_qualname_is(const struct weft_py_layout *l, __u64
 	struct py_str_buf *sb;
 	const char *data;
 	char buf[PY_NAME_MAX];
-	__u32 state = 0, zero = 0;
+	__u32 state = 0, zero = 0, uso, udof;
 
 	if (!s || n > PY_NAME_MAX || !py_off_ok(l, PY_STR_LENGTH) || !py_off_ok(l, PY_STR_STATE) ||
 	    !py_off_ok(l, PY_STR_DATA))
 		return false;
+	/*
+	 * Unsigned, and masked where used: clang may compute the size and the
+	 * offsets from the signed values again, whose bounds 6.1's verifier
+	 * does not narrow. The checks make the masks no-ops.
+	 */
+	uso = (__u32)so;
+	udof = (__u32)dof;
 	sb = bpf_map_lookup_elem(&py_str_bufs, &zero);
-	if (sb && so >= 8 && so <= PY_STR_SPAN - 4 && dof >= so + 4 &&
-	    dof <= PY_STR_SPAN - PY_NAME_MAX) {
+	if (sb && uso >= 8 && uso <= PY_STR_SPAN - 4 && udof >= uso + 4 &&
+	    udof <= PY_STR_SPAN - PY_NAME_MAX) {
 		/* one read: length, state, data */
-		if (bpf_probe_read_user(sb->b, dof + PY_NAME_MAX, (void *)(s + lo)))
+		__u32 sz = udof + PY_NAME_MAX;
+
+		barrier_var(sz); /* clang would drop the masks as no-ops */
+		barrier_var(uso);
+		barrier_var(udof);
+		if (bpf_probe_read_user(sb->b, sz & (2 * PY_STR_SPAN - 1), (void *)(s + lo)))
 			return false;
 		__builtin_memcpy(&len, sb->b, 8);
-		__builtin_memcpy(&state, sb->b + so, 4);
-		data = sb->b + dof;
+		__builtin_memcpy(&state, sb->b + (uso & (PY_STR_SPAN - 1)), 4);
+		data = sb->b + (udof & (PY_STR_SPAN - 1));
 	} else {
 		if (bpf_probe_read_user(&len, 8, (void *)(s + lo)) ||
 		    bpf_probe_read_user(&state, 4, (void *)(s + l->off[PY_STR_STATE])) ||
