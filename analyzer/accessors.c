@@ -56,7 +56,7 @@ void accessors_derive(struct disasm *d, const struct welf *w, const uint64_t *en
 			continue;
 		code = welf_vaddr(w, entries[a], sizes[a]);
 		if (!code ||
-		    disasm_receiver_loads(d, code, sizes[a], entries[a], loads,
+		    disasm_receiver_loads(d, code, sizes[a], entries[a], acc->head, loads,
 					  sizeof(loads) / sizeof(loads[0]), &n))
 			continue;
 		off = field_from_loads(loads, n, acc->words);

@@ -79,6 +79,8 @@ static void init_tables(void)
 					   strlen(weft_accessors[i].field) + 1);
 			XXH3_64bits_update(st, &weft_accessors[i].words,
 					   sizeof(weft_accessors[i].words));
+			XXH3_64bits_update(st, &weft_accessors[i].head,
+					   sizeof(weft_accessors[i].head));
 		}
 		for (size_t i = 0; i < weft_nneeded; i++) {
 			XXH3_64bits_update(st, weft_needed[i].func, strlen(weft_needed[i].func) + 1);
@@ -137,7 +139,12 @@ static void on_func(void *vctx, const char *name, size_t namelen, uint64_t entry
 		}
 	}
 	hit = bsearch(name, c->names, c->n, sizeof(*c->names), cmp_str);
-	if (hit) {
+	if (!hit)
+		return;
+	/* a function both wanted and an accessor (endWrite) is in the list twice */
+	while (hit > c->names && strcmp(hit[-1], name) == 0)
+		hit--;
+	for (; hit < c->names + c->n && strcmp(*hit, name) == 0; hit++) {
 		struct found *f = &c->found[c->index[hit - c->names]];
 
 		if (!f->have) {

@@ -218,7 +218,7 @@ static bool is_move(unsigned id)
 }
 
 int disasm_receiver_loads(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t addr,
-			  struct disasm_span *loads, size_t max, size_t *n)
+			  bool to_call, struct disasm_span *loads, size_t max, size_t *n)
 {
 	const uint8_t *p = code;
 	size_t left = size;
@@ -244,8 +244,11 @@ int disasm_receiver_loads(struct disasm *d, const uint8_t *code, uint64_t size, 
 			rc = 0;
 			break;
 		}
-		if (in->id == X86_INS_CALL)
-			break; /* not a small accessor */
+		if (in->id == X86_INS_CALL) {
+			if (to_call)
+				rc = 0; /* the method's head: what it loads before calling */
+			break;	/* else not a small accessor */
+		}
 		if (is_move(in->id) && x->op_count == 2 && x->operands[0].type == X86_OP_REG) {
 			const cs_x86_op *src = &x->operands[1];
 

@@ -123,11 +123,12 @@ struct disasm_span {
 /*
  * The loads a Go method makes from its receiver (RAX at entry, and registers
  * copied from it while it holds it) by linear sweep from its entry to its
- * first RET: 0 with *n loads (at most max) in loads; -1 when the sweep meets
- * a CALL or bytes that do not decode, or finds more than max loads.
+ * first RET (to_call: or its first CALL): 0 with *n loads (at most max) in
+ * loads; -1 when the sweep meets a CALL (unless to_call) or bytes that do not
+ * decode, or finds more than max loads.
  */
 int disasm_receiver_loads(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t addr,
-			  struct disasm_span *loads, size_t max, size_t *n);
+			  bool to_call, struct disasm_span *loads, size_t max, size_t *n);
 
 /*
  * Offsets of offsets/accessors.def (accessors.c): for each accessor found in

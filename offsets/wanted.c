@@ -31,9 +31,11 @@ const struct weft_need weft_needed[] = {
 #undef WEFT_NEED
 const size_t weft_nneeded = sizeof(weft_needed) / sizeof(weft_needed[0]);
 
-#define WEFT_ACCESSOR(field, fn, words) {field, fn, words},
+#define WEFT_ACCESSOR(field, fn, words) {field, fn, words, false},
+#define WEFT_ACCESSOR_HEAD(field, fn, words) {field, fn, words, true},
 const struct weft_accessor weft_accessors[] = {
 #include "accessors.def"
 };
 #undef WEFT_ACCESSOR
+#undef WEFT_ACCESSOR_HEAD
 const size_t weft_naccessors = sizeof(weft_accessors) / sizeof(weft_accessors[0]);

@@ -6,6 +6,7 @@
 #ifndef WEFT_WANTED_H
 #define WEFT_WANTED_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 extern const char *const weft_wanted_fields[];
@@ -24,6 +25,7 @@ extern const size_t weft_nneeded;
 struct weft_accessor {
 	const char *field, *func;
 	unsigned words; /* the field's size in 8-byte words */
+	bool head;	/* only the loads before the method's first CALL (WEFT_ACCESSOR_HEAD) */
 };
 extern const struct weft_accessor weft_accessors[];
 extern const size_t weft_naccessors;

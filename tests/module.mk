@@ -40,11 +40,17 @@ LINT_SOURCES += tests/tools/goid/goid_trace.c
 .PHONY: test-programs
 test-programs: $(TESTS_BIN)
 
-# make soak-vm: weft-go's write path under 200k requests through the Go chain
-# in the VM (tests/vm/go_write_load.test with a request count instead of a
-# time; about 30-40 minutes under software emulation on an idle machine, so
-# not part of make check).
+# make soak-vm: weft-go's write paths in the VM: 200k HTTP/1.1 requests
+# through the Go chain (tests/vm/go_write_load.test with a request count
+# instead of a time; about 30-40 minutes under software emulation on an idle
+# machine), then 200k gRPC RPCs through the gRPC chain with traceparent
+# written into grpc-go's HEADERS frames (tests/vm/go_grpc_soak.test; about an
+# hour). Not part of make check, which runs the gRPC one's 2000-RPC smoke.
+# SOAK=http or SOAK=grpc runs one of them.
 .PHONY: soak-vm
 soak-vm: deps
 	@$(MAKE) --no-print-directory all test-programs
-	@WEFT_GO_LOAD_REQS=$${WEFT_GO_LOAD_REQS:-200000} WEFT_GO_LOAD_SECS=$${WEFT_GO_LOAD_SECS:-14400} tests/vm/go_write_load.test
+	@if [ "$${SOAK:-all}" != grpc ]; then WEFT_GO_LOAD_REQS=$${WEFT_GO_LOAD_REQS:-200000} \
+		WEFT_GO_LOAD_SECS=$${WEFT_GO_LOAD_SECS:-14400} tests/vm/go_write_load.test; fi
+	@if [ "$${SOAK:-all}" != http ]; then \
+		WEFT_GRPC_SOAK_RPCS=$${WEFT_GRPC_SOAK_RPCS:-200000} tests/vm/go_grpc_soak.test; fi

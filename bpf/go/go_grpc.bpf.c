@@ -37,6 +37,10 @@
  * length, checked again) is the key of grpc_hdrs until writeHeader takes it or
  * the call ends. The published entry is deleted by weft-http once used, or
  * when the call ends (its stream's id read from the Stream).
+ *
+ * With writes (WEFT_GO_CFG_GRPC_WRITE) nothing is published: writeHeader
+ * parks the context for its own goroutine, and go_h2write.bpf.c appends it
+ * to the HEADERS frame the loopy writer is about to hand to its buffer.
  */
 #define WEFT_LINK_EXTERN
 #include "go/go_shared.bpf.h"
@@ -68,18 +72,6 @@ static __always_inline int field_kind(const struct go_string *name)
 	for (int i = 0; i < 10; i++)
 		d |= (__u8)(s[i] ^ ts[i]);
 	return d ? GO_FIELD_OTHER : GO_FIELD_TRACESTATE;
-}
-
-/* The binary's offsets if this process is a target, and the running goroutine's key. */
-static __always_inline const struct weft_go_cfg *go_here(struct pt_regs *ctx, struct gkey *k)
-{
-	const struct weft_go_cfg *cfg;
-	__u32 tgid;
-
-	cfg = go_cfg(ctx, &tgid);
-	k->tgid = tgid;
-	k->g = ctx->r14;
-	return cfg;
 }
 
 /* A gRPC span's event: start, process and thread, kind, name = the method (ptr, len). */
@@ -472,12 +464,38 @@ int go_grpc_newstream_entry(struct pt_regs *ctx)
 }
 
 /*
+ * Whether the n fields at fields are a grpc-go client request's, read with
+ * this binary's HeaderField offsets: all of them within the scan's reach, the
+ * first ":method: POST" (createHeaderFields puts it first). With writes, this
+ * checks at run time the offsets the app-set scan used.
+ */
+static __always_inline bool grpc_hf_request(const struct weft_go_cfg *cfg, __u64 fields, __s64 n)
+{
+	const char want[11] = ":methodPOST";
+	struct go_string name, value;
+	char s[11] = {};
+	__u8 d = 0;
+
+	if (n < 1 || n > GO_GRPC_MAX_FIELDS || field_name(cfg, fields, 0, &name) ||
+	    bpf_probe_read_user(&value, sizeof(value), (void *)(fields + cfg->xh2_hf_value)))
+		return false;
+	if (name.len != 7 || value.len != 4 || !name.ptr || !value.ptr ||
+	    bpf_probe_read_user(s, 7, (void *)name.ptr) ||
+	    bpf_probe_read_user(s + 7, 4, (void *)value.ptr))
+		return false;
+	for (int i = 0; i < 11; i++)
+		d |= (__u8)(s[i] ^ want[i]);
+	return !d;
+}
+
+/*
  * createHeaderFields RETs: RAX:RBX:RCX the stream's []hpack.HeaderField,
  * RDI:RSI the error. The app's own metadata is in it: an app-set traceparent
  * (metadata.AppendToOutgoingContext) is what the callee continues, so the
- * CLIENT span says so (WEFT_SPAN_APP_CONTEXT) and nothing is published for
- * the stream (weft-http would leave its block alone anyway). Otherwise, in
- * read-only mode, the CLIENT span's context and tracestate wait under the
+ * CLIENT span says so (WEFT_SPAN_APP_CONTEXT) and nothing is published or
+ * written for the stream (weft-http would leave its block alone anyway).
+ * Otherwise, with writes or in read-only mode, the CLIENT span's context and
+ * tracestate (none when the app set a tracestate of its own) wait under the
  * array for the loopy writer (see the top of this file).
  */
 SEC("uprobe")
@@ -503,9 +521,16 @@ int go_grpc_hf_ret(struct pt_regs *ctx)
 		cl->ev.flags |= WEFT_SPAN_APP_CONTEXT;
 		return 0;
 	}
-	if (!(cfg->flags & WEFT_GO_CFG_PUBLISH))
+	if (cfg->flags & WEFT_GO_CFG_GRPC_WRITE) {
+		if (!cl->ev.ctx.valid)
+			return 0;
+		if (!grpc_hf_request(cfg, ctx->ax, (__s64)ctx->bx)) {
+			stat_inc(WEFT_GO_ST_GRPCW_SKIP_FIELDS);
+			return 0;
+		}
+	} else if (!(cfg->flags & WEFT_GO_CFG_PUBLISH)) {
 		return 0;
-	if (!cl->cookie || !cl->ev.ctx.valid) {
+	} else if (!cl->cookie || !cl->ev.ctx.valid) {
 		/* not plain TCP, or no cookie: no weft-http enrolled the socket */
 		stat_inc(WEFT_GO_ST_STREAM_SKIP);
 		return 0;
@@ -520,7 +545,7 @@ int go_grpc_hf_ret(struct pt_regs *ctx)
 	h->ctx = cl->ev.ctx;
 	h->cookie = cl->cookie;
 	h->n = ctx->bx;
-	h->ts_len = cl->ev.tracestate_len <= WEFT_TS_MAX ? cl->ev.tracestate_len : 0;
+	h->ts_len = cl->ev.tracestate_len <= WEFT_TS_MAX && !tc.ts.n ? cl->ev.tracestate_len : 0;
 	__builtin_memcpy(h->ts, cl->ev.tracestate, WEFT_TS_MAX);
 	cl->hf = ctx->ax;
 	bpf_map_update_elem(&grpc_hdrs, &hk, h, BPF_ANY);
@@ -531,7 +556,9 @@ int go_grpc_hf_ret(struct pt_regs *ctx)
  * (*loopyWriter).writeHeader(l, streamID uint32, endStream bool, hf
  * []hpack.HeaderField, onWrite func()) entry: RBX streamID, RDI hf's array.
  * A client stream's first HEADERS: publish its context under {cookie, tgid,
- * id}. Server responses and trailers pass here too: their hf is no key.
+ * id}, or with writes park it for this goroutine's next (*Framer).endWrite,
+ * the one of this HEADERS frame (go_h2write.bpf.c). Server responses and
+ * trailers pass here too: their hf is no key.
  */
 SEC("uprobe")
 int go_grpc_whdr_entry(struct pt_regs *ctx)
@@ -552,7 +579,16 @@ int go_grpc_whdr_entry(struct pt_regs *ctx)
 	if (!h)
 		return 0;
 	/* client streams are odd (RFC 9113 5.1.1); the same slice as built */
-	run = (sid & 1) && h->n == ctx->si ? go_run_state() : NULL;
+	if ((cfg->flags & WEFT_GO_CFG_GRPC_WRITE) && (sid & 1) && h->n == ctx->si) {
+		struct gkey wk = {.tgid = k.tgid, .g = ctx->r14};
+
+		h->sid = sid;
+		bpf_map_update_elem(&grpc_h2w, &wk, h, BPF_ANY);
+		bpf_map_delete_elem(&grpc_hdrs, &k);
+		return 0;
+	}
+	run = (cfg->flags & WEFT_GO_CFG_PUBLISH) && (sid & 1) && h->n == ctx->si ? go_run_state()
+										    : NULL;
 	if (run) {
 		cc = &run->cc;
 		__builtin_memset(cc, 0, sizeof(*cc) - WEFT_TS_MAX);

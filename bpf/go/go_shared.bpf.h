@@ -157,20 +157,26 @@ WEFT_SHARED WEFT_LRU_HASH(struct gkey, struct grpc_in, 16384) grpc_inh SEC(".map
 /* grpc-go streaming calls in flight: key {tgid, the *clientStream} (go_grpc.bpf.c). */
 WEFT_SHARED WEFT_LRU_HASH(struct gkey, struct client_state, 2048) grpc_calls SEC(".maps");
 /*
- * grpc-go client streams on their way out, read-only mode (go_grpc.bpf.c):
- * key {tgid, the stream's []hpack.HeaderField array}, from the call's
- * createHeaderFields until the loopy writer encodes it (writeHeader), which
- * publishes the context per stream (go_stream_ctx, weft_conn_ctx.h).
+ * grpc-go client streams on their way out (go_grpc.bpf.c): key {tgid, the
+ * stream's []hpack.HeaderField array}, from the call's createHeaderFields
+ * until the loopy writer encodes it (writeHeader). Read-only mode publishes
+ * the context per stream there (go_stream_ctx, weft_conn_ctx.h); with writes
+ * it waits in grpc_h2w, key {tgid, the loopy writer's goroutine}, for the
+ * HEADERS frame's (*Framer).endWrite (go_h2write.bpf.c).
  */
 struct grpc_hdr {
 	struct weft_trace_ctx ctx; /* the CLIENT span: its id is the parent-id sent */
-	__u64 cookie;		   /* the connection's socket cookie */
+	__u64 cookie;		   /* the connection's socket cookie (read-only mode) */
 	__u64 n;		   /* the slice's length, checked again at writeHeader */
 	__u16 ts_len;		   /* the CLIENT span's tracestate (0: none) */
-	__u8 _pad[6];
+	__u16 _pad;
+	__u32 sid; /* the HTTP/2 stream id, from writeHeader (writes) */
+	__u64 fr;  /* writes: the Framer whose frame had no room in wbuf (endWrite's RETs) */
+	__s64 flen; /* ... and that frame's length with its header */
 	char ts[WEFT_TS_MAX];
 };
 WEFT_SHARED WEFT_LRU_HASH(struct gkey, struct grpc_hdr, 4096) grpc_hdrs SEC(".maps");
+WEFT_SHARED WEFT_LRU_HASH(struct gkey, struct grpc_hdr, 1024) grpc_h2w SEC(".maps");
 
 /*
  * HTTP/2 client streams of net/http's bundle and of x/net (go_h2pub.bpf.c),
@@ -318,6 +324,18 @@ static __always_inline struct go_run *go_server_start(__u32 tgid)
 	st->ev.kind = WEFT_KIND_SERVER;
 	st->ev.injector = WEFT_INJ_GO;
 	return run;
+}
+
+/* The binary's offsets if this process is a target, and the running goroutine's key. */
+static __always_inline const struct weft_go_cfg *go_here(struct pt_regs *ctx, struct gkey *k)
+{
+	const struct weft_go_cfg *cfg;
+	__u32 tgid;
+
+	cfg = go_cfg(ctx, &tgid);
+	k->tgid = tgid;
+	k->g = ctx->r14;
+	return cfg;
 }
 
 static __always_inline __u64 read_u64(__u64 addr)

@@ -20,6 +20,8 @@
 #define WEFT_GO_CFG_CURG 0x08	 /* g.m and m.curg known: newproc1 needs no entry probe */
 #define WEFT_GO_CFG_ALLPROCS 0x10 /* --exe: every process of the binary is a target */
 #define WEFT_GO_CFG_SYSCALLS 0x20 /* plaintext HTTP/1 SERVER spans from read/write syscalls */
+#define WEFT_GO_CFG_GRPC_WRITE 0x40 /* write trace context into grpc-go's HEADERS frames */
+#define WEFT_GO_CFG_GRPC_BW 0x80 /* ... and into its bufWriter when wbuf has no room */
 
 /*
  * How to find the running goroutine of a Go process at a syscall tracepoint,
@@ -93,6 +95,16 @@ enum weft_go_stat {
 	WEFT_GO_ST_H2_SKIP,	 /* ... not published: TLS, no socket cookie, or no stream id */
 	WEFT_GO_ST_H2_APPSET,	 /* ... not published: the request carries the app's traceparent */
 	WEFT_GO_ST_SYS_NO_G,	 /* request read at a syscall, its goroutine not found: untraced */
+	WEFT_GO_ST_GRPCW_WRITES,	 /* traceparent fields written into grpc-go HEADERS frames */
+	WEFT_GO_ST_GRPCW_TS_WRITES, /* ... with the span's tracestate field beside it */
+	WEFT_GO_ST_GRPCW_SKIP_FIELDS, /* not written: the call's header fields not as expected */
+	WEFT_GO_ST_GRPCW_SKIP_FRAME, /* ... the frame not this stream's HEADERS (or PADDED) */
+	WEFT_GO_ST_GRPCW_SKIP_CONT, /* ... the block continues in CONTINUATION frames */
+	WEFT_GO_ST_GRPCW_SKIP_SIZE, /* ... the frame would exceed 16384 bytes */
+	WEFT_GO_ST_GRPCW_SKIP_SPACE, /* ... no room in the Framer's buffer (cap) */
+	WEFT_GO_ST_GRPCW_SKIP_STATE, /* ... the buffer unreadable or inconsistent, or a write fault */
+	WEFT_GO_ST_GRPCW_BW_WRITES, /* written in the bufWriter after endWrite (no room in wbuf) */
+	WEFT_GO_ST_GRPCW_SKIP_BW,	 /* not written there: the frame not found whole, or no room */
 	WEFT_GO_ST_MAX,
 };
 

@@ -41,9 +41,10 @@ static const struct {
  * attached when present; a binary
  * with none is left alone. NEED_PART: belongs to the main hook before it,
  * attached when present. NEED_ANCESTRY: newproc1. NEED_PUBLISH: only when
- * publishing.
+ * publishing. NEED_STREAM: when publishing or writing gRPC client streams'
+ * context. NEED_GRPC_WRITE: only when writing into grpc-go HEADERS frames.
  */
-enum hook_need { NEED_MAIN, NEED_PART, NEED_ANCESTRY, NEED_PUBLISH };
+enum hook_need { NEED_MAIN, NEED_PART, NEED_ANCESTRY, NEED_PUBLISH, NEED_STREAM, NEED_GRPC_WRITE };
 
 struct hook {
 	const char *func;
@@ -149,6 +150,52 @@ static bool use_syscalls(const struct weft_record *rec, struct weft_go_cfg *cfg,
 	cfg->gid.g_parent_goid =
 	    pgoid && pgoid->offset >= 0 && pgoid->offset < 4096 ? (__s32)pgoid->offset : -1;
 	cfg->flags |= WEFT_GO_CFG_SYSCALLS;
+	return true;
+}
+
+/* Whether the record has field name at an exact offset (not a nearest-version guess). */
+static bool exact_field(const struct weft_record *rec, const char *name)
+{
+	const struct weft_field *f = weft_record_field(rec, name);
+
+	return f && f->offset >= 0 && f->source != WEFT_SRC_KNOWN_NEAREST;
+}
+
+/*
+ * Whether weft-go may write into this binary's grpc-go client HEADERS frames
+ * (go_h2write.bpf.c): a grpc-go client, its header block's path (the call's
+ * createHeaderFields, the loopy writer's writeHeader, x/net's endWrite) and
+ * the Framer's wbuf offset exact (DWARF, an exact known/ entry or read from
+ * endWrite's code, checked against DWARF in tests), the HeaderField offsets
+ * known (checked at run time on each call's first field). Says why not once.
+ */
+static bool grpc_write_ok(const struct go_binary *b, const struct weft_record *rec,
+			  const struct weft_go_cfg *cfg)
+{
+	static const char *const funcs[] = {
+	    "google.golang.org/grpc/internal/transport.(*http2Client).createHeaderFields",
+	    "google.golang.org/grpc/internal/transport.(*loopyWriter).writeHeader",
+	    "golang.org/x/net/http2.(*Framer).endWrite",
+	};
+	const struct weft_field *wbuf = weft_record_field(rec, "golang.org/x/net/http2.Framer.wbuf");
+	const bool exact = exact_field(rec, "golang.org/x/net/http2.Framer.wbuf");
+
+	if (!weft_record_func(rec, "google.golang.org/grpc.(*ClientConn).Invoke") &&
+	    !weft_record_func(rec, "google.golang.org/grpc.(*ClientConn).NewStream"))
+		return false; /* no grpc-go client: nothing to write into */
+	for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++) {
+		if (!weft_record_func(rec, funcs[i])) {
+			weft_warn("%s: gRPC writes disabled (%s not found): gRPC spans only",
+				  b->path, funcs[i]);
+			return false;
+		}
+	}
+	if (!exact || cfg->xh2_fr_wbuf < 0 || cfg->xh2_hf_name < 0 || cfg->xh2_hf_value < 0) {
+		weft_warn("%s: gRPC writes disabled (x/net's Framer.wbuf offset %s): gRPC spans "
+			  "only",
+			  b->path, !wbuf ? "unknown" : "not exact (a guess from the nearest version)");
+		return false;
+	}
 	return true;
 }
 
@@ -282,14 +329,17 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 	    {"golang.org/x/net/http2.(*Transport).RoundTripOpt", NEED_MAIN, s->progs.go_xh2_rt_entry,
 	     s->progs.go_xh2_rt_ret},
 	    {"google.golang.org/grpc/internal/transport.(*http2Client).createHeaderFields",
-	     NEED_PART, NULL, s->progs.go_grpc_hf_ret},
-	    {"google.golang.org/grpc/internal/transport.(*loopyWriter).writeHeader", NEED_PUBLISH,
+	     NEED_STREAM, NULL, s->progs.go_grpc_hf_ret},
+	    {"google.golang.org/grpc/internal/transport.(*loopyWriter).writeHeader", NEED_STREAM,
 	     s->progs.go_grpc_whdr_entry, NULL},
 	    {"net/http.(*http2clientStream).encodeAndWriteHeaders", NEED_PUBLISH,
 	     s->progs.go_h2_whdr_entry, NULL},
 	    {"golang.org/x/net/http2.(*clientStream).encodeAndWriteHeaders", NEED_PUBLISH,
 	     s->progs.go_xh2_whdr_entry, NULL},
+	    {"golang.org/x/net/http2.(*Framer).endWrite", NEED_GRPC_WRITE,
+	     s->progs.go_h2_endwrite_entry, s->progs.go_h2_endwrite_ret},
 	};
+	const size_t endwrite = sizeof(hooks) / sizeof(hooks[0]) - 1;
 	/* One more for the write site. */
 	struct sites sites[2 * sizeof(hooks) / sizeof(hooks[0]) + 1];
 	const struct weft_site *wsite = NULL, *wafter = NULL;
@@ -364,9 +414,8 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 	wafter = weft_record_site(rec, WEFT_SITE_GO_WRITE_RET);
 	itab = weft_record_fact(rec, WEFT_FACT_GO_BUFIO_ITAB, 0);
 	if (env->write && !weft_record_func(rec, hooks[1].func)) {
-		/* Only net/http's HTTP/1.x requests are written (not yet HTTP/2 or gRPC). */
-		weft_warn("%s: no net/http client: nothing to write into (gRPC and HTTP/2 "
-			  "writes are not implemented): spans only",
+		/* net/http's HTTP/1.x requests (grpc-go's are decided below). */
+		weft_warn("%s: no net/http client: no HTTP/1.x request to write into",
 			  b->path);
 		b->write = false;
 	} else if (b->write && (!wsite || !itab)) {
@@ -386,6 +435,29 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 	}
 	if (env->publish)
 		cfg.flags |= WEFT_GO_CFG_PUBLISH;
+	b->grpc_write = env->write && grpc_write_ok(b, rec, &cfg);
+	if (b->grpc_write)
+		cfg.flags |= WEFT_GO_CFG_GRPC_WRITE;
+	/*
+	 * A frame without room in wbuf (in practice a connection's first
+	 * HEADERS: wbuf grew to fit the largest frame so far) is written in the
+	 * bufWriter at endWrite's RETs, found there only when it matches the
+	 * frame byte for byte (go_h2write.bpf.c). GOPATH builds carry no
+	 * version for the known tables, no DWARF, and these fields have no
+	 * accessor: their offsets are then the nearest version's, said here.
+	 */
+	if (b->grpc_write && cfg.xh2_fr_w >= 0 && cfg.grpc_bw_buf >= 0 && cfg.grpc_bw_offset >= 0) {
+		cfg.flags |= WEFT_GO_CFG_GRPC_BW;
+		if (!exact_field(rec, "golang.org/x/net/http2.Framer.w") ||
+		    !exact_field(rec, "google.golang.org/grpc/internal/transport.bufWriter.buf") ||
+		    !exact_field(rec, "google.golang.org/grpc/internal/transport.bufWriter.offset"))
+			weft_info("%s: gRPC frames without room in the Framer's buffer: written in "
+				  "grpc-go's bufWriter with the nearest known version's offsets, "
+				  "each time only after the frame is found there byte for byte",
+				  b->path);
+	} else {
+		hooks[endwrite].ret = NULL;
+	}
 	if (weft_record_func(rec, hooks[4].func) &&
 	    (cfg.grpc_stream_method < 0 || cfg.xh2_mh_fields < 0 || cfg.xh2_hf_name < 0 ||
 	     cfg.xh2_hf_value < 0 || !weft_record_func(rec, hooks[5].func)))
@@ -416,7 +488,9 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 			en->prog = hooks[i].entry;
 		if (rt)
 			rt->prog = hooks[i].ret;
-		if (hooks[i].need == NEED_PUBLISH && !env->publish)
+		if ((hooks[i].need == NEED_PUBLISH && !env->publish) ||
+		    (hooks[i].need == NEED_STREAM && !env->publish && !b->grpc_write) ||
+		    (hooks[i].need == NEED_GRPC_WRITE && !b->grpc_write))
 			continue;
 		if (!fn) {
 			if (hooks[i].need == NEED_ANCESTRY)

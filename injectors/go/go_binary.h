@@ -32,7 +32,8 @@ struct go_binary {
 	ino_t ino;
 	unsigned index;	       /* cookie of its uprobes, index in the cfgs map */
 	bool watch;	       /* --exe: every process of it, now and later */
-	bool write;	       /* writes enabled for this binary */
+	bool write;	       /* writes enabled for this binary (net/http HTTP/1.x) */
+	bool grpc_write;       /* writes enabled for its grpc-go client's HEADERS frames */
 	bool syscalls;	       /* its plaintext HTTP/1 SERVER spans come from read/write syscalls */
 	char server_path[192]; /* how its SERVER spans are made, for the start-up line */
 	char go_version[32];

@@ -7,7 +7,7 @@ WEFT_GO_OBJS := $(WEFT_GO_SRCS:%.c=$(B)/obj/%.o)
 # The BPF object, linked from units by concern (bpf/go/go_shared.bpf.h).
 WEFT_GO_BPF_UNITS := bpf/go/go_shared.bpf.c bpf/go/go_server.bpf.c \
 	bpf/go/go_client.bpf.c bpf/go/go_write.bpf.c bpf/go/go_proc.bpf.c \
-	bpf/go/go_grpc.bpf.c bpf/go/go_h2pub.bpf.c \
+	bpf/go/go_grpc.bpf.c bpf/go/go_h2pub.bpf.c bpf/go/go_h2write.bpf.c \
 	bpf/go/go_sys.bpf.c
 $(B)/bpf/bpf/go/weft_go.bpf.o: $(WEFT_GO_BPF_UNITS:%.bpf.c=$(B)/bpf/%.unit.o)
 	$(WEFT_BPF_LINK)

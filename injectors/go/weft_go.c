@@ -275,8 +275,10 @@ static int setup_binary(struct state *st, const struct go_env *env, const char *
 		switch (go_binary_attach(b, env, fd, err, sizeof(err))) {
 		case GO_BIN_OK:
 			clock_gettime(CLOCK_MONOTONIC, &t1);
-			weft_info("%s (%s): %zu uprobes, %s; %s", b->path, b->go_version, b->nhooks,
-				  b->write ? "writes on" : "read-only", b->server_path);
+			weft_info("%s (%s): %zu uprobes, %s%s; %s", b->path, b->go_version,
+				  b->nhooks, b->write || b->grpc_write ? "writes on" : "read-only",
+				  b->grpc_write ? (b->write ? " (HTTP/1 and gRPC)" : " (gRPC)") : "",
+				  b->server_path);
 			if (b->syscalls && !st->sys_link) {
 				st->sys_link = bpf_program__attach(st->skel->progs.go_sys_exit);
 				if (!st->sys_link) {
@@ -418,6 +420,16 @@ static const char *const go_counter_names[WEFT_GO_ST_MAX] = {
     [WEFT_GO_ST_H2_SKIP] = "h2-stream-not-published",
     [WEFT_GO_ST_H2_APPSET] = "h2-app-traceparent",
     [WEFT_GO_ST_SYS_NO_G] = "syscall-no-goroutine",
+    [WEFT_GO_ST_GRPCW_WRITES] = "grpc-writes",
+    [WEFT_GO_ST_GRPCW_TS_WRITES] = "grpc-tracestate-writes",
+    [WEFT_GO_ST_GRPCW_SKIP_FIELDS] = "grpc-skip-fields",
+    [WEFT_GO_ST_GRPCW_SKIP_FRAME] = "grpc-skip-frame",
+    [WEFT_GO_ST_GRPCW_SKIP_CONT] = "grpc-skip-continuation",
+    [WEFT_GO_ST_GRPCW_SKIP_SIZE] = "grpc-skip-frame-size",
+    [WEFT_GO_ST_GRPCW_SKIP_SPACE] = "grpc-skip-space",
+    [WEFT_GO_ST_GRPCW_SKIP_STATE] = "grpc-skip-state",
+    [WEFT_GO_ST_GRPCW_BW_WRITES] = "grpc-bufwriter-writes",
+    [WEFT_GO_ST_GRPCW_SKIP_BW] = "grpc-skip-bufwriter",
 };
 
 /* The counters as sentences; every one by name with --verbose. */
@@ -456,6 +468,28 @@ static void print_stats(struct state *st, bool write, bool publish, bool syscall
 			  "the client span's state gone)",
 			  (unsigned long long)tot[WEFT_GO_ST_TS_WRITES],
 			  (unsigned long long)tot[WEFT_GO_ST_TS_SKIP]);
+	if (write)
+		weft_info("gRPC writes: %llu HEADERS frames (%llu with tracestate, %llu in the "
+			  "bufWriter), %llu skipped (header fields %llu, not the stream's HEADERS "
+			  "%llu, CONTINUATION %llu, frame size %llu, space %llu, bufWriter %llu, "
+			  "state %llu)",
+			  (unsigned long long)tot[WEFT_GO_ST_GRPCW_WRITES],
+			  (unsigned long long)tot[WEFT_GO_ST_GRPCW_TS_WRITES],
+			  (unsigned long long)tot[WEFT_GO_ST_GRPCW_BW_WRITES],
+			  (unsigned long long)(tot[WEFT_GO_ST_GRPCW_SKIP_FIELDS] +
+					       tot[WEFT_GO_ST_GRPCW_SKIP_FRAME] +
+					       tot[WEFT_GO_ST_GRPCW_SKIP_CONT] +
+					       tot[WEFT_GO_ST_GRPCW_SKIP_SIZE] +
+					       tot[WEFT_GO_ST_GRPCW_SKIP_SPACE] +
+					       tot[WEFT_GO_ST_GRPCW_SKIP_BW] +
+					       tot[WEFT_GO_ST_GRPCW_SKIP_STATE]),
+			  (unsigned long long)tot[WEFT_GO_ST_GRPCW_SKIP_FIELDS],
+			  (unsigned long long)tot[WEFT_GO_ST_GRPCW_SKIP_FRAME],
+			  (unsigned long long)tot[WEFT_GO_ST_GRPCW_SKIP_CONT],
+			  (unsigned long long)tot[WEFT_GO_ST_GRPCW_SKIP_SIZE],
+			  (unsigned long long)tot[WEFT_GO_ST_GRPCW_SKIP_SPACE],
+			  (unsigned long long)tot[WEFT_GO_ST_GRPCW_SKIP_BW],
+			  (unsigned long long)tot[WEFT_GO_ST_GRPCW_SKIP_STATE]);
 	if (publish)
 		weft_info(
 		    "published: %llu connection contexts, %llu not published (TLS or no socket)",
@@ -551,8 +585,6 @@ int main(int argc, char **argv)
 	bpf_program__set_autoload(st.skel->progs.go_write_site, env.write);
 	bpf_program__set_autoload(st.skel->progs.go_write_after, env.write);
 	bpf_program__set_autoload(st.skel->progs.go_pc_rt_entry, env.publish);
-	bpf_program__set_autoload(st.skel->progs.go_grpc_hf_ret, env.publish);
-	bpf_program__set_autoload(st.skel->progs.go_grpc_whdr_entry, env.publish);
 	bpf_program__set_autoload(st.skel->progs.go_h2_whdr_entry, env.publish);
 	bpf_program__set_autoload(st.skel->progs.go_xh2_whdr_entry, env.publish);
 	/* --server-syscalls: the HTTP/1 parser needs bpf_loop (5.17+) */
@@ -565,6 +597,9 @@ int main(int argc, char **argv)
 	bpf_program__set_autoload(st.skel->progs.go_sys_exit, env.syscalls);
 	if (!env.syscalls) /* its connection map unused: no preallocated LRU entries */
 		bpf_map__set_max_entries(st.skel->maps.sys_conns, 1);
+	/* grpc-go client streams: their context is published, or written (go_h2write) */
+	bpf_program__set_autoload(st.skel->progs.go_h2_endwrite_entry, env.write);
+	bpf_program__set_autoload(st.skel->progs.go_h2_endwrite_ret, env.write);
 	env.multi = !getenv("WEFT_GO_NO_UPROBE_MULTI") && weft_have_uprobe_multi();
 	if (env.multi) {
 		struct bpf_program *p;

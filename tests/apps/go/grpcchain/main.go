@@ -38,9 +38,13 @@
 // RPCs with path /bench and no metadata back to back on one shared connection
 // for D, then one line is printed:
 //
-//	load rpcs=N errors=E secs=S rps=R p99ms=P
+//	load rpcs=N errors=E secs=S rps=R p99ms=P differ=X
 //
 // (rps = N / S; p99 of the RPCs' latencies in ms); exits 1 on any error.
+// With -rpcs N the run ends after N RPCs (-load, if given, bounds it); with
+// -want LINE each RPC is made as in call mode (-rpc, -path, -app, no
+// traceparent of its own) and its result line (answer=... status=...) must
+// equal LINE: X counts those that differ; exits 1 if any does.
 package main
 
 import (
@@ -55,6 +59,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -80,6 +85,8 @@ var (
 	nrpc   = flag.Int("n", 0, "call mode: this many concurrent RPCs on one connection")
 	load   = flag.Duration("load", 0, "call mode: unary RPCs back to back for this long (load mode)")
 	conc   = flag.Int("c", 8, "load mode: concurrent callers")
+	rpcs   = flag.Int("rpcs", 0, "load mode: stop after this many RPCs in all (0: after -load)")
+	want   = flag.String("want", "", "load mode: every RPC's result (answer=... header=... trailer=... status=...) must be this; the others are counted as differing")
 )
 
 var (
@@ -248,12 +255,19 @@ func callOne(ctx context.Context, c ChainClient, p, traceparent string) string {
 		status.Code(err))
 }
 
-// loadRun is load mode: -c callers for -load on connection c.
+// loadRun is load mode: -c callers for -load (or until -rpcs) on connection
+// c. With -want, each RPC is made as in call mode (-rpc, -path, -app) and
+// its result line compared with -want.
 func loadRun(c ChainClient) error {
 	lats := make([][]time.Duration, *conc)
 	errs := make([]int, *conc)
+	diffs := make([]int, *conc)
+	var started int64
 	start := time.Now()
 	end := start.Add(*load)
+	if *load <= 0 {
+		end = start.Add(24 * time.Hour)
+	}
 	var wg sync.WaitGroup
 	for w := 0; w < *conc; w++ {
 		wg.Add(1)
@@ -261,7 +275,20 @@ func loadRun(c ChainClient) error {
 			defer wg.Done()
 			req := &Req{Path: "/bench"}
 			for t0 := time.Now(); t0.Before(end); t0 = time.Now() {
-				if _, err := c.Unary(context.Background(), req); err != nil {
+				if *rpcs > 0 && atomic.AddInt64(&started, 1) > int64(*rpcs) {
+					return
+				}
+				if *want != "" {
+					line := callOne(context.Background(), c, *path, "")
+					if !strings.HasSuffix(line, " status=OK") {
+						errs[w]++
+					} else if line != *want {
+						diffs[w]++
+						if diffs[w] == 1 {
+							fmt.Fprintf(os.Stderr, "differing result: %s\n", line)
+						}
+					}
+				} else if _, err := c.Unary(context.Background(), req); err != nil {
 					errs[w]++
 				}
 				lats[w] = append(lats[w], time.Since(t0))
@@ -271,20 +298,24 @@ func loadRun(c ChainClient) error {
 	wg.Wait()
 	secs := time.Since(start).Seconds()
 	var all []time.Duration
-	nerr := 0
+	nerr, ndiff := 0, 0
 	for w := range lats {
 		all = append(all, lats[w]...)
 		nerr += errs[w]
+		ndiff += diffs[w]
 	}
 	if len(all) == 0 {
 		return fmt.Errorf("no RPC completed")
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
 	p99 := all[(len(all)*99+99)/100-1]
-	fmt.Printf("load rpcs=%d errors=%d secs=%.3f rps=%.1f p99ms=%.3f\n", len(all), nerr, secs,
-		float64(len(all))/secs, float64(p99.Microseconds())/1000)
+	fmt.Printf("load rpcs=%d errors=%d secs=%.3f rps=%.1f p99ms=%.3f differ=%d\n", len(all), nerr,
+		secs, float64(len(all))/secs, float64(p99.Microseconds())/1000, ndiff)
 	if nerr > 0 {
 		return fmt.Errorf("%d of %d RPCs failed", nerr, len(all))
+	}
+	if ndiff > 0 {
+		return fmt.Errorf("%d of %d RPCs brought a different result", ndiff, len(all))
 	}
 	return nil
 }
@@ -298,7 +329,7 @@ func call() error {
 	}
 	defer cc.Close()
 	c := NewChainClient(cc)
-	if *load > 0 {
+	if *load > 0 || *rpcs > 0 {
 		return loadRun(c)
 	}
 	if *nrpc <= 0 {

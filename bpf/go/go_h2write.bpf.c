@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * weft-go: trace context written into grpc-go's HEADERS frames (DESIGN.md
+ * 3a), where bpf_probe_write_user is allowed.
+ *
+ * grpc-go's loopy writer encodes a stream's header block with its HPACK
+ * encoder and hands it to x/net's Framer: WriteHeaders builds the whole frame
+ * in f.wbuf (9-byte header with a zero length, then the block) and calls
+ * (*Framer).endWrite, which computes the 24-bit length from len(f.wbuf) - 9,
+ * stores it in the header and copies wbuf to the transport's writer. At
+ * endWrite's entry, in the loopy goroutine that parked the stream's context
+ * at (*loopyWriter).writeHeader (go_grpc.bpf.c), this program appends one
+ * HPACK literal header field without indexing (RFC 7541 6.2.2: 0x00, the
+ * name, the value, no Huffman; neither side's dynamic table changes) for
+ * traceparent, and one for the CLIENT span's tracestate when it has one,
+ * after the block, and grows len(f.wbuf) by the bytes added: endWrite then
+ * writes the frame's length itself, grown by exactly that.
+ *
+ * Written only when every check passes, else counted by reason: the frame in
+ * wbuf is a HEADERS frame of the parked stream with END_HEADERS (a block
+ * that goes on in CONTINUATION frames is left alone) and without PADDED
+ * (padding follows the block); its length placeholder still zero (endWrite
+ * not run yet); the grown frame at most 16384 bytes (the least
+ * SETTINGS_MAX_FRAME_SIZE a peer may set, and grpc-go's own bound: its
+ * Framer does not track the peer's setting); the bytes within wbuf's
+ * capacity (nothing is allocated in the target). endWrite's entry runs again
+ * after a stack growth: the parked entry is gone by then.
+ */
+#define WEFT_LINK_EXTERN
+#include "go/go_shared.bpf.h"
+
+#define H2_FRAME_HEADER_LEN 9
+#define H2_FRAME_HEADERS 0x1
+#define H2_FLAG_END_HEADERS 0x4
+#define H2_FLAG_PADDED 0x8
+#define H2_MAX_FRAME_LEN 16384 /* SETTINGS_MAX_FRAME_SIZE's initial and least value */
+
+/* 0x00, name length, "traceparent", value length (< 127: one byte), the value. */
+#define H2_TP_FIELD_LEN (1 + 1 + 11 + 1 + WEFT_TRACEPARENT_LEN) /* 69 */
+/* 0x00, name length, "tracestate": its value's length (1 to 3 bytes) and the value follow. */
+#define H2_TS_NAME_LEN (1 + 1 + 10)
+#define H2_TS_AT H2_TP_FIELD_LEN
+#define H2_FIELDS_MAX (H2_TP_FIELD_LEN + H2_TS_NAME_LEN + 3 + WEFT_TS_MAX)
+
+/*
+ * The tracestate field of h after the traceparent one in b (at H2_TS_AT);
+ * its length, or 0 when the span has none. The value's length is an HPACK
+ * integer with a 7-bit prefix (RFC 7541 5.1): below 127 one byte, else 0x7f
+ * and the rest in 7-bit groups (at most two for WEFT_TS_MAX).
+ */
+static __always_inline __u32 h2_ts_field(char *b, const struct grpc_hdr *h)
+{
+	__u32 n = h->ts_len, at = H2_TS_AT + H2_TS_NAME_LEN, r;
+
+	barrier_var(n);
+	if (n < 1 || n > WEFT_TS_MAX)
+		return 0;
+	b[H2_TS_AT] = 0x00;
+	b[H2_TS_AT + 1] = 10;
+	__builtin_memcpy(b + H2_TS_AT + 2, "tracestate", 10);
+	if (n < 127) {
+		b[at++] = (char)n;
+	} else {
+		r = n - 127;
+		b[at++] = 0x7f;
+		if (r >= 128) {
+			b[at++] = (char)(0x80 | (r & 0x7f));
+			r >>= 7;
+		}
+		b[at++] = (char)r;
+	}
+	barrier_var(at);
+	at &= 127; /* 81 to 84: bounded for the verifier */
+	if (bpf_probe_read_kernel(b + at, WEFT_TS_MAX, h->ts))
+		return 0;
+	return at + n - H2_TS_AT;
+}
+
+/*
+ * What the frame header hdr is to the parked stream sid, its length field
+ * expected to be len: 0 to write, else the skip's counter.
+ */
+static __always_inline __u32 h2_frame_check(const __u8 hdr[H2_FRAME_HEADER_LEN], __u32 sid,
+					    __u32 len)
+{
+	__u32 id =
+	    ((__u32)hdr[5] << 24 | (__u32)hdr[6] << 16 | (__u32)hdr[7] << 8 | hdr[8]) & 0x7fffffff;
+	__u32 l = (__u32)hdr[0] << 16 | (__u32)hdr[1] << 8 | hdr[2];
+
+	if (l != len || hdr[3] != H2_FRAME_HEADERS || id != sid)
+		return WEFT_GO_ST_GRPCW_SKIP_FRAME;
+	if (hdr[4] & H2_FLAG_PADDED)
+		return WEFT_GO_ST_GRPCW_SKIP_FRAME;
+	if (!(hdr[4] & H2_FLAG_END_HEADERS))
+		return WEFT_GO_ST_GRPCW_SKIP_CONT;
+	return 0;
+}
+
+/*
+ * The fields for parked stream h, composed in this thread's run->wl.b, at
+ * most room bytes: the traceparent one, and the tracestate one beside it if
+ * both fit (else counted). Returns their length (0: not even the first fits)
+ * and the buffer in *bp.
+ */
+static __always_inline __u64 h2_fields(const struct grpc_hdr *h, __s64 room, char **bp)
+{
+	struct go_run *run;
+	__u64 ts;
+	char *b;
+
+	if (room < H2_TP_FIELD_LEN)
+		return 0;
+	run = go_run_state();
+	if (!run)
+		return 0;
+	b = run->wl.b;
+	b[0] = 0x00;
+	b[1] = 11;
+	__builtin_memcpy(b + 2, "traceparent", 11);
+	b[13] = WEFT_TRACEPARENT_LEN;
+	weft_tp_format(b + 14, &h->ctx);
+	*bp = b;
+	ts = h2_ts_field(b, h);
+	if (ts > H2_FIELDS_MAX - H2_TP_FIELD_LEN)
+		return 0;
+	if (ts && H2_TP_FIELD_LEN + (__s64)ts <= room)
+		return H2_TP_FIELD_LEN + ts;
+	if (ts)
+		stat_inc(WEFT_GO_ST_TS_SKIP); /* no room for both: the traceparent alone */
+	return H2_TP_FIELD_LEN;
+}
+
+/* The tracestate field's length h2_fields would add for h (0: none). */
+static __always_inline __s64 h2_ts_need(const struct grpc_hdr *h)
+{
+	__s64 n = h->ts_len;
+
+	if (n < 1 || n > WEFT_TS_MAX)
+		return 0;
+	return H2_TS_NAME_LEN + (n < 127 ? 1 : n - 127 < 128 ? 2 : 3) + n;
+}
+
+/*
+ * At endWrite's entry: the write for parked stream h into the Framer at f;
+ * the counter that says what happened, or 0 when it waits for endWrite's
+ * RETs (no room for it in wbuf; h records the frame).
+ */
+static __always_inline __u32 h2_write(const struct weft_go_cfg *cfg, struct grpc_hdr *h, __u64 f)
+{
+	struct go_slice wb;
+	__u8 hdr[H2_FRAME_HEADER_LEN];
+	__s64 nl, room;
+	__u64 len;
+	char *b = NULL;
+	__u32 why;
+
+	if (cfg->xh2_fr_wbuf < 0 ||
+	    bpf_probe_read_user(&wb, sizeof(wb), (void *)(f + cfg->xh2_fr_wbuf)))
+		return WEFT_GO_ST_GRPCW_SKIP_STATE;
+	if (!wb.ptr || wb.len < H2_FRAME_HEADER_LEN || wb.cap < wb.len ||
+	    wb.len - H2_FRAME_HEADER_LEN > H2_MAX_FRAME_LEN ||
+	    bpf_probe_read_user(hdr, sizeof(hdr), (void *)wb.ptr))
+		return WEFT_GO_ST_GRPCW_SKIP_STATE;
+	/* endWrite has not filled in the length yet: zero */
+	why = h2_frame_check(hdr, h->sid, 0);
+	if (why)
+		return why;
+	room = H2_MAX_FRAME_LEN - (wb.len - H2_FRAME_HEADER_LEN);
+	if (room < H2_TP_FIELD_LEN)
+		return WEFT_GO_ST_GRPCW_SKIP_SIZE;
+	if (wb.cap - wb.len < H2_TP_FIELD_LEN + h2_ts_need(h) &&
+	    (cfg->flags & WEFT_GO_CFG_GRPC_BW)) {
+		h->fr = f; /* endWrite copies it to the bufWriter: written there */
+		h->flen = wb.len;
+		return 0;
+	}
+	if (wb.cap - wb.len < room)
+		room = wb.cap - wb.len;
+	if (room < H2_TP_FIELD_LEN)
+		return WEFT_GO_ST_GRPCW_SKIP_SPACE;
+	len = h2_fields(h, room, &b);
+	barrier_var(len);
+	if (!b || len < H2_TP_FIELD_LEN || len > H2_FIELDS_MAX || wb.len + (__s64)len > wb.cap)
+		return WEFT_GO_ST_GRPCW_SKIP_STATE;
+	if (bpf_probe_write_user((void *)(wb.ptr + wb.len), b, len))
+		return WEFT_GO_ST_GRPCW_SKIP_STATE;
+	/* bytes beyond len are not part of the frame until len says so */
+	nl = wb.len + (__s64)len;
+	if (bpf_probe_write_user((void *)(f + cfg->xh2_fr_wbuf + 8), &nl, sizeof(nl)))
+		return WEFT_GO_ST_GRPCW_SKIP_STATE;
+	if (len > H2_TP_FIELD_LEN)
+		stat_inc(WEFT_GO_ST_GRPCW_TS_WRITES);
+	return WEFT_GO_ST_GRPCW_WRITES;
+}
+
+#define H2_CMP_CHUNK 32
+#define H2_CMP_CHUNKS 4 /* the frame's first 128 bytes compared */
+
+/* Whether the n bytes at a and b are equal (at most H2_CMP_CHUNK * H2_CMP_CHUNKS). */
+static __always_inline bool h2_same(__u64 a, __u64 b, __s64 n)
+{
+	/* twice the chunk: the size read is masked to 63 for the verifier */
+	__u64 x[H2_CMP_CHUNK / 4], y[H2_CMP_CHUNK / 4], d = 0;
+
+	for (int i = 0; i < H2_CMP_CHUNKS; i++) {
+		__s64 r = n - i * H2_CMP_CHUNK;
+		__u32 k;
+
+		if (r <= 0)
+			break;
+		__builtin_memset(x, 0, sizeof(x));
+		__builtin_memset(y, 0, sizeof(y));
+		k = r > H2_CMP_CHUNK ? H2_CMP_CHUNK : (__u32)r;
+		barrier_var(k);
+		k &= 2 * H2_CMP_CHUNK - 1;
+		if (bpf_probe_read_user(x, k, (void *)(a + i * H2_CMP_CHUNK)) ||
+		    bpf_probe_read_user(y, k, (void *)(b + i * H2_CMP_CHUNK)))
+			return false;
+		for (int j = 0; j < H2_CMP_CHUNK / 8; j++) /* bytes beyond k: zero in both */
+			d |= x[j] ^ y[j];
+	}
+	return !d;
+}
+
+/*
+ * At endWrite's RETs, for a frame that had no room in wbuf: endWrite copied
+ * it into grpc-go's bufWriter (f.w) at buf[offset - flen:offset], unless the
+ * copy flushed (then offset moved on: not found) or batching is off (conn
+ * written directly: not found). Found whole, the fields go at buf[offset]
+ * (within len(buf), as Write indexes it), the header's length grows by as
+ * much, then offset. Found means: its header with the length endWrite wrote
+ * and the parked stream's id, and its first 128 bytes equal to wbuf's (still
+ * the frame): with that, the bufWriter's offsets cannot be wrong, also where
+ * they come from the nearest known version (GOPATH builds, go_binary.c).
+ */
+static __always_inline __u32 h2_write_bw(const struct weft_go_cfg *cfg, const struct grpc_hdr *h)
+{
+	struct go_slice buf, wb;
+	__u64 iface[2], bw, len, start;
+	__u8 hdr[H2_FRAME_HEADER_LEN], l3[3];
+	__s64 off, flen = h->flen, room, no;
+	__u32 fl;
+	char *b = NULL;
+
+	if (cfg->xh2_fr_w < 0 || cfg->grpc_bw_buf < 0 || cfg->grpc_bw_offset < 0 ||
+	    bpf_probe_read_user(iface, sizeof(iface), (void *)(h->fr + cfg->xh2_fr_w)))
+		return WEFT_GO_ST_GRPCW_SKIP_BW;
+	bw = iface[1];
+	if (!iface[0] || !bw ||
+	    bpf_probe_read_user(&buf, sizeof(buf), (void *)(bw + cfg->grpc_bw_buf)) ||
+	    bpf_probe_read_user(&off, sizeof(off), (void *)(bw + cfg->grpc_bw_offset)))
+		return WEFT_GO_ST_GRPCW_SKIP_BW;
+	if (!buf.ptr || buf.cap < buf.len || off > buf.len || flen < H2_FRAME_HEADER_LEN ||
+	    off < flen || flen - H2_FRAME_HEADER_LEN > H2_MAX_FRAME_LEN)
+		return WEFT_GO_ST_GRPCW_SKIP_BW;
+	start = buf.ptr + (__u64)(off - flen);
+	if (bpf_probe_read_user(hdr, sizeof(hdr), (void *)start) ||
+	    h2_frame_check(hdr, h->sid, (__u32)(flen - H2_FRAME_HEADER_LEN)))
+		return WEFT_GO_ST_GRPCW_SKIP_BW;
+	if (cfg->xh2_fr_wbuf < 0 ||
+	    bpf_probe_read_user(&wb, sizeof(wb), (void *)(h->fr + cfg->xh2_fr_wbuf)) || !wb.ptr ||
+	    wb.len != flen || !h2_same(wb.ptr, start, flen))
+		return WEFT_GO_ST_GRPCW_SKIP_BW;
+	room = H2_MAX_FRAME_LEN - (flen - H2_FRAME_HEADER_LEN);
+	if (room < H2_TP_FIELD_LEN)
+		return WEFT_GO_ST_GRPCW_SKIP_SIZE;
+	if (buf.len - off < room)
+		room = buf.len - off;
+	len = h2_fields(h, room, &b);
+	barrier_var(len);
+	if (!b || len < H2_TP_FIELD_LEN || len > H2_FIELDS_MAX || off + (__s64)len > buf.len)
+		return WEFT_GO_ST_GRPCW_SKIP_BW;
+	fl = (__u32)(flen - H2_FRAME_HEADER_LEN + (__s64)len);
+	l3[0] = (__u8)(fl >> 16);
+	l3[1] = (__u8)(fl >> 8);
+	l3[2] = (__u8)fl;
+	if (bpf_probe_write_user((void *)(buf.ptr + off), b, len) ||
+	    bpf_probe_write_user((void *)start, l3, sizeof(l3)))
+		return WEFT_GO_ST_GRPCW_SKIP_STATE;
+	no = off + (__s64)len;
+	if (bpf_probe_write_user((void *)(bw + cfg->grpc_bw_offset), &no, sizeof(no))) {
+		/* the frame as it was: its own length */
+		bpf_probe_write_user((void *)start, hdr, 3);
+		return WEFT_GO_ST_GRPCW_SKIP_STATE;
+	}
+	if (len > H2_TP_FIELD_LEN)
+		stat_inc(WEFT_GO_ST_GRPCW_TS_WRITES);
+	stat_inc(WEFT_GO_ST_GRPCW_BW_WRITES);
+	return WEFT_GO_ST_GRPCW_WRITES;
+}
+
+/* (*Framer).endWrite(f) entry: RAX f. Any frame of any goroutine; ours are parked. */
+SEC("uprobe")
+int go_h2_endwrite_entry(struct pt_regs *ctx)
+{
+	const struct weft_go_cfg *cfg;
+	struct grpc_hdr *h;
+	struct gkey k = {};
+	__u32 r = WEFT_GO_ST_GRPCW_SKIP_STATE;
+
+	cfg = go_here(ctx, &k);
+	if (!cfg)
+		return 0;
+	h = bpf_map_lookup_elem(&grpc_h2w, &k);
+	if (!h || h->fr)
+		return 0; /* not ours, or left for the RETs (an entry again after a stack growth) */
+	if (ctx->ax && (cfg->flags & WEFT_GO_CFG_GRPC_WRITE))
+		r = h2_write(cfg, h, ctx->ax);
+	if (!r)
+		return 0;
+	stat_inc(r);
+	bpf_map_delete_elem(&grpc_h2w, &k);
+	return 0;
+}
+
+/* endWrite's RETs: a frame left for the bufWriter (h2_write_bw). */
+SEC("uprobe")
+int go_h2_endwrite_ret(struct pt_regs *ctx)
+{
+	const struct weft_go_cfg *cfg;
+	const struct grpc_hdr *h;
+	struct gkey k = {};
+
+	cfg = go_here(ctx, &k);
+	if (!cfg)
+		return 0;
+	h = bpf_map_lookup_elem(&grpc_h2w, &k);
+	if (!h)
+		return 0;
+	if (h->fr)
+		stat_inc(h2_write_bw(cfg, h));
+	else
+		stat_inc(
+		    WEFT_GO_ST_GRPCW_SKIP_FRAME); /* endWrite ended without its entry's decision */
+	bpf_map_delete_elem(&grpc_h2w, &k);
+	return 0;
+}
