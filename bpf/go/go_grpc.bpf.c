@@ -413,8 +413,14 @@ static __always_inline void grpc_call_end(const struct weft_go_cfg *cfg, struct 
 	 */
 	if (cl->hf) {
 		struct gkey hk = {.tgid = cl->ev.pid, .g = cl->hf};
+		const struct grpc_hdr *gh = bpf_map_lookup_elem(&grpc_hdrs, &hk);
 
-		bpf_map_delete_elem(&grpc_hdrs, &hk);
+		/*
+		 * Only if it is still this call's: once written, the array may
+		 * be collected and reused by another call, whose entry it is now.
+		 */
+		if (gh && weft_span_id_eq(gh->ctx.span_id, cl->ev.ctx.span_id))
+			bpf_map_delete_elem(&grpc_hdrs, &hk);
 	}
 	if (cl->cookie && cl->stream && cfg->grpc_stream_id >= 0) {
 		__u32 sid;

@@ -31,6 +31,7 @@ check_grpc_writes() {
 	local log=$1 want=$2 n
 	n=$(sed -n 's/.*gRPC writes: \([0-9]*\) HEADERS frames.*/\1/p' "$log")
 	[ "$n" = "$want" ] || fail "want $want gRPC writes: $(grep 'gRPC writes' "$log")"
+	echo "gRPC writes: $n of $want HEADERS frames"
 	grep -q "gRPC writes: [0-9]* HEADERS frames (.*), 0 skipped" "$log" ||
 		fail "gRPC writes skipped: $(grep 'gRPC writes' "$log")"
 	! grep -q 'published:' "$log" || fail "weft-go published contexts while writing: $(grep published: "$log")"
