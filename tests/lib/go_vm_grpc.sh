@@ -7,6 +7,8 @@
 #                                   build (tests/vm/go_grpc_write.test)
 #   go_vm_grpc.sh soak DB BIN N     N RPCs through one build's chain client -> A -> B
 #                                   (tests/vm/go_grpc_soak.test, make soak-vm)
+#   go_vm_grpc.sh load DB BIN SECS  the unary pair A -> B under the chain's load
+#                                   mode, without and with weft-go writing (bench/grpc)
 #
 # DB is an offsets database the host filled with weft-analyze (--no-analyze here).
 cd "$(dirname "$0")/../.." || exit 1
@@ -156,8 +158,48 @@ soak() {
 	ok "gRPC soak with writes: $n RPCs, 0 failed, 0 differing, no HTTP/2 error, no crash"
 }
 
+# The unary pair A -> B (A calls B per RPC) under the chain's load mode (8
+# callers on one connection, SECS seconds), uninstrumented and then with
+# weft-go writing; every answer compared. Prints both rates, the uprobe hits
+# per RPC in A and B, and the writes.
+load() {
+	local b=$1 secs=$2 r0 r1 n hits w
+	grpc_start B "$b" "$T" -quiet
+	grpc_start A "$b" "$T" -quiet -next "127.0.0.1:$GO_PORT_B"
+	"$b" -call "127.0.0.1:$GO_PORT_A" -load "${secs}s" -c 8 -path /load \
+		-want "answer=A>B/load header=A trailer=A status=OK" >"$T/load0.out" 2>&1 ||
+		fail "uninstrumented load run failed: $(tail -3 "$T/load0.out")"
+	kill -9 "$GO_PID_A" "$GO_PID_B"
+	wait "$GO_PID_A" "$GO_PID_B" 2>/dev/null
+	go_weft_start "$T/weft.log" --db "$db" --no-analyze --exe "$b" --spans-file /dev/null --verbose
+	grep -q "writes on (.*gRPC)" "$T/weft.log" || fail "gRPC writes not on: $(cat "$T/weft.log")"
+	grpc_start B "$b" "$T" -quiet
+	grpc_start A "$b" "$T" -quiet -next "127.0.0.1:$GO_PORT_B"
+	"$b" -call "127.0.0.1:$GO_PORT_A" -load "${secs}s" -c 8 -path /load \
+		-want "answer=A>B/load header=A trailer=A status=OK" >"$T/load1.out" 2>&1 ||
+		fail "instrumented load run failed: $(tail -3 "$T/load1.out")"
+	go_weft_stop
+	cat "$T/weft.log"
+	check_logs_clean "$T/A.log" "$T/B.log"
+	for f in load0 load1; do
+		grep -q "^load rpcs=[0-9]* errors=0 .* differ=0\$" "$T/$f.out" || fail "$f: $(cat "$T/$f.out")"
+	done
+	r0=$(sed -n 's/^load .* rps=\([0-9.]*\).*/\1/p' "$T/load0.out")
+	r1=$(sed -n 's/^load .* rps=\([0-9.]*\).*/\1/p' "$T/load1.out")
+	n=$(sed -n 's/^load rpcs=\([0-9]*\).*/\1/p' "$T/load1.out")
+	hits=$(sed -n 's/.*uprobe hits in targets: \([0-9]*\).*/\1/p' "$T/weft.log")
+	w=$(sed -n 's/.*gRPC writes: \([0-9]*\) HEADERS frames.*/\1/p' "$T/weft.log")
+	[ -n "$r0" ] && [ -n "$r1" ] && [ "${n:-0}" -gt 0 ] && [ -n "$hits" ] || fail "no figures from the load runs"
+	[ "${w:-0}" -ge "$n" ] || fail "$w gRPC writes for $n RPCs (want one per A -> B call at least)"
+	echo "uninstrumented: rps=$r0"
+	echo "with weft-go writing: rps=$r1 rpcs=$n writes=$w"
+	echo "uprobe hits per RPC in A and B: $(awk -v h="$hits" -v n="$n" 'BEGIN {printf "%.2f", h / n}')"
+	ok "load: $n RPCs with writes on, 0 failed, 0 differing, no HTTP/2 error"
+}
+
 case $scenario in
 chain) chain "$@" ;;
 soak) soak "$@" ;;
+load) load "$@" ;;
 *) fail "unknown scenario $scenario" ;;
 esac
