@@ -151,6 +151,30 @@ int disasm_call_after_load(struct disasm *d, const uint8_t *code, uint64_t size,
 	return 0;
 }
 
+int disasm_only_call(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t addr,
+		     uint64_t target, uint64_t *call_at, uint32_t *call_len)
+{
+	const uint8_t *p = code;
+	size_t left = size;
+	uint64_t pc = addr;
+	unsigned n = 0;
+	cs_insn *in;
+
+	in = detail_on(d);
+	while (in && left && cs_disasm_iter(d->cs, &p, &left, &pc, in)) {
+		const cs_x86 *x = &in->detail->x86;
+
+		if (in->id != X86_INS_CALL || x->op_count != 1 ||
+		    x->operands[0].type != X86_OP_IMM || (uint64_t)x->operands[0].imm != target)
+			continue;
+		*call_at = in->address;
+		*call_len = in->size;
+		n++;
+	}
+	detail_off(d, in);
+	return left || n != 1 ? -1 : 0;
+}
+
 int disasm_walk(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t addr,
 		disasm_step step, void *arg)
 {

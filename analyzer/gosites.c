@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * What weft-go used to work out at attach time, found once here and kept in
- * the record: the call site it writes at, the itab it expects there, and the
+ * the record: the call sites it writes at, the itab it expects there, and the
  * ABI and map-layout facts of the Go version (see WEFT_SITE_* and WEFT_FACT_*
  * in offsets/offsets.h).
  */
@@ -12,6 +12,8 @@
 #define F_WRITE "net/http.(*Request).write"
 #define F_SUBSET "net/http.Header.writeSubset"
 #define F_LOOP "net/http.(*persistConn).writeLoop"
+#define F_WHDR "golang.org/x/net/http2.(*Framer).WriteHeaders"
+#define F_ENDW "golang.org/x/net/http2.(*Framer).endWrite"
 
 /* Minor version of "go1.N[.P]", or -1. */
 static int go_minor(const char *v)
@@ -63,6 +65,38 @@ static int write_site(struct disasm *d, const struct welf *w, struct weft_record
 	return 0;
 }
 
+/*
+ * The HEADERS write site: the CALL of f.endWrite() in x/net's
+ * (*Framer).WriteHeaders -- the only direct CALL of endWrite there, found by a
+ * sweep that decodes all of WriteHeaders -- and the instruction after it.
+ * A direct CALL of the ABIInternal endWrite passes its receiver f in RAX and
+ * keeps g in R14, as at endWrite's entry; the instruction after it is where
+ * endWrite returns to. Both or neither are recorded; none when endWrite is
+ * inlined or called more than once.
+ */
+static int h2_headers_site(struct disasm *d, const struct welf *w, struct weft_record *rec)
+{
+	const struct weft_func *fh = weft_record_func(rec, F_WHDR);
+	const struct weft_func *fe = weft_record_func(rec, F_ENDW);
+	const uint8_t *code;
+	uint64_t call;
+	uint32_t len;
+	int64_t off;
+
+	if (!fh || !fe)
+		return 0;
+	code = welf_vaddr(w, fh->entry, fh->size);
+	if (!code || disasm_only_call(d, code, fh->size, fh->entry, fe->entry, &call, &len))
+		return 0;
+	off = welf_code_offset(w, call, len);
+	if (off <= 0 || call + len >= fh->entry + fh->size)
+		return 0;
+	if (weft_record_add_site(rec, WEFT_SITE_GO_H2_HEADERS, call, (uint64_t)off) ||
+	    weft_record_add_site(rec, WEFT_SITE_GO_H2_HEADERS_RET, call + len, (uint64_t)off + len))
+		return -1;
+	return 0;
+}
+
 int gosites_find(struct disasm *d, const struct welf *w, struct weft_record *rec)
 {
 	int minor = go_minor(rec->go_version);
@@ -73,5 +107,7 @@ int gosites_find(struct disasm *d, const struct welf *w, struct weft_record *rec
 		    weft_record_add_fact(rec, WEFT_FACT_GO_HMAP, minor >= 17 && minor <= 23))
 			return -1;
 	}
-	return write_site(d, w, rec);
+	if (write_site(d, w, rec))
+		return -1;
+	return h2_headers_site(d, w, rec);
 }

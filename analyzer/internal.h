@@ -115,6 +115,13 @@ int disasm_call_after_load(struct disasm *d, const uint8_t *code, uint64_t size,
 			   uint64_t target, const struct disasm_load *load, uint64_t *call_at,
 			   uint32_t *call_len, uint64_t *loaded);
 
+/*
+ * Linear sweep of all of code (at addr): 0 when every byte decodes and it holds
+ * exactly one direct CALL of target (*call_at / *call_len), -1 otherwise.
+ */
+int disasm_only_call(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t addr,
+		     uint64_t target, uint64_t *call_at, uint32_t *call_len);
+
 /* A memory load: displacement from its base register, bytes read. */
 struct disasm_span {
 	uint64_t disp;
@@ -151,7 +158,8 @@ int disasm_walk(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t a
 
 /*
  * Go code facts (gosites.c): the write site of net/http.(*Request).write and
- * the itab writeLoop passes it, by disassembly, and the ABI and map-layout
+ * the itab writeLoop passes it, the HEADERS site of x/net's
+ * (*Framer).WriteHeaders, by disassembly, and the ABI and map-layout
  * facts of rec->go_version. Adds what it finds to rec; 0, or -1 when out of
  * memory.
  */

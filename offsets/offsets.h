@@ -55,6 +55,9 @@ struct weft_fact {
  * WEFT_SITE_GO_WRITE: the CALL of r.Header.writeSubset(w, reqWriteExcludeHeader,
  * trace) in net/http.(*Request).write, where weft-go writes traceparent;
  * WEFT_SITE_GO_WRITE_RET: the instruction after that CALL.
+ * WEFT_SITE_GO_H2_HEADERS: the CALL of f.endWrite() in x/net's
+ * (*Framer).WriteHeaders, where weft-go writes traceparent into a grpc-go
+ * HEADERS frame; WEFT_SITE_GO_H2_HEADERS_RET: the instruction after it.
  * WEFT_FACT_GO_BUFIO_ITAB: virtual address of the itab of (*bufio.Writer,
  * io.Writer) that (*persistConn).writeLoop passes to (*Request).write.
  * WEFT_FACT_GO_REGABI: 1 when the Go version passes arguments in registers
@@ -65,6 +68,10 @@ struct weft_fact {
  */
 #define WEFT_SITE_GO_WRITE	"net/http.(*Request).write:call:net/http.Header.writeSubset"
 #define WEFT_SITE_GO_WRITE_RET	"net/http.(*Request).write:after:net/http.Header.writeSubset"
+#define WEFT_SITE_GO_H2_HEADERS                                                                  \
+	"golang.org/x/net/http2.(*Framer).WriteHeaders:call:golang.org/x/net/http2.(*Framer).endWrite"
+#define WEFT_SITE_GO_H2_HEADERS_RET                                                              \
+	"golang.org/x/net/http2.(*Framer).WriteHeaders:after:golang.org/x/net/http2.(*Framer).endWrite"
 /*
  * CPython (analyzer/pysites.c; weft-http's asyncio rule probes the sites):
  * WEFT_SITE_PY_COPY: in PyContext_CopyCurrent, the JMP (tail call) into

@@ -8,7 +8,9 @@
  * in f.wbuf (9-byte header with a zero length, then the block) and calls
  * (*Framer).endWrite, which computes the 24-bit length from len(f.wbuf) - 9,
  * stores it in the header and copies wbuf to the transport's writer. At
- * endWrite's entry, in the loopy goroutine that parked the stream's context
+ * WriteHeaders' CALL of endWrite (the record's site: RAX the Framer, R14 the
+ * goroutine, as at endWrite's entry, which is probed instead where the
+ * record has no such site), in the loopy goroutine that parked the stream's context
  * at (*loopyWriter).writeHeader (go_grpc.bpf.c), this program appends one
  * HPACK literal header field without indexing (RFC 7541 6.2.2: 0x00, the
  * name, the value, no Huffman; neither side's dynamic table changes) for
@@ -23,8 +25,8 @@
  * not run yet); the grown frame at most 16384 bytes (the least
  * SETTINGS_MAX_FRAME_SIZE a peer may set, and grpc-go's own bound: its
  * Framer does not track the peer's setting); the bytes within wbuf's
- * capacity (nothing is allocated in the target). endWrite's entry runs again
- * after a stack growth: the parked entry is gone by then.
+ * capacity (nothing is allocated in the target). endWrite's entry (the
+ * fallback) runs again after a stack growth: the parked entry is gone by then.
  */
 #define WEFT_LINK_EXTERN
 #include "go/go_shared.bpf.h"
@@ -289,7 +291,10 @@ static __always_inline __u32 h2_write_bw(const struct weft_go_cfg *cfg, const st
 	return WEFT_GO_ST_GRPCW_WRITES;
 }
 
-/* (*Framer).endWrite(f) entry: RAX f. Any frame of any goroutine; ours are parked. */
+/*
+ * WriteHeaders' CALL of (*Framer).endWrite(f), or endWrite's entry (fallback):
+ * RAX f. Any HEADERS frame (fallback: any frame) of any goroutine; ours are parked.
+ */
 SEC("uprobe")
 int go_h2_endwrite_entry(struct pt_regs *ctx)
 {
@@ -313,7 +318,7 @@ int go_h2_endwrite_entry(struct pt_regs *ctx)
 	return 0;
 }
 
-/* endWrite's RETs: a frame left for the bufWriter (h2_write_bw). */
+/* After WriteHeaders' CALL of endWrite, or endWrite's RETs: a frame for the bufWriter. */
 SEC("uprobe")
 int go_h2_endwrite_ret(struct pt_regs *ctx)
 {

@@ -340,9 +340,10 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 	     s->progs.go_h2_endwrite_entry, s->progs.go_h2_endwrite_ret},
 	};
 	const size_t endwrite = sizeof(hooks) / sizeof(hooks[0]) - 1;
-	/* One more for the write site. */
-	struct sites sites[2 * sizeof(hooks) / sizeof(hooks[0]) + 1];
-	const struct weft_site *wsite = NULL, *wafter = NULL;
+	/* Three more: the write site, the HEADERS site and the site after it. */
+	struct sites sites[2 * sizeof(hooks) / sizeof(hooks[0]) + 3];
+	struct sites *hsite = &sites[2 * sizeof(hooks) / sizeof(hooks[0]) + 1];
+	const struct weft_site *wsite = NULL, *wafter = NULL, *hcall, *hafter;
 	struct weft_record *rec = NULL;
 	struct weft_go_cfg cfg = {};
 	enum go_binary_result res;
@@ -457,6 +458,30 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 				  b->path);
 	} else {
 		hooks[endwrite].ret = NULL;
+	}
+	/*
+	 * endWrite runs for every frame a Framer writes: where the record has
+	 * WriteHeaders' CALL of endWrite (RAX the Framer there, as at endWrite's
+	 * entry) and the instruction after it, only HEADERS frames are trapped.
+	 */
+	hcall = weft_record_site(rec, WEFT_SITE_GO_H2_HEADERS);
+	hafter = weft_record_site(rec, WEFT_SITE_GO_H2_HEADERS_RET);
+	b->h2_path[0] = '\0';
+	if (b->grpc_write && hcall && hafter) {
+		hsite[0].prog = hooks[endwrite].entry;
+		hsite[0].offs[hsite[0].n++] = (size_t)hcall->fileoff;
+		if (hooks[endwrite].ret) {
+			hsite[1].prog = hooks[endwrite].ret;
+			hsite[1].offs[hsite[1].n++] = (size_t)hafter->fileoff;
+		}
+		hooks[endwrite].entry = NULL;
+		hooks[endwrite].ret = NULL;
+		snprintf(b->h2_path, sizeof(b->h2_path),
+			 "; gRPC HEADERS frames at (*Framer).WriteHeaders' call of endWrite");
+	} else if (b->grpc_write) {
+		snprintf(b->h2_path, sizeof(b->h2_path),
+			 "; gRPC HEADERS frames at every (*Framer).endWrite (its offsets record "
+			 "has no call of endWrite in WriteHeaders: all frames trapped)");
 	}
 	if (weft_record_func(rec, hooks[4].func) &&
 	    (cfg.grpc_stream_method < 0 || cfg.xh2_mh_fields < 0 || cfg.xh2_hf_name < 0 ||

@@ -36,6 +36,7 @@ struct go_binary {
 	bool grpc_write;       /* writes enabled for its grpc-go client's HEADERS frames */
 	bool syscalls;	       /* its plaintext HTTP/1 SERVER spans come from read/write syscalls */
 	char server_path[192]; /* how its SERVER spans are made, for the start-up line */
+	char h2_path[160];     /* where its gRPC HEADERS frames are trapped, ditto */
 	char go_version[32];
 	struct bpf_link **links;
 	size_t nlinks;

@@ -275,10 +275,10 @@ static int setup_binary(struct state *st, const struct go_env *env, const char *
 		switch (go_binary_attach(b, env, fd, err, sizeof(err))) {
 		case GO_BIN_OK:
 			clock_gettime(CLOCK_MONOTONIC, &t1);
-			weft_info("%s (%s): %zu uprobes, %s%s; %s", b->path, b->go_version,
+			weft_info("%s (%s): %zu uprobes, %s%s%s; %s", b->path, b->go_version,
 				  b->nhooks, b->write || b->grpc_write ? "writes on" : "read-only",
 				  b->grpc_write ? (b->write ? " (HTTP/1 and gRPC)" : " (gRPC)") : "",
-				  b->server_path);
+				  b->h2_path, b->server_path);
 			if (b->syscalls && !st->sys_link) {
 				st->sys_link = bpf_program__attach(st->skel->progs.go_sys_exit);
 				if (!st->sys_link) {

@@ -54,6 +54,15 @@ chain() {
 	for b in "$@"; do
 		grep -q "^weft-go: $b (.*): [0-9]* uprobes, writes on (.*gRPC)" "$T/weft.log" ||
 			fail "$b: gRPC writes not on: $(grep -F "$b" "$T/weft.log")"
+		# HEADERS frames trapped at WriteHeaders' call of endWrite when the
+		# record has that site, else at every endWrite (the fallback)
+		if find "$db" -maxdepth 1 -type f -exec grep -lx "path $b" {} + | xargs -r grep -q '^site golang.org/x/net/http2.(\*Framer).WriteHeaders:call:'; then
+			h="gRPC HEADERS frames at (\*Framer).WriteHeaders' call of endWrite;"
+		else
+			h="gRPC HEADERS frames at every (\*Framer).endWrite (its offsets record has no call of endWrite in WriteHeaders"
+		fi
+		grep -q "^weft-go: $b (.*): [0-9]* uprobes, writes on (.*gRPC); $h" "$T/weft.log" ||
+			fail "$b: want '$h' in its start-up line: $(grep -F "$b" "$T/weft.log")"
 	done
 	TP=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
 	TP2=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01 TS=congo=t61rcWkgMzE
