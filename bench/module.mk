@@ -9,8 +9,8 @@ include bench/exporter/module.mk
 
 # bench/bpfcost: what one BPF program run and each helper cost here.
 $(B)/obj/bench/bpfcost/bpfcost.o: $(B)/bpf/bench/bpfcost/bpfcost.skel.h
-$(B)/bench-bpfcost/bpfcost: $(B)/obj/bench/bpfcost/bpfcost.o
+$(B)/bench-bpfcost/bpfcost: $(B)/obj/bench/bpfcost/bpfcost.o $(COMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIBBPF_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(COMMON_LIB) $(LIBBPF_LIBS)
 TESTS_BIN += $(B)/bench-bpfcost/bpfcost
 LINT_SOURCES += bench/bpfcost/bpfcost.c

@@ -15,6 +15,7 @@
 #include <bpf/libbpf.h>
 
 #include "bench/bpfcost/bpfcost.skel.h"
+#include "mounts.h"
 
 int main(int argc, char **argv)
 {
@@ -40,6 +41,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	skel->rodata->driver_tgid = (__u32)getpid();
+	weft_ensure_tracefs(); /* a fresh host may not have it: says why if it fails */
 	if (bpfcost__load(skel) || bpfcost__attach(skel)) {
 		fprintf(stderr, "bpfcost: cannot load or attach: %s: run as root, mount tracefs\n",
 			strerror(errno));
