@@ -12,16 +12,7 @@
 #
 # DB is an offsets database the host filled with weft-analyze (--no-analyze here).
 cd "$(dirname "$0")/../.." || exit 1
-export WEFT_ROOT=$PWD
-. tests/lib/common.sh
-. tests/lib/go_chain.sh
-
-scenario=$1 db=$2
-shift 2
-T=$(mktempdir)
-export WEFT_PIN_DIR=/sys/fs/bpf/weft-go-vm-grpc-$$
-cleanup_add "rm -rf '$WEFT_PIN_DIR'"
-grep -q none /sys/kernel/security/lockdown 2>/dev/null || fail "guest kernel is locked down"
+PIN_NAME=weft-go-vm-grpc . tests/lib/go_vm_guest.sh
 # grpc-go logs transport errors (a peer's GOAWAY, COMPRESSION_ERROR, frame
 # size errors) at warning and info levels: all of it into the services' logs.
 export GRPC_GO_LOG_SEVERITY_LEVEL=info GRPC_GO_LOG_VERBOSITY_LEVEL=2 GOTRACEBACK=system

@@ -19,15 +19,7 @@
 #
 # DB is an offsets database the host filled with weft-analyze (--no-analyze here).
 cd "$(dirname "$0")/../.." || exit 1
-export WEFT_ROOT=$PWD
-. tests/lib/common.sh
-. tests/lib/go_chain.sh
-
-scenario=$1 db=$2
-shift 2
-T=$(mktempdir)
-export WEFT_PIN_DIR=/sys/fs/bpf/weft-go-vm-$$
-grep -q none /sys/kernel/security/lockdown 2>/dev/null || fail "guest kernel is locked down"
+PIN_NAME=weft-go-vm . tests/lib/go_vm_guest.sh
 
 check_writes_clean() {	# LOG: writes done, no skip for a bad state, no room or a fault
 	grep -E 'writes: [1-9][0-9]* done' "$1" || fail "no write done: $(cat "$1")"
