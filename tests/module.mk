@@ -37,8 +37,6 @@ $(B)/tests/goid-trace: $(B)/obj/tests/tools/goid/goid_trace.o $(B)/lib/libweftof
 TESTS_BIN += $(B)/tests/goid-trace
 LINT_SOURCES += tests/tools/goid/goid_trace.c
 
-.PHONY: test-programs
-test-programs: $(TESTS_BIN)
 
 # make soak-vm: weft-go's write paths in the VM: 200k HTTP/1.1 requests
 # through the Go chain (tests/vm/go_write_load.test with a request count
