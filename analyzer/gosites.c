@@ -14,6 +14,8 @@
 #define F_LOOP "net/http.(*persistConn).writeLoop"
 #define F_WHDR "golang.org/x/net/http2.(*Framer).WriteHeaders"
 #define F_ENDW "golang.org/x/net/http2.(*Framer).endWrite"
+#define F_BWHDR "net/http.(*http2Framer).WriteHeaders"
+#define F_BENDW "net/http.(*http2Framer).endWrite"
 
 /* Minor version of "go1.N[.P]", or -1. */
 static int go_minor(const char *v)
@@ -66,18 +68,21 @@ static int write_site(struct disasm *d, const struct welf *w, struct weft_record
 }
 
 /*
- * The HEADERS write site: the CALL of f.endWrite() in x/net's
- * (*Framer).WriteHeaders -- the only direct CALL of endWrite there, found by a
- * sweep that decodes all of WriteHeaders -- and the instruction after it.
- * A direct CALL of the ABIInternal endWrite passes its receiver f in RAX and
- * keeps g in R14, as at endWrite's entry; the instruction after it is where
- * endWrite returns to. Both or neither are recorded; none when endWrite is
- * inlined or called more than once.
+ * A HEADERS write site: the CALL of f.endWrite() in (*Framer).WriteHeaders
+ * fwhdr (x/net's, or net/http's bundled copy of it) -- the only direct CALL
+ * of endWrite fendw there, found by a sweep that decodes all of WriteHeaders
+ * -- recorded as site, and the instruction after it as after. A direct CALL
+ * of the ABIInternal endWrite passes its receiver f in RAX and keeps g in
+ * R14, as at endWrite's entry; the instruction after it is where endWrite
+ * returns to. Both or neither are recorded; none when endWrite is inlined or
+ * called more than once.
  */
-static int h2_headers_site(struct disasm *d, const struct welf *w, struct weft_record *rec)
+static int h2_headers_site(struct disasm *d, const struct welf *w, struct weft_record *rec,
+			   const char *fwhdr, const char *fendw, const char *site,
+			   const char *after)
 {
-	const struct weft_func *fh = weft_record_func(rec, F_WHDR);
-	const struct weft_func *fe = weft_record_func(rec, F_ENDW);
+	const struct weft_func *fh = weft_record_func(rec, fwhdr);
+	const struct weft_func *fe = weft_record_func(rec, fendw);
 	const uint8_t *code;
 	uint64_t call;
 	uint32_t len;
@@ -91,8 +96,8 @@ static int h2_headers_site(struct disasm *d, const struct welf *w, struct weft_r
 	off = welf_code_offset(w, call, len);
 	if (off <= 0 || call + len >= fh->entry + fh->size)
 		return 0;
-	if (weft_record_add_site(rec, WEFT_SITE_GO_H2_HEADERS, call, (uint64_t)off) ||
-	    weft_record_add_site(rec, WEFT_SITE_GO_H2_HEADERS_RET, call + len, (uint64_t)off + len))
+	if (weft_record_add_site(rec, site, call, (uint64_t)off) ||
+	    weft_record_add_site(rec, after, call + len, (uint64_t)off + len))
 		return -1;
 	return 0;
 }
@@ -109,5 +114,9 @@ int gosites_find(struct disasm *d, const struct welf *w, struct weft_record *rec
 	}
 	if (write_site(d, w, rec))
 		return -1;
-	return h2_headers_site(d, w, rec);
+	if (h2_headers_site(d, w, rec, F_WHDR, F_ENDW, WEFT_SITE_GO_H2_HEADERS,
+			    WEFT_SITE_GO_H2_HEADERS_RET))
+		return -1;
+	return h2_headers_site(d, w, rec, F_BWHDR, F_BENDW, WEFT_SITE_GO_H2B_HEADERS,
+			       WEFT_SITE_GO_H2B_HEADERS_RET);
 }

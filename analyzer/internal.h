@@ -158,8 +158,8 @@ int disasm_walk(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t a
 
 /*
  * Go code facts (gosites.c): the write site of net/http.(*Request).write and
- * the itab writeLoop passes it, the HEADERS site of x/net's
- * (*Framer).WriteHeaders, by disassembly, and the ABI and map-layout
+ * the itab writeLoop passes it, the HEADERS sites of x/net's
+ * (*Framer).WriteHeaders and of net/http's bundled copy, by disassembly, and the ABI and map-layout
  * facts of rec->go_version. Adds what it finds to rec; 0, or -1 when out of
  * memory.
  */

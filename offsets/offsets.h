@@ -58,6 +58,8 @@ struct weft_fact {
  * WEFT_SITE_GO_H2_HEADERS: the CALL of f.endWrite() in x/net's
  * (*Framer).WriteHeaders, where weft-go writes traceparent into a grpc-go
  * HEADERS frame; WEFT_SITE_GO_H2_HEADERS_RET: the instruction after it.
+ * WEFT_SITE_GO_H2B_HEADERS(_RET): the same in net/http's bundled copy,
+ * (*http2Framer).WriteHeaders, for net/http's HTTP/2 client requests.
  * WEFT_FACT_GO_BUFIO_ITAB: virtual address of the itab of (*bufio.Writer,
  * io.Writer) that (*persistConn).writeLoop passes to (*Request).write.
  * WEFT_FACT_GO_REGABI: 1 when the Go version passes arguments in registers
@@ -72,6 +74,10 @@ struct weft_fact {
 	"golang.org/x/net/http2.(*Framer).WriteHeaders:call:golang.org/x/net/http2.(*Framer).endWrite"
 #define WEFT_SITE_GO_H2_HEADERS_RET                                                              \
 	"golang.org/x/net/http2.(*Framer).WriteHeaders:after:golang.org/x/net/http2.(*Framer).endWrite"
+#define WEFT_SITE_GO_H2B_HEADERS                                                                 \
+	"net/http.(*http2Framer).WriteHeaders:call:net/http.(*http2Framer).endWrite"
+#define WEFT_SITE_GO_H2B_HEADERS_RET                                                             \
+	"net/http.(*http2Framer).WriteHeaders:after:net/http.(*http2Framer).endWrite"
 /*
  * CPython (analyzer/pysites.c; weft-http's asyncio rule probes the sites):
  * WEFT_SITE_PY_COPY: in PyContext_CopyCurrent, the JMP (tail call) into
