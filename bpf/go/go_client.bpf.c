@@ -143,12 +143,14 @@ static __always_inline int client_start(struct pt_regs *ctx, __u64 req, bool xh2
 	if (!xh2 && (cfg->flags & WEFT_GO_CFG_WRITE) && hdr && (cl->may_write || cl->forwarded)) {
 		pending_open(tgid, hdr, k.g, &cl->ev.ctx, cl->forwarded ? cl->fwd_span_id : NULL);
 		cl->hdr = hdr;
-		/* The span's tracestate goes out beside the traceparent written,
-		 * unless the request has its own (a forwarded copy keeps its own). */
-		if (cl->may_write && cl->ev.tracestate_len &&
-		    go_header_has_tracestate(cfg, hdr) == GO_TP_NONE)
-			cl->write_ts = 1;
 	}
+	/* The span's tracestate goes out beside the traceparent written (HTTP/1,
+	 * or an HTTP/2 HEADERS frame), unless the request has its own (a
+	 * forwarded copy keeps its own). */
+	if ((cfg->flags & (WEFT_GO_CFG_WRITE | WEFT_GO_CFG_H2_WRITE | WEFT_GO_CFG_XH2_WRITE)) &&
+	    hdr && cl->may_write && cl->ev.tracestate_len &&
+	    go_header_has_tracestate(cfg, hdr) == GO_TP_NONE)
+		cl->write_ts = 1;
 	bpf_map_update_elem(&clients, &k, cl, BPF_ANY);
 	return 0;
 }

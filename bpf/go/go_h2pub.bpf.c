@@ -27,6 +27,16 @@
  * set, is not published: its bytes are encrypted). The entry is deleted by
  * weft-http when used, else by weft-go when the CLIENT span ends
  * (go_client.bpf.c), or replaced by a retry's stream.
+ *
+ * With writes (WEFT_GO_CFG_H2_WRITE for the bundle, _XH2_WRITE for x/net),
+ * nothing is published: the same context waits in grpc_h2w for this
+ * goroutine's HEADERS frame, which encodeAndWriteHeaders writes through the
+ * connection's Framer before it returns (cc.writeHeaders -> WriteHeaders ->
+ * endWrite), over TLS and cleartext alike; go_h2write.bpf.c appends the
+ * fields there. What is still parked at encodeAndWriteHeaders' RETs (no
+ * HEADERS frame of the stream reached WriteHeaders: an encoding error, a
+ * broken connection) is counted and dropped, so that a later goroutine on
+ * the same g never finds it.
  */
 #define WEFT_LINK_EXTERN
 #include "go/go_shared.bpf.h"
@@ -36,10 +46,45 @@ struct h2_offs {
 	__s32 cs_cc, cs_id, cc_tconn, cc_tls_state;
 };
 
+/*
+ * Writes: park the CLIENT span cl's context for the HEADERS frame of stream
+ * cs (odd: a client's, RFC 9113 5.1.1), which this goroutine writes next
+ * through a Framer of kind (GO_H2W_BUNDLE or _XNET).
+ */
+static __always_inline void h2_park(struct pt_regs *ctx, __u32 tgid, __u64 cs,
+				    const struct h2_offs *o, const struct client_state *cl,
+				    __u8 kind)
+{
+	struct gkey wk = {.tgid = tgid, .g = ctx->r14};
+	struct grpc_hdr *h;
+	struct go_run *run;
+	__u32 sid = 0;
+
+	if (o->cs_id < 0 || !cl->ev.ctx.valid ||
+	    bpf_probe_read_user(&sid, sizeof(sid), (void *)(cs + o->cs_id)) || !(sid & 1)) {
+		stat_inc(WEFT_GO_ST_H2W_SKIP_STATE);
+		return;
+	}
+	run = go_run_state();
+	if (!run)
+		return;
+	h = &run->gh;
+	__builtin_memset(h, 0, sizeof(*h) - WEFT_TS_MAX);
+	h->ctx = cl->ev.ctx;
+	h->sid = sid;
+	h->kind = kind;
+	/* beside the traceparent unless the request has its own (go_client.bpf.c) */
+	h->ts_len =
+	    cl->write_ts && cl->ev.tracestate_len <= WEFT_TS_MAX ? cl->ev.tracestate_len : 0;
+	__builtin_memcpy(h->ts, cl->ev.tracestate, WEFT_TS_MAX);
+	bpf_map_update_elem(&grpc_h2w, &wk, h, BPF_ANY);
+}
+
 /* encodeAndWriteHeaders(cs *clientStream, req *Request) entry: RAX cs. */
 static __always_inline int h2_publish(struct pt_regs *ctx, const struct weft_go_cfg *cfg,
-				      __u32 tgid, const struct h2_offs *o)
+				      __u32 tgid, const struct h2_offs *o, bool xh2)
 {
+	const __u32 wflag = xh2 ? WEFT_GO_CFG_XH2_WRITE : WEFT_GO_CFG_H2_WRITE;
 	const struct h2_link *l;
 	struct weft_conn_ctx *cc;
 	struct client_state *cl;
@@ -49,7 +94,7 @@ static __always_inline int h2_publish(struct pt_regs *ctx, const struct weft_go_
 	__u64 cs = ctx->ax, conn, cookie = 0;
 	__u32 sid = 0;
 
-	if (!cs || !(cfg->flags & WEFT_GO_CFG_PUBLISH))
+	if (!cs || !(cfg->flags & (WEFT_GO_CFG_PUBLISH | wflag)))
 		return 0;
 	l = bpf_map_lookup_elem(&h2_links, &k);
 	if (!l)
@@ -64,10 +109,16 @@ static __always_inline int h2_publish(struct pt_regs *ctx, const struct weft_go_
 	}
 	bpf_map_delete_elem(&h2_links, &k);
 	if (cl->app_set || cl->forwarded) {
-		/* the block carries the app's traceparent: weft-http leaves it */
-		stat_inc(WEFT_GO_ST_H2_APPSET);
+		/* the block carries the app's traceparent: weft-http (or the write) leaves it */
+		stat_inc(cfg->flags & wflag ? WEFT_GO_ST_H2W_APPSET : WEFT_GO_ST_H2_APPSET);
 		return 0;
 	}
+	if (cfg->flags & wflag) {
+		h2_park(ctx, tgid, cs, o, cl, xh2 ? GO_H2W_XNET : GO_H2W_BUNDLE);
+		return 0;
+	}
+	if (!(cfg->flags & WEFT_GO_CFG_PUBLISH))
+		return 0;
 	if (o->cs_cc < 0 || o->cs_id < 0 || o->cc_tconn < 0 || o->cc_tls_state < 0 ||
 	    !cl->ev.ctx.valid) {
 		stat_inc(WEFT_GO_ST_H2_SKIP);
@@ -120,7 +171,7 @@ static __always_inline int h2_whdr(struct pt_regs *ctx, bool xh2)
 	o.cs_id = xh2 ? cfg->xh2_cs_id : cfg->h2_cs_id;
 	o.cc_tconn = xh2 ? cfg->xh2_cc_tconn : cfg->h2_cc_tconn;
 	o.cc_tls_state = xh2 ? cfg->xh2_cc_tls_state : cfg->h2_cc_tls_state;
-	return h2_publish(ctx, cfg, tgid, &o);
+	return h2_publish(ctx, cfg, tgid, &o, xh2);
 }
 
 /* net/http.(*http2clientStream).encodeAndWriteHeaders entry */
@@ -135,4 +186,26 @@ SEC("uprobe")
 int go_xh2_whdr_entry(struct pt_regs *ctx)
 {
 	return h2_whdr(ctx, true);
+}
+
+/*
+ * encodeAndWriteHeaders RETs (bundle and x/net): a stream still parked for
+ * this goroutine got no HEADERS frame through WriteHeaders' endWrite.
+ */
+SEC("uprobe")
+int go_h2_whdr_ret(struct pt_regs *ctx)
+{
+	const struct weft_go_cfg *cfg;
+	const struct grpc_hdr *h;
+	struct gkey k = {};
+
+	cfg = go_here(ctx, &k);
+	if (!cfg)
+		return 0;
+	h = bpf_map_lookup_elem(&grpc_h2w, &k);
+	if (!h || h->kind == GO_H2W_GRPC)
+		return 0;
+	stat_inc(WEFT_GO_ST_H2W_SKIP_NOFRAME);
+	bpf_map_delete_elem(&grpc_h2w, &k);
+	return 0;
 }

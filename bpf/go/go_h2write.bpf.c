@@ -27,6 +27,17 @@
  * Framer does not track the peer's setting); the bytes within wbuf's
  * capacity (nothing is allocated in the target). endWrite's entry (the
  * fallback) runs again after a stack growth: the parked entry is gone by then.
+ *
+ * net/http's and x/net's HTTP/2 clients (go_h2pub.bpf.c) are written the
+ * same way, by the same functions: net/http's bundled http2Framer is x/net's
+ * Framer under another name (its own offsets, its own WriteHeaders' CALL of
+ * endWrite: the go_h2b_* programs), the stream parked by the goroutine that
+ * writes the request's HEADERS (kind GO_H2W_BUNDLE or _XNET), counted apart
+ * (WEFT_GO_ST_H2W_*). Their Framer writes into the client connection's
+ * *bufio.Writer (buf, n), where a frame without room in wbuf is found and
+ * written at endWrite's RETs as in grpc-go's bufWriter. The grown frame is
+ * bounded by 16384 here too: the least SETTINGS_MAX_FRAME_SIZE, below the
+ * peer's setting, which the client splits its blocks by.
  */
 #define WEFT_LINK_EXTERN
 #include "go/go_shared.bpf.h"
@@ -43,6 +54,35 @@
 #define H2_TS_NAME_LEN (1 + 1 + 10)
 #define H2_TS_AT H2_TP_FIELD_LEN
 #define H2_FIELDS_MAX (H2_TP_FIELD_LEN + H2_TS_NAME_LEN + 3 + WEFT_TS_MAX)
+
+/* Where a parked stream's Framer and its writer keep the frame (struct grpc_hdr.kind). */
+struct h2w_offs {
+	__s32 wbuf, w;	      /* Framer.wbuf, Framer.w */
+	__s32 bw_buf, bw_off; /* the writer's buffer and its fill: grpc-go's bufWriter, or bufio */
+	__u32 write, bw;      /* the cfg flags that allow the write, and the writer's */
+	__u32 delta;	      /* counters: WEFT_GO_ST_GRPCW_* plus this */
+};
+
+static __always_inline void h2w_offs(const struct weft_go_cfg *cfg, __u8 kind, struct h2w_offs *o)
+{
+	if (kind == GO_H2W_GRPC) {
+		o->wbuf = cfg->xh2_fr_wbuf;
+		o->w = cfg->xh2_fr_w;
+		o->bw_buf = cfg->grpc_bw_buf;
+		o->bw_off = cfg->grpc_bw_offset;
+		o->write = WEFT_GO_CFG_GRPC_WRITE;
+		o->bw = WEFT_GO_CFG_GRPC_BW;
+		o->delta = 0;
+		return;
+	}
+	o->wbuf = kind == GO_H2W_BUNDLE ? cfg->h2_fr_wbuf : cfg->xh2_fr_wbuf;
+	o->w = kind == GO_H2W_BUNDLE ? cfg->h2_fr_w : cfg->xh2_fr_w;
+	o->bw_buf = cfg->bw_buf;
+	o->bw_off = cfg->bw_n;
+	o->write = kind == GO_H2W_BUNDLE ? WEFT_GO_CFG_H2_WRITE : WEFT_GO_CFG_XH2_WRITE;
+	o->bw = kind == GO_H2W_BUNDLE ? WEFT_GO_CFG_H2_BW : WEFT_GO_CFG_XH2_BW;
+	o->delta = WEFT_GO_ST_H2W_DELTA;
+}
 
 /*
  * The tracestate field of h after the traceparent one in b (at H2_TS_AT);
@@ -147,7 +187,8 @@ static __always_inline __s64 h2_ts_need(const struct grpc_hdr *h)
  * the counter that says what happened, or 0 when it waits for endWrite's
  * RETs (no room for it in wbuf; h records the frame).
  */
-static __always_inline __u32 h2_write(const struct weft_go_cfg *cfg, struct grpc_hdr *h, __u64 f)
+static __always_inline __u32 h2_write(const struct weft_go_cfg *cfg, const struct h2w_offs *o,
+				      struct grpc_hdr *h, __u64 f)
 {
 	struct go_slice wb;
 	__u8 hdr[H2_FRAME_HEADER_LEN];
@@ -156,8 +197,7 @@ static __always_inline __u32 h2_write(const struct weft_go_cfg *cfg, struct grpc
 	char *b = NULL;
 	__u32 why;
 
-	if (cfg->xh2_fr_wbuf < 0 ||
-	    bpf_probe_read_user(&wb, sizeof(wb), (void *)(f + cfg->xh2_fr_wbuf)))
+	if (o->wbuf < 0 || bpf_probe_read_user(&wb, sizeof(wb), (void *)(f + o->wbuf)))
 		return WEFT_GO_ST_GRPCW_SKIP_STATE;
 	if (!wb.ptr || wb.len < H2_FRAME_HEADER_LEN || wb.cap < wb.len ||
 	    wb.len - H2_FRAME_HEADER_LEN > H2_MAX_FRAME_LEN ||
@@ -170,9 +210,8 @@ static __always_inline __u32 h2_write(const struct weft_go_cfg *cfg, struct grpc
 	room = H2_MAX_FRAME_LEN - (wb.len - H2_FRAME_HEADER_LEN);
 	if (room < H2_TP_FIELD_LEN)
 		return WEFT_GO_ST_GRPCW_SKIP_SIZE;
-	if (wb.cap - wb.len < H2_TP_FIELD_LEN + h2_ts_need(h) &&
-	    (cfg->flags & WEFT_GO_CFG_GRPC_BW)) {
-		h->fr = f; /* endWrite copies it to the bufWriter: written there */
+	if (wb.cap - wb.len < H2_TP_FIELD_LEN + h2_ts_need(h) && (cfg->flags & o->bw)) {
+		h->fr = f; /* endWrite copies it to the writer: written there */
 		h->flen = wb.len;
 		return 0;
 	}
@@ -188,10 +227,10 @@ static __always_inline __u32 h2_write(const struct weft_go_cfg *cfg, struct grpc
 		return WEFT_GO_ST_GRPCW_SKIP_STATE;
 	/* bytes beyond len are not part of the frame until len says so */
 	nl = wb.len + (__s64)len;
-	if (bpf_probe_write_user((void *)(f + cfg->xh2_fr_wbuf + 8), &nl, sizeof(nl)))
+	if (bpf_probe_write_user((void *)(f + o->wbuf + 8), &nl, sizeof(nl)))
 		return WEFT_GO_ST_GRPCW_SKIP_STATE;
 	if (len > H2_TP_FIELD_LEN)
-		stat_inc(WEFT_GO_ST_GRPCW_TS_WRITES);
+		stat_inc(WEFT_GO_ST_GRPCW_TS_WRITES + o->delta);
 	return WEFT_GO_ST_GRPCW_WRITES;
 }
 
@@ -228,14 +267,15 @@ static __always_inline bool h2_same(__u64 a, __u64 b, __s64 n)
  * At endWrite's RETs, for a frame that had no room in wbuf: endWrite copied
  * it into grpc-go's bufWriter (f.w) at buf[offset - flen:offset], unless the
  * copy flushed (then offset moved on: not found) or batching is off (conn
- * written directly: not found). Found whole, the fields go at buf[offset]
- * (within len(buf), as Write indexes it), the header's length grows by as
- * much, then offset. Found means: its header with the length endWrite wrote
- * and the parked stream's id, and its first 128 bytes equal to wbuf's (still
- * the frame): with that, the bufWriter's offsets cannot be wrong, also where
- * they come from the nearest known version (GOPATH builds, go_binary.c).
+ * written directly: not found); for net/http and x/net, into the client
+ * connection's *bufio.Writer at buf[n - flen:n] the same way (a frame larger
+ * than the room left went to the connection directly: not found). Found whole, the fields go at
+ * buf[offset] (within len(buf), as Write indexes it), the header's length grows by as much, then
+ * offset. Found means: its header with the length endWrite wrote and the parked stream's id, and
+ * its first 128 bytes equal to wbuf's (still the frame): with that, the bufWriter's offsets cannot
+ * be wrong, also where they come from the nearest known version (GOPATH builds, go_binary.c).
  */
-static __always_inline __u32 h2_write_bw(const struct weft_go_cfg *cfg, const struct grpc_hdr *h)
+static __always_inline __u32 h2_write_bw(const struct h2w_offs *o, const struct grpc_hdr *h)
 {
 	struct go_slice buf, wb;
 	__u64 iface[2], bw, len, start;
@@ -244,13 +284,12 @@ static __always_inline __u32 h2_write_bw(const struct weft_go_cfg *cfg, const st
 	__u32 fl;
 	char *b = NULL;
 
-	if (cfg->xh2_fr_w < 0 || cfg->grpc_bw_buf < 0 || cfg->grpc_bw_offset < 0 ||
-	    bpf_probe_read_user(iface, sizeof(iface), (void *)(h->fr + cfg->xh2_fr_w)))
+	if (o->w < 0 || o->bw_buf < 0 || o->bw_off < 0 ||
+	    bpf_probe_read_user(iface, sizeof(iface), (void *)(h->fr + o->w)))
 		return WEFT_GO_ST_GRPCW_SKIP_BW;
 	bw = iface[1];
-	if (!iface[0] || !bw ||
-	    bpf_probe_read_user(&buf, sizeof(buf), (void *)(bw + cfg->grpc_bw_buf)) ||
-	    bpf_probe_read_user(&off, sizeof(off), (void *)(bw + cfg->grpc_bw_offset)))
+	if (!iface[0] || !bw || bpf_probe_read_user(&buf, sizeof(buf), (void *)(bw + o->bw_buf)) ||
+	    bpf_probe_read_user(&off, sizeof(off), (void *)(bw + o->bw_off)))
 		return WEFT_GO_ST_GRPCW_SKIP_BW;
 	if (!buf.ptr || buf.cap < buf.len || off > buf.len || flen < H2_FRAME_HEADER_LEN ||
 	    off < flen || flen - H2_FRAME_HEADER_LEN > H2_MAX_FRAME_LEN)
@@ -259,9 +298,8 @@ static __always_inline __u32 h2_write_bw(const struct weft_go_cfg *cfg, const st
 	if (bpf_probe_read_user(hdr, sizeof(hdr), (void *)start) ||
 	    h2_frame_check(hdr, h->sid, (__u32)(flen - H2_FRAME_HEADER_LEN)))
 		return WEFT_GO_ST_GRPCW_SKIP_BW;
-	if (cfg->xh2_fr_wbuf < 0 ||
-	    bpf_probe_read_user(&wb, sizeof(wb), (void *)(h->fr + cfg->xh2_fr_wbuf)) || !wb.ptr ||
-	    wb.len != flen || !h2_same(wb.ptr, start, flen))
+	if (o->wbuf < 0 || bpf_probe_read_user(&wb, sizeof(wb), (void *)(h->fr + o->wbuf)) ||
+	    !wb.ptr || wb.len != flen || !h2_same(wb.ptr, start, flen))
 		return WEFT_GO_ST_GRPCW_SKIP_BW;
 	room = H2_MAX_FRAME_LEN - (flen - H2_FRAME_HEADER_LEN);
 	if (room < H2_TP_FIELD_LEN)
@@ -280,25 +318,27 @@ static __always_inline __u32 h2_write_bw(const struct weft_go_cfg *cfg, const st
 	    bpf_probe_write_user((void *)start, l3, sizeof(l3)))
 		return WEFT_GO_ST_GRPCW_SKIP_STATE;
 	no = off + (__s64)len;
-	if (bpf_probe_write_user((void *)(bw + cfg->grpc_bw_offset), &no, sizeof(no))) {
+	if (bpf_probe_write_user((void *)(bw + o->bw_off), &no, sizeof(no))) {
 		/* the frame as it was: its own length */
 		bpf_probe_write_user((void *)start, hdr, 3);
 		return WEFT_GO_ST_GRPCW_SKIP_STATE;
 	}
 	if (len > H2_TP_FIELD_LEN)
-		stat_inc(WEFT_GO_ST_GRPCW_TS_WRITES);
-	stat_inc(WEFT_GO_ST_GRPCW_BW_WRITES);
+		stat_inc(WEFT_GO_ST_GRPCW_TS_WRITES + o->delta);
+	stat_inc(WEFT_GO_ST_GRPCW_BW_WRITES + o->delta);
 	return WEFT_GO_ST_GRPCW_WRITES;
 }
 
 /*
  * WriteHeaders' CALL of (*Framer).endWrite(f), or endWrite's entry (fallback):
- * RAX f. Any HEADERS frame (fallback: any frame) of any goroutine; ours are parked.
+ * RAX f. Any HEADERS frame (fallback: any frame) of any goroutine; ours are
+ * parked. bundle: net/http's http2Framer, else x/net's Framer (grpc-go's, or
+ * x/net's client's): a stream parked for the other one's frame is left.
  */
-SEC("uprobe")
-int go_h2_endwrite_entry(struct pt_regs *ctx)
+static __always_inline int h2_endwrite_entry(struct pt_regs *ctx, bool bundle)
 {
 	const struct weft_go_cfg *cfg;
+	struct h2w_offs o;
 	struct grpc_hdr *h;
 	struct gkey k = {};
 	__u32 r = WEFT_GO_ST_GRPCW_SKIP_STATE;
@@ -307,36 +347,63 @@ int go_h2_endwrite_entry(struct pt_regs *ctx)
 	if (!cfg)
 		return 0;
 	h = bpf_map_lookup_elem(&grpc_h2w, &k);
-	if (!h || h->fr)
+	if (!h || h->fr || (h->kind == GO_H2W_BUNDLE) != bundle)
 		return 0; /* not ours, or left for the RETs (an entry again after a stack growth) */
-	if (ctx->ax && (cfg->flags & WEFT_GO_CFG_GRPC_WRITE))
-		r = h2_write(cfg, h, ctx->ax);
+	h2w_offs(cfg, h->kind, &o);
+	if (ctx->ax && (cfg->flags & o.write))
+		r = h2_write(cfg, &o, h, ctx->ax);
 	if (!r)
 		return 0;
-	stat_inc(r);
+	stat_inc(r + o.delta);
 	bpf_map_delete_elem(&grpc_h2w, &k);
 	return 0;
 }
 
-/* After WriteHeaders' CALL of endWrite, or endWrite's RETs: a frame for the bufWriter. */
-SEC("uprobe")
-int go_h2_endwrite_ret(struct pt_regs *ctx)
+/* After WriteHeaders' CALL of endWrite, or endWrite's RETs: a frame for the writer. */
+static __always_inline int h2_endwrite_ret(struct pt_regs *ctx, bool bundle)
 {
 	const struct weft_go_cfg *cfg;
 	const struct grpc_hdr *h;
+	struct h2w_offs o;
 	struct gkey k = {};
 
 	cfg = go_here(ctx, &k);
 	if (!cfg)
 		return 0;
 	h = bpf_map_lookup_elem(&grpc_h2w, &k);
-	if (!h)
+	if (!h || (h->kind == GO_H2W_BUNDLE) != bundle)
 		return 0;
+	h2w_offs(cfg, h->kind, &o);
 	if (h->fr)
-		stat_inc(h2_write_bw(cfg, h));
-	else
-		stat_inc(
-		    WEFT_GO_ST_GRPCW_SKIP_FRAME); /* endWrite ended without its entry's decision */
+		stat_inc(h2_write_bw(&o, h) + o.delta);
+	else /* endWrite ended without its entry's decision */
+		stat_inc(WEFT_GO_ST_GRPCW_SKIP_FRAME + o.delta);
 	bpf_map_delete_elem(&grpc_h2w, &k);
 	return 0;
+}
+
+/* x/net's (*Framer).endWrite: grpc-go's frames and x/net's client's */
+SEC("uprobe")
+int go_h2_endwrite_entry(struct pt_regs *ctx)
+{
+	return h2_endwrite_entry(ctx, false);
+}
+
+SEC("uprobe")
+int go_h2_endwrite_ret(struct pt_regs *ctx)
+{
+	return h2_endwrite_ret(ctx, false);
+}
+
+/* net/http's (*http2Framer).endWrite: its bundled HTTP/2 client's frames */
+SEC("uprobe")
+int go_h2b_endwrite_entry(struct pt_regs *ctx)
+{
+	return h2_endwrite_entry(ctx, true);
+}
+
+SEC("uprobe")
+int go_h2b_endwrite_ret(struct pt_regs *ctx)
+{
+	return h2_endwrite_ret(ctx, true);
 }

@@ -54,11 +54,11 @@ int go_newproc_ret(struct pt_regs *ctx)
 	bpf_map_delete_elem(&servers, &ck);
 	bpf_map_delete_elem(&clients, &ck);
 	/*
-	 * Read-only mode: a goroutine spawned during a CLIENT span may be the
-	 * one an HTTP/2 ClientConn.RoundTrip starts to write the request
-	 * (go_h2pub.bpf.c): tie it to that span.
+	 * Read-only mode, or HTTP/2 client writes: a goroutine spawned during a
+	 * CLIENT span may be the one an HTTP/2 ClientConn.RoundTrip starts to
+	 * write the request (go_h2pub.bpf.c): tie it to that span.
 	 */
-	if (cfg->flags & WEFT_GO_CFG_PUBLISH) {
+	if (cfg->flags & (WEFT_GO_CFG_PUBLISH | WEFT_GO_CFG_H2_WRITE | WEFT_GO_CFG_XH2_WRITE)) {
 		const struct client_state *cl = pk.g ? bpf_map_lookup_elem(&clients, &pk) : NULL;
 
 		if (cl && cl->ev.proto != WEFT_PROTO_GRPC) {

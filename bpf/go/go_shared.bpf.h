@@ -162,15 +162,20 @@ WEFT_SHARED WEFT_LRU_HASH(struct gkey, struct client_state, 2048) grpc_calls SEC
  * until the loopy writer encodes it (writeHeader). Read-only mode publishes
  * the context per stream there (go_stream_ctx, weft_conn_ctx.h); with writes
  * it waits in grpc_h2w, key {tgid, the loopy writer's goroutine}, for the
- * HEADERS frame's (*Framer).endWrite (go_h2write.bpf.c).
+ * HEADERS frame's (*Framer).endWrite (go_h2write.bpf.c). net/http's and
+ * x/net's HTTP/2 client streams wait there too, key {tgid, the goroutine
+ * that writes the request's HEADERS}, from (*clientStream).encodeAndWriteHeaders
+ * (go_h2pub.bpf.c): kind says whose Framer writes the frame.
  */
+enum { GO_H2W_GRPC = 0, GO_H2W_BUNDLE = 1, GO_H2W_XNET = 2 };
 struct grpc_hdr {
 	struct weft_trace_ctx ctx; /* the CLIENT span: its id is the parent-id sent */
 	__u64 cookie;		   /* the connection's socket cookie (read-only mode) */
 	__u64 n;		   /* the slice's length, checked again at writeHeader */
 	__u16 ts_len;		   /* the CLIENT span's tracestate (0: none) */
-	__u16 _pad;
-	__u32 sid; /* the HTTP/2 stream id, from writeHeader (writes) */
+	__u8 kind;		   /* GO_H2W_*: grpc-go's, net/http's or x/net's client */
+	__u8 _pad;
+	__u32 sid; /* the HTTP/2 stream id, from writeHeader or encodeAndWriteHeaders (writes) */
 	__u64 fr;  /* writes: the Framer whose frame had no room in wbuf (endWrite's RETs) */
 	__s64 flen; /* ... and that frame's length with its header */
 	char ts[WEFT_TS_MAX];

@@ -22,6 +22,10 @@
 #define WEFT_GO_CFG_SYSCALLS 0x20 /* plaintext HTTP/1 SERVER spans from read/write syscalls */
 #define WEFT_GO_CFG_GRPC_WRITE 0x40 /* write trace context into grpc-go's HEADERS frames */
 #define WEFT_GO_CFG_GRPC_BW 0x80 /* ... and into its bufWriter when wbuf has no room */
+#define WEFT_GO_CFG_H2_WRITE 0x100 /* write it into net/http's bundled HTTP/2 client HEADERS */
+#define WEFT_GO_CFG_H2_BW 0x200	   /* ... and into its *bufio.Writer when wbuf has no room */
+#define WEFT_GO_CFG_XH2_WRITE 0x400 /* write it into x/net's HTTP/2 client HEADERS */
+#define WEFT_GO_CFG_XH2_BW 0x800    /* ... and into its *bufio.Writer when wbuf has no room */
 
 /*
  * How to find the running goroutine of a Go process at a syscall tracepoint,
@@ -105,8 +109,27 @@ enum weft_go_stat {
 	WEFT_GO_ST_GRPCW_SKIP_STATE, /* ... the buffer unreadable or inconsistent, or a write fault */
 	WEFT_GO_ST_GRPCW_BW_WRITES, /* written in the bufWriter after endWrite (no room in wbuf) */
 	WEFT_GO_ST_GRPCW_SKIP_BW,	 /* not written there: the frame not found whole, or no room */
+	/*
+	 * The same for net/http's and x/net's HTTP/2 client requests, in the
+	 * same order (go_h2write.bpf.c counts each at its gRPC twin's index
+	 * plus WEFT_GO_ST_H2W_DELTA); H2W_SKIP_NOFRAME is where gRPC counts
+	 * header fields: no HEADERS frame of the stream reached WriteHeaders.
+	 */
+	WEFT_GO_ST_H2W_WRITES,
+	WEFT_GO_ST_H2W_TS_WRITES,
+	WEFT_GO_ST_H2W_SKIP_NOFRAME,
+	WEFT_GO_ST_H2W_SKIP_FRAME,
+	WEFT_GO_ST_H2W_SKIP_CONT,
+	WEFT_GO_ST_H2W_SKIP_SIZE,
+	WEFT_GO_ST_H2W_SKIP_SPACE,
+	WEFT_GO_ST_H2W_SKIP_STATE,
+	WEFT_GO_ST_H2W_BW_WRITES,
+	WEFT_GO_ST_H2W_SKIP_BW,
+	WEFT_GO_ST_H2W_APPSET, /* HTTP/2 client requests with the app's traceparent: left as is */
 	WEFT_GO_ST_MAX,
 };
+
+#define WEFT_GO_ST_H2W_DELTA (WEFT_GO_ST_H2W_WRITES - WEFT_GO_ST_GRPCW_WRITES)
 
 /* Process events (ring buffer "procs"): exec of a watched binary, exit. */
 enum weft_go_proc_ev {

@@ -42,9 +42,21 @@ static const struct {
  * with none is left alone. NEED_PART: belongs to the main hook before it,
  * attached when present. NEED_ANCESTRY: newproc1. NEED_PUBLISH: only when
  * publishing. NEED_STREAM: when publishing or writing gRPC client streams'
- * context. NEED_GRPC_WRITE: only when writing into grpc-go HEADERS frames.
+ * context. NEED_GRPC_WRITE: only when writing into grpc-go HEADERS frames
+ * (or x/net's client's, through the same Framer). NEED_H2_STREAM, NEED_XH2_STREAM:
+ * when publishing or writing net/http's (bundled) or x/net's HTTP/2 client
+ * streams' context.
  */
-enum hook_need { NEED_MAIN, NEED_PART, NEED_ANCESTRY, NEED_PUBLISH, NEED_STREAM, NEED_GRPC_WRITE };
+enum hook_need {
+	NEED_MAIN,
+	NEED_PART,
+	NEED_ANCESTRY,
+	NEED_PUBLISH,
+	NEED_STREAM,
+	NEED_GRPC_WRITE,
+	NEED_H2_STREAM,
+	NEED_XH2_STREAM,
+};
 
 struct hook {
 	const char *func;
@@ -199,6 +211,46 @@ static bool grpc_write_ok(const struct go_binary *b, const struct weft_record *r
 	return true;
 }
 
+/*
+ * Whether weft-go may write into the HEADERS frames of one of this binary's
+ * HTTP/2 clients (go_h2pub.bpf.c, go_h2write.bpf.c): net/http's bundled one
+ * (xh2 false) or golang.org/x/net/http2's. Needs the client (its round trip
+ * and (*clientStream).encodeAndWriteHeaders), runtime.newproc1 (the
+ * goroutine that writes the request is tied to the CLIENT span at its
+ * spawn), the Framer's WriteHeaders' CALL of endWrite (site, from the
+ * record) and its wbuf offset exact (DWARF, an exact known/ entry, or read
+ * from endWrite's code). The stream id's offset is checked at every write
+ * against the frame's own. Says why not once, for a client that is there.
+ */
+static bool h2_write_ok(const struct go_binary *b, const struct weft_record *rec,
+			const struct weft_go_cfg *cfg, bool xh2, bool site)
+{
+	const char *rt = xh2 ? "golang.org/x/net/http2.(*Transport).RoundTripOpt"
+			     : "net/http.(*Transport).roundTrip";
+	const char *whdr = xh2 ? "golang.org/x/net/http2.(*clientStream).encodeAndWriteHeaders"
+			       : "net/http.(*http2clientStream).encodeAndWriteHeaders";
+	const char *wbuf = xh2 ? "golang.org/x/net/http2.Framer.wbuf" : "net/http.http2Framer.wbuf";
+	const char *who = xh2 ? "x/net HTTP/2" : "net/http HTTP/2";
+	const char *why = NULL;
+
+	if (!weft_record_func(rec, rt) || !weft_record_func(rec, whdr))
+		return false; /* no such client: nothing to write into */
+	if (!weft_record_func(rec, "runtime.newproc1"))
+		why = "runtime.newproc1 not found";
+	else if (!site)
+		why = "its offsets record has no call of endWrite in (*Framer).WriteHeaders";
+	else if (!exact_field(rec, wbuf) || (xh2 ? cfg->xh2_fr_wbuf : cfg->h2_fr_wbuf) < 0)
+		why = "the Framer's wbuf offset unknown or not exact";
+	else if ((xh2 ? cfg->xh2_cs_id : cfg->h2_cs_id) < 0)
+		why = "the client stream's ID offset unknown";
+	if (why) {
+		weft_warn("%s: %s client writes disabled (%s): its requests get spans only",
+			  b->path, who, why);
+		return false;
+	}
+	return true;
+}
+
 static int add_link(struct go_binary *b, struct bpf_link *l)
 {
 	struct bpf_link **n = realloc(b->links, (b->nlinks + 1) * sizeof(*n));
@@ -332,18 +384,23 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 	     NEED_STREAM, NULL, s->progs.go_grpc_hf_ret},
 	    {"google.golang.org/grpc/internal/transport.(*loopyWriter).writeHeader", NEED_STREAM,
 	     s->progs.go_grpc_whdr_entry, NULL},
-	    {"net/http.(*http2clientStream).encodeAndWriteHeaders", NEED_PUBLISH,
-	     s->progs.go_h2_whdr_entry, NULL},
-	    {"golang.org/x/net/http2.(*clientStream).encodeAndWriteHeaders", NEED_PUBLISH,
-	     s->progs.go_xh2_whdr_entry, NULL},
+	    {"net/http.(*http2clientStream).encodeAndWriteHeaders", NEED_H2_STREAM,
+	     s->progs.go_h2_whdr_entry, s->progs.go_h2_whdr_ret},
+	    {"golang.org/x/net/http2.(*clientStream).encodeAndWriteHeaders", NEED_XH2_STREAM,
+	     s->progs.go_xh2_whdr_entry, s->progs.go_h2_whdr_ret},
 	    {"golang.org/x/net/http2.(*Framer).endWrite", NEED_GRPC_WRITE,
 	     s->progs.go_h2_endwrite_entry, s->progs.go_h2_endwrite_ret},
 	};
 	const size_t endwrite = sizeof(hooks) / sizeof(hooks[0]) - 1;
-	/* Three more: the write site, the HEADERS site and the site after it. */
-	struct sites sites[2 * sizeof(hooks) / sizeof(hooks[0]) + 3];
+	const size_t h2whdr = endwrite - 2, xh2whdr = endwrite - 1;
+	/*
+	 * Five more: the write site, x/net's HEADERS site and the site after
+	 * it, the bundle's HEADERS site and the site after it.
+	 */
+	struct sites sites[2 * sizeof(hooks) / sizeof(hooks[0]) + 5];
 	struct sites *hsite = &sites[2 * sizeof(hooks) / sizeof(hooks[0]) + 1];
-	const struct weft_site *wsite = NULL, *wafter = NULL, *hcall, *hafter;
+	struct sites *bsite = &sites[2 * sizeof(hooks) / sizeof(hooks[0]) + 3];
+	const struct weft_site *wsite = NULL, *wafter = NULL, *hcall, *hafter, *bcall, *bafter;
 	struct weft_record *rec = NULL;
 	struct weft_go_cfg cfg = {};
 	enum go_binary_result res;
@@ -439,6 +496,42 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 	b->grpc_write = env->write && grpc_write_ok(b, rec, &cfg);
 	if (b->grpc_write)
 		cfg.flags |= WEFT_GO_CFG_GRPC_WRITE;
+	hcall = weft_record_site(rec, WEFT_SITE_GO_H2_HEADERS);
+	hafter = weft_record_site(rec, WEFT_SITE_GO_H2_HEADERS_RET);
+	bcall = weft_record_site(rec, WEFT_SITE_GO_H2B_HEADERS);
+	bafter = weft_record_site(rec, WEFT_SITE_GO_H2B_HEADERS_RET);
+	/*
+	 * net/http's and x/net's HTTP/2 clients: their frames written at
+	 * WriteHeaders' call of endWrite, or (no room in wbuf) in the client
+	 * connection's *bufio.Writer, found there byte for byte.
+	 */
+	b->h2_write = env->write && h2_write_ok(b, rec, &cfg, false, bcall && bafter);
+	b->xh2_write = env->write && h2_write_ok(b, rec, &cfg, true, hcall && hafter);
+	b->h2c_path[0] = '\0';
+	if (b->h2_write || b->xh2_write) {
+		const bool bw = exact_field(rec, "bufio.Writer.buf") && exact_field(rec, "bufio.Writer.n");
+
+		if (b->h2_write)
+			cfg.flags |= WEFT_GO_CFG_H2_WRITE |
+				     (bw && exact_field(rec, "net/http.http2Framer.w") ? WEFT_GO_CFG_H2_BW : 0);
+		/* x/net's Framer.w: as for grpc-go (nearest version in GOPATH builds) */
+		if (b->xh2_write)
+			cfg.flags |= WEFT_GO_CFG_XH2_WRITE |
+				     (bw && cfg.xh2_fr_w >= 0 ? WEFT_GO_CFG_XH2_BW : 0);
+		snprintf(b->h2c_path, sizeof(b->h2c_path),
+			 "; HTTP/2 client HEADERS frames written (%s%s%s) at WriteHeaders' call of "
+			 "endWrite%s",
+			 b->h2_write ? "net/http" : "", b->h2_write && b->xh2_write ? ", " : "",
+			 b->xh2_write ? "x/net" : "",
+			 (!b->h2_write || (cfg.flags & WEFT_GO_CFG_H2_BW)) &&
+				 (!b->xh2_write || (cfg.flags & WEFT_GO_CFG_XH2_BW))
+			     ? ", or in the connection's bufio.Writer"
+			     : " (not in the connection's bufio.Writer: its offsets not exact)");
+	}
+	if (!b->h2_write)
+		hooks[h2whdr].ret = NULL;
+	if (!b->xh2_write)
+		hooks[xh2whdr].ret = NULL;
 	/*
 	 * A frame without room in wbuf (in practice a connection's first
 	 * HEADERS: wbuf grew to fit the largest frame so far) is written in the
@@ -456,7 +549,7 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 				  "grpc-go's bufWriter with the nearest known version's offsets, "
 				  "each time only after the frame is found there byte for byte",
 				  b->path);
-	} else {
+	} else if (!(cfg.flags & WEFT_GO_CFG_XH2_BW)) {
 		hooks[endwrite].ret = NULL;
 	}
 	/*
@@ -464,10 +557,16 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 	 * WriteHeaders' CALL of endWrite (RAX the Framer there, as at endWrite's
 	 * entry) and the instruction after it, only HEADERS frames are trapped.
 	 */
-	hcall = weft_record_site(rec, WEFT_SITE_GO_H2_HEADERS);
-	hafter = weft_record_site(rec, WEFT_SITE_GO_H2_HEADERS_RET);
 	b->h2_path[0] = '\0';
-	if (b->grpc_write && hcall && hafter) {
+	if (b->h2_write) {
+		bsite[0].prog = s->progs.go_h2b_endwrite_entry;
+		bsite[0].offs[bsite[0].n++] = (size_t)bcall->fileoff;
+		if (cfg.flags & WEFT_GO_CFG_H2_BW) {
+			bsite[1].prog = s->progs.go_h2b_endwrite_ret;
+			bsite[1].offs[bsite[1].n++] = (size_t)bafter->fileoff;
+		}
+	}
+	if ((b->grpc_write || b->xh2_write) && hcall && hafter) {
 		hsite[0].prog = hooks[endwrite].entry;
 		hsite[0].offs[hsite[0].n++] = (size_t)hcall->fileoff;
 		if (hooks[endwrite].ret) {
@@ -476,8 +575,9 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 		}
 		hooks[endwrite].entry = NULL;
 		hooks[endwrite].ret = NULL;
-		snprintf(b->h2_path, sizeof(b->h2_path),
-			 "; gRPC HEADERS frames at (*Framer).WriteHeaders' call of endWrite");
+		if (b->grpc_write)
+			snprintf(b->h2_path, sizeof(b->h2_path),
+				 "; gRPC HEADERS frames at (*Framer).WriteHeaders' call of endWrite");
 	} else if (b->grpc_write) {
 		snprintf(b->h2_path, sizeof(b->h2_path),
 			 "; gRPC HEADERS frames at every (*Framer).endWrite (its offsets record "
@@ -515,7 +615,9 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 			rt->prog = hooks[i].ret;
 		if ((hooks[i].need == NEED_PUBLISH && !env->publish) ||
 		    (hooks[i].need == NEED_STREAM && !env->publish && !b->grpc_write) ||
-		    (hooks[i].need == NEED_GRPC_WRITE && !b->grpc_write))
+		    (hooks[i].need == NEED_GRPC_WRITE && !b->grpc_write) ||
+		    (hooks[i].need == NEED_H2_STREAM && !env->publish && !b->h2_write) ||
+		    (hooks[i].need == NEED_XH2_STREAM && !env->publish && !b->xh2_write))
 			continue;
 		if (!fn) {
 			if (hooks[i].need == NEED_ANCESTRY)

@@ -34,9 +34,12 @@ struct go_binary {
 	bool watch;	       /* --exe: every process of it, now and later */
 	bool write;	       /* writes enabled for this binary (net/http HTTP/1.x) */
 	bool grpc_write;       /* writes enabled for its grpc-go client's HEADERS frames */
+	bool h2_write;	       /* ... for net/http's bundled HTTP/2 client's HEADERS frames */
+	bool xh2_write;	       /* ... for golang.org/x/net/http2's client's HEADERS frames */
 	bool syscalls;	       /* its plaintext HTTP/1 SERVER spans come from read/write syscalls */
 	char server_path[192]; /* how its SERVER spans are made, for the start-up line */
 	char h2_path[160];     /* where its gRPC HEADERS frames are trapped, ditto */
+	char h2c_path[256];    /* which HTTP/2 clients' HEADERS frames are written, ditto */
 	char go_version[32];
 	struct bpf_link **links;
 	size_t nlinks;

@@ -275,10 +275,13 @@ static int setup_binary(struct state *st, const struct go_env *env, const char *
 		switch (go_binary_attach(b, env, fd, err, sizeof(err))) {
 		case GO_BIN_OK:
 			clock_gettime(CLOCK_MONOTONIC, &t1);
-			weft_info("%s (%s): %zu uprobes, %s%s%s; %s", b->path, b->go_version,
-				  b->nhooks, b->write || b->grpc_write ? "writes on" : "read-only",
+			weft_info("%s (%s): %zu uprobes, %s%s%s; %s%s", b->path, b->go_version,
+				  b->nhooks,
+				  b->write || b->grpc_write || b->h2_write || b->xh2_write
+				      ? "writes on"
+				      : "read-only",
 				  b->grpc_write ? (b->write ? " (HTTP/1 and gRPC)" : " (gRPC)") : "",
-				  b->h2_path, b->server_path);
+				  b->h2_path, b->server_path, b->h2c_path);
 			if (b->syscalls && !st->sys_link) {
 				st->sys_link = bpf_program__attach(st->skel->progs.go_sys_exit);
 				if (!st->sys_link) {
@@ -430,12 +433,54 @@ static const char *const go_counter_names[WEFT_GO_ST_MAX] = {
     [WEFT_GO_ST_GRPCW_SKIP_STATE] = "grpc-skip-state",
     [WEFT_GO_ST_GRPCW_BW_WRITES] = "grpc-bufwriter-writes",
     [WEFT_GO_ST_GRPCW_SKIP_BW] = "grpc-skip-bufwriter",
+    [WEFT_GO_ST_H2W_WRITES] = "h2-writes",
+    [WEFT_GO_ST_H2W_TS_WRITES] = "h2-tracestate-writes",
+    [WEFT_GO_ST_H2W_SKIP_NOFRAME] = "h2-skip-no-frame",
+    [WEFT_GO_ST_H2W_SKIP_FRAME] = "h2-skip-frame",
+    [WEFT_GO_ST_H2W_SKIP_CONT] = "h2-skip-continuation",
+    [WEFT_GO_ST_H2W_SKIP_SIZE] = "h2-skip-frame-size",
+    [WEFT_GO_ST_H2W_SKIP_SPACE] = "h2-skip-space",
+    [WEFT_GO_ST_H2W_SKIP_STATE] = "h2-skip-state",
+    [WEFT_GO_ST_H2W_BW_WRITES] = "h2-bufio-writes",
+    [WEFT_GO_ST_H2W_SKIP_BW] = "h2-skip-bufio",
+    [WEFT_GO_ST_H2W_APPSET] = "h2-write-app-traceparent",
 };
+
+/*
+ * One line of HEADERS frame writes: the WEFT_GO_ST_GRPCW_* counters plus d
+ * (gRPC's, or the HTTP/2 clients' twins); writer: where a frame without room
+ * in wbuf is written; first: what the first skip counter means for them.
+ */
+static void print_h2_writes(const uint64_t *tot, unsigned d, const char *what, const char *writer,
+			    const char *first, const char *tail)
+{
+	const uint64_t *t = tot + d;
+
+	weft_info("%s: %llu HEADERS frames (%llu with tracestate, %llu in the %s), %llu skipped "
+		  "(%s %llu, not the stream's HEADERS %llu, CONTINUATION %llu, frame size %llu, "
+		  "space %llu, %s %llu, state %llu)%s",
+		  what, (unsigned long long)t[WEFT_GO_ST_GRPCW_WRITES],
+		  (unsigned long long)t[WEFT_GO_ST_GRPCW_TS_WRITES],
+		  (unsigned long long)t[WEFT_GO_ST_GRPCW_BW_WRITES], writer,
+		  (unsigned long long)(t[WEFT_GO_ST_GRPCW_SKIP_FIELDS] +
+				       t[WEFT_GO_ST_GRPCW_SKIP_FRAME] +
+				       t[WEFT_GO_ST_GRPCW_SKIP_CONT] + t[WEFT_GO_ST_GRPCW_SKIP_SIZE] +
+				       t[WEFT_GO_ST_GRPCW_SKIP_SPACE] + t[WEFT_GO_ST_GRPCW_SKIP_BW] +
+				       t[WEFT_GO_ST_GRPCW_SKIP_STATE]),
+		  first, (unsigned long long)t[WEFT_GO_ST_GRPCW_SKIP_FIELDS],
+		  (unsigned long long)t[WEFT_GO_ST_GRPCW_SKIP_FRAME],
+		  (unsigned long long)t[WEFT_GO_ST_GRPCW_SKIP_CONT],
+		  (unsigned long long)t[WEFT_GO_ST_GRPCW_SKIP_SIZE],
+		  (unsigned long long)t[WEFT_GO_ST_GRPCW_SKIP_SPACE], writer,
+		  (unsigned long long)t[WEFT_GO_ST_GRPCW_SKIP_BW],
+		  (unsigned long long)t[WEFT_GO_ST_GRPCW_SKIP_STATE], tail);
+}
 
 /* The counters as sentences; every one by name with --verbose. */
 static void print_stats(struct state *st, bool write, bool publish, bool syscalls, bool verbose)
 {
 	uint64_t tot[WEFT_GO_ST_MAX];
+	char appset[96];
 
 	weft_inj_counters_read(bpf_map__fd(st->skel->maps.stats), tot, WEFT_GO_ST_MAX);
 	weft_info("spans: %llu server, %llu client, %llu lost, %llu not started (no per-thread "
@@ -468,28 +513,14 @@ static void print_stats(struct state *st, bool write, bool publish, bool syscall
 			  "the client span's state gone)",
 			  (unsigned long long)tot[WEFT_GO_ST_TS_WRITES],
 			  (unsigned long long)tot[WEFT_GO_ST_TS_SKIP]);
-	if (write)
-		weft_info("gRPC writes: %llu HEADERS frames (%llu with tracestate, %llu in the "
-			  "bufWriter), %llu skipped (header fields %llu, not the stream's HEADERS "
-			  "%llu, CONTINUATION %llu, frame size %llu, space %llu, bufWriter %llu, "
-			  "state %llu)",
-			  (unsigned long long)tot[WEFT_GO_ST_GRPCW_WRITES],
-			  (unsigned long long)tot[WEFT_GO_ST_GRPCW_TS_WRITES],
-			  (unsigned long long)tot[WEFT_GO_ST_GRPCW_BW_WRITES],
-			  (unsigned long long)(tot[WEFT_GO_ST_GRPCW_SKIP_FIELDS] +
-					       tot[WEFT_GO_ST_GRPCW_SKIP_FRAME] +
-					       tot[WEFT_GO_ST_GRPCW_SKIP_CONT] +
-					       tot[WEFT_GO_ST_GRPCW_SKIP_SIZE] +
-					       tot[WEFT_GO_ST_GRPCW_SKIP_SPACE] +
-					       tot[WEFT_GO_ST_GRPCW_SKIP_BW] +
-					       tot[WEFT_GO_ST_GRPCW_SKIP_STATE]),
-			  (unsigned long long)tot[WEFT_GO_ST_GRPCW_SKIP_FIELDS],
-			  (unsigned long long)tot[WEFT_GO_ST_GRPCW_SKIP_FRAME],
-			  (unsigned long long)tot[WEFT_GO_ST_GRPCW_SKIP_CONT],
-			  (unsigned long long)tot[WEFT_GO_ST_GRPCW_SKIP_SIZE],
-			  (unsigned long long)tot[WEFT_GO_ST_GRPCW_SKIP_SPACE],
-			  (unsigned long long)tot[WEFT_GO_ST_GRPCW_SKIP_BW],
-			  (unsigned long long)tot[WEFT_GO_ST_GRPCW_SKIP_STATE]);
+	if (write) {
+		print_h2_writes(tot, 0, "gRPC writes", "bufWriter", "header fields", "");
+		snprintf(appset, sizeof(appset), ", %llu with the app's own traceparent (left as is)",
+			 (unsigned long long)tot[WEFT_GO_ST_H2W_APPSET]);
+		print_h2_writes(tot, WEFT_GO_ST_H2W_DELTA,
+				"HTTP/2 client writes (net/http, x/net)", "bufio.Writer", "no frame",
+				appset);
+	}
 	if (publish)
 		weft_info(
 		    "published: %llu connection contexts, %llu not published (TLS or no socket)",
@@ -585,8 +616,8 @@ int main(int argc, char **argv)
 	bpf_program__set_autoload(st.skel->progs.go_write_site, env.write);
 	bpf_program__set_autoload(st.skel->progs.go_write_after, env.write);
 	bpf_program__set_autoload(st.skel->progs.go_pc_rt_entry, env.publish);
-	bpf_program__set_autoload(st.skel->progs.go_h2_whdr_entry, env.publish);
-	bpf_program__set_autoload(st.skel->progs.go_xh2_whdr_entry, env.publish);
+	/* HTTP/2 client streams (net/http, x/net): published, or written (go_h2write) */
+	bpf_program__set_autoload(st.skel->progs.go_h2_whdr_ret, env.write);
 	/* --server-syscalls: the HTTP/1 parser needs bpf_loop (5.17+) */
 	env.syscalls = o.syscalls;
 	if (o.syscalls && !weft_have_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_loop)) {
@@ -600,6 +631,8 @@ int main(int argc, char **argv)
 	/* grpc-go client streams: their context is published, or written (go_h2write) */
 	bpf_program__set_autoload(st.skel->progs.go_h2_endwrite_entry, env.write);
 	bpf_program__set_autoload(st.skel->progs.go_h2_endwrite_ret, env.write);
+	bpf_program__set_autoload(st.skel->progs.go_h2b_endwrite_entry, env.write);
+	bpf_program__set_autoload(st.skel->progs.go_h2b_endwrite_ret, env.write);
 	env.multi = !getenv("WEFT_GO_NO_UPROBE_MULTI") && weft_have_uprobe_multi();
 	if (env.multi) {
 		struct bpf_program *p;

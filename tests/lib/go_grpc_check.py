@@ -16,20 +16,14 @@ received (the chain's echo) and T/VARIANT/pids their pids. For each variant
   - without one from the client: one new trace rooted at its CLIENT span;
   - concurrent RPCs: each hop's context in its own RPC's trace.
 """
-import json, re, sys
+import os, re, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from span_file import Spans
 T, TP, variants = sys.argv[1], sys.argv[2], sys.argv[3:]
 tid, psid = TP.split("-")[1], TP.split("-")[2]
-spans = [json.loads(l) for l in open(T + "/spans.jsonl")]
-by_id = {}
-for s in spans:
-    by_id.setdefault(s["span_id"], []).append(s)
+spans_file = Spans(T + "/spans.jsonl")
+spans, one = spans_file.all, spans_file.one
 U, S = "/weft.test.Chain/Unary", "/weft.test.Chain/Stream"
-
-def one(sid):
-    got = by_id.get(sid, [])
-    if len(got) != 1:
-        sys.exit("span %s: %d spans with that id" % (sid, len(got)))
-    return got[0]
 
 def recv(v, hop):
     """path -> (method, traceparent values) of what hop received."""
