@@ -33,10 +33,10 @@
  * goroutine's HEADERS frame, which encodeAndWriteHeaders writes through the
  * connection's Framer before it returns (cc.writeHeaders -> WriteHeaders ->
  * endWrite), over TLS and cleartext alike; go_h2write.bpf.c appends the
- * fields there. What is still parked at encodeAndWriteHeaders' RETs (no
- * HEADERS frame of the stream reached WriteHeaders: an encoding error, a
- * broken connection) is counted and dropped, so that a later goroutine on
- * the same g never finds it.
+ * fields there. That frame takes the entry whatever happens to it; what no
+ * frame took (an encoding error, a broken connection: the request fails,
+ * its goroutine ends) is counted and dropped when a new goroutine reuses
+ * the g (runtime.newproc1 RETs, go_proc.bpf.c).
  */
 #define WEFT_LINK_EXTERN
 #include "go/go_shared.bpf.h"
@@ -186,26 +186,4 @@ SEC("uprobe")
 int go_xh2_whdr_entry(struct pt_regs *ctx)
 {
 	return h2_whdr(ctx, true);
-}
-
-/*
- * encodeAndWriteHeaders RETs (bundle and x/net): a stream still parked for
- * this goroutine got no HEADERS frame through WriteHeaders' endWrite.
- */
-SEC("uprobe")
-int go_h2_whdr_ret(struct pt_regs *ctx)
-{
-	const struct weft_go_cfg *cfg;
-	const struct grpc_hdr *h;
-	struct gkey k = {};
-
-	cfg = go_here(ctx, &k);
-	if (!cfg)
-		return 0;
-	h = bpf_map_lookup_elem(&grpc_h2w, &k);
-	if (!h || h->kind == GO_H2W_GRPC)
-		return 0;
-	stat_inc(WEFT_GO_ST_H2W_SKIP_NOFRAME);
-	bpf_map_delete_elem(&grpc_h2w, &k);
-	return 0;
 }

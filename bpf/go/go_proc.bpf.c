@@ -28,6 +28,7 @@ int go_newproc_ret(struct pt_regs *ctx)
 	const struct weft_go_cfg *cfg;
 	const struct weft_trace_ctx *p;
 	const struct grpc_in *gi;
+	const struct grpc_hdr *hw;
 	struct gkey pk = {}, ck = {};
 	__u32 tgid;
 	__u8 src;
@@ -53,6 +54,13 @@ int go_newproc_ret(struct pt_regs *ctx)
 	/* A g is reused after its goroutine ends: forget what it held. */
 	bpf_map_delete_elem(&servers, &ck);
 	bpf_map_delete_elem(&clients, &ck);
+	/* ... and an HTTP/2 client stream parked for a HEADERS frame never written */
+	hw = bpf_map_lookup_elem(&grpc_h2w, &ck);
+	if (hw) {
+		if (hw->kind != GO_H2W_GRPC)
+			stat_inc(WEFT_GO_ST_H2W_SKIP_NOFRAME);
+		bpf_map_delete_elem(&grpc_h2w, &ck);
+	}
 	/*
 	 * Read-only mode, or HTTP/2 client writes: a goroutine spawned during a
 	 * CLIENT span may be the one an HTTP/2 ClientConn.RoundTrip starts to

@@ -385,14 +385,13 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 	    {"google.golang.org/grpc/internal/transport.(*loopyWriter).writeHeader", NEED_STREAM,
 	     s->progs.go_grpc_whdr_entry, NULL},
 	    {"net/http.(*http2clientStream).encodeAndWriteHeaders", NEED_H2_STREAM,
-	     s->progs.go_h2_whdr_entry, s->progs.go_h2_whdr_ret},
+	     s->progs.go_h2_whdr_entry, NULL},
 	    {"golang.org/x/net/http2.(*clientStream).encodeAndWriteHeaders", NEED_XH2_STREAM,
-	     s->progs.go_xh2_whdr_entry, s->progs.go_h2_whdr_ret},
+	     s->progs.go_xh2_whdr_entry, NULL},
 	    {"golang.org/x/net/http2.(*Framer).endWrite", NEED_GRPC_WRITE,
 	     s->progs.go_h2_endwrite_entry, s->progs.go_h2_endwrite_ret},
 	};
 	const size_t endwrite = sizeof(hooks) / sizeof(hooks[0]) - 1;
-	const size_t h2whdr = endwrite - 2, xh2whdr = endwrite - 1;
 	/*
 	 * Five more: the write site, x/net's HEADERS site and the site after
 	 * it, the bundle's HEADERS site and the site after it.
@@ -528,10 +527,6 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 			     ? ", or in the connection's bufio.Writer"
 			     : " (not in the connection's bufio.Writer: its offsets not exact)");
 	}
-	if (!b->h2_write)
-		hooks[h2whdr].ret = NULL;
-	if (!b->xh2_write)
-		hooks[xh2whdr].ret = NULL;
 	/*
 	 * A frame without room in wbuf (in practice a connection's first
 	 * HEADERS: wbuf grew to fit the largest frame so far) is written in the

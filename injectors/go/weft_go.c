@@ -476,6 +476,24 @@ static void print_h2_writes(const uint64_t *tot, unsigned d, const char *what, c
 		  (unsigned long long)t[WEFT_GO_ST_GRPCW_SKIP_STATE], tail);
 }
 
+/*
+ * Without uprobe_multi links every uprobe site takes two descriptors (its
+ * perf event and its link): some 35 sites per binary with writes, and
+ * --exe takes many binaries. The soft limit goes up to the hard one.
+ */
+static void raise_nofile(void)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) || r.rlim_cur >= r.rlim_max)
+		return;
+	r.rlim_cur = r.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &r))
+		weft_warn("cannot raise the open-files limit to %llu: %s: fewer binaries can be "
+			  "instrumented",
+			  (unsigned long long)r.rlim_max, strerror(errno));
+}
+
 /* The counters as sentences; every one by name with --verbose. */
 static void print_stats(struct state *st, bool write, bool publish, bool syscalls, bool verbose)
 {
@@ -616,8 +634,6 @@ int main(int argc, char **argv)
 	bpf_program__set_autoload(st.skel->progs.go_write_site, env.write);
 	bpf_program__set_autoload(st.skel->progs.go_write_after, env.write);
 	bpf_program__set_autoload(st.skel->progs.go_pc_rt_entry, env.publish);
-	/* HTTP/2 client streams (net/http, x/net): published, or written (go_h2write) */
-	bpf_program__set_autoload(st.skel->progs.go_h2_whdr_ret, env.write);
 	/* --server-syscalls: the HTTP/1 parser needs bpf_loop (5.17+) */
 	env.syscalls = o.syscalls;
 	if (o.syscalls && !weft_have_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_loop)) {
@@ -634,6 +650,8 @@ int main(int argc, char **argv)
 	bpf_program__set_autoload(st.skel->progs.go_h2b_endwrite_entry, env.write);
 	bpf_program__set_autoload(st.skel->progs.go_h2b_endwrite_ret, env.write);
 	env.multi = !getenv("WEFT_GO_NO_UPROBE_MULTI") && weft_have_uprobe_multi();
+	if (!env.multi)
+		raise_nofile();
 	if (env.multi) {
 		struct bpf_program *p;
 
