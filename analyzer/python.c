@@ -29,7 +29,7 @@
 #include "analyze.h"
 #include "internal.h"
 
-#define PY_NFIELDS 19
+#define PY_NFIELDS 20
 #define TP_BASICSIZE 32 /* PyTypeObject.tp_basicsize (public, every version) */
 #define TP_DEALLOC 48	/* PyTypeObject.tp_dealloc */
 
@@ -63,7 +63,9 @@ static const struct py_layout {
 	   {"python.PyThreadState.interp", 16},
 	   {"python.PyInterpreterState.context.freelist", 7112},
 	   {"python.PyInterpreterState.context.numfree", 7120},
-	   {"python.PyContext.ctx_vars", 24}}},
+	   {"python.PyContext.ctx_vars", 24},
+	   /* how many interpreters were made (1: the main one only; rt_asyncio.bpf.h) */
+	   {"python._PyRuntimeState.interpreters.next_id", 56}}},
 };
 
 static int64_t lay_off(const struct py_layout *l, const char *name)

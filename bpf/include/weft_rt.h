@@ -58,6 +58,7 @@ enum weft_py_off {
 	PY_TS_INTERP,		/* PyThreadState.interp */
 	PY_IS_CTX_FREELIST,	/* PyInterpreterState.context.freelist */
 	PY_IS_CTX_NUMFREE,	/* PyInterpreterState.context.numfree (int) */
+	PY_RT_INTERP_NEXT_ID,	/* _PyRuntimeState.interpreters.next_id (int64); optional: -1 */
 	PY_NOFF
 };
 

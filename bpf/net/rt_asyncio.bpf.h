@@ -446,11 +446,46 @@ static __always_inline void py_void(const struct weft_py_layout *l)
 	weft_count(&py_counts, PY_COUNT_VOIDED);
 }
 
-/* The Context freelist of this thread's interpreter, read as _context_alloc reads it. */
+/* _PyRuntimeState.interpreters from head on (3.11: head, main, next_id) */
+struct py_interps {
+	__u64 head;
+	__u64 main;
+	__s64 next_id;
+};
+
+/*
+ * The interpreter of the thread holding the GIL, whose Context freelist
+ * _context_alloc pops (tstate_current->interp); ts: tstate_current when
+ * already read, else 0. While the runtime has made one interpreter only, it
+ * is that one, interpreters.head, read with the count in one piece instead
+ * of two reads through the thread state: each PyInterpreterState_New takes
+ * the next id under the runtime's lock before anything can run in the new
+ * interpreter, the main interpreter's being 0, so next_id is 1 exactly while
+ * no other interpreter was ever made (a failed attempt, a fork or a
+ * finalization never lowers it; a new runtime has a new main interpreter
+ * and counts from 0 again). Any other count, or no such field in the
+ * record: through the thread state.
+ */
+static __always_inline __u64 py_interp_now(const struct weft_py_layout *l, __u64 ts)
+{
+	struct py_interps in;
+
+	if (!ts && py_off_ok(l, PY_RT_INTERP_HEAD) &&
+	    l->off[PY_RT_INTERP_NEXT_ID] == l->off[PY_RT_INTERP_HEAD] + 16 &&
+	    !bpf_probe_read_user(&in, sizeof(in),
+				 (void *)(l->runtime + l->off[PY_RT_INTERP_HEAD])) &&
+	    in.next_id == 1 && in.head)
+		return in.head;
+	if (!ts)
+		ts = py_ptr(l->runtime, l, PY_RT_TSTATE_CURRENT);
+	return py_ptr(ts, l, PY_TS_INTERP);
+}
+
+/* The Context freelist of the GIL holder's interpreter (py_interp_now), as _context_alloc reads. */
 static __always_inline int py_freelist_now(const struct weft_py_layout *l, __u64 ts,
 					   struct py_freelist *fl)
 {
-	__u64 is = py_ptr(ts, l, PY_TS_INTERP);
+	__u64 is = py_interp_now(l, ts);
 
 	if (!is || py_freelist(is, l, fl) || fl->numfree < 0 || (fl->numfree && !fl->head))
 		return -1;
@@ -473,7 +508,8 @@ static __always_inline int py_freelist_now(const struct weft_py_layout *l, __u64
  *     analyzer checks those instructions and offsets). The GIL is held from
  *     here to there and no call intervenes (no allocation, no garbage
  *     collection, no Python code), so tstate_current is this thread's, and
- *     the count and head read here, through the same pointers, are the ones
+ *     the count and head read here, in the same interpreter (through the
+ *     same pointers, or the only one: py_interp_now), are the ones
  *     _context_alloc reads: with a count above 0 the copy IS the head's
  *     address.
  *   - with a count of 0 the copy comes from _PyObject_GC_New, at an address
@@ -519,8 +555,6 @@ int weft_py_copy(struct pt_regs *regs)
 	}
 	if (!pass && l->mode != PY_MODE_ALLOC)
 		return 0;	/* the copy has no tie, and its address none (dealloc probe) */
-	if (!ts)
-		ts = py_ptr(l->runtime, l, PY_RT_TSTATE_CURRENT);
 	if (py_freelist_now(l, ts, &fl)) {
 		if (l->mode == PY_MODE_ALLOC)
 			py_void(l);
@@ -618,7 +652,7 @@ int weft_py_fresh(struct pt_regs *regs)
 
 	if (!l)
 		return 0;
-	if (py_freelist_now(l, py_ptr(l->runtime, l, PY_RT_TSTATE_CURRENT), &fl))
+	if (py_freelist_now(l, 0, &fl))
 		py_void(l);
 	else if (fl.numfree)
 		py_forget(id >> 32, fl.head);

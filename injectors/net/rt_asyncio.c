@@ -53,7 +53,14 @@ static const char *const fields[PY_NOFF] = {
     [PY_TS_INTERP] = "python.PyThreadState.interp",
     [PY_IS_CTX_FREELIST] = "python.PyInterpreterState.context.freelist",
     [PY_IS_CTX_NUMFREE] = "python.PyInterpreterState.context.numfree",
+    [PY_RT_INTERP_NEXT_ID] = "python._PyRuntimeState.interpreters.next_id",
 };
+
+/* Fields a record may lack (made by an older weft-analyze): -1, the probes do without. */
+static bool field_optional(int i)
+{
+	return i == PY_RT_INTERP_NEXT_ID;
+}
 
 static struct {
 	struct bpf_object *obj;
@@ -239,6 +246,10 @@ static int layout_of(const struct weft_record *rec, struct weft_py_layout *l, co
 	for (int i = 0; i < PY_NOFF; i++) {
 		const struct weft_field *f = weft_record_field(rec, fields[i]);
 
+		if (!f && rt && field_optional(i)) {
+			l->off[i] = -1;
+			continue;
+		}
 		if (!f || !rt) {
 			if (!warned_once(st))
 				fprintf(

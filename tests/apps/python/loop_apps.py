@@ -31,6 +31,10 @@
 --uvloop (asyncio fronts): run on uvloop's event loop (Debian's python3-uvloop).
 --shared-context (asyncio fronts): a task factory runs every task in one
 context.
+--subinterpreter (asyncio fronts): a subinterpreter is made and ended before
+the loop starts (CPython's _xxsubinterpreters), so the runtime has made two
+interpreters (interpreters.next_id 2): weft-http's copy probe then finds the
+Context freelist's interpreter through the thread state.
 --drain-freelist (asyncio fronts): before the call, 300 contexts are made
 and kept (CPython's Context freelist holds 255 at most), so the copies made
 for the call (gather's task) are new allocations, not freelist entries.
@@ -388,6 +392,7 @@ def main():
     p.add_argument("--new-conn", action="store_true")
     p.add_argument("--uvloop", action="store_true")
     p.add_argument("--shared-context", action="store_true")
+    p.add_argument("--subinterpreter", action="store_true")
     p.add_argument("--drain-freelist", action="store_true")
     p.add_argument("--fresh-context", choices=["new", "copy", "run"])
     p.add_argument("--fresh-empty", action="store_true")
@@ -396,6 +401,9 @@ def main():
     if a.uvloop:
         import uvloop
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    if a.subinterpreter:
+        import _xxsubinterpreters
+        _xxsubinterpreters.destroy(_xxsubinterpreters.create())
     if a.mode == "selectors":
         selectors_front(a)
     elif a.mode in ("threaded", "threaded-after", "pool"):
