@@ -26,7 +26,9 @@
  *     only while the connection was read once at most and nothing was
  *     written to it: after its first request, the connection's own contexts
  *     (its handler) may be working for an earlier request while the next one
- *     is owed already, so they name no request;
+ *     is owed already, so they name no request; while every tied connection
+ *     was written to (weft_py_layout.open 0), no tie names one, and copies
+ *     skip the lookup;
  *   - an address reused by a context made in any other way has no tie:
  *     when weft-analyze proves every path into the Context allocation
  *     (analyzer/pyalloc.c), each one is probed and drops the old tie at the
@@ -538,7 +540,16 @@ int weft_py_copy(struct pt_regs *regs)
 		return 0;
 	ctxp = PT_REGS_RC(regs);
 	k.ctx = ctxp;
-	t = ctxp ? bpf_map_lookup_elem(&py_ctx, &k) : NULL;
+	/*
+	 * While every tied connection was written to (open 0: py_open), no tie
+	 * names a request, as py_write has it: a connection-level one's first
+	 * request is behind it (py_first_only), a request-bound one's request
+	 * was answered (its status line written). So a copy made then gets
+	 * none, without the lookup (keep-alive connections after their first
+	 * request: most copies); a new trace, should it write once a later
+	 * connection made open positive again.
+	 */
+	t = ctxp && l->open > 0 ? bpf_map_lookup_elem(&py_ctx, &k) : NULL;
 	if (t && py_tie_live(t, l) && !t->shared) {
 		/* a tie to pass on: RAX must be the thread state's running context */
 		ts = py_ptr(l->runtime, l, PY_RT_TSTATE_CURRENT);
