@@ -13,7 +13,11 @@
  *
  * The BPF programs submit spans without waking the reader until the ring is
  * an eighth full (bpf/include/weft_ringbuf.h); the loop drains every ring at
- * least every WEFT_INJ_POLL_MS, which bounds the export latency.
+ * least every WEFT_INJ_POLL_MS, which bounds the export latency. After a
+ * wakeup it waits WEFT_INJ_BATCH_US before reading again, so that a ring that
+ * wakes it at every record (weft-http's HTTP/2 header pieces) is read in
+ * batches: at most one wakeup per WEFT_INJ_BATCH_US. Every ring must hold
+ * that long of its records (the smallest, 4 KiB of process executions, does).
  */
 #ifndef WEFT_INJECTOR_H
 #define WEFT_INJECTOR_H
@@ -27,6 +31,7 @@
 #define WEFT_INJ_MAX_PIDS 1024
 #define WEFT_INJ_MAX_CGROUPS 16
 #define WEFT_INJ_POLL_MS 50
+#define WEFT_INJ_BATCH_US 2000
 
 struct ring_buffer;
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Random bytes and ids from the kernel's CSPRNG (getrandom(2)). */
+/* Random bytes and ids from the kernel's CSPRNG (getrandom(2), drawn into a
+ * per-thread pool a few hundred bytes at a time). */
 #ifndef WEFT_RANDOM_H
 #define WEFT_RANDOM_H
 

@@ -90,6 +90,9 @@ static char *put_u(char *o, unsigned v)
 	return o + n;
 }
 
+#define V6_CACHE_BITS 4
+#define V6_CACHE (1u << V6_CACHE_BITS) /* IPv6 address texts kept */
+
 /* Address text, or "" when unknown (IPv4 by hand: inet_ntop uses sprintf). */
 static void addr_str(char *out, const struct weft_sockaddr *a)
 {
@@ -104,7 +107,24 @@ static void addr_str(char *out, const struct weft_sockaddr *a)
 		}
 		*o = '\0';
 	} else if (a->family == 6) {
-		inet_ntop(AF_INET6, a->addr, out, INET6_ADDRSTRLEN);
+		/* inet_ntop writes each group with sprintf; a connection's spans
+		 * carry the same two addresses: their text is kept, per thread */
+		static _Thread_local struct {
+			uint8_t addr[16];
+			bool set;
+			char text[INET6_ADDRSTRLEN];
+		} seen[V6_CACHE];
+		uint32_t h;
+
+		memcpy(&h, a->addr + 12, sizeof(h));
+		h = (h * 2654435761u) >> (32 - V6_CACHE_BITS);
+		if (!seen[h].set || memcmp(seen[h].addr, a->addr, 16)) {
+			if (!inet_ntop(AF_INET6, a->addr, seen[h].text, INET6_ADDRSTRLEN))
+				return;
+			memcpy(seen[h].addr, a->addr, 16);
+			seen[h].set = true;
+		}
+		memcpy(out, seen[h].text, INET6_ADDRSTRLEN);
 	}
 }
 
@@ -144,6 +164,16 @@ static void host_only(char *host)
 		*colon = '\0';
 }
 
+/* s (n bytes) into out (size bytes), cut to fit and terminated, as snprintf
+ * "%.*s" would, without formatting */
+static void copy_cut(char *out, size_t size, const char *s, size_t n)
+{
+	if (n >= size)
+		n = size - 1;
+	memcpy(out, s, n);
+	out[n] = '\0';
+}
+
 /*
  * A gRPC span: named by its full method ("/pkg.Service/Method"), split into
  * rpc.service and rpc.method (OpenTelemetry RPC conventions); the status code
@@ -160,8 +190,8 @@ static void grpc_view(struct weft_span_view *v, const struct weft_span_event *ev
 	v->name_len = strlen(v->name);
 	v->rpc_service[0] = v->rpc_method[0] = '\0';
 	if (slash && slash > p && slash[1]) {
-		snprintf(v->rpc_service, sizeof(v->rpc_service), "%.*s", (int)(slash - p), p);
-		snprintf(v->rpc_method, sizeof(v->rpc_method), "%s", slash + 1);
+		copy_cut(v->rpc_service, sizeof(v->rpc_service), p, (size_t)(slash - p));
+		copy_cut(v->rpc_method, sizeof(v->rpc_method), slash + 1, strlen(slash + 1));
 		add_str(v, "rpc.service", v->rpc_service);
 		add_str(v, "rpc.method", v->rpc_method);
 	}
