@@ -319,12 +319,14 @@ int weft_inj_run(struct ring_buffer *rb, int (*tick)(void *ctx), void *ctx)
 			/* let a batch gather before the next read: a ring that wakes
 			 * the loop at each record (one written with default flags,
 			 * read as fast as it comes) costs a wakeup and a context
-			 * switch per record otherwise */
+			 * switch per record otherwise; a reader that found this many
+			 * waiting is behind and reads on at once */
 			static const struct timespec nap = {0, WEFT_INJ_BATCH_US * 1000L};
 
 			wakeups++;
 			events += (unsigned long long)n;
-			nanosleep(&nap, NULL);
+			if (n < WEFT_INJ_BATCH_BEHIND)
+				nanosleep(&nap, NULL);
 		} else if (n == 0) {
 			timeouts++;
 		}

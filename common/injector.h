@@ -14,10 +14,11 @@
  * The BPF programs submit spans without waking the reader until the ring is
  * an eighth full (bpf/include/weft_ringbuf.h); the loop drains every ring at
  * least every WEFT_INJ_POLL_MS, which bounds the export latency. After a
- * wakeup it waits WEFT_INJ_BATCH_US before reading again, so that a ring that
- * wakes it at every record (weft-http's HTTP/2 header pieces) is read in
- * batches: at most one wakeup per WEFT_INJ_BATCH_US. Every ring must hold
- * that long of its records (the smallest, 4 KiB of process executions, does).
+ * wakeup that found fewer than WEFT_INJ_BATCH_BEHIND records it waits
+ * WEFT_INJ_BATCH_US before reading again, so that a ring that wakes it at
+ * every record (weft-http's HTTP/2 header pieces) is read in batches: about
+ * one wakeup per WEFT_INJ_BATCH_US. Every ring holds far more than that long
+ * of its records (a span ring: ~1200 spans, 36 ms at 33000 spans/s).
  */
 #ifndef WEFT_INJECTOR_H
 #define WEFT_INJECTOR_H
@@ -31,7 +32,8 @@
 #define WEFT_INJ_MAX_PIDS 1024
 #define WEFT_INJ_MAX_CGROUPS 16
 #define WEFT_INJ_POLL_MS 50
-#define WEFT_INJ_BATCH_US 2000
+#define WEFT_INJ_BATCH_US 5000
+#define WEFT_INJ_BATCH_BEHIND 1024
 
 struct ring_buffer;
 

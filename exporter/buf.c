@@ -29,28 +29,36 @@ bool wbuf_grow(struct wbuf *b, size_t n)
 	return true;
 }
 
+static const char digit_pairs[] = "00010203040506070809101112131415161718192021222324"
+				  "25262728293031323334353637383940414243444546474849"
+				  "50515253545556575859606162636465666768697071727374"
+				  "75767778798081828384858687888990919293949596979899";
+
 void wbuf_u64(struct wbuf *b, uint64_t v)
 {
-	static const char pairs[] = "00010203040506070809101112131415161718192021222324"
-				    "25262728293031323334353637383940414243444546474849"
-				    "50515253545556575859606162636465666768697071727374"
-				    "75767778798081828384858687888990919293949596979899";
 	char tmp[24];
 	int i = sizeof(tmp);
+	uint32_t w;
 
-	/* two digits per division: timestamps have 19 */
-	while (v >= 100) {
-		unsigned d = (unsigned)(v % 100);
-
-		v /= 100;
-		i -= 2;
-		memcpy(tmp + i, pairs + 2 * d, 2);
+	/* eight digits per 64-bit division (timestamps have 19), then two per
+	 * 32-bit one: 64-bit divisions by 100 cost most of a span's numbers */
+	while (v >= 100000000) {
+		w = (uint32_t)(v % 100000000);
+		v /= 100000000;
+		for (int k = 0; k < 4; k++, w /= 100) {
+			i -= 2;
+			memcpy(tmp + i, digit_pairs + 2 * (w % 100), 2);
+		}
 	}
-	if (v >= 10) {
+	for (w = (uint32_t)v; w >= 100; w /= 100) {
 		i -= 2;
-		memcpy(tmp + i, pairs + 2 * v, 2);
+		memcpy(tmp + i, digit_pairs + 2 * (w % 100), 2);
+	}
+	if (w >= 10) {
+		i -= 2;
+		memcpy(tmp + i, digit_pairs + 2 * w, 2);
 	} else {
-		tmp[--i] = (char)('0' + v);
+		tmp[--i] = (char)('0' + w);
 	}
 	wbuf_put(b, tmp + i, sizeof(tmp) - (size_t)i);
 }

@@ -50,11 +50,21 @@ static const char weft_hex_digits[16] = "0123456789abcdef";
 /* Lowercase hex digit value, or -1 (uppercase is invalid per W3C). */
 static __always_inline int weft_hex_val(char c)
 {
+#ifdef __bpf__
 	if (c >= '0' && c <= '9')
 		return c - '0';
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
 	return -1;
+#else
+	/* user space: selects, not branches; the digits of random ids are a
+	 * coin toss between digit and letter that a branch predictor loses half
+	 * the time (perf: a third of a traceparent's parse) */
+	unsigned d = (unsigned)(c - '0'), l = (unsigned)(c - 'a');
+	int v = l < 6 ? (int)l + 10 : -1;
+
+	return d < 10 ? (int)d : v;
+#endif
 }
 
 /*

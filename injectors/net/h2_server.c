@@ -77,6 +77,8 @@ struct h2s_hpack {
 	uint32_t seq;			/* the next piece's number */
 	struct h2s_bytes frame;		/* the current HEADERS/CONTINUATION frame's payload */
 	struct h2s_bytes blk;		/* the header block being joined */
+	const uint8_t *bp;		/* the whole block to decode: in blk, or the */
+	size_t bn;			/* one frame's fragment where it arrived */
 	bool in_blk;			/* a HEADERS frame without END_HEADERS came */
 	struct weft_h2s_block first;	/* the block's first piece (block[] unused) */
 };
@@ -206,12 +208,9 @@ static int decimal(const nghttp2_nv *nv, size_t max_digits)
 	return v <= 65535 ? (int)v : -1;
 }
 
-static bool name_is(const nghttp2_nv *nv, const char *s)
-{
-	size_t n = strlen(s);
-
-	return nv->namelen == n && !memcmp(nv->name, s, n);
-}
+/* Is nv's name lit, a string literal (its length known when compiled)? */
+#define name_is(nv, lit)                                                                           \
+	((nv)->namelen == sizeof(lit) - 1 && !memcmp((nv)->name, lit, sizeof(lit) - 1))
 
 static void field(struct h2s_fields *f, const nghttp2_nv *nv)
 {
@@ -303,42 +302,27 @@ static bool bytes_add(struct h2s_bytes *buf, const uint8_t *p, size_t n)
 	return true;
 }
 
-/* The header block fragment of a HEADERS frame's payload: without padding and priority. */
-static bool fragment_of(const struct h2s_bytes *f, uint8_t flags, const uint8_t **p, size_t *n)
+/*
+ * The header block fragment of a HEADERS (PUSH_PROMISE) frame's payload f of
+ * fn bytes: without padding and priority (after the promised stream).
+ */
+static bool fragment_of(const uint8_t *f, size_t fn, uint8_t type, uint8_t flags,
+			const uint8_t **p, size_t *n)
 {
-	size_t pad = 0, off = 0;
+	size_t pad = 0, off = type == H2F_PUSH_PROMISE ? 4 : 0;
 
 	if (flags & H2F_PADDED) {
-		if (f->n < 1)
+		if (fn < 1)
 			return false;
-		pad = f->p[0];
-		off = 1;
-	}
-	if (flags & H2F_PRIORITY)
-		off += 5;
-	if (off + pad > f->n)
-		return false;
-	*p = f->p + off;
-	*n = f->n - off - pad;
-	return true;
-}
-
-/* The header block fragment of a PUSH_PROMISE frame's payload: after the promised stream. */
-static bool promise_fragment_of(const struct h2s_bytes *f, uint8_t flags, const uint8_t **p,
-				size_t *n)
-{
-	size_t pad = 0, off = 4;
-
-	if (flags & H2F_PADDED) {
-		if (f->n < 1)
-			return false;
-		pad = f->p[0];
+		pad = f[0];
 		off++;
 	}
-	if (off + pad > f->n)
+	if (type == H2F_HEADERS && (flags & H2F_PRIORITY))
+		off += 5;
+	if (off + pad > fn)
 		return false;
-	*p = f->p + off;
-	*n = f->n - off - pad;
+	*p = f + off;
+	*n = fn - off - pad;
 	return true;
 }
 
@@ -485,11 +469,11 @@ static int decode(struct h2s_hpack *d, struct h2s_fields *f, bool *unsure)
 
 	*unsure = d->unsure || !d->inf;
 	if (!*unsure) {
-		r = inflate_block(d->inf, d->blk.p, d->blk.n, f);
+		r = inflate_block(d->inf, d->bp, d->bn, f);
 		if (r)
 			d->unsure = true;	/* the inflater's state is unknown now */
 	} else if (!nghttp2_hd_inflate_new(&tmp)) {
-		r = inflate_block(tmp, d->blk.p, d->blk.n, f);
+		r = inflate_block(tmp, d->bp, d->bn, f);
 		nghttp2_hd_inflate_del(tmp);
 	}
 	return r;
@@ -545,36 +529,40 @@ static void on_response_block(struct weft_h2s *h, struct h2s_conn *c)
 		span_end(h, c, s, s->ending ? s->ev.end_ns : b->h.ts);
 }
 
-/* A whole HEADERS, PUSH_PROMISE or CONTINUATION frame's payload is in d->frame. */
+/*
+ * A whole HEADERS, PUSH_PROMISE or CONTINUATION frame's payload f of fn
+ * bytes (in d->frame, or the piece it came in whole).
+ */
 static void on_frame(struct weft_h2s *h, struct h2s_conn *c, struct h2s_hpack *d,
-		     const struct weft_h2s_event *e)
+		     const struct weft_h2s_event *e, const uint8_t *f, size_t fn)
 {
-	const uint8_t *p;
-	size_t n;
+	const uint8_t *p = f;
+	size_t n = fn;
 
 	if (e->type == H2F_HEADERS || e->type == H2F_PUSH_PROMISE) {
-		if (d->in_blk || !(e->type == H2F_HEADERS
-					   ? fragment_of(&d->frame, e->flags, &p, &n)
-					   : promise_fragment_of(&d->frame, e->flags, &p, &n))) {
+		if (d->in_blk || !fragment_of(f, fn, e->type, e->flags, &p, &n)) {
 			lose_table(h, c, d);
 			return;
 		}
 		d->blk.n = 0;
 		d->in_blk = true;
-	} else {
+	} else if (!d->in_blk || e->sid != d->first.h.sid) {
 		/* CONTINUATION: only right after its stream's HEADERS */
-		if (!d->in_blk || e->sid != d->first.h.sid) {
-			lose_table(h, c, d);
-			return;
-		}
-		p = d->frame.p;
-		n = d->frame.n;
-	}
-	if (n && !bytes_add(&d->blk, p, n)) {
 		lose_table(h, c, d);
 		return;
 	}
 	d->frame.n = 0;
+	if ((e->flags & H2F_END_HEADERS) && !d->blk.n) {
+		/* a block in one frame: decoded where it is, not copied */
+		d->bp = p;
+		d->bn = n;
+	} else if (n && !bytes_add(&d->blk, p, n)) {
+		lose_table(h, c, d);
+		return;
+	} else {
+		d->bp = d->blk.p;
+		d->bn = d->blk.n;
+	}
 	if (e->flags & H2F_END_HEADERS) {
 		d->in_blk = false;
 		if (d == &c->out)
@@ -610,12 +598,17 @@ static void on_piece(struct weft_h2s *h, const struct weft_h2s_block *b, bool ou
 		d->first.local = b->local;
 		d->first.peer = b->peer;
 	}
+	if (b->h.len == b->h.frame_len) {
+		/* the whole frame in one piece (off is 0): read where it is */
+		on_frame(h, c, d, &b->h, b->block, b->h.len);
+		return;
+	}
 	if (b->h.len && !bytes_add(&d->frame, b->block, b->h.len)) {
 		lose_table(h, c, d);
 		return;
 	}
 	if (d->frame.n == b->h.frame_len)
-		on_frame(h, c, d, &b->h);
+		on_frame(h, c, d, &b->h, d->frame.p, d->frame.n);
 }
 
 static void on_end(struct weft_h2s *h, const struct weft_h2s_event *e)
