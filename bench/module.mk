@@ -14,3 +14,11 @@ $(B)/bench-bpfcost/bpfcost: $(B)/obj/bench/bpfcost/bpfcost.o $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $< $(COMMON_LIB) $(LIBBPF_LIBS)
 TESTS_BIN += $(B)/bench-bpfcost/bpfcost
 LINT_SOURCES += bench/bpfcost/bpfcost.c
+
+# bench/h2c's tracepoint floor: one empty program on each tracepoint weft-http attached.
+$(B)/obj/bench/h2c/tpfloor.o: $(B)/bpf/bench/h2c/tpfloor.skel.h
+$(B)/bench-h2c/h2c-tpfloor: $(B)/obj/bench/h2c/tpfloor.o $(B)/obj/bench/traps_hold.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBBPF_LIBS)
+TESTS_BIN += $(B)/bench-h2c/h2c-tpfloor
+LINT_SOURCES += bench/h2c/tpfloor.c
