@@ -17,6 +17,13 @@ $(B)/tests/tracecontext_test: $(B)/obj/tests/unit/tracecontext_test.o $(COMMON_L
 TESTS_BIN += $(B)/tests/tracecontext_test
 LINT_SOURCES += tests/unit/tracecontext_test.c
 
+# Unit test of the random-byte pool (tests/unit/random_pool.test).
+$(B)/tests/random_pool_test: $(B)/obj/tests/unit/random_pool_test.o $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lpthread
+TESTS_BIN += $(B)/tests/random_pool_test
+LINT_SOURCES += tests/unit/random_pool_test.c
+
 # The BPF-side parsers (bpf/net/http_parse.bpf.h, weft_tp_parse55) built for the
 # host and checked against the codec's verdicts (tests/unit/http_parse.test).
 $(B)/tests/http_parse_test: $(B)/obj/tests/unit/http_parse_test.o $(COMMON_LIB)
