@@ -17,16 +17,7 @@
 #include "otlp_pb_reference.h"
 #include "google/rpc/status.pb-c.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
-
-static int n_run, n_fail;
-
-static void check(int cond, const char *what)
-{
-	n_run++;
-	if (!cond)
-		n_fail++;
-	printf("%s %d - %s\n", cond ? "ok" : "not ok", n_run, what);
-}
+#include "tests/lib/tap.h"
 
 static const struct weft_attr *attr(const struct weft_span_view *v, const char *key)
 {

@@ -11,18 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "random.h"
+#include "tests/lib/tap.h"
 
 #define NIDS 20000
-
-static int n_run, n_fail;
-
-static void check(int cond, const char *what)
-{
-	n_run++;
-	if (!cond)
-		n_fail++;
-	printf("%s %d - %s\n", cond ? "ok" : "not ok", n_run, what);
-}
 
 static int cmp_u64(const void *a, const void *b)
 {

@@ -16,16 +16,7 @@ static unsigned int bpf_get_prandom_u32(void)
 
 #define __BPF_HELPERS__
 #include "tracecontext.h"
-
-static int n_run, n_fail;
-
-static void check(int cond, const char *what)
-{
-	n_run++;
-	if (!cond)
-		n_fail++;
-	printf("%s %d - %s\n", cond ? "ok" : "not ok", n_run, what);
-}
+#include "tests/lib/tap.h"
 
 #define TID "4bf92f3577b34da6a3ce929d0e0e4736"
 #define PID "00f067aa0ba902b7"
@@ -56,7 +47,6 @@ static int is_zero(const void *p, size_t n)
 			return 0;
 	return 1;
 }
-
 
 /* tracestate of s normalised into ts_out; the length or -1 */
 static char ts_buf[WEFT_TS_STR_SIZE];
