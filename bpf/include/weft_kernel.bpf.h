@@ -38,16 +38,31 @@ static __always_inline struct file *weft_fd_file(long fd)
 	return f;
 }
 
-/* The file behind fd when fd is a socket, else NULL. */
-static __always_inline struct file *weft_fd_socket_file(long fd)
+/*
+ * The file behind fd when fd is a socket, else NULL; *inode (unless inode is
+ * NULL): its inode, read once for the caller.
+ */
+static __always_inline struct file *weft_fd_socket_file_inode(long fd, struct inode **inode)
 {
 	struct file *f = weft_fd_file(fd);
+	struct inode *i;
 	umode_t mode;
 
 	if (!f)
 		return NULL;
-	mode = BPF_CORE_READ(f, f_inode, i_mode);
-	return (mode & S_IFMT) == S_IFSOCK ? f : NULL;
+	i = BPF_CORE_READ(f, f_inode);
+	mode = BPF_CORE_READ(i, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	if (inode)
+		*inode = i;
+	return f;
+}
+
+/* The file behind fd when fd is a socket, else NULL. */
+static __always_inline struct file *weft_fd_socket_file(long fd)
+{
+	return weft_fd_socket_file_inode(fd, NULL);
 }
 
 /*
@@ -57,13 +72,14 @@ static __always_inline struct file *weft_fd_socket_file(long fd)
  */
 static __always_inline struct sock *weft_fd_sock_ino(long fd, __u64 *ino)
 {
-	struct file *f = weft_fd_socket_file(fd);
+	struct inode *i = NULL;
+	struct file *f = weft_fd_socket_file_inode(fd, &i);
 	struct socket *so;
 
 	if (!f)
 		return NULL;
 	if (ino)
-		*ino = BPF_CORE_READ(f, f_inode, i_ino);
+		*ino = BPF_CORE_READ(i, i_ino);
 	so = BPF_CORE_READ(f, private_data);
 	return so ? BPF_CORE_READ(so, sk) : NULL;
 }
