@@ -195,11 +195,7 @@ static long h2_in_frame_cb(__u32 i, void *data)
 		return 0;	/* the rest in the next iovec, or the next read */
 	}
 	p->hdr_n = 0;
-	len = (__u32)p->hdr[0] << 16 | (__u32)p->hdr[1] << 8 | p->hdr[2];
-	type = p->hdr[3];
-	flags = p->hdr[4];
-	sid = ((__u32)p->hdr[5] << 24 | (__u32)p->hdr[6] << 16 | (__u32)p->hdr[7] << 8 | p->hdr[8]) &
-	      0x7fffffff;
+	len = h2_frame_head(p->hdr, &type, &flags, &sid);
 	p->in_settings = type == H2I_SETTINGS && !(flags & H2I_ACK);
 	p->ent_n = 0;
 	if (p->in_settings && len % 6)

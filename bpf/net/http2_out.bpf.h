@@ -709,11 +709,7 @@ __attribute__((noinline)) int h2_run(struct sk_msg_md *msg, struct conn_state *s
 	}
 	h->hdr_n = 0;
 	whole = had == 0;
-	len = (__u32)h->hdr[0] << 16 | (__u32)h->hdr[1] << 8 | h->hdr[2];
-	type = h->hdr[3];
-	flags = h->hdr[4];
-	sid = ((__u32)h->hdr[5] << 24 | (__u32)h->hdr[6] << 16 | (__u32)h->hdr[7] << 8 | h->hdr[8]) &
-	      0x7fffffff;
+	len = h2_frame_head(h->hdr, &type, &flags, &sid);
 
 	if (st->phase == PH_H2_PRE) {
 		/* the preface must be followed by a SETTINGS frame, else not HTTP/2 */

@@ -248,11 +248,7 @@ static long h2s_frame_cb(__u32 i, void *data)
 		return 0;	/* the rest in the next iovec, or the next read or write */
 	}
 	d->hdr_n = 0;
-	len = (__u32)d->hdr[0] << 16 | (__u32)d->hdr[1] << 8 | d->hdr[2];
-	type = d->hdr[3];
-	flags = d->hdr[4];
-	sid = ((__u32)d->hdr[5] << 24 | (__u32)d->hdr[6] << 16 | (__u32)d->hdr[7] << 8 | d->hdr[8]) &
-	      0x7fffffff;
+	len = h2_frame_head(d->hdr, &type, &flags, &sid);
 	d->left = d->len = len;
 	d->sid = sid;
 	d->type = type;

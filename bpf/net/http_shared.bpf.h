@@ -236,6 +236,19 @@ struct h2_peer {
 
 #define H2_DEFAULT_MAX_FRAME 16384	/* RFC 9113 6.5.2: also the smallest value allowed */
 
+/*
+ * A 9-byte HTTP/2 frame header h (RFC 9113 4.1), collected whole: its payload
+ * length, type, flags and stream id (the reserved bit dropped). One decoder
+ * for every direction weft follows (http2_in, http2_out, http2_srv).
+ */
+static __always_inline __u32 h2_frame_head(const __u8 *h, __u8 *type, __u8 *flags, __u32 *sid)
+{
+	*type = h[3];
+	*flags = h[4];
+	*sid = ((__u32)h[5] << 24 | (__u32)h[6] << 16 | (__u32)h[7] << 8 | h[8]) & 0x7fffffff;
+	return (__u32)h[0] << 16 | (__u32)h[1] << 8 | h[2];
+}
+
 WEFT_SHARED WEFT_LRU_HASH(struct fd_key, struct h2_peer, 16384) h2_peers SEC(".maps");
 
 /*
