@@ -380,12 +380,11 @@ __attribute__((noinline)) int request_done(struct sk_msg_md *msg, struct conn_st
 	gk.tgid = fk.tgid;
 	gk.fd = fk.fd;
 	if (go_owned(fk.tgid))
-		emit = false;
+		emit = false;	/* until below, !emit says go_owned */
 
 	/* the request's own traceparent value and tracestate lines: found only
 	 * when needed (a forwarded header to replace, a tracestate to add) */
-	if (weft_have_bpf_loop && !base &&
-	    (s->tp_count == 1 || srv_ts_maybe(pid_tgid) || go_owned(fk.tgid)))
+	if (weft_have_bpf_loop && !base && (s->tp_count == 1 || !emit || srv_ts_maybe(pid_tgid)))
 		bpf_loop(WEFT_LINES_MAX, hdr_find_cb, &hc, 0);
 	/* the served request only where certain; reasons counted where weft inserts */
 	sctx = served_request(pid_tgid, fk.fd, !s->tp_count && emit);
