@@ -252,9 +252,9 @@ static __always_inline struct h2_peer *h2_in_first(const struct fd_key *fk, long
 }
 
 /*
- * A target thread (tgid_fd: tgid << 32 | fd) read n bytes from fd: at ubuf
- * for one buffer (uiov 0), else over the iovec array uiov of niov entries
- * (ubuf: its first iovec). When fd is an outgoing HTTP/2 connection of
+ * A target thread read c->n bytes from its fd (c: struct rd_call,
+ * http_observe.bpf.c): at c->ubuf for one buffer (c->uiov 0), else over the
+ * iovec array c->uiov of c->niov entries (ubuf: its first iovec). When fd is an outgoing HTTP/2 connection of
  * its process, follow its frames over every iovec; true when it is. Bytes
  * that cannot be followed (unreadable, more than IOV_CUR_MAX iovecs, more
  * steps than frames take) lose the position: the connection's reads are
@@ -264,19 +264,19 @@ static __always_inline struct h2_peer *h2_in_first(const struct fd_key *fk, long
  * of its own, called beside on_read, not from it: on 6.1 on_read's frame,
  * this walk's and its bpf_loop callback's would pass 512 bytes together.
  */
-static __noinline bool h2_in_read(__u64 tgid_fd, __u64 ubuf, long n, __u64 uiov, __u64 niov)
+static __noinline bool h2_in_read(struct rd_call *c)
 {
-	struct fd_key fkv = { .tgid = tgid_fd >> 32, .fd = (__s32)tgid_fd }, *fk = &fkv;
-	struct h2_in_walk w = { .fk = fk, .v = { .ubuf = ubuf, .n = n } };
-	char head[9];
+	struct fd_key fkv = { .tgid = c->id >> 32, .fd = (__s32)c->id }, *fk = &fkv;
+	struct h2_in_walk w = { .fk = fk, .v = { .ubuf = c->ubuf, .n = c->n } };
+	__u64 uiov = c->uiov, niov = c->niov;
+	long n = c->n;
 	struct sock *sk;
 
 	if (n <= 0)
 		return false;
 	w.p = h2_any ? bpf_map_lookup_elem(&h2_peers, fk) : NULL;
 	if (!w.p) {
-		if (n < 9 || bpf_probe_read_user(head, sizeof(head), (void *)ubuf) ||
-		    !h2_in_settings_head(head))
+		if (n < 9 || rd_head(c) < 9 || !h2_in_settings_head(c->head))
 			return false;
 		/* in iovec mode the first iovec must hold the frame header */
 		if (uiov && (!iov_cur_first(&w.v, uiov, niov, n) || w.v.n < 9))

@@ -327,24 +327,24 @@ static __always_inline struct h2s_conn *h2s_get(const struct fd_key *fk, __u64 c
 }
 
 /*
- * A target thread (tgid_fd: tgid << 32 | fd) read n bytes from fd (ubuf: the buffer, or the first iovec
- * of the array uiov of niov entries; uiov 0: one buffer): true when fd is an HTTP/2 server
- * connection (then the read is followed here and nothing else looks at it).
+ * A target thread read c->n bytes from its fd (c: struct rd_call, c->ubuf:
+ * the buffer, or the first iovec of the array c->uiov of c->niov entries;
+ * uiov 0: one buffer): true when fd is an HTTP/2 server connection (then the
+ * read is followed here and nothing else looks at it).
  */
-static __noinline bool h2s_read(__u64 tgid_fd, __u64 ubuf, long n, __u64 uiov, __u64 niov)
+static __noinline bool h2s_read(struct rd_call *c)
 {
-	struct fd_key fkv = { .tgid = tgid_fd >> 32, .fd = (__s32)tgid_fd }, *fk = &fkv;
-	struct h2s_walk w = { .fk = fk, .v = { .ubuf = ubuf, .n = n } };
+	struct fd_key fkv = { .tgid = c->id >> 32, .fd = (__s32)c->id }, *fk = &fkv;
+	struct h2s_walk w = { .fk = fk, .v = { .ubuf = c->ubuf, .n = c->n } };
 	static const char pre[16] = "PRI * HTTP/2.0\r\n";
+	__u64 rest, ubuf = c->ubuf, uiov = c->uiov, niov = c->niov;
 	__u32 skip = 0, left;
-	char head[16];
-	__u64 rest;
+	long n = c->n;
 
 	if (!weft_have_bpf_loop)
 		return false;	/* not followed without bpf_loop (5.17) */
 	w.c = h2s_any ? bpf_map_lookup_elem(&h2s_conns, fk) : NULL;
-	if (!w.c && (n < 24 || bpf_probe_read_user(head, sizeof(head), (void *)ubuf) ||
-		     head[0] != 'P'))
+	if (!w.c && (n < 24 || rd_head(c) < 16 || c->head[0] != 'P'))
 		return false;
 	w.sk = weft_fd_sock_ino(fk->fd, &w.conn);
 	if (!w.sk)
@@ -352,11 +352,10 @@ static __noinline bool h2s_read(__u64 tgid_fd, __u64 ubuf, long n, __u64 uiov, _
 	if (w.c && w.c->conn != w.conn)
 		w.c = NULL;	/* the fd names another socket now */
 	if (!w.c || !w.c->in.ok) {
-		if (n < 24 || go_owned(fk->tgid) ||
-		    bpf_probe_read_user(head, sizeof(head), (void *)ubuf))
+		if (n < 24 || go_owned(fk->tgid) || rd_head(c) < 16)
 			return false;
 		for (int j = 0; j < 16; j++)
-			if (head[j] != pre[j])
+			if (c->head[j] != pre[j])
 				return false;
 		/* "\r\nSM\r\n\r\n", the preface's last 8 bytes, as a little-endian word */
 		if (bpf_probe_read_user(&rest, 8, (void *)(ubuf + 16)) ||
@@ -395,49 +394,40 @@ static __noinline bool h2s_read(__u64 tgid_fd, __u64 ubuf, long n, __u64 uiov, _
 }
 
 /*
- * A target thread starts writing to fd (how 0: uarg is a buffer of count_
- * bytes; 1: an iovec array of count_ entries; 2: a msghdr): remembered until
- * the write's exit when fd is an HTTP/2 server connection, or when this is
- * the first write of a connection and begins with a SETTINGS frame.
+ * A target thread starts writing to fd (c: the call, struct wr_call):
+ * remembered until the write's exit when fd is an HTTP/2 server connection,
+ * or when this is the first write of a connection and begins with a SETTINGS
+ * frame.
  */
-static __always_inline void h2s_write_enter(__u64 id, __s32 fd, __u64 uarg, __u64 count_, int how)
+static __always_inline void h2s_write_enter(__u64 id, __s32 fd, struct wr_call *c)
 {
 	struct fd_key fk = { .tgid = id >> 32, .fd = fd };
-	struct h2s_wr a = { .buf = uarg, .fd = fd, .niov = how ? count_ : 0 };
-	__u64 first = uarg, first_len = count_;
-	struct h2s_conn *c = h2s_any ? bpf_map_lookup_elem(&h2s_conns, &fk) : NULL;
+	struct h2s_wr a = { .buf = c->uarg, .fd = fd };
+	struct h2s_conn *hc = h2s_any ? bpf_map_lookup_elem(&h2s_conns, &fk) : NULL;
+	const __u8 *h = (const __u8 *)c->head;
 	struct sock *sk = NULL;
 	__u64 conn = 0;
-	__u8 h[9];
 
 	if (!weft_have_bpf_loop)
 		return;
-	if (how == 2) {
-		struct user_msghdr m = {};
-
-		bpf_probe_read_user(&m, sizeof(m), (void *)uarg);
-		a.buf = (__u64)m.msg_iov;
-		a.niov = m.msg_iovlen;
+	if (c->kind != WR_BUF) {
+		wr_arr(c);
+		a.buf = c->arr;
+		a.niov = c->niov;
+		if (!a.niov)
+			return;
 	}
-	if (how && !a.niov)
-		return;
-	if (c && c->out.ok) {
+	if (hc && hc->out.ok) {
 		/* the fd still names the connection the entry was made for */
 		sk = weft_fd_sock_ino(fd, &conn);
 		if (!sk)
 			return;
-		if (c->conn != conn)
-			c = NULL;
+		if (hc->conn != conn)
+			hc = NULL;
 	}
-	if (!c || !c->out.ok) {
-		if (how) {
-			struct iovec iov = {};
-
-			bpf_probe_read_user(&iov, sizeof(iov), (void *)a.buf);
-			first = (__u64)iov.iov_base;
-			first_len = iov.iov_len;
-		}
-		if (first_len < 9 || bpf_probe_read_user(h, 9, (void *)first))
+	if (!hc || !hc->out.ok) {
+		/* the first buffer's first 9 bytes: a SETTINGS frame header */
+		if (wr_head(c) < 9)
 			return;
 		if (h[0] || h[3] != H2S_SETTINGS || h[4] || h[5] || h[6] || h[7] || h[8] ||
 		    ((__u32)h[1] << 8 | h[2]) % 6)
@@ -446,11 +436,11 @@ static __always_inline void h2s_write_enter(__u64 id, __s32 fd, __u64 uarg, __u6
 			sk = weft_fd_sock_ino(fd, &conn);
 		if (!sk || go_owned(fk.tgid) || !h2s_nothing_written(sk))
 			return;
-		c = h2s_get(&fk, conn);
-		if (!c)
+		hc = h2s_get(&fk, conn);
+		if (!hc)
 			return;
-		__builtin_memset(&c->out, 0, sizeof(c->out));
-		c->out.ok = 1;
+		__builtin_memset(&hc->out, 0, sizeof(hc->out));
+		hc->out.ok = 1;
 	}
 	a.ts = bpf_ktime_get_ns();
 	bpf_map_update_elem(&h2s_wrs, &id, &a, BPF_ANY);

@@ -12,6 +12,138 @@
 #include "net/http_shared.bpf.h"
 #include "net/http_client.bpf.h"
 #include "net/iov_cursor.bpf.h"
+
+/*
+ * One read call of a target thread as its exit sees it, handed to each
+ * reader of it (h2s_read, h2_in_read, on_read) by pointer: the first bytes
+ * are copied from the process once, by the first that needs them (rd_head),
+ * not once by each. In a per-CPU map, not on exit_rd's stack: on 6.1
+ * exit_rd's frame, on_read's and two nested bpf_loop callbacks' share 512
+ * bytes (tracepoint programs do not nest on a CPU).
+ */
+struct rd_call {
+	__u64 id;	/* tgid << 32 | fd */
+	__u64 ubuf;	/* the buffer (readv/recvmsg: the first iovec's) */
+	__u64 uiov;	/* the iovec array; 0: one buffer */
+	__u64 niov;	/* its entries */
+	long n;		/* bytes read */
+	__u8 hn;	/* head bytes readable: 16, 9 or 1; 0: not read yet; RD_HEAD_NONE */
+	__u8 _pad[7];
+	char head[16];	/* the first bytes at ubuf (zero past hn) */
+};
+
+#define RD_HEAD_NONE 0xff /* nothing at ubuf could be read */
+
+WEFT_PERCPU_ARRAY(struct rd_call, 1) rd_calls SEC(".maps");
+
+/*
+ * The read's first bytes, copied once: how many could be read (16, else 9,
+ * else 1; 0: none), as each reader read its own before (16 bytes, 9, or 1
+ * at a page end). A failed read zeroes its destination, so the bytes past a
+ * shorter read are 0, never an earlier call's.
+ */
+static __always_inline __u32 rd_head(struct rd_call *c)
+{
+	if (c->hn)
+		return c->hn == RD_HEAD_NONE ? 0 : c->hn;
+	if (!bpf_probe_read_user(c->head, 16, (void *)c->ubuf))
+		c->hn = 16;
+	else if (c->n >= 9 && !bpf_probe_read_user(c->head, 9, (void *)c->ubuf))
+		c->hn = 9;
+	else if (!bpf_probe_read_user(c->head, 1, (void *)c->ubuf))
+		c->hn = 1;
+	else
+		c->hn = RD_HEAD_NONE;
+	return c->hn == RD_HEAD_NONE ? 0 : c->hn;
+}
+
+/* Where a write call's bytes are: a buffer, an iovec array, a msghdr. */
+enum wr_kind { WR_BUF, WR_IOV, WR_MSG };
+
+/*
+ * One write call of a target thread as its entry sees it, handed to each
+ * reader of it (h2s_write_enter, on_write): the iovec array, the first
+ * buffer and its first bytes are read from the process once each, by the
+ * first that needs them (wr_arr, wr_first, wr_head).
+ */
+struct wr_call {
+	__u64 uarg;	/* the syscall's argument: what kind says */
+	__u64 count;	/* WR_BUF: the buffer's length; WR_IOV: the iovec count */
+	__u64 arr;	/* WR_IOV, WR_MSG: the iovec array (wr_arr) */
+	__u64 niov;	/* ... its entries */
+	__u64 first;	/* the first buffer (wr_first) */
+	__u64 first_len;
+	__u8 kind;	/* enum wr_kind */
+	__u8 have;	/* WR_HAVE_* */
+	__u8 hn;	/* head bytes read: 12 or 9; 0: none */
+	__u8 _pad[5];
+	char head[16];	/* the first buffer's first bytes (wr_head) */
+};
+
+#define WR_HAVE_ARR   0x1
+#define WR_HAVE_FIRST 0x2
+#define WR_HAVE_HEAD  0x4
+
+/* The iovec array and its count (0 for WR_BUF; a msghdr's read once). */
+static __always_inline void wr_arr(struct wr_call *c)
+{
+	__u64 v[2] = {};
+
+	if (c->have & WR_HAVE_ARR)
+		return;
+	c->have |= WR_HAVE_ARR;
+	if (c->kind == WR_IOV) {
+		c->arr = c->uarg;
+		c->niov = c->count;
+	} else if (c->kind == WR_MSG) {
+		/* msg_iov and msg_iovlen, next to each other; 0 if unreadable */
+		if (bpf_probe_read_user(v, sizeof(v),
+					(void *)(c->uarg + __builtin_offsetof(struct user_msghdr,
+									      msg_iov))))
+			v[0] = v[1] = 0;
+		c->arr = v[0];
+		c->niov = v[1];
+	}
+}
+
+/* The first buffer and its length (the first iovec's; 0 if unreadable). */
+static __always_inline void wr_first(struct wr_call *c)
+{
+	struct iovec iov = {};
+
+	if (c->have & WR_HAVE_FIRST)
+		return;
+	c->have |= WR_HAVE_FIRST;
+	if (c->kind == WR_BUF) {
+		c->first = c->uarg;
+		c->first_len = c->count;
+		return;
+	}
+	wr_arr(c);
+	if (bpf_probe_read_user(&iov, sizeof(iov), (void *)c->arr))
+		iov.iov_base = NULL, iov.iov_len = 0;
+	c->first = (__u64)iov.iov_base;
+	c->first_len = iov.iov_len;
+}
+
+/*
+ * The first buffer's first bytes, read once: 12 when it has 12 (a status
+ * line's "HTTP/1.x NNN"), else 9 (an HTTP/2 frame header); 0 when shorter or
+ * unreadable.
+ */
+static __always_inline __u32 wr_head(struct wr_call *c)
+{
+	if (c->have & WR_HAVE_HEAD)
+		return c->hn;
+	c->have |= WR_HAVE_HEAD;
+	wr_first(c);
+	if (c->first_len >= 12 && !bpf_probe_read_user(c->head, 12, (void *)c->first))
+		c->hn = 12;
+	else if (c->first_len >= 9 && !bpf_probe_read_user(c->head, 9, (void *)c->first))
+		c->hn = 9;
+	return c->hn;
+}
+
 #include "net/http2_in.bpf.h"
 #include "net/http_ts.bpf.h"
 #include "weft_sock_addrs.bpf.h"
@@ -198,19 +330,21 @@ static __always_inline void more_responses(const struct fd_key *fk, struct cp_se
 }
 
 /*
- * A target thread read n bytes at ubuf from fd (iov_len: 0 for one buffer;
- * for readv/recvmsg 1 + the bytes of the first iovec, at ubuf, capped at
- * WEFT_RD_ONE_BUF - 1: only that iovec is looked at). A function of its own:
- * beside h2s_read (exit_rd) both would not fit on one stack.
+ * A target thread read c->n bytes at c->ubuf from its fd (c: struct rd_call;
+ * only the first iovec is looked at). A function of its own: beside h2s_read
+ * (exit_rd) both would not fit on one stack.
  */
-static __noinline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n, __u32 iov_len)
+static __noinline void on_read(struct rd_call *c)
 {
+	__u64 id = bpf_get_current_pid_tgid(), ubuf = c->ubuf;
+	__s32 fd = (__s32)c->id;
 	struct fd_key fk = { .tgid = id >> 32, .fd = fd };
+	const char *head = c->head;
 	struct in_state *is;
 	struct cp_seq *q;
 	__u32 zero = 0, off = 0, len, before, hl;
 	struct sock *sk = NULL;
-	char head[16] = {};
+	long n = c->n;
 	char *buf;
 	int r;
 
@@ -218,9 +352,8 @@ static __noinline void on_read(__u64 id, __s32 fd, __u64 ubuf, long n, __u32 iov
 		return;
 	len = n > WEFT_SCRATCH_SZ ? WEFT_SCRATCH_SZ : n;
 	hl = len < 16 ? len : 16;
-	/* fixed size (bytes past hl are ignored); a short buffer at a page end fails */
-	if (bpf_probe_read_user(head, sizeof(head), (void *)ubuf) &&
-	    bpf_probe_read_user(head, 1, (void *)ubuf))
+	/* 16 bytes (those past hl are ignored), or fewer at a page end */
+	if (!rd_head(c))
 		return;
 
 	/*
@@ -400,9 +533,6 @@ __noinline __u64 weft_user_u64(__u64 addr)
 	return v;
 }
 
-/* Where a write call's bytes are: a buffer, an iovec array, a msghdr. */
-enum wr_kind { WR_BUF, WR_IOV, WR_MSG };
-
 /*
  * A target thread writes to a marked incoming connection: a status line after
  * exactly one whole request read is its answer, and the next read starts a
@@ -449,8 +579,8 @@ __noinline int pre_write(__u64 id, __s32 fd, __u64 ubuf, __u64 count_, int kind)
 static __always_inline void on_write(__s32 fd, __u64 uarg, __u64 count_, enum wr_kind kind)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	struct wr_call c = { .uarg = uarg, .count = count_, .kind = kind };
 	struct weft_server_ctx *sc;
-	char head[12];
 	__u16 status;
 	__s32 *fdp;
 
@@ -461,25 +591,17 @@ static __always_inline void on_write(__s32 fd, __u64 uarg, __u64 count_, enum wr
 		*fdp = fd;
 	else
 		bpf_map_update_elem(&cur_fd, &id, &fd, BPF_ANY);
-	h2s_write_enter(id, fd, uarg, count_, kind != WR_BUF ? kind == WR_MSG ? 2 : 1 : 0);
+	h2s_write_enter(id, fd, &c);
 	if (pre_any)
 		pre_write(id, fd, uarg, count_, kind);
 	sc = weft_sctx_get(id);
 	/* not the current request's fd: only a thread that parked one looks further */
 	if ((!sc || sc->fd != fd) && !(weft_uncertain_get(id) & WEFT_UNCERTAIN_TWO))
 		return;
-	if (kind == WR_MSG)
-		uarg = weft_user_u64(uarg + __builtin_offsetof(struct user_msghdr, msg_iov));
-	if (kind != WR_BUF) {
-		/* the first iovec: base, length */
-		count_ = weft_user_u64(uarg + __builtin_offsetof(struct iovec, iov_len));
-		uarg = weft_user_u64(uarg + __builtin_offsetof(struct iovec, iov_base));
-	}
-	if (count_ < 12)
+	/* the first buffer's first 12 bytes (read already when h2s_write_enter needed 9) */
+	if (wr_head(&c) < 12)
 		return;
-	if (bpf_probe_read_user(head, sizeof(head), (void *)uarg))
-		return;
-	status = weft_http_status(head, sizeof(head));
+	status = weft_http_status(c.head, 12);
 	if (!status)
 		return;
 	/* the current request's connection: end the entry in hand (no second lookup) */
@@ -540,15 +662,21 @@ static __always_inline bool rd_args(enum rd_kind kind, __u64 *id, __u64 *ubuf, _
 
 static __always_inline void exit_rd(long ret, enum rd_kind kind)
 {
-	__u64 id, ubuf, len, uiov, niov;
+	__u32 zero = 0;
+	struct rd_call *c;
+	__u64 len;
 
-	/* id: tgid << 32 | fd; few values live across the calls (stack) */
-	if (ret <= 0 || !rd_args(kind, &id, &ubuf, &len, &uiov, &niov))
+	if (ret <= 0)
 		return;
+	c = bpf_map_lookup_elem(&rd_calls, &zero);
+	if (!c || !rd_args(kind, &c->id, &c->ubuf, &len, &c->uiov, &c->niov))
+		return;
+	c->n = ret;
+	c->hn = 0;
 	if (kind == RD_BUF)
-		uiov = 0;
-	if (ubuf && !h2s_read(id, ubuf, ret, uiov, niov) && !h2_in_read(id, ubuf, ret, uiov, niov))
-		on_read(bpf_get_current_pid_tgid(), (__s32)id, ubuf, ret, len);
+		c->uiov = 0;
+	if (c->ubuf && !h2s_read(c) && !h2_in_read(c))
+		on_read(c);
 }
 
 /*
