@@ -75,31 +75,10 @@ WEFT_LRU_HASH(struct fd_key, struct h2s_conn, 16384) h2s_conns SEC(".maps");
 WEFT_RINGBUF(2 << 20) h2s_events SEC(".maps");
 /*
  * A piece is put together here and copied into h2s_events at its own size.
+ * h2s records keep the default wakeup (the reader is woken when it has caught
+ * up), not weft_ringbuf.h's bursts: a lost piece costs the connection's table.
  */
 WEFT_PERCPU_ARRAY(struct weft_h2s_block, 1) h2s_scratch SEC(".maps");
-
-/*
- * When h2s records wake the reader. The default flags wake it at every
- * record it has caught up with: with a reader that keeps up, one irq_work
- * per piece and per event, several per RPC, paid by the program that
- * submits (exit_sendmsg of a grpcio server: 1148 ns per run with them,
- * 533 with this rule, at load 9-10). weft_ringbuf.h's bursts (an eighth of
- * the ring) let the reader fall behind at load 7-9 (commit 94d5981: pieces
- * lost, and a lost piece costs the connection's table). In between: a record wakes the reader
- * once more than H2S_WAKE_BYTES wait (a few dozen pieces), so a busy
- * connection's reader still runs every fraction of a millisecond and has
- * all the ring but 16 KiB as room, as when it was woken at every record;
- * below that the injector's timed drain (every WEFT_INJ_POLL_MS) takes them,
- * which only delays their export.
- */
-#define H2S_WAKE_BYTES (16 << 10)
-
-static __always_inline __u64 h2s_rb_flags(void)
-{
-	return bpf_ringbuf_query(&h2s_events, BPF_RB_AVAIL_DATA) > H2S_WAKE_BYTES
-		       ? BPF_RB_FORCE_WAKEUP
-		       : BPF_RB_NO_WAKEUP;
-}
 
 /*
  * A write of a target thread to an HTTP/2 server connection, until its exit:
@@ -154,7 +133,7 @@ static __always_inline void h2s_emit_at(const struct fd_key *fk, __u64 conn, __u
 	e->type = type;
 	if (kind == WEFT_H2S_LOST_IN || kind == WEFT_H2S_LOST_OUT)
 		count(WH_H2S_LOST);
-	bpf_ringbuf_submit(e, h2s_rb_flags());
+	bpf_ringbuf_submit(e, 0);
 }
 
 static __always_inline void h2s_emit(const struct fd_key *fk, __u64 conn, __u8 kind, __u32 sid)
@@ -200,8 +179,7 @@ static __always_inline void h2s_piece(struct h2s_walk *w, struct h2s_dir *d, __u
 	l &= 2 * WEFT_H2S_PIECE_MAX - 1;
 	if (l > WEFT_H2S_PIECE_MAX ||
 	    (l && bpf_probe_read_user(b->block, l, (void *)(w->v.ubuf + w->v.pos))) ||
-	    bpf_ringbuf_output(&h2s_events, b, offsetof(struct weft_h2s_block, block) + l,
-			       h2s_rb_flags()))
+	    bpf_ringbuf_output(&h2s_events, b, offsetof(struct weft_h2s_block, block) + l, 0))
 		count(WH_H2S_PIECE_LOST);
 }
 
