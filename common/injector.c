@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/utsname.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -316,17 +315,8 @@ int weft_inj_run(struct ring_buffer *rb, int (*tick)(void *ctx), void *ctx)
 			break;
 		}
 		if (n > 0) {
-			/* let a batch gather before the next read: a ring that wakes
-			 * the loop at each record (one written with default flags,
-			 * read as fast as it comes) costs a wakeup and a context
-			 * switch per record otherwise; a reader that found this many
-			 * waiting is behind and reads on at once */
-			static const struct timespec nap = {0, WEFT_INJ_BATCH_US * 1000L};
-
 			wakeups++;
 			events += (unsigned long long)n;
-			if (n < WEFT_INJ_BATCH_BEHIND)
-				nanosleep(&nap, NULL);
 		} else if (n == 0) {
 			timeouts++;
 		}
