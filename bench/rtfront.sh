@@ -27,8 +27,10 @@ rt_setup() {
 	export WEFT_OFFSETS_DB=$T/offsets
 	http_cgroup "$RT_NAME-bench"; cg=$CG
 	http_netns "$RT_NAME-bench"; ns=$NS
+	# throughput runs with bpf_stats off (as in production: its accounting
+	# costs every program run); weft_run's accounting runs turn it on
 	old_stats=$(sysctl -n kernel.bpf_stats_enabled)
-	sysctl -qw kernel.bpf_stats_enabled=1
+	sysctl -qw kernel.bpf_stats_enabled=0
 	cleanup_add "sysctl -qw kernel.bpf_stats_enabled=$old_stats"
 }
 
@@ -85,26 +87,31 @@ prog_ids() {
 }
 
 # weft_run BINARY READY_LINE [TAG.R [traps]]: the front under weft-http (with
-# traps: and traps_start's empty programs); sets $n; with TAG.R, bpf_stats of
-# the programs in $T/s[01].TAG.R, their links in $T/l.TAG.R and weft-http's
-# counts in $T/ties.TAG.R
+# traps: and traps_start's empty programs); sets $n and $cpu from a run with
+# bpf_stats off; with TAG.R, then an accounting run of ACCT_SECS with
+# bpf_stats on: its program stats in $T/s[01].TAG.R, their links in
+# $T/l.TAG.R, and weft-http's counts (both runs) in $T/ties.TAG.R
+ACCT_SECS=${ACCT_SECS:-$((SECS < 2 ? SECS : 2))}
 weft_run() {
-	local ids
+	local ids tn tcpu
 	wh_start "$cg" /dev/null
 	front_start "$1"
 	wait_for 100 grep -q "$2" "$WH_LOG" || { cat "$WH_LOG" >&2; log "weft-http: no '$2'"; exit 1; }
 	[ "${4:-}" != traps ] || traps_start
+	sysctl -qw kernel.bpf_stats_enabled=0	# shared switch: another run may have set it
+	wrk_n
 	if [ -n "${3:-}" ]; then
+		tn=$n tcpu=$cpu
 		ids=$(prog_ids "$WH_PID")
 		[ "${4:-}" != traps ] || ids="$ids $(prog_ids "$TRAPS_PID")"
 		sysctl -qw kernel.bpf_stats_enabled=1
 		bpftool link show -j >"$T/l.$3"
 		bpftool prog show -j >"$T/s0.$3"
-	fi
-	wrk_n
-	if [ -n "${3:-}" ]; then
+		SECS=$ACCT_SECS wrk_n
 		bpftool prog show -j >"$T/s1.$3"
+		sysctl -qw kernel.bpf_stats_enabled=0
 		echo "$n $ids" >"$T/ids.$3"
+		n=$tn cpu=$tcpu
 	fi
 	if [ "${4:-}" = traps ]; then
 		kill -INT "$TRAPS_PID"; wait "$TRAPS_PID" || { log "the traps exited with $?"; exit 1; }
