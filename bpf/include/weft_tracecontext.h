@@ -188,7 +188,9 @@ static __always_inline bool weft_trace_id_eq(const __u8 *a, const __u8 *b)
 {
 	__u8 d = 0;
 
+#ifdef __clang__ /* the BPF build; gcc (user space) has no such pragma */
 #pragma unroll
+#endif
 	for (int i = 0; i < WEFT_TRACE_ID_LEN; i++)
 		d |= a[i] ^ b[i];
 	return !d;

@@ -311,7 +311,7 @@ int main(void)
 	{
 		static const unsigned int draw[4] = {0x44332211, 0x88776655, 0xccbbaa99, 0};
 		unsigned char id[16], sid[8];
-		struct weft_trace_ctx c;
+		struct weft_trace_ctx nc;
 
 		memcpy(prandom_script, draw, sizeof(draw));
 		prandom_next = 0;
@@ -331,9 +331,9 @@ int main(void)
 		check(!memcmp(sid, draw + 2, 8), "BPF span id is the draw, no bit forced");
 		memcpy(prandom_script, draw, sizeof(draw));
 		prandom_next = 0;
-		weft_bpf_new_trace(&c, 1);
-		check(!memcmp(c.trace_id, draw, 16) && c.valid &&
-			  c.flags == (WEFT_TP_FLAG_RANDOM | WEFT_TP_FLAG_SAMPLED),
+		weft_bpf_new_trace(&nc, 1);
+		check(!memcmp(nc.trace_id, draw, 16) && nc.valid &&
+			  nc.flags == (WEFT_TP_FLAG_RANDOM | WEFT_TP_FLAG_SAMPLED),
 		      "BPF new trace: trace id drawn as is, random|sampled");
 	}
 
