@@ -22,3 +22,11 @@ $(B)/bench-h2c/h2c-tpfloor: $(B)/obj/bench/h2c/tpfloor.o $(B)/obj/bench/traps_ho
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBBPF_LIBS)
 TESTS_BIN += $(B)/bench-h2c/h2c-tpfloor
 LINT_SOURCES += bench/h2c/tpfloor.c
+
+# bench/bpfcost's uprobe hit cost by probed instruction (its empty program: bench/uprobe_traps.bpf.c).
+$(B)/obj/bench/bpfcost/uprobecost.o: $(B)/bpf/bench/uprobe_traps.skel.h
+$(B)/bench-bpfcost/uprobecost: $(B)/obj/bench/bpfcost/uprobecost.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBBPF_LIBS)
+TESTS_BIN += $(B)/bench-bpfcost/uprobecost
+LINT_SOURCES += bench/bpfcost/uprobecost.c
