@@ -111,21 +111,23 @@ perf_top() {
 	echo '```'
 }
 
-# cost_table NAME HITS TRAP_NS BPF_NS INJ_US BASE_US WEFT_US [HOW]: the added CPU
+# cost_table NAME HITS TRAP_NS BPF_NS INJ_US BASE_US WEFT_US [HOW [TRAP_HOW]]: the added CPU
 # per request of injector NAME, split (Markdown). HITS: uprobe hits per
 # request; TRAP_NS: one hit's cost; BPF_NS: BPF run time per request; INJ_US:
 # the injector's CPU per request; BASE_US / WEFT_US: the workload processes'
 # CPU per request (user + system, so the kernel's work in their context,
 # traps and BPF runs included) without and with the injector; HOW: how those
-# were measured (default: utime+stime of the workload's processes).
+# were measured (default: utime+stime of the workload's processes); TRAP_HOW:
+# where TRAP_NS comes from (default: bench/go/trapcost.c's hit).
 cost_table() {
 	awk -v name="$1" -v hits="$2" -v trap="$3" -v bpf="$4" -v inj="$5" -v base="$6" -v weft="$7" \
-		-v how="${8:-the utime+stime of the workload processes (/proc/PID/stat, 10 ms ticks)}" 'BEGIN {
+		-v how="${8:-the utime+stime of the workload processes (/proc/PID/stat, 10 ms ticks)}" \
+		-v trapwhy="${9:-bench/go/trapcost.c: an empty function called 100000 times, with and without an empty uprobe program, net of that program's bpf_stats time; median of 3}" 'BEGIN {
 		t = hits * trap / 1000; b = bpf / 1000; w = weft - base
 		total = w + inj; rest = w - t - b
 		printf "| part of the added CPU per request | us per request | share | how it is measured |\n"
 		printf "|---|---|---|---|\n"
-		printf "| traps (uprobe hits) | %.2f | %s | %.2f hits per request (program runs of the uprobe programs / requests) x %.0f ns per hit (bench/go/trapcost.c: an empty function called 100000 times, with and without an empty uprobe program, net of that program'"'"'s bpf_stats time; median of 3) |\n", t, pct(t, total), hits, trap
+		printf "| traps (uprobe hits) | %.2f | %s | %.2f hits per request (program runs of the uprobe programs / requests) x %.0f ns per hit (%s) |\n", t, pct(t, total), hits, trap, trapwhy
 		printf "| BPF run time | %.2f | %s | bpf_stats (kernel.bpf_stats_enabled=1): run_time_ns of %s'"'"'s programs over the loaded run / requests (raw, the accounting'"'"'s own cost per run included) |\n", b, pct(b, total), name
 		printf "| %s'"'"'s own CPU (ring buffers, span assembly, export) | %.2f | %s | /proc/PID/stat utime+stime of the injector over the loaded run / requests (10 ms ticks) |\n", name, inj, pct(inj, total), name
 		printf "| remainder | %.2f | %s | the workload'"'"'s added CPU minus traps and BPF: syscall tracepoint entry and exit paths, sk_msg/sockops plumbing, cache and scheduling effects |\n", rest, pct(rest, total)
