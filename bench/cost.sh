@@ -122,7 +122,7 @@ perf_top() {
 cost_table() {
 	awk -v name="$1" -v hits="$2" -v trap="$3" -v bpf="$4" -v inj="$5" -v base="$6" -v weft="$7" \
 		-v how="${8:-the utime+stime of the workload processes (/proc/PID/stat, 10 ms ticks)}" \
-		-v trapwhy="${9:-bench/go/trapcost.c: an empty function called 100000 times, with and without an empty uprobe program, net of that program's bpf_stats time; median of 3}" 'BEGIN {
+		-v trapwhy="${9:-bench/go/trapcost.c: an empty function called 100000 times, with and without an empty uprobe program, net of the bpf_stats time of that program; median of 3}" 'BEGIN {
 		t = hits * trap / 1000; b = bpf / 1000; w = weft - base
 		total = w + inj; rest = w - t - b
 		printf "| part of the added CPU per request | us per request | share | how it is measured |\n"
