@@ -111,6 +111,23 @@ perf_top() {
 	echo '```'
 }
 
+# stats_run BEFORE AFTER CMD...: CMD with bpf_stats on (an accounting run:
+# the measured runs keep it off, as in production, since its accounting adds
+# to every program run), between two snapshots of every program's stats
+# (bpftool prog show -j) into BEFORE and AFTER; off again after. CMD runs in
+# this shell (the variables it sets stay); its status is returned.
+stats_run() {
+	local before=$1 after=$2 rc
+	shift 2
+	sysctl -qw kernel.bpf_stats_enabled=1
+	bpftool prog show -j >"$before"
+	"$@"
+	rc=$?
+	bpftool prog show -j >"$after"
+	sysctl -qw kernel.bpf_stats_enabled=0
+	return $rc
+}
+
 # cost_table NAME HITS TRAP_NS BPF_NS INJ_US BASE_US WEFT_US [HOW [TRAP_HOW]]: the added CPU
 # per request of injector NAME, split (Markdown). HITS: uprobe hits per
 # request; TRAP_NS: one hit's cost; BPF_NS: BPF run time per request; INJ_US:

@@ -15,6 +15,7 @@
 set -uo pipefail
 . tests/lib/common.sh
 . tests/integration/http_common.sh
+. bench/cost.sh
 ROUNDS=${ROUNDS:-3} SECS=${SECS:-3} CONNS=${CONNS:-16}
 log() { echo "bench/$RT_NAME: $*" >&2; }
 
@@ -104,12 +105,8 @@ weft_run() {
 		tn=$n tcpu=$cpu
 		ids=$(prog_ids "$WH_PID")
 		[ "${4:-}" != traps ] || ids="$ids $(prog_ids "$TRAPS_PID")"
-		sysctl -qw kernel.bpf_stats_enabled=1
 		bpftool link show -j >"$T/l.$3"
-		bpftool prog show -j >"$T/s0.$3"
-		SECS=$ACCT_SECS wrk_n
-		bpftool prog show -j >"$T/s1.$3"
-		sysctl -qw kernel.bpf_stats_enabled=0
+		SECS=$ACCT_SECS stats_run "$T/s0.$3" "$T/s1.$3" wrk_n
 		echo "$n $ids" >"$T/ids.$3"
 		n=$tn cpu=$tcpu
 	fi
