@@ -27,6 +27,7 @@ struct walk_ctx {
 	char **pkgs;	     /* sorted packages of wanted fields (stripped only) */
 	bool *pkg_seen;
 	size_t npkgs;
+	struct gofns all; /* every function, for goreturns.c */
 };
 
 
@@ -88,6 +89,8 @@ static void init_tables(void)
 		}
 		/* how names are read: vendored paths match their origin (govendor.c) */
 		XXH3_64bits_update(st, "rules:unvendor", sizeof("rules:unvendor"));
+		/* return sites at callers (goreturns.c) */
+		XXH3_64bits_update(st, "rules:goreturns", sizeof("rules:goreturns"));
 		ktext = known_table_text(&klen);
 		XXH3_64bits_update(st, ktext, klen);
 		snprintf(analyzer_version, sizeof(analyzer_version), "%s+%08llx", WEFT_VERSION,
@@ -117,6 +120,8 @@ static void on_func(void *vctx, const char *name, size_t namelen, uint64_t entry
 	struct walk_ctx *c = vctx;
 	const char **hit;
 
+	if (size)
+		gofns_add(&c->all, entry, size);
 	name = go_unvendor(name, &namelen);
 	if (c->npkgs) {
 		/* Package of a symbol: up to the first '.' after the last '/'. */
@@ -498,7 +503,9 @@ static enum weft_analyze_result analyze(const uint8_t *data, size_t size, bool m
 		fn->size = fd->size;
 		rec->nfuncs++;
 	}
-	if (gosites_find(dis, &w, rec) || gotls_find(&w, rec))
+	gofns_sort(&wc.all);
+	if (gosites_find(dis, &w, rec) || gotls_find(&w, rec) ||
+	    goreturns_find(dis, &w, &wc.all, rec))
 		FAIL("out of memory");
 	if (weft_record_check(rec, why, sizeof(why)))
 		FAIL("inconsistent analysis: %s", why);
@@ -513,6 +520,7 @@ out:
 	free(wc.pkgs);
 	free(wc.pkg_seen);
 	free(wc.found);
+	free(wc.all.v);
 	free(offs);
 	free(code_offs);
 	free(acc_entry);

@@ -2,6 +2,7 @@
 /* Return sites of a function: linear sweep with capstone from its entry. */
 #include <capstone/capstone.h>
 #include <stdlib.h>
+#include <string.h>
 #include "internal.h"
 
 struct disasm {
@@ -317,4 +318,202 @@ int disasm_receiver_loads(struct disasm *d, const uint8_t *code, uint64_t size, 
 out:
 	detail_off(d, in);
 	return rc;
+}
+
+int disasm_flow(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t addr,
+		uint64_t call_at, uint64_t target, struct disasm_flow *out)
+{
+	const uint8_t *p = code;
+	size_t left = size, cap = 0;
+	uint64_t pc = addr;
+	cs_insn *in;
+
+	memset(out, 0, sizeof(*out));
+	in = detail_on(d);
+	while (in && left && cs_disasm_iter(d->cs, &p, &left, &pc, in)) {
+		const cs_x86 *x = &in->detail->x86;
+		bool imm = x->op_count == 1 && x->operands[0].type == X86_OP_IMM;
+
+		if (in->address == call_at)
+			out->call_found = in->id == X86_INS_CALL && in->size == 5 && imm &&
+					  (uint64_t)x->operands[0].imm == target;
+		if (!cs_insn_group(d->cs, in, CS_GRP_JUMP))
+			continue;
+		if (!imm) {
+			out->indirect_jmp = true;
+			continue;
+		}
+		if (out->ntargets == cap) {
+			uint64_t *t;
+
+			cap = cap ? cap * 2 : 64;
+			t = realloc(out->targets, cap * sizeof(*t));
+			if (!t)
+				break;
+			out->targets = t;
+		}
+		out->targets[out->ntargets++] = (uint64_t)x->operands[0].imm;
+	}
+	detail_off(d, in);
+	if (left) {
+		free(out->targets);
+		memset(out, 0, sizeof(*out));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Instructions the kernel's x86 uprobes emulate instead of stepping them out
+ * of line (a second trap): CALL rel32, JMP rel8/rel32, Jcc rel8/rel32, NOP
+ * (0x90), PUSH of a register -- none with an operand-size prefix
+ * (arch/x86/kernel/uprobes.c; bench/bpfcost/uprobecost.c measures both kinds).
+ * Multi-byte NOPs are left out: some kernels rewrite a probed 5-byte NOP into
+ * a call of their own trampoline, which pushes onto the goroutine's stack.
+ */
+static bool uprobe_emulated(const cs_insn *in)
+{
+	const uint8_t *b = in->bytes;
+
+	if (in->size >= 2 && b[0] == 0x41 && b[1] >= 0x50 && b[1] <= 0x57)
+		return in->size == 2;
+	if (b[0] == 0x0f)
+		return in->size == 6 && b[1] >= 0x80 && b[1] <= 0x8f;
+	if (b[0] >= 0x70 && b[0] <= 0x7f)
+		return in->size == 2;
+	if (b[0] >= 0x50 && b[0] <= 0x57)
+		return in->size == 1;
+	switch (b[0]) {
+	case 0x90:
+		return in->size == 1;
+	case 0xeb:
+		return in->size == 2;
+	case 0xe8:
+	case 0xe9:
+		return in->size == 5;
+	default:
+		return false;
+	}
+}
+
+/* DWARF register number of a 64-bit general-purpose register, or -1. */
+static int dwarf_regno(x86_reg r)
+{
+	static const x86_reg order[] = {X86_REG_RAX, X86_REG_RDX, X86_REG_RCX, X86_REG_RBX,
+					X86_REG_RSI, X86_REG_RDI, X86_REG_RBP, X86_REG_RSP,
+					X86_REG_R8,  X86_REG_R9,  X86_REG_R10, X86_REG_R11,
+					X86_REG_R12, X86_REG_R13, X86_REG_R14, X86_REG_R15};
+
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		if (order[i] == r)
+			return (int)i;
+	return -1;
+}
+
+int disasm_return_site(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t addr,
+		       unsigned max, bool keep_result, uint64_t *site, int *result_reg)
+{
+	const uint8_t *p = code;
+	size_t left = size;
+	uint64_t pc = addr;
+	uint32_t held = 1u << 0; /* registers holding the callee's RAX, by DWARF number */
+	unsigned n = 0;
+	cs_insn *in;
+	int rc = 1;
+
+	in = detail_on(d);
+	if (!in)
+		rc = -1;
+	while (in && left && n++ < max) {
+		const cs_x86 *x;
+		cs_regs rr, rw;
+		uint8_t nr = 0, nw = 0;
+		uint32_t copy = 0;
+
+		if (!cs_disasm_iter(d->cs, &p, &left, &pc, in)) {
+			rc = -1;
+			break;
+		}
+		x = &in->detail->x86;
+		if (uprobe_emulated(in)) {
+			*site = in->address;
+			*result_reg = held ? __builtin_ctz(held) : -1;
+			rc = 0;
+			break;
+		}
+		/* any other transfer of control ends the straight line */
+		if (cs_insn_group(d->cs, in, CS_GRP_JUMP) || cs_insn_group(d->cs, in, CS_GRP_RET) ||
+		    cs_insn_group(d->cs, in, CS_GRP_INT) || cs_insn_group(d->cs, in, CS_GRP_IRET) ||
+		    in->id == X86_INS_UD2 || in->id == X86_INS_HLT || in->id == X86_INS_SYSCALL)
+			break;
+		if (in->id == X86_INS_CALL) {
+			/* an indirect call returns here, with every result register changed */
+			held = 0;
+			if (keep_result)
+				break;
+			continue;
+		}
+		if (in->id == X86_INS_MOV && x->op_count == 2 && x->operands[0].type == X86_OP_REG &&
+		    x->operands[1].type == X86_OP_REG && gpr64(x->operands[1].reg) == x->operands[1].reg) {
+			int src = dwarf_regno(x->operands[1].reg);
+
+			if (src >= 0 && (held & (1u << src)))
+				copy = 1;
+		}
+		if (cs_regs_access(d->cs, in, rr, &nr, rw, &nw) != CS_ERR_OK) {
+			rc = -1;
+			break;
+		}
+		for (uint8_t k = 0; k < nw; k++) {
+			int r = dwarf_regno(gpr64(rw[k]));
+
+			if (r < 0)
+				continue;
+			if (copy && gpr64(rw[k]) == rw[k])
+				held |= 1u << r;
+			else
+				held &= ~(1u << r);
+		}
+		if (keep_result && !held)
+			break;
+	}
+	detail_off(d, in);
+	return rc;
+}
+
+int disasm_refs(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t addr,
+		const uint64_t *targets, size_t nt, disasm_ref_cb ref, void *arg)
+{
+	const uint8_t *p = code;
+	size_t left = size;
+	uint64_t pc = addr;
+	cs_insn *in;
+
+	in = detail_on(d);
+	while (in && left && cs_disasm_iter(d->cs, &p, &left, &pc, in)) {
+		const cs_x86 *x = &in->detail->x86;
+		enum disasm_ref kind = DISASM_REF_OTHER;
+
+		if (in->id == X86_INS_CALL)
+			kind = DISASM_REF_CALL;
+		else if (cs_insn_group(d->cs, in, CS_GRP_JUMP))
+			kind = DISASM_REF_JUMP;
+		for (uint8_t k = 0; k < x->op_count; k++) {
+			const cs_x86_op *op = &x->operands[k];
+			uint64_t v;
+
+			if (op->type == X86_OP_IMM)
+				v = (uint64_t)op->imm;
+			else if (op->type == X86_OP_MEM && op->mem.base == X86_REG_RIP)
+				v = in->address + in->size + (uint64_t)op->mem.disp;
+			else
+				continue;
+			for (size_t t = 0; t < nt; t++)
+				if (v == targets[t])
+					ref(arg, t, in->address,
+					    op->type == X86_OP_IMM ? kind : DISASM_REF_OTHER);
+		}
+	}
+	detail_off(d, in);
+	return left ? -1 : 0;
 }

@@ -157,6 +157,65 @@ int disasm_walk(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t a
 		disasm_step step, void *arg);
 
 /*
+ * One sweep of a whole function (goreturns.c): whether call_at is one of its
+ * instructions and a direct CALL of target, the targets of its direct JMPs
+ * and Jccs (targets: malloc'ed, the caller frees), and whether it has an
+ * indirect JMP (a jump table, whose targets a sweep cannot see). 0, or -1
+ * when bytes do not decode or memory runs out.
+ */
+struct disasm_flow {
+	uint64_t *targets;
+	size_t ntargets;
+	bool indirect_jmp, call_found;
+};
+int disasm_flow(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t addr,
+		uint64_t call_at, uint64_t target, struct disasm_flow *out);
+
+/*
+ * From the instruction a CALL returns to (code at addr, up to the function's
+ * end): the first one, within max instructions of straight-line code, that
+ * the kernel's uprobes emulate instead of stepping (a second trap), and the
+ * register (DWARF number, -1 none) still holding the callee's RAX there;
+ * with keep_result, only while some register still holds it.
+ * 0 with *site and *result_reg; 1 when there is none (another branch, a
+ * RET, or max reached first); -1 when bytes do not decode.
+ */
+int disasm_return_site(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t addr,
+		       unsigned max, bool keep_result, uint64_t *site, int *result_reg);
+
+/*
+ * Linear sweep of one function (goreturns.c): ref is called for each operand
+ * that names one of targets[nt] -- a direct CALL's or JMP/Jcc's target
+ * (DISASM_REF_CALL, DISASM_REF_JUMP), or any other immediate or RIP-relative
+ * address (DISASM_REF_OTHER). 0, or -1 when bytes do not decode.
+ */
+enum disasm_ref { DISASM_REF_CALL, DISASM_REF_JUMP, DISASM_REF_OTHER };
+typedef void (*disasm_ref_cb)(void *arg, size_t target, uint64_t at, enum disasm_ref kind);
+int disasm_refs(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t addr,
+		const uint64_t *targets, size_t nt, disasm_ref_cb ref, void *arg);
+
+/* Every function of a binary (entry, size), sorted by entry (goreturns.c). */
+struct gofn {
+	uint64_t entry, size;
+};
+struct gofns {
+	struct gofn *v;
+	size_t n, cap;
+	bool oom, overlap;
+};
+void gofns_add(struct gofns *t, uint64_t entry, uint64_t size);
+void gofns_sort(struct gofns *t);
+
+/*
+ * Return sites of the Go functions weft-go ends spans at (goreturns.c):
+ * where each call of such a function comes back, found from its callers, for
+ * functions whose every call is a direct CALL. Adds what it finds to rec;
+ * 0, or -1 when out of memory.
+ */
+int goreturns_find(struct disasm *d, const struct welf *w, const struct gofns *all,
+		   struct weft_record *rec);
+
+/*
  * Go code facts (gosites.c): the write site of net/http.(*Request).write and
  * the itab writeLoop passes it, the HEADERS sites of x/net's
  * (*Framer).WriteHeaders and of net/http's bundled copy, by disassembly, and the ABI and map-layout

@@ -2,7 +2,7 @@
 # DWARF via libdw, return sites via capstone, known/ tables for stripped binaries).
 ANALYZE_SRCS := analyzer/welf.c analyzer/buildinfo.c analyzer/pclntab.c analyzer/symtab.c \
                 analyzer/dwarf.c analyzer/disasm.c analyzer/known.c analyzer/analyze.c \
-                analyzer/fileguard.c analyzer/nginx.c analyzer/gosites.c analyzer/gotls.c analyzer/node.c analyzer/python.c \
+                analyzer/fileguard.c analyzer/nginx.c analyzer/gosites.c analyzer/goreturns.c analyzer/gotls.c analyzer/node.c analyzer/python.c \
                 analyzer/pysites.c analyzer/pyalloc.c \
                 analyzer/runtime.c analyzer/accessors.c analyzer/govendor.c
 ANALYZE_LIB  := $(B)/lib/libweftanalyze.a

@@ -79,6 +79,30 @@ struct weft_fact {
 #define WEFT_SITE_GO_H2B_HEADERS_RET                                                             \
 	"net/http.(*http2Framer).WriteHeaders:after:net/http.(*http2Framer).endWrite"
 /*
+ * Return sites of a Go function F (analyzer/goreturns.c), recorded only when
+ * every call of F is a direct CALL found in the code (no tail JMP into F, no
+ * reference to F's address in code or data): the fact F WEFT_FACT_GO_RETURNS
+ * is their number n, and for i in 0..n-1 the site F WEFT_SITE_GO_RETURN i is
+ * where that call comes back -- the first instruction the kernel's uprobes
+ * emulate (CALL, JMP, Jcc, PUSH, NOP) within a few instructions of
+ * straight-line code after the CALL, else the instruction after the CALL --
+ * with the fact <that site's name> WEFT_FACT_GO_RETURN_REG: the register
+ * (DWARF number: 0 RAX, 1 RDX, 2 RCX, 3 RBX, 4 RSI, 5 RDI, 8-15 R8-R15)
+ * holding F's first result there, or -1. No branch of the caller lands
+ * between the CALL and the site. Made for the F of WEFT_GO_RETURN_FUNCS, each
+ * with whether its consumer reads the result (then the site is the first
+ * emulated instruction while some register still holds it).
+ */
+#define WEFT_SITE_GO_RETURN	":return:"
+#define WEFT_FACT_GO_RETURNS	":returns"
+#define WEFT_FACT_GO_RETURN_REG ":reg"
+#define WEFT_GO_RETURN_FUNCS                                                                     \
+	{{"net/http.serverHandler.ServeHTTP", false},                                            \
+	 {"runtime.newproc1", true},                                                             \
+	 {"golang.org/x/net/http2.(*serverConn).runHandler", false},                             \
+	 {"google.golang.org/grpc/internal/transport.(*http2Server).operateHeaders", false},     \
+	 {"google.golang.org/grpc.(*Server).handleStream", false}}
+/*
  * CPython (analyzer/pysites.c; weft-http's asyncio rule probes the sites):
  * WEFT_SITE_PY_COPY: in PyContext_CopyCurrent, the JMP (tail call) into
  * context_new_from_vars, whose _context_alloc pops the Context freelist;
@@ -180,8 +204,8 @@ void weft_record_free(struct weft_record *rec);
 /* --- Record codec (codec.c), hashing helpers (hash.c), DB internals (db.c). --- */
 #include <sys/stat.h>
 
-#define WEFT_RECORD_FORMAT	3	/* on-disk record format version */
-#define WEFT_RECORD_FORMAT_STR	"3"
+#define WEFT_RECORD_FORMAT	4	/* on-disk record format version */
+#define WEFT_RECORD_FORMAT_STR	"4"
 #define WEFT_OFFSET_MAX		(1 << 20)	/* sanity bound of a struct offset */
 #define WEFT_FUNC_SIZE_MAX	(1 << 24)	/* sanity bound of a function size */
 

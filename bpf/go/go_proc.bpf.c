@@ -21,6 +21,32 @@ int go_newproc_entry(struct pt_regs *ctx)
 	return 0;
 }
 
+/*
+ * newproc1's result: RAX at its RETs, or the register the attach cookie names
+ * at a return site in its caller (newproc's CALL of runqput: RBX; weft_go.h).
+ */
+static __always_inline __u64 newproc_result(struct pt_regs *ctx)
+{
+	/*
+	 * Every candidate is read at its own constant offset (volatile): the
+	 * verifier refuses a context pointer the compiler would otherwise
+	 * compute from the cookie.
+	 */
+	const __u64 r[12] = {
+	    *(volatile unsigned long *)&ctx->ax,  *(volatile unsigned long *)&ctx->dx,
+	    *(volatile unsigned long *)&ctx->cx,  *(volatile unsigned long *)&ctx->bx,
+	    *(volatile unsigned long *)&ctx->si,  *(volatile unsigned long *)&ctx->di,
+	    0,					  0,
+	    *(volatile unsigned long *)&ctx->r8,  *(volatile unsigned long *)&ctx->r9,
+	    *(volatile unsigned long *)&ctx->r10, *(volatile unsigned long *)&ctx->r11,
+	};
+	__u64 k = bpf_get_attach_cookie(ctx) >> WEFT_GO_COOKIE_REG_SHIFT;
+
+	if (!k)
+		return r[0];
+	return k - 1 < 12 ? r[k - 1] : 0;
+}
+
 SEC("uprobe")
 int go_newproc_ret(struct pt_regs *ctx)
 {
@@ -48,7 +74,7 @@ int go_newproc_ret(struct pt_regs *ctx)
 		bpf_map_delete_elem(&spawning, &id);
 	}
 	ck.tgid = tgid;
-	ck.g = ctx->ax; /* the new g */
+	ck.g = newproc_result(ctx); /* the new g */
 	if (!ck.g)
 		return 0;
 	/* A g is reused after its goroutine ends: forget what it held. */

@@ -13,6 +13,14 @@
 #define WEFT_GO_MAX_BINARIES 64
 #define WEFT_GO_MAX_TARGETS 4096
 
+/*
+ * A uprobe's attach cookie: the binary's index (low 32 bits) and, for a
+ * return site at a caller (offsets.h, WEFT_SITE_GO_RETURN), 1 + the DWARF
+ * number of the register holding the callee's first result there (high 32
+ * bits; 0: RAX, as at the callee's RETs).
+ */
+#define WEFT_GO_COOKIE_REG_SHIFT 32
+
 /* weft_go_cfg.flags */
 #define WEFT_GO_CFG_WRITE 0x01	 /* write traceparent into outgoing requests */
 #define WEFT_GO_CFG_PUBLISH 0x02 /* publish outgoing context per connection (read-only) */

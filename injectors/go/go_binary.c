@@ -270,6 +270,7 @@ struct sites {
 	struct bpf_program *prog;
 	size_t n;
 	size_t offs[64];
+	__u32 reg[64]; /* high half of each site's cookie (weft_go.h) */
 };
 
 static int add_site(struct sites *st, const char *path, const char *fn, int64_t off, char *err,
@@ -345,6 +346,48 @@ static int func_sites(const char *path, int fd, const struct weft_func *fn, stru
 }
 
 /*
+ * Where calls of fn come back in its callers, from the record
+ * (analyzer/goreturns.c), instead of fn's RETs: the kernel steps a probed RET
+ * out of line (a second trap) but emulates the CALL, JMP, Jcc, PUSH or NOP
+ * these sites usually are. result: the program reads fn's first result, from
+ * the register each site names (its cookie's high half, weft_go.h; any_reg:
+ * the program reads it from there, else only RAX will do). 1 when
+ * ret holds them; 0 when the record has none (or one without its result):
+ * the RETs then.
+ */
+static int return_sites(const struct weft_record *rec, const struct weft_func *fn, bool result,
+			bool any_reg, struct sites *ret)
+{
+	char name[512], fact[sizeof(name) + sizeof(WEFT_FACT_GO_RETURNS WEFT_FACT_GO_RETURN_REG)];
+	int64_t n;
+
+	snprintf(fact, sizeof(fact), "%s" WEFT_FACT_GO_RETURNS, fn->name);
+	n = weft_record_fact(rec, fact, 0);
+	if (n <= 0 || (size_t)n > sizeof(ret->offs) / sizeof(ret->offs[0]) - ret->n)
+		return 0;
+	for (int64_t i = 0; i < n; i++) {
+		const struct weft_site *site;
+		int64_t reg;
+
+		snprintf(name, sizeof(name), "%s" WEFT_SITE_GO_RETURN "%lld", fn->name, (long long)i);
+		snprintf(fact, sizeof(fact), "%s" WEFT_FACT_GO_RETURN_REG, name);
+		site = weft_record_site(rec, name);
+		reg = weft_record_fact(rec, fact, -1);
+		/* RAX, RDX, RCX, RBX, RSI, RDI, R8-R11 (go_newproc_ret), else RAX */
+		if (!site || (result && (reg < 0 || reg > 11 || reg == 6 || reg == 7)) ||
+		    (result && !any_reg && reg != 0))
+			return 0;
+	}
+	for (int64_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%s" WEFT_SITE_GO_RETURN "%lld", fn->name, (long long)i);
+		snprintf(fact, sizeof(fact), "%s" WEFT_FACT_GO_RETURN_REG, name);
+		ret->offs[ret->n] = (size_t)weft_record_site(rec, name)->fileoff;
+		ret->reg[ret->n++] = result ? (__u32)(1 + weft_record_fact(rec, fact, -1)) : 0;
+	}
+	return 1;
+}
+
+/*
  * Attach a program at its sites: one uprobe_multi link where the kernel has
  * them (one unregistration wait at detach instead of one per site), else one
  * perf-event uprobe per site. The cookie of every site is the binary's index.
@@ -363,7 +406,7 @@ static int attach_sites(struct go_binary *b, const struct sites *st, bool multi,
 		    .sz = sizeof(mo), .offsets = st->offs, .cookies = cookies, .cnt = st->n};
 
 		for (size_t i = 0; i < st->n; i++)
-			cookies[i] = b->index;
+			cookies[i] = b->index | (__u64)st->reg[i] << WEFT_GO_COOKIE_REG_SHIFT;
 		l = bpf_program__attach_uprobe_multi(st->prog, -1, path, NULL, &mo);
 		if (!l) {
 			snprintf(err, errlen, "cannot attach uprobes to %s: %s", b->path,
@@ -374,7 +417,9 @@ static int attach_sites(struct go_binary *b, const struct sites *st, bool multi,
 		return add_link(b, l);
 	}
 	for (size_t i = 0; i < st->n; i++) {
-		struct bpf_uprobe_opts o = {.sz = sizeof(o), .bpf_cookie = b->index};
+		struct bpf_uprobe_opts o = {
+		    .sz = sizeof(o),
+		    .bpf_cookie = b->index | (__u64)st->reg[i] << WEFT_GO_COOKIE_REG_SHIFT};
 
 		l = bpf_program__attach_uprobe_opts(st->prog, -1, path, st->offs[i], &o);
 		if (!l) {
@@ -431,6 +476,10 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 	     s->progs.go_h2_endwrite_entry, s->progs.go_h2_endwrite_ret},
 	};
 	const size_t endwrite = sizeof(hooks) / sizeof(hooks[0]) - 1;
+	static const struct {
+		const char *name;
+		bool keep;
+	} at_callers[] = WEFT_GO_RETURN_FUNCS;
 	/*
 	 * Five more: the write site, x/net's HEADERS site and the site after
 	 * it, the bundle's HEADERS site and the site after it.
@@ -446,6 +495,7 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 	bool exact, any = false;
 
 	memset(sites, 0, sizeof(sites));
+	b->returns[0] = '\0';
 	res = get_record(b, env, fd, &rec, err, errlen);
 	if (res != GO_BIN_OK)
 		return res;
@@ -664,8 +714,24 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 					  b->path, hooks[i].func);
 			continue;
 		}
+		for (size_t k = 0; rt && k < sizeof(at_callers) / sizeof(at_callers[0]); k++)
+			if (!strcmp(at_callers[k].name, fn->name) &&
+			    return_sites(rec, fn, at_callers[k].keep,
+					 hooks[i].ret == s->progs.go_newproc_ret, rt)) {
+				size_t l = strlen(b->returns);
+				const char *dot = strrchr(fn->name, '.');
+
+				snprintf(b->returns + l, sizeof(b->returns) - l, "%s%s",
+					 l ? ", " : " (returns of ", dot ? dot + 1 : fn->name);
+				rt = NULL;
+			}
 		if (func_sites(b->path, fd, fn, en, rt, err, errlen))
 			goto out;
+	}
+	if (b->returns[0]) {
+		size_t l = strlen(b->returns);
+
+		snprintf(b->returns + l, sizeof(b->returns) - l, " at their callers)");
 	}
 	for (size_t i = 0; i < sizeof(sites) / sizeof(sites[0]); i++)
 		if (sites[i].prog && attach_sites(b, &sites[i], env->multi, err, errlen))

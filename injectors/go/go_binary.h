@@ -44,6 +44,7 @@ struct go_binary {
 	struct bpf_link **links;
 	size_t nlinks;
 	size_t nhooks; /* uprobe sites attached */
+	char returns[160]; /* " (returns of F, G at their callers)" or "" */
 };
 
 enum go_binary_result {

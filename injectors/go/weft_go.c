@@ -275,8 +275,8 @@ static int setup_binary(struct state *st, const struct go_env *env, const char *
 		switch (go_binary_attach(b, env, fd, err, sizeof(err))) {
 		case GO_BIN_OK:
 			clock_gettime(CLOCK_MONOTONIC, &t1);
-			weft_info("%s (%s): %zu uprobes, %s%s%s; %s%s", b->path, b->go_version,
-				  b->nhooks,
+			weft_info("%s (%s): %zu uprobes%s, %s%s%s; %s%s", b->path, b->go_version,
+				  b->nhooks, b->returns,
 				  b->write || b->grpc_write || b->h2_write || b->xh2_write
 				      ? "writes on"
 				      : "read-only",
