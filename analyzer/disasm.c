@@ -411,7 +411,7 @@ static int dwarf_regno(x86_reg r)
 }
 
 int disasm_return_site(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t addr,
-		       unsigned max, bool keep_result, uint64_t *site, int *result_reg)
+		       unsigned max, int keep, uint64_t *site, int *result_reg)
 {
 	const uint8_t *p = code;
 	size_t left = size;
@@ -449,7 +449,7 @@ int disasm_return_site(struct disasm *d, const uint8_t *code, uint64_t size, uin
 		if (in->id == X86_INS_CALL) {
 			/* an indirect call returns here, with every result register changed */
 			held = 0;
-			if (keep_result)
+			if (keep != WEFT_GO_RET_G)
 				break;
 			continue;
 		}
@@ -469,12 +469,14 @@ int disasm_return_site(struct disasm *d, const uint8_t *code, uint64_t size, uin
 
 			if (r < 0)
 				continue;
-			if (copy && gpr64(rw[k]) == rw[k])
+			if (keep == WEFT_GO_RET_ALL)
+				held = 0; /* a register changed: not as at the RET any more */
+			else if (copy && gpr64(rw[k]) == rw[k])
 				held |= 1u << r;
 			else
 				held &= ~(1u << r);
 		}
-		if (keep_result && !held)
+		if (keep != WEFT_GO_RET_G && !held)
 			break;
 	}
 	detail_off(d, in);

@@ -100,7 +100,7 @@ static const struct gofn *containing(const struct gofns *all, uint64_t addr)
 /* What the sweep found for one function F. */
 struct callee {
 	const struct weft_func *f;
-	bool keep; /* its consumer reads the result */
+	int keep; /* what its consumer reads (enum weft_go_return_use) */
 	uint64_t calls[RETURNS_MAX];
 	size_t n;
 	bool bad;
@@ -212,7 +212,7 @@ static bool data_names(const struct welf *w, uint64_t lo, uint64_t hi)
 
 /* Where the CALL at call (of f) comes back, and the register holding f's RAX there. */
 static int call_site(struct disasm *d, const struct welf *w, const struct gofns *all,
-		     const struct weft_func *f, bool keep, uint64_t call, uint64_t *site, int *reg)
+		     const struct weft_func *f, int keep, uint64_t call, uint64_t *site, int *reg)
 {
 	const struct gofn *g = containing(all, call);
 	const uint64_t ret = call + 5;
@@ -280,7 +280,7 @@ int goreturns_find(struct disasm *d, const struct welf *w, const struct gofns *a
 {
 	static const struct {
 		const char *name;
-		bool keep;
+		int keep;
 	} names[] = WEFT_GO_RETURN_FUNCS;
 	struct callee cs[sizeof(names) / sizeof(names[0])];
 	size_t n = 0;

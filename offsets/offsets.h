@@ -90,18 +90,30 @@ struct weft_fact {
  * (DWARF number: 0 RAX, 1 RDX, 2 RCX, 3 RBX, 4 RSI, 5 RDI, 8-15 R8-R15)
  * holding F's first result there, or -1. No branch of the caller lands
  * between the CALL and the site. Made for the F of WEFT_GO_RETURN_FUNCS, each
- * with whether its consumer reads the result (then the site is the first
- * emulated instruction while some register still holds it).
+ * with what its consumer reads there (enum weft_go_return_use): only g
+ * (R14, kept across calls by Go's ABI); F's first result (the site is then
+ * the first emulated instruction while some register still holds it); or
+ * every register as at F's RET (the site is then the first emulated
+ * instruction before any general-purpose register is written, e.g. the Jcc
+ * after a TEST of the returned error).
  */
+enum weft_go_return_use {
+	WEFT_GO_RET_G = 0,
+	WEFT_GO_RET_RESULT = 1,
+	WEFT_GO_RET_ALL = 2,
+};
 #define WEFT_SITE_GO_RETURN	":return:"
 #define WEFT_FACT_GO_RETURNS	":returns"
 #define WEFT_FACT_GO_RETURN_REG ":reg"
 #define WEFT_GO_RETURN_FUNCS                                                                     \
-	{{"net/http.serverHandler.ServeHTTP", false},                                            \
-	 {"runtime.newproc1", true},                                                             \
-	 {"golang.org/x/net/http2.(*serverConn).runHandler", false},                             \
-	 {"google.golang.org/grpc/internal/transport.(*http2Server).operateHeaders", false},     \
-	 {"google.golang.org/grpc.(*Server).handleStream", false}}
+	{{"net/http.serverHandler.ServeHTTP", WEFT_GO_RET_G},                                    \
+	 {"runtime.newproc1", WEFT_GO_RET_RESULT},                                               \
+	 {"golang.org/x/net/http2.(*serverConn).runHandler", WEFT_GO_RET_G},                     \
+	 {"google.golang.org/grpc/internal/transport.(*http2Server).operateHeaders",             \
+	  WEFT_GO_RET_G},                                                                        \
+	 {"google.golang.org/grpc.(*Server).handleStream", WEFT_GO_RET_G},                       \
+	 {"google.golang.org/grpc/internal/transport.(*http2Client).createHeaderFields",         \
+	  WEFT_GO_RET_ALL}}
 /*
  * CPython (analyzer/pysites.c; weft-http's asyncio rule probes the sites):
  * WEFT_SITE_PY_COPY: in PyContext_CopyCurrent, the JMP (tail call) into

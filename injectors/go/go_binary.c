@@ -349,9 +349,10 @@ static int func_sites(const char *path, int fd, const struct weft_func *fn, stru
  * Where calls of fn come back in its callers, from the record
  * (analyzer/goreturns.c), instead of fn's RETs: the kernel steps a probed RET
  * out of line (a second trap) but emulates the CALL, JMP, Jcc, PUSH or NOP
- * these sites usually are. result: the program reads fn's first result, from
- * the register each site names (its cookie's high half, weft_go.h; any_reg:
- * the program reads it from there, else only RAX will do). 1 when
+ * these sites usually are. result: the program reads fn's results, from the
+ * register each site names (its cookie's high half, weft_go.h; any_reg: the
+ * program reads it from there, else only RAX will do: the registers as at
+ * fn's RET, WEFT_GO_RET_ALL). 1 when
  * ret holds them; 0 when the record has none (or one without its result):
  * the RETs then.
  */
@@ -478,7 +479,7 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 	const size_t endwrite = sizeof(hooks) / sizeof(hooks[0]) - 1;
 	static const struct {
 		const char *name;
-		bool keep;
+		int keep;
 	} at_callers[] = WEFT_GO_RETURN_FUNCS;
 	/*
 	 * Five more: the write site, x/net's HEADERS site and the site after
@@ -716,7 +717,7 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 		}
 		for (size_t k = 0; rt && k < sizeof(at_callers) / sizeof(at_callers[0]); k++)
 			if (!strcmp(at_callers[k].name, fn->name) &&
-			    return_sites(rec, fn, at_callers[k].keep,
+			    return_sites(rec, fn, at_callers[k].keep != WEFT_GO_RET_G,
 					 hooks[i].ret == s->progs.go_newproc_ret, rt)) {
 				size_t l = strlen(b->returns);
 				const char *dot = strrchr(fn->name, '.');
