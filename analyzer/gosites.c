@@ -16,6 +16,8 @@
 #define F_ENDW "golang.org/x/net/http2.(*Framer).endWrite"
 #define F_BWHDR "net/http.(*http2Framer).WriteHeaders"
 #define F_BENDW "net/http.(*http2Framer).endWrite"
+#define F_ORIG "google.golang.org/grpc/internal/transport.(*loopyWriter).originateStream"
+#define F_LWHDR "google.golang.org/grpc/internal/transport.(*loopyWriter).writeHeader"
 
 /* Minor version of "go1.N[.P]", or -1. */
 static int go_minor(const char *v)
@@ -75,7 +77,8 @@ static int write_site(struct disasm *d, const struct welf *w, struct weft_record
  * of the ABIInternal endWrite passes its receiver f in RAX and keeps g in
  * R14, as at endWrite's entry; the instruction after it is where endWrite
  * returns to. Both or neither are recorded; none when endWrite is inlined or
- * called more than once.
+ * called more than once. Also used for other only-CALL sites (after NULL:
+ * the CALL alone).
  */
 static int h2_headers_site(struct disasm *d, const struct welf *w, struct weft_record *rec,
 			   const char *fwhdr, const char *fendw, const char *site,
@@ -97,7 +100,7 @@ static int h2_headers_site(struct disasm *d, const struct welf *w, struct weft_r
 	if (off <= 0 || call + len >= fh->entry + fh->size)
 		return 0;
 	if (weft_record_add_site(rec, site, call, (uint64_t)off) ||
-	    weft_record_add_site(rec, after, call + len, (uint64_t)off + len))
+	    (after && weft_record_add_site(rec, after, call + len, (uint64_t)off + len)))
 		return -1;
 	return 0;
 }
@@ -117,6 +120,8 @@ int gosites_find(struct disasm *d, const struct welf *w, struct weft_record *rec
 	if (h2_headers_site(d, w, rec, F_WHDR, F_ENDW, WEFT_SITE_GO_H2_HEADERS,
 			    WEFT_SITE_GO_H2_HEADERS_RET))
 		return -1;
-	return h2_headers_site(d, w, rec, F_BWHDR, F_BENDW, WEFT_SITE_GO_H2B_HEADERS,
-			       WEFT_SITE_GO_H2B_HEADERS_RET);
+	if (h2_headers_site(d, w, rec, F_BWHDR, F_BENDW, WEFT_SITE_GO_H2B_HEADERS,
+			    WEFT_SITE_GO_H2B_HEADERS_RET))
+		return -1;
+	return h2_headers_site(d, w, rec, F_ORIG, F_LWHDR, WEFT_SITE_GRPC_CLIENT_HEADERS, NULL);
 }

@@ -60,6 +60,11 @@ struct weft_fact {
  * HEADERS frame; WEFT_SITE_GO_H2_HEADERS_RET: the instruction after it.
  * WEFT_SITE_GO_H2B_HEADERS(_RET): the same in net/http's bundled copy,
  * (*http2Framer).WriteHeaders, for net/http's HTTP/2 client requests.
+ * WEFT_SITE_GRPC_CLIENT_HEADERS: the only direct CALL of (*loopyWriter).writeHeader
+ * in grpc-go's (*loopyWriter).originateStream, where a client's request
+ * HEADERS are written (the other calls, in headerHandler and processData,
+ * write a server's response headers and trailers); its registers are
+ * writeHeader's arguments, as at its entry.
  * WEFT_FACT_GO_BUFIO_ITAB: virtual address of the itab of (*bufio.Writer,
  * io.Writer) that (*persistConn).writeLoop passes to (*Request).write.
  * WEFT_FACT_GO_REGABI: 1 when the Go version passes arguments in registers
@@ -74,6 +79,9 @@ struct weft_fact {
 	"golang.org/x/net/http2.(*Framer).WriteHeaders:call:golang.org/x/net/http2.(*Framer).endWrite"
 #define WEFT_SITE_GO_H2_HEADERS_RET                                                              \
 	"golang.org/x/net/http2.(*Framer).WriteHeaders:after:golang.org/x/net/http2.(*Framer).endWrite"
+#define WEFT_SITE_GRPC_CLIENT_HEADERS                                                            \
+	"google.golang.org/grpc/internal/transport.(*loopyWriter).originateStream:call:"         \
+	"google.golang.org/grpc/internal/transport.(*loopyWriter).writeHeader"
 #define WEFT_SITE_GO_H2B_HEADERS                                                                 \
 	"net/http.(*http2Framer).WriteHeaders:call:net/http.(*http2Framer).endWrite"
 #define WEFT_SITE_GO_H2B_HEADERS_RET                                                             \

@@ -488,7 +488,7 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 	struct sites sites[2 * sizeof(hooks) / sizeof(hooks[0]) + 5];
 	struct sites *hsite = &sites[2 * sizeof(hooks) / sizeof(hooks[0]) + 1];
 	struct sites *bsite = &sites[2 * sizeof(hooks) / sizeof(hooks[0]) + 3];
-	const struct weft_site *wsite = NULL, *wafter = NULL, *hcall, *hafter, *bcall, *bafter;
+	const struct weft_site *wsite = NULL, *wafter = NULL, *hcall, *hafter, *bcall, *bafter, *csite;
 	struct weft_record *rec = NULL;
 	struct weft_go_cfg cfg = {};
 	enum go_binary_result res;
@@ -585,6 +585,7 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 	b->grpc_write = env->write && grpc_write_ok(b, rec, &cfg);
 	if (b->grpc_write)
 		cfg.flags |= WEFT_GO_CFG_GRPC_WRITE;
+	csite = weft_record_site(rec, WEFT_SITE_GRPC_CLIENT_HEADERS);
 	hcall = weft_record_site(rec, WEFT_SITE_GO_H2_HEADERS);
 	hafter = weft_record_site(rec, WEFT_SITE_GO_H2_HEADERS_RET);
 	bcall = weft_record_site(rec, WEFT_SITE_GO_H2B_HEADERS);
@@ -726,6 +727,16 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 					 l ? ", " : " (returns of ", dot ? dot + 1 : fn->name);
 				rt = NULL;
 			}
+		/*
+		 * A client's request HEADERS: at originateStream's CALL of
+		 * writeHeader (its arguments set, as at the entry), not at
+		 * every HEADERS frame loopy writes (a server's too).
+		 */
+		if (en && hooks[i].entry == s->progs.go_grpc_whdr_entry && csite) {
+			if (add_site(en, b->path, fn->name, (int64_t)csite->fileoff, err, errlen))
+				goto out;
+			en = NULL;
+		}
 		if (func_sites(b->path, fd, fn, en, rt, err, errlen))
 			goto out;
 	}
