@@ -89,8 +89,8 @@ static void init_tables(void)
 		}
 		/* how names are read: vendored paths match their origin (govendor.c) */
 		XXH3_64bits_update(st, "rules:unvendor", sizeof("rules:unvendor"));
-		/* return sites at callers (goreturns.c) */
-		XXH3_64bits_update(st, "rules:goreturns", sizeof("rules:goreturns"));
+		/* return sites at callers (goreturns.c), entry probes on the stack check (gosites.c) */
+		XXH3_64bits_update(st, "rules:goreturns,entryprobe", sizeof("rules:goreturns,entryprobe"));
 		ktext = known_table_text(&klen);
 		XXH3_64bits_update(st, ktext, klen);
 		snprintf(analyzer_version, sizeof(analyzer_version), "%s+%08llx", WEFT_VERSION,

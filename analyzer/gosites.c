@@ -7,6 +7,7 @@
  */
 #include <capstone/capstone.h>
 #include <stdio.h>
+#include <string.h>
 #include "internal.h"
 
 #define F_WRITE "net/http.(*Request).write"
@@ -105,6 +106,35 @@ static int h2_headers_site(struct disasm *d, const struct welf *w, struct weft_r
 	return 0;
 }
 
+/*
+ * The jbe of a Go function's stack check at its entry (WEFT_FACT_GO_ENTRY_PROBE),
+ * by exact bytes:
+ *   cmp rsp, [r14 + 0x10]                                49 3b 66 10
+ *   lea r12, [rsp + d8] / [rsp + d32]; cmp r12, [r14 + 0x10]
+ *                      4c 8d 64 24 d8 / 4c 8d a4 24 d32; 4d 3b 66 10
+ * then jbe rel8 (76) or rel32 (0f 86). Its offset from the entry, or 0.
+ */
+static uint64_t entry_probe_off(const struct welf *w, const struct weft_func *fn)
+{
+	static const uint8_t cmp_rsp[] = {0x49, 0x3b, 0x66, 0x10},
+			     cmp_r12[] = {0x4d, 0x3b, 0x66, 0x10},
+			     lea8[] = {0x4c, 0x8d, 0x64, 0x24}, lea32[] = {0x4c, 0x8d, 0xa4, 0x24};
+	const uint8_t *b = fn->size >= 16 ? welf_vaddr(w, fn->entry, 16) : NULL;
+	size_t at;
+
+	if (!b)
+		return 0;
+	if (!memcmp(b, cmp_rsp, 4))
+		at = 4;
+	else if (!memcmp(b, lea8, 4) && !memcmp(b + 5, cmp_r12, 4))
+		at = 9;
+	else if (!memcmp(b, lea32, 4) && !memcmp(b + 8, cmp_r12, 4))
+		at = 12;
+	else
+		return 0;
+	return b[at] == 0x76 || (b[at] == 0x0f && b[at + 1] == 0x86) ? at : 0;
+}
+
 int gosites_find(struct disasm *d, const struct welf *w, struct weft_record *rec)
 {
 	int minor = go_minor(rec->go_version);
@@ -113,6 +143,16 @@ int gosites_find(struct disasm *d, const struct welf *w, struct weft_record *rec
 		/* amd64 register ABI from go1.17; runtime.hmap maps until go1.23 (1.24: swiss) */
 		if (weft_record_add_fact(rec, WEFT_FACT_GO_REGABI, minor >= 17) ||
 		    weft_record_add_fact(rec, WEFT_FACT_GO_HMAP, minor >= 17 && minor <= 23))
+			return -1;
+	}
+	for (size_t i = 0; i < rec->nfuncs; i++) {
+		uint64_t at = entry_probe_off(w, &rec->funcs[i]);
+		char name[512];
+
+		if (!at)
+			continue;
+		snprintf(name, sizeof(name), "%s" WEFT_FACT_GO_ENTRY_PROBE, rec->funcs[i].name);
+		if (weft_record_add_fact(rec, name, (int64_t)at))
 			return -1;
 	}
 	if (write_site(d, w, rec))

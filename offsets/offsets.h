@@ -110,6 +110,16 @@ enum weft_go_return_use {
 	WEFT_GO_RET_RESULT = 1,
 	WEFT_GO_RET_ALL = 2,
 };
+/*
+ * F WEFT_FACT_GO_ENTRY_PROBE (analyzer/gosites.c): where F's entry uprobe
+ * sits, as an offset from its entry, when F begins with Go's stack check in
+ * one of the compiler's two forms (cmp rsp, [r14+0x10]; or lea r12, [rsp+d];
+ * cmp r12, [r14+0x10]) followed by jbe: the jbe, which the kernel's uprobes
+ * emulate (the compare is stepped, a second trap). Neither form writes a
+ * register an entry program reads (the flags; R12, scratch in Go's ABI).
+ * Absent: the entry itself.
+ */
+#define WEFT_FACT_GO_ENTRY_PROBE ":entry_probe"
 #define WEFT_SITE_GO_RETURN	":return:"
 #define WEFT_FACT_GO_RETURNS	":returns"
 #define WEFT_FACT_GO_RETURN_REG ":reg"

@@ -560,11 +560,13 @@ int go_grpc_hf_ret(struct pt_regs *ctx)
 
 /*
  * (*loopyWriter).writeHeader(l, streamID uint32, endStream bool, hf
- * []hpack.HeaderField, onWrite func()) entry: RBX streamID, RDI hf's array.
- * A client stream's first HEADERS: publish its context under {cookie, tgid,
- * id}, or with writes park it for this goroutine's next (*Framer).endWrite,
- * the one of this HEADERS frame (go_h2write.bpf.c). Server responses and
- * trailers pass here too: their hf is no key.
+ * []hpack.HeaderField, onWrite func()): at originateStream's CALL of it
+ * where the record has that site (its arguments set, as at the entry), else
+ * at its entry: RBX streamID, RDI hf's array. A client stream's first
+ * HEADERS: publish its context under {cookie, tgid, id}, or with writes park
+ * it for this goroutine's next (*Framer).endWrite, the one of this HEADERS
+ * frame (go_h2write.bpf.c). At the entry, server responses and trailers pass
+ * too: their hf is no key.
  */
 SEC("uprobe")
 int go_grpc_whdr_entry(struct pt_regs *ctx)

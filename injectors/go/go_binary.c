@@ -285,48 +285,28 @@ static int add_site(struct sites *st, const char *path, const char *fn, int64_t 
 }
 
 /*
- * Where an entry uprobe sits in a Go function of the file open as fd: on the
- * conditional branch of its stack check when the function begins with one of
- * the compiler's two forms, else on the entry itself. The kernel emulates a
- * branch at a probe but steps a compare out of line, a second trap
- * (bench/bpfcost's uprobe table: ~340 against ~3400 ns here). Neither form
- * writes a register the entry programs read: the compare writes the flags,
- * the large frame's lea writes R12 (scratch in Go's ABI: no argument, not g).
- *   cmp rsp, [r14 + 0x10]                                49 3b 66 10
- *   lea r12, [rsp + d8] / [rsp + d32]; cmp r12, [r14 + 0x10]
- *                      4c 8d 64 24 d8 / 4c 8d a4 24 d32; 4d 3b 66 10
- * then jbe rel8 (76) or rel32 (0f 86). Bytes that match neither: 0.
+ * Where fn's entry uprobe sits, from the record (WEFT_FACT_GO_ENTRY_PROBE):
+ * on the jbe of its stack check, which the kernel emulates, else (0) on the
+ * entry itself (bench/bpfcost's uprobe table: ~340 against ~3400 ns here).
  */
-static uint64_t entry_probe_off(int fd, const struct weft_func *fn)
+static uint64_t entry_probe_off(const struct weft_record *rec, const struct weft_func *fn)
 {
-	static const uint8_t cmp_rsp[] = {0x49, 0x3b, 0x66, 0x10},
-			     cmp_r12[] = {0x4d, 0x3b, 0x66, 0x10},
-			     lea8[] = {0x4c, 0x8d, 0x64, 0x24}, lea32[] = {0x4c, 0x8d, 0xa4, 0x24};
-	uint8_t b[16];
-	size_t at;
+	char name[512 + sizeof(WEFT_FACT_GO_ENTRY_PROBE)];
+	int64_t at;
 
-	if (fd < 0 || fn->size < sizeof(b) ||
-	    pread(fd, b, sizeof(b), (off_t)fn->fileoff) != (ssize_t)sizeof(b))
-		return 0;
-	if (!memcmp(b, cmp_rsp, 4))
-		at = 4;
-	else if (!memcmp(b, lea8, 4) && !memcmp(b + 5, cmp_r12, 4))
-		at = 9;
-	else if (!memcmp(b, lea32, 4) && !memcmp(b + 8, cmp_r12, 4))
-		at = 12;
-	else
-		return 0;
-	return b[at] == 0x76 || (b[at] == 0x0f && b[at + 1] == 0x86) ? at : 0;
+	snprintf(name, sizeof(name), "%s" WEFT_FACT_GO_ENTRY_PROBE, fn->name);
+	at = weft_record_fact(rec, name, 0);
+	return at > 0 && at < 16 && (uint64_t)at < fn->size ? (uint64_t)at : 0;
 }
 
 /* Entry site (entry_probe_off), and one on each RET (file offsets from the record). */
-static int func_sites(const char *path, int fd, const struct weft_func *fn, struct sites *entry,
-		      struct sites *ret, char *err, size_t errlen)
+static int func_sites(const char *path, const struct weft_record *rec, const struct weft_func *fn,
+		      struct sites *entry, struct sites *ret, char *err, size_t errlen)
 {
 	int64_t off = (int64_t)fn->fileoff;
 
 	if (entry &&
-	    add_site(entry, path, fn->name, off + (int64_t)entry_probe_off(fd, fn), err, errlen))
+	    add_site(entry, path, fn->name, off + (int64_t)entry_probe_off(rec, fn), err, errlen))
 		return -1;
 	if (!ret)
 		return 0;
@@ -737,7 +717,7 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 				goto out;
 			en = NULL;
 		}
-		if (func_sites(b->path, fd, fn, en, rt, err, errlen))
+		if (func_sites(b->path, rec, fn, en, rt, err, errlen))
 			goto out;
 	}
 	if (b->returns[0]) {
