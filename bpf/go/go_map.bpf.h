@@ -86,6 +86,7 @@ extern int go_header_has_tracestate(const struct weft_go_cfg *cfg, __u64 hmap);
 extern int go_header_tracestate(const struct weft_go_cfg *cfg, __u64 hmap,
 				struct weft_ts_state *st);
 extern int go_ts_parse_lines(const struct go_ts_lines *l, struct weft_ts_state *st);
+extern int go_ts_feed_value(struct weft_ts_state *st, __u64 ptr, __s64 len, int first);
 #else
 
 /* Key k is want (n <= 11 lowercase letters), in any letter case. */
@@ -337,6 +338,24 @@ static long go_ts_chunk_cb(__u32 i, void *arg)
 }
 
 /*
+ * One tracestate value (len bytes at ptr in the target) fed to the parser,
+ * after a ',' unless it is the first: a global function, verified once per
+ * program instead of once per line and pass of go_ts_parse (its bpf_loop
+ * callbacks made most of the verifier's work). 0, or -1 (bad length).
+ */
+__noinline int go_ts_feed_value(struct weft_ts_state *st, __u64 ptr, __s64 len, int first)
+{
+	struct go_ts_feed f = {.st = st, .ptr = ptr, .len = len};
+
+	if (!st || len < 0 || len > GO_TS_LINE_MAX)
+		return -1;
+	if (!first)
+		weft_ts_byte(st, ',');
+	bpf_loop(GO_TS_LINE_MAX / 64, go_ts_chunk_cb, &f, 0);
+	return 0;
+}
+
+/*
  * Parse n tracestate values by the W3C rules (all of them as one list) into
  * st: the normalised length (0: none), or -1 (invalid, too many or
  * unreadable: discard). The values are l's (kernel memory), or, without l,
@@ -347,7 +366,6 @@ static long go_ts_chunk_cb(__u32 i, void *arg)
 static __always_inline int go_ts_parse(struct weft_ts_state *st, const struct go_ts_lines *l,
 				       __u64 uarr, __s64 n)
 {
-	struct go_ts_feed f = {.st = st};
 	struct go_string v;
 	int r = 0;
 
@@ -364,13 +382,8 @@ static __always_inline int go_ts_parse(struct weft_ts_state *st, const struct go
 				v = l->v[i];
 			else if (bpf_probe_read_user(&v, sizeof(v), (void *)(uarr + i * 16)))
 				return -1;
-			if (v.len < 0 || v.len > GO_TS_LINE_MAX)
+			if (go_ts_feed_value(st, v.ptr, v.len, !i))
 				return -1;
-			if (i)
-				weft_ts_byte(st, ',');
-			f.ptr = v.ptr;
-			f.len = v.len;
-			bpf_loop(GO_TS_LINE_MAX / 64, go_ts_chunk_cb, &f, 0);
 		}
 		r = weft_ts_end(st);
 		if (r != 1)
