@@ -534,7 +534,7 @@ static __always_inline int header_resume(struct sk_msg_md *msg, struct conn_stat
 	/* the byte scanner unrolled is too big for sk_msg: whole blocks only */
 	if (!weft_have_bpf_loop)
 		return drop_conn(msg, st, WH_GIVE_UP);
-	r = weft_http_scan_run(&st->scan, buf, 0, n);
+	r = weft_http_scan_run_g(&st->scan, (struct weft_scratch *)buf, 0, n);
 	if (r == WEFT_SCAN_DONE)
 		return MSG_DONE(before);
 	if (r == WEFT_SCAN_BAD)
@@ -577,7 +577,7 @@ __attribute__((noinline)) int msg_work(struct sk_msg_md *msg, struct conn_state 
 	if (!weft_http_method_prefix(buf, n))
 		return drop_conn(msg, st, st->seen_request ? WH_GIVE_UP : WH_NOT_HTTP);
 	weft_http_scan_init(&st->scan);
-	r = weft_http_parse_block(&st->scan, buf, n);
+	r = weft_http_parse_block_g(&st->scan, (struct weft_scratch *)buf, n);
 	if (r == WEFT_SCAN_DONE)
 		return MSG_DONE(0);
 	if (r == WEFT_SCAN_MORE && n < WEFT_HDR_MAX) {
@@ -635,7 +635,7 @@ __attribute__((noinline)) int pre_send(struct sk_msg_md *msg, struct conn_state 
 		n = msg_copy(msg, sc->buf, size);
 		if (n == (int)size && weft_http_method_prefix(sc->buf, n)) {
 			weft_http_scan_init(s);
-			if (weft_http_parse_block(s, sc->buf, n) == WEFT_SCAN_DONE && !s->chunked &&
+			if (weft_http_parse_block_g(s, sc, n) == WEFT_SCAN_DONE && !s->chunked &&
 			    !s->te_seen && !weft_http_scan_framing(s) &&
 			    (__u64)s->hdr_end + (s->cl_seen ? s->content_length : 0) == size)
 				next = PRE_ASKED;

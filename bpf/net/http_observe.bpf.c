@@ -430,7 +430,7 @@ static __noinline void on_read(struct rd_call *c)
 	if (off >= len)
 		return;
 	before = is->scan.pos;
-	r = weft_http_scan_run(&is->scan, buf, off, len - off);
+	r = weft_http_scan_run_g(&is->scan, (struct weft_scratch *)buf, off, len - off);
 	if (r == WEFT_SCAN_MORE)
 		return;
 	is->active = 0;
