@@ -21,7 +21,9 @@ http_cgroup() { # $1: tag -> $CG
 	local root; root=$(cgroup_root)
 	CG="$root/weft-test-$1-$$"
 	mkdir -p "$CG" || fail "cannot create cgroup $CG"
-	cleanup_add "echo \$\$ > '$root/cgroup.procs'; for p in \$(cat '$CG/cgroup.procs' 2>/dev/null); do kill -9 \$p; done; sleep 0.2; rmdir '$CG'"
+	# the test shell and this cleanup's own subshell leave it first (it kills what is left), and
+	# a killed injector can take a while to leave (its uprobes unregistered): rmdir until it has
+	cleanup_add "echo \$\$ > '$root/cgroup.procs'; echo \$BASHPID > '$root/cgroup.procs'; for _cg_n in \$(seq 100); do for p in \$(cat '$CG/cgroup.procs' 2>/dev/null); do kill -9 \$p; done; rmdir '$CG' 2>/dev/null && break; sleep 0.1; done"
 }
 
 # http_bridge TAG NAME...: a netns per NAME, all on one bridge (in a netns of

@@ -30,7 +30,7 @@ tcpopt_topology() {
 	ip -n "$NS_B" addr add "$IP_B/24" dev "tb$$b"; ip -n "$NS_B" link set "tb$$b" up
 	local root; root=$(cgroup_root); CG="$root/weft-test-tcpopt$tag-$$"
 	mkdir -p "$CG" || fail "cannot create cgroup $CG"
-	cleanup_add "for _tcpopt_n in \$(seq 50); do for p in \$(cat '$CG/cgroup.procs' 2>/dev/null); do kill -9 \$p; done; rmdir '$CG' 2>/dev/null && break; sleep 0.1; done"
+	cleanup_add "echo \$\$ > '$root/cgroup.procs'; echo \$BASHPID > '$root/cgroup.procs'; for _tcpopt_n in \$(seq 50); do for p in \$(cat '$CG/cgroup.procs' 2>/dev/null); do kill -9 \$p; done; rmdir '$CG' 2>/dev/null && break; sleep 0.1; done"
 	"$TLS_APPS/mkcerts.sh" "$TMP" "$IP_A1" "$IP_A2" "$IP_B" 127.0.0.1 || fail "cannot make certificates"
 }
 
