@@ -327,6 +327,7 @@ int disasm_flow(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t a
 	size_t left = size, cap = 0;
 	uint64_t pc = addr;
 	cs_insn *in;
+	bool oom = false;
 
 	memset(out, 0, sizeof(*out));
 	in = detail_on(d);
@@ -348,14 +349,16 @@ int disasm_flow(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t a
 
 			cap = cap ? cap * 2 : 64;
 			t = realloc(out->targets, cap * sizeof(*t));
-			if (!t)
+			if (!t) {
+				oom = true; /* a missed target would be a missed branch */
 				break;
+			}
 			out->targets = t;
 		}
 		out->targets[out->ntargets++] = (uint64_t)x->operands[0].imm;
 	}
 	detail_off(d, in);
-	if (left) {
+	if (left || oom) {
 		free(out->targets);
 		memset(out, 0, sizeof(*out));
 		return -1;
@@ -411,7 +414,8 @@ static int dwarf_regno(x86_reg r)
 }
 
 int disasm_return_site(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t addr,
-		       unsigned max, int keep, uint64_t *site, int *result_reg)
+		       unsigned max, enum weft_go_return_use use, uint64_t *site,
+		       int *result_reg)
 {
 	const uint8_t *p = code;
 	size_t left = size;
@@ -449,7 +453,7 @@ int disasm_return_site(struct disasm *d, const uint8_t *code, uint64_t size, uin
 		if (in->id == X86_INS_CALL) {
 			/* an indirect call returns here, with every result register changed */
 			held = 0;
-			if (keep != WEFT_GO_RET_G)
+			if (use != WEFT_GO_RET_G)
 				break;
 			continue;
 		}
@@ -469,14 +473,14 @@ int disasm_return_site(struct disasm *d, const uint8_t *code, uint64_t size, uin
 
 			if (r < 0)
 				continue;
-			if (keep == WEFT_GO_RET_ALL)
+			if (use == WEFT_GO_RET_ALL)
 				held = 0; /* a register changed: not as at the RET any more */
 			else if (copy && gpr64(rw[k]) == rw[k])
 				held |= 1u << r;
 			else
 				held &= ~(1u << r);
 		}
-		if (keep != WEFT_GO_RET_G && !held)
+		if (use != WEFT_GO_RET_G && !held)
 			break;
 	}
 	detail_off(d, in);

@@ -100,7 +100,7 @@ static const struct gofn *containing(const struct gofns *all, uint64_t addr)
 /* What the sweep found for one function F. */
 struct callee {
 	const struct weft_func *f;
-	int keep; /* what its consumer reads (enum weft_go_return_use) */
+	enum weft_go_return_use use; /* what its consumer reads */
 	uint64_t calls[RETURNS_MAX];
 	size_t n;
 	bool bad;
@@ -212,7 +212,8 @@ static bool data_names(const struct welf *w, uint64_t lo, uint64_t hi)
 
 /* Where the CALL at call (of f) comes back, and the register holding f's RAX there. */
 static int call_site(struct disasm *d, const struct welf *w, const struct gofns *all,
-		     const struct weft_func *f, int keep, uint64_t call, uint64_t *site, int *reg)
+		     const struct weft_func *f, enum weft_go_return_use use, uint64_t call,
+		     uint64_t *site, int *reg)
 {
 	const struct gofn *g = containing(all, call);
 	const uint64_t ret = call + 5;
@@ -228,7 +229,7 @@ static int call_site(struct disasm *d, const struct welf *w, const struct gofns 
 	if (!fl.call_found)
 		goto out;
 	r = disasm_return_site(d, code + (ret - g->entry), g->entry + g->size - ret, ret, WINDOW,
-			       keep, site, reg);
+			       use, site, reg);
 	if (r < 0)
 		goto out;
 	if (r > 0) {
@@ -278,10 +279,7 @@ static int record_returns(struct weft_record *rec, const struct welf *w, const c
 int goreturns_find(struct disasm *d, const struct welf *w, const struct gofns *all,
 		   struct weft_record *rec)
 {
-	static const struct {
-		const char *name;
-		int keep;
-	} names[] = WEFT_GO_RETURN_FUNCS;
+	static const struct weft_go_return_func names[] = WEFT_GO_RETURN_FUNCS;
 	struct callee cs[sizeof(names) / sizeof(names[0])];
 	size_t n = 0;
 
@@ -292,7 +290,7 @@ int goreturns_find(struct disasm *d, const struct welf *w, const struct gofns *a
 
 		if (f) {
 			memset(&cs[n], 0, sizeof(cs[n]));
-			cs[n].keep = names[k].keep;
+			cs[n].use = names[k].use;
 			cs[n++].f = f;
 		}
 	}
@@ -307,7 +305,7 @@ int goreturns_find(struct disasm *d, const struct welf *w, const struct gofns *a
 		if (cs[k].bad || !cs[k].n || data_names(w, f->entry, f->entry))
 			continue;
 		for (i = 0; i < cs[k].n; i++)
-			if (call_site(d, w, all, f, cs[k].keep, cs[k].calls[i], &sites[i], &regs[i]))
+			if (call_site(d, w, all, f, cs[k].use, cs[k].calls[i], &sites[i], &regs[i]))
 				break;
 		if (i == cs[k].n && record_returns(rec, w, f->name, sites, regs, cs[k].n))
 			return -1;

@@ -176,14 +176,15 @@ int disasm_flow(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t a
  * end): the first one, within max instructions of straight-line code, that
  * the kernel's uprobes emulate instead of stepping (a second trap), and the
  * register (DWARF number, -1 none) still holding the callee's RAX there;
- * keep (enum weft_go_return_use): WEFT_GO_RET_RESULT, only while some
+ * use: WEFT_GO_RET_RESULT, only while some
  * register still holds it; WEFT_GO_RET_ALL, only before any general-purpose
  * register is written.
  * 0 with *site and *result_reg; 1 when there is none (another branch, a
  * RET, or max reached first); -1 when bytes do not decode.
  */
 int disasm_return_site(struct disasm *d, const uint8_t *code, uint64_t size, uint64_t addr,
-		       unsigned max, int keep, uint64_t *site, int *result_reg);
+		       unsigned max, enum weft_go_return_use use, uint64_t *site,
+		       int *result_reg);
 
 /*
  * Linear sweep of one function (goreturns.c): ref is called for each operand

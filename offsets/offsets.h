@@ -110,6 +110,11 @@ enum weft_go_return_use {
 	WEFT_GO_RET_RESULT = 1,
 	WEFT_GO_RET_ALL = 2,
 };
+/* An entry of WEFT_GO_RETURN_FUNCS (analyzer/goreturns.c and weft-go read the same list). */
+struct weft_go_return_func {
+	const char *name;
+	enum weft_go_return_use use;
+};
 /*
  * F WEFT_FACT_GO_ENTRY_PROBE (analyzer/gosites.c): where F's entry uprobe
  * sits, as an offset from its entry, when F begins with Go's stack check in

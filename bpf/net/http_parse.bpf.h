@@ -366,8 +366,8 @@ static long weft_scan_loop_cb(__u32 i, void *data)
  * WEFT_SCAN_FALLBACK bytes are fed per call (the rest is reported as BAD so
  * the caller passes the data through unchanged).
  */
-static __always_inline int weft_http_scan_run_body(struct weft_http_scan *s, const char *buf,
-						   __u32 off, __u32 len)
+static __always_inline int weft_http_scan_run(struct weft_http_scan *s, const char *buf,
+					      __u32 off, __u32 len)
 {
 	struct weft_scan_loop_ctx lc = { .s = s, .buf = buf, .off = off, .ret = WEFT_SCAN_MORE };
 
@@ -638,8 +638,8 @@ static long weft_fast_line_cb(__u32 i, void *data)
 	return weft_fast_line(i, data);
 }
 
-static __always_inline int weft_http_parse_block_body(struct weft_http_scan *s, const char *buf,
-						      __u32 len)
+static __always_inline int weft_http_parse_block(struct weft_http_scan *s, const char *buf,
+						 __u32 len)
 {
 	struct weft_fast_ctx fc = { .s = s, .buf = buf, .ret = WEFT_SCAN_BAD };
 	__u32 m = 0, vend, tstart;
@@ -769,7 +769,7 @@ WEFT_GLOBAL_FN int weft_http_scan_run_g(struct weft_http_scan *s, struct weft_sc
 {
 	if (!s || !sc)
 		return WEFT_SCAN_BAD;
-	return weft_http_scan_run_body(s, sc->buf, off, len);
+	return weft_http_scan_run(s, sc->buf, off, len);
 }
 
 WEFT_GLOBAL_FN int weft_http_parse_block_g(struct weft_http_scan *s, struct weft_scratch *sc,
@@ -777,19 +777,7 @@ WEFT_GLOBAL_FN int weft_http_parse_block_g(struct weft_http_scan *s, struct weft
 {
 	if (!s || !sc)
 		return WEFT_SCAN_BAD;
-	return weft_http_parse_block_body(s, sc->buf, len);
-}
-
-static __always_inline int weft_http_scan_run(struct weft_http_scan *s, const char *buf,
-					      __u32 off, __u32 len)
-{
-	return weft_http_scan_run_body(s, buf, off, len);
-}
-
-static __always_inline int weft_http_parse_block(struct weft_http_scan *s, const char *buf,
-						 __u32 len)
-{
-	return weft_http_parse_block_body(s, buf, len);
+	return weft_http_parse_block(s, sc->buf, len);
 }
 
 #endif /* WEFT_HTTP_PARSE_BPF_H */

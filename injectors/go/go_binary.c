@@ -340,11 +340,13 @@ static int return_sites(const struct weft_record *rec, const struct weft_func *f
 			bool any_reg, struct sites *ret)
 {
 	char name[512], fact[sizeof(name) + sizeof(WEFT_FACT_GO_RETURNS WEFT_FACT_GO_RETURN_REG)];
+	size_t offs[sizeof(ret->offs) / sizeof(ret->offs[0])];
+	__u32 regs[sizeof(offs) / sizeof(offs[0])];
 	int64_t n;
 
 	snprintf(fact, sizeof(fact), "%s" WEFT_FACT_GO_RETURNS, fn->name);
 	n = weft_record_fact(rec, fact, 0);
-	if (n <= 0 || (size_t)n > sizeof(ret->offs) / sizeof(ret->offs[0]) - ret->n)
+	if (n <= 0 || (size_t)n > sizeof(offs) / sizeof(offs[0]) - ret->n)
 		return 0;
 	for (int64_t i = 0; i < n; i++) {
 		const struct weft_site *site;
@@ -358,12 +360,12 @@ static int return_sites(const struct weft_record *rec, const struct weft_func *f
 		if (!site || (result && (reg < 0 || reg > 11 || reg == 6 || reg == 7)) ||
 		    (result && !any_reg && reg != 0))
 			return 0;
+		offs[i] = (size_t)site->fileoff;
+		regs[i] = result ? (__u32)(1 + reg) : 0;
 	}
 	for (int64_t i = 0; i < n; i++) {
-		snprintf(name, sizeof(name), "%s" WEFT_SITE_GO_RETURN "%lld", fn->name, (long long)i);
-		snprintf(fact, sizeof(fact), "%s" WEFT_FACT_GO_RETURN_REG, name);
-		ret->offs[ret->n] = (size_t)weft_record_site(rec, name)->fileoff;
-		ret->reg[ret->n++] = result ? (__u32)(1 + weft_record_fact(rec, fact, -1)) : 0;
+		ret->offs[ret->n] = offs[i];
+		ret->reg[ret->n++] = regs[i];
 	}
 	return 1;
 }
@@ -457,10 +459,7 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 	     s->progs.go_h2_endwrite_entry, s->progs.go_h2_endwrite_ret},
 	};
 	const size_t endwrite = sizeof(hooks) / sizeof(hooks[0]) - 1;
-	static const struct {
-		const char *name;
-		int keep;
-	} at_callers[] = WEFT_GO_RETURN_FUNCS;
+	static const struct weft_go_return_func at_callers[] = WEFT_GO_RETURN_FUNCS;
 	/*
 	 * Five more: the write site, x/net's HEADERS site and the site after
 	 * it, the bundle's HEADERS site and the site after it.
@@ -698,7 +697,7 @@ enum go_binary_result go_binary_attach(struct go_binary *b, const struct go_env 
 		}
 		for (size_t k = 0; rt && k < sizeof(at_callers) / sizeof(at_callers[0]); k++)
 			if (!strcmp(at_callers[k].name, fn->name) &&
-			    return_sites(rec, fn, at_callers[k].keep != WEFT_GO_RET_G,
+			    return_sites(rec, fn, at_callers[k].use != WEFT_GO_RET_G,
 					 hooks[i].ret == s->progs.go_newproc_ret, rt)) {
 				size_t l = strlen(b->returns);
 				const char *dot = strrchr(fn->name, '.');
